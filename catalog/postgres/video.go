@@ -1,0 +1,346 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/videoforge/videoforge"
+)
+
+// VideoService implements videoforge.VideoService on PostgreSQL.
+type VideoService struct {
+	db *DB
+}
+
+var _ videoforge.VideoService = (*VideoService)(nil)
+
+// NewVideoService returns the video store over db.
+func NewVideoService(db *DB) *VideoService {
+	return &VideoService{db: db}
+}
+
+const videoColumns = `id, user_id, job_id, title, description, s3_key, visibility, status, duration,
+	resolution, video_codec, audio_codec, file_size, thumbnail_url, views, version, created_at, updated_at`
+
+// listed is the condition of the videos everybody may see in listings.
+const listed = `visibility = 'public' AND status = 'ready'`
+
+func scanVideo(row pgx.Row) (*videoforge.Video, error) {
+	var v videoforge.Video
+	err := row.Scan(&v.ID, &v.UserID, &v.JobID, &v.Title, &v.Description, &v.S3Key, &v.Visibility, &v.Status,
+		&v.Duration, &v.Resolution, &v.VideoCodec, &v.AudioCodec, &v.FileSize, &v.ThumbnailURL, &v.Views,
+		&v.Version, &v.CreatedAt, &v.UpdatedAt)
+	if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// FindVideoByID returns the video unless it is private and viewer is not its owner.
+func (s *VideoService) FindVideoByID(ctx context.Context, id int64, viewer string) (*videoforge.Video, error) {
+	v, err := scanVideo(s.db.pool.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, id))
+	if err != nil {
+		return nil, notFound(translate("find video "+strconv.FormatInt(id, 10), err), id)
+	}
+	if v.Visibility == videoforge.Private && v.UserID != viewer {
+		return nil, videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
+	}
+	return v, nil
+}
+
+// notFound gives the generic not-found error a message that names the video.
+func notFound(err error, id int64) error {
+	if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
+		return videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
+	}
+	return err
+}
+
+// FindVideos returns one page of videos and the number of videos the filter selects.
+// Anonymous viewers see public, ready videos; a signed-in viewer also sees their own.
+// The page query and the count go to the server in one round trip.
+func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, error) {
+	q := buildListQuery(f)
+	batch := &pgx.Batch{}
+	batch.Queue(q.page, q.args...)
+	batch.Queue(q.count, q.args[:q.countArgs]...)
+	br := s.db.pool.SendBatch(ctx, batch)
+	defer br.Close()
+
+	rows, err := br.Query()
+	if err != nil {
+		return nil, 0, translate("list videos", err)
+	}
+	videos, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*videoforge.Video, error) { return scanVideo(r) })
+	if err != nil {
+		return nil, 0, translate("list videos", err)
+	}
+	var total int
+	if err := br.QueryRow().Scan(&total); err != nil {
+		return nil, 0, translate("count videos", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, 0, translate("list videos", err)
+	}
+	if videos == nil {
+		videos = []*videoforge.Video{}
+	}
+	return videos, total, nil
+}
+
+type listQuery struct {
+	page, count string
+	args        []any
+	countArgs   int // the count query takes the first countArgs of args
+}
+
+// buildListQuery writes the page and count queries for a filter. Every value the caller
+// gave travels as a parameter; only fixed SQL fragments are concatenated.
+//
+// A signed-in viewer's listing is the union of two disjoint parts, the listed videos
+// and the viewer's own unlisted ones, so that each part can walk its own index in the
+// sort order instead of the planner facing one OR over both.
+func buildListQuery(f videoforge.VideoFilter) listQuery {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+
+	var common []string
+	if f.Status != nil {
+		common = append(common, "status = "+arg(string(*f.Status)))
+	}
+	var tsq string
+	if f.Search != "" {
+		tsq = "websearch_to_tsquery('english', " + arg(f.Search) + ")"
+		common = append(common, "search @@ "+tsq)
+	}
+
+	var parts [][]string // each part's conditions, ANDed
+	switch {
+	case f.Viewer != "" && f.UserID == f.Viewer:
+		parts = [][]string{{"user_id = " + arg(f.UserID)}}
+	case f.UserID != "":
+		parts = [][]string{{listed, "user_id = " + arg(f.UserID)}}
+	case f.Viewer != "":
+		parts = [][]string{{listed}, {"user_id = " + arg(f.Viewer), "NOT (" + listed + ")"}}
+	default:
+		parts = [][]string{{listed}}
+	}
+
+	order, outerOrder := orderBy(f.Sort, tsq)
+	countArgs := len(args)
+	limit := arg(f.Limit)
+	offset := arg(f.Offset)
+
+	where := func(conds []string) string {
+		return strings.Join(append(append([]string{}, conds...), common...), " AND ")
+	}
+	var page, count strings.Builder
+	if len(parts) == 1 {
+		fmt.Fprintf(&page, "SELECT %s FROM videos WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
+			videoColumns, where(parts[0]), order, limit, offset)
+		fmt.Fprintf(&count, "SELECT count(*) FROM videos WHERE %s", where(parts[0]))
+	} else {
+		rank := ""
+		if tsq != "" {
+			rank = ", ts_rank_cd(search, " + tsq + ") AS rank"
+		}
+		page.WriteString("SELECT " + videoColumns + " FROM (")
+		count.WriteString("SELECT ")
+		for i, p := range parts {
+			if i > 0 {
+				page.WriteString(" UNION ALL ")
+				count.WriteString(" + ")
+			}
+			fmt.Fprintf(&page, "(SELECT %s%s FROM videos WHERE %s ORDER BY %s LIMIT %s::bigint + %s::bigint)",
+				videoColumns, rank, where(p), order, limit, offset)
+			fmt.Fprintf(&count, "(SELECT count(*) FROM videos WHERE %s)", where(p))
+		}
+		fmt.Fprintf(&page, ") u ORDER BY %s LIMIT %s OFFSET %s", outerOrder, limit, offset)
+	}
+	return listQuery{page: page.String(), count: count.String(), args: args, countArgs: countArgs}
+}
+
+// orderBy returns the ORDER BY list for a sort inside one part and over the union of
+// parts. A search without an explicit sort orders by relevance.
+func orderBy(sort, tsq string) (inner, outer string) {
+	switch sort {
+	case videoforge.SortOldest:
+		return "created_at, id", "created_at, id"
+	case videoforge.SortTitle:
+		return "title, id", "title, id"
+	case videoforge.SortViews:
+		return "views DESC, id DESC", "views DESC, id DESC"
+	case "":
+		if tsq != "" {
+			return "ts_rank_cd(search, " + tsq + ") DESC, id DESC", "rank DESC, id DESC"
+		}
+	}
+	return "created_at DESC, id DESC", "created_at DESC, id DESC"
+}
+
+// CreateVideo inserts v with its renditions and writes its created event.
+func (s *VideoService) CreateVideo(ctx context.Context, v *videoforge.Video) error {
+	if err := validateVideo(v); err != nil {
+		return err
+	}
+	return s.inTx(ctx, "create video", func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO videos (user_id, job_id, title, description, s3_key, visibility,
+			status, duration, resolution, video_codec, audio_codec, file_size, thumbnail_url, views)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+			RETURNING id, version, created_at, updated_at`,
+			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility, v.Status, v.Duration,
+			v.Resolution, v.VideoCodec, v.AudioCodec, v.FileSize, v.ThumbnailURL, v.Views,
+		).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt)
+		if err != nil {
+			return err
+		}
+		if err := insertRenditions(ctx, tx, v.ID, v.Renditions); err != nil {
+			return err
+		}
+		return writeEvent(ctx, tx, videoforge.EventCreated, v)
+	})
+}
+
+func validateVideo(v *videoforge.Video) error {
+	switch {
+	case v.UserID == "":
+		return videoforge.Errorf(videoforge.EINVALID, "a video needs an owner")
+	case strings.TrimSpace(v.Title) == "":
+		return videoforge.Errorf(videoforge.EINVALID, "title is required")
+	case !v.Visibility.Valid():
+		return videoforge.Errorf(videoforge.EINVALID, "visibility must be public, unlisted or private")
+	case !v.Status.Valid():
+		return videoforge.Errorf(videoforge.EINVALID, "unknown status %q", v.Status)
+	}
+	return nil
+}
+
+func insertRenditions(ctx context.Context, tx pgx.Tx, videoID int64, rs []videoforge.Rendition) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(rs))
+	for i, r := range rs {
+		rows[i] = []any{videoID, r.Name, r.Width, r.Height, r.Bandwidth, r.Playlist}
+	}
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"renditions"},
+		[]string{"video_id", "name", "width", "height", "bandwidth", "playlist"}, pgx.CopyFromRows(rows))
+	return err
+}
+
+func loadRenditions(ctx context.Context, tx pgx.Tx, v *videoforge.Video) error {
+	rows, err := tx.Query(ctx, `SELECT name, width, height, bandwidth, playlist FROM renditions
+		WHERE video_id = $1 ORDER BY height DESC, name`, v.ID)
+	if err != nil {
+		return err
+	}
+	v.Renditions, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (videoforge.Rendition, error) {
+		var x videoforge.Rendition
+		err := r.Scan(&x.Name, &x.Width, &x.Height, &x.Bandwidth, &x.Playlist)
+		return x, err
+	})
+	return err
+}
+
+// lockOwned locks the video's row for the rest of the transaction and checks that
+// userID owns it. Somebody else's private video is not found rather than forbidden,
+// so that its existence does not leak.
+func lockOwned(ctx context.Context, tx pgx.Tx, id int64, userID string) error {
+	var owner string
+	var vis videoforge.Visibility
+	err := tx.QueryRow(ctx, `SELECT user_id, visibility FROM videos WHERE id = $1 FOR UPDATE`, id).Scan(&owner, &vis)
+	if err != nil {
+		return notFound(translate("lock video", err), id)
+	}
+	if owner != userID {
+		if vis == videoforge.Private {
+			return videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
+		}
+		return videoforge.Errorf(videoforge.EFORBIDDEN, "video %d belongs to another user", id)
+	}
+	return nil
+}
+
+// UpdateVideo changes the owner-editable fields. The row lock makes concurrent
+// updates of one video queue up, so each one bumps the version by exactly one.
+func (s *VideoService) UpdateVideo(ctx context.Context, id int64, userID string, upd videoforge.VideoUpdate) (*videoforge.Video, error) {
+	var v *videoforge.Video
+	err := s.inTx(ctx, "update video", func(tx pgx.Tx) error {
+		if err := lockOwned(ctx, tx, id, userID); err != nil {
+			return err
+		}
+		var vis *string
+		if upd.Visibility != nil {
+			x := string(*upd.Visibility)
+			vis = &x
+		}
+		var err error
+		v, err = scanVideo(tx.QueryRow(ctx, `UPDATE videos SET
+				title = coalesce($2, title),
+				description = coalesce($3, description),
+				visibility = coalesce($4, visibility),
+				version = version + 1,
+				updated_at = now()
+			WHERE id = $1 RETURNING `+videoColumns, id, upd.Title, upd.Description, vis))
+		if err != nil {
+			return err
+		}
+		if err := loadRenditions(ctx, tx, v); err != nil {
+			return err
+		}
+		return writeEvent(ctx, tx, videoforge.EventUpdated, v)
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.Renditions = nil // the gallery's answer does not carry the ladder
+	return v, nil
+}
+
+// DeleteVideo removes the video and writes its deleted event, whose version is one
+// more than the last one so that edges order it after every earlier change.
+func (s *VideoService) DeleteVideo(ctx context.Context, id int64, userID string) error {
+	return s.inTx(ctx, "delete video", func(tx pgx.Tx) error {
+		if err := lockOwned(ctx, tx, id, userID); err != nil {
+			return err
+		}
+		v, err := scanVideo(tx.QueryRow(ctx, `DELETE FROM videos WHERE id = $1 RETURNING `+videoColumns, id))
+		if err != nil {
+			return err
+		}
+		v.Version++
+		return writeEvent(ctx, tx, videoforge.EventDeleted, v)
+	})
+}
+
+// writeEvent adds the catalog event for v's current state to the outbox.
+func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video) error {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return fmt.Errorf("event id: %w", err)
+	}
+	ev := videoforge.Event{ID: id.String(), Type: typ, OccurredAt: time.Now().UTC(), Version: v.Version, Video: v}
+	payload, err := json.Marshal(&ev)
+	if err != nil {
+		return fmt.Errorf("encode event: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, video_id, version, payload)
+		VALUES ($1, $2, $3, $4, $5)`, id, ev.Subject(), v.ID, v.Version, payload)
+	return err
+}
+
+// inTx runs fn in a transaction and commits it when fn returns nil.
+func (s *VideoService) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.db.pool, fn)
+	return translate(op, err)
+}

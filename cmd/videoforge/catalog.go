@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/catalog"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	vfsql "github.com/videoforge/videoforge/sql"
+)
+
+// authFlags are the token verification settings.
+type authFlags struct {
+	jwksURL, issuer, clientID, poolID, region *string
+}
+
+func (f *flags) auth() *authFlags {
+	return &authFlags{
+		jwksURL:  f.string("jwks-url", "JWKS_URL", "", "URL of the token issuer's JWKS (derived from the Cognito pool when empty)"),
+		issuer:   f.string("jwt-issuer", "JWT_ISSUER", "", "expected iss of tokens (derived from the Cognito pool when empty)"),
+		clientID: f.string("jwt-client-id", "COGNITO_CLIENT_ID", "", "expected client_id (access tokens) or aud (id tokens)"),
+		poolID:   f.string("cognito-user-pool-id", "COGNITO_USER_POOL_ID", "", "Cognito user pool whose tokens are accepted"),
+		region:   f.string("aws-region", "AWS_REGION", "", "AWS region of the Cognito pool (taken from the pool id when empty)"),
+	}
+}
+
+func (a *authFlags) config() (auth.Config, error) {
+	var cfg auth.Config
+	if *a.poolID != "" {
+		var err error
+		if cfg, err = auth.CognitoConfig(*a.region, *a.poolID, *a.clientID); err != nil {
+			return cfg, fmt.Errorf("COGNITO_USER_POOL_ID: %w", err)
+		}
+	}
+	if *a.jwksURL != "" {
+		cfg.JWKSURL = *a.jwksURL
+	}
+	if *a.issuer != "" {
+		cfg.Issuer = *a.issuer
+	}
+	cfg.ClientID = *a.clientID
+	if cfg.JWKSURL == "" || cfg.Issuer == "" {
+		return cfg, errors.New("no token issuer configured: set COGNITO_USER_POOL_ID (and COGNITO_CLIENT_ID), or JWKS_URL and JWT_ISSUER")
+	}
+	return cfg, cfg.Validate()
+}
+
+// galleryFlags are the HTTP settings of the gallery.
+type galleryFlags struct {
+	cors  *string
+	grace *time.Duration
+}
+
+func (f *flags) gallery() *galleryFlags {
+	return &galleryFlags{
+		cors:  f.string("cors-origins", "CORS_ORIGINS", "*", "comma-separated browser origins allowed to call the API, or *"),
+		grace: f.duration("shutdown-grace", "SHUTDOWN_GRACE", 10*time.Second, "how long requests in flight may finish at shutdown"),
+	}
+}
+
+func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
+	f := newFlags("catalog", "Serves the gallery API (/api/gallery) on PostgreSQL.")
+	addr := f.string("addr", "GALLERY_ADDR", ":8080", "address to listen on")
+	dbf := f.database()
+	af := f.auth()
+	gf := f.gallery()
+	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	dbCfg, err := dbf.config("videoforge-catalog")
+	if err != nil {
+		return err
+	}
+	authCfg, err := af.config()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("GALLERY_ADDR: %w", err)
+	}
+	if *migrate {
+		if err := vfsql.Migrate(ctx, dbCfg.URL, dbCfg.Schema); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	verifier, err := auth.NewVerifier(ctx, authCfg, nil)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	slog.Info("gallery listening", "addr", ln.Addr().String(), "schema", dbCfg.Schema)
+	return serveGallery(ctx, ln, dbCfg, verifier, gf, nil)
+}
+
+// serveGallery opens the database and serves the gallery on ln until ctx ends; extra
+// adds routes outside the API (the dev issuer's JWKS).
+func serveGallery(ctx context.Context, ln net.Listener, dbCfg postgres.Config, verifier catalog.Verifier, gf *galleryFlags, extra func(*catalog.Server)) error {
+	db, err := postgres.Open(ctx, dbCfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer db.Close()
+	srv := catalog.NewServer(catalog.Config{CORSOrigins: splitList(*gf.cors), Runtime: "go"},
+		postgres.NewVideoService(db), verifier, db.Ping, slog.Default())
+	if extra != nil {
+		extra(srv)
+	}
+	return srv.Serve(ctx, ln, *gf.grace)
+}
+
+func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	f := newFlags("migrate", "Applies the embedded migrations to the catalog schema.")
+	dbf := f.database()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	cfg, err := dbf.config("videoforge-migrate")
+	if err != nil {
+		return err
+	}
+	if err := vfsql.Migrate(ctx, cfg.URL, cfg.Schema); err != nil {
+		return err
+	}
+	cur, _, err := vfsql.Version(ctx, cfg.URL, cfg.Schema)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema %s is at version %d\n", cfg.Schema, cur)
+	return nil
+}
+
+func runToken(ctx context.Context, args []string, stdout io.Writer) error {
+	f := newFlags("token", "Prints a Bearer token signed by the dev stack's key, for curl and tests.")
+	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder of the dev stack")
+	user := f.string("user", "", "", "user id (sub) of the token")
+	ttl := f.duration("ttl", "", 24*time.Hour, "how long the token is valid")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *user == "" {
+		return errors.New("-user is required, e.g. -user alice")
+	}
+	iss, err := auth.LoadIssuer(keyDir(*data))
+	if err != nil {
+		return err
+	}
+	tok, err := iss.Mint(*user, *ttl)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+const defaultDataDir = ".videoforge"
+
+func keyDir(data string) string { return data + string(os.PathSeparator) + "keys" }
