@@ -201,13 +201,24 @@ func (c *Cluster) prepareDir() error {
 	}
 }
 
+// initdb makes dir a cluster. dir must be missing or empty; if initdb fails,
+// even killed by ctx, what it left is removed so that the next Start does not
+// mistake a half-made cluster for a real one.
 func (c *Cluster) initdb(ctx context.Context, fsync bool) error {
 	began := time.Now()
+	if entries, err := os.ReadDir(c.Dir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("pgcluster: initdb %s: folder is neither empty nor a PostgreSQL cluster", c.Dir)
+	}
 	args := []string{"-D", c.Dir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"}
 	if !fsync {
 		args = append(args, "--no-sync")
 	}
 	if out, err := c.run(ctx, "initdb", args...); err != nil {
+		if entries, rerr := os.ReadDir(c.Dir); rerr == nil {
+			for _, e := range entries {
+				_ = os.RemoveAll(filepath.Join(c.Dir, e.Name()))
+			}
+		}
 		return fmt.Errorf("pgcluster: initdb %s: %w\n%s", c.Dir, err, tail(out, 2000))
 	}
 	c.log.Info("pgcluster: initialised cluster", "dir", c.Dir, "took", time.Since(began))
@@ -332,6 +343,9 @@ func (c *Cluster) run(ctx context.Context, name string, args ...string) ([]byte,
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	}
 	return out.Bytes(), err
 }
 

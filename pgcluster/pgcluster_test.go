@@ -146,6 +146,32 @@ func TestStartCancelled(t *testing.T) {
 	}
 }
 
+// A start cut short, during initdb or while the server comes up, must leave
+// nothing that stops the next start on the same folder.
+func TestStartDeadline(t *testing.T) {
+	for _, timeout := range []time.Duration{50 * time.Millisecond, 600 * time.Millisecond, 800 * time.Millisecond} {
+		t.Run(timeout.String(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			c, err := pgcluster.Start(ctx, dir, pgcluster.Options{})
+			switch {
+			case err == nil:
+				t.Logf("started within %v", timeout)
+				if err := c.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			case !errors.Is(err, context.DeadlineExceeded):
+				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
+			default:
+				t.Logf("cut short: %.60s", err)
+			}
+			c = start(t, dir, pgcluster.Options{})
+			exec(t, c, "SELECT 1")
+		})
+	}
+}
+
 func TestBinDir(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		dir, err := pgcluster.BinDir()

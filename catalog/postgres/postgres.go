@@ -110,7 +110,7 @@ func translate(op string, err error) error {
 		switch {
 		case pgErr.Code == "23505":
 			return fmt.Errorf("postgres: %s: %w", op, videoforge.Errorf(videoforge.ECONFLICT, "already exists"))
-		case pgErr.Code == "23503" || pgErr.Code == "23514" || pgErr.Code == "22001" || pgErr.Code == "22P02":
+		case pgErr.Code == "23503" || pgErr.Code == "23514" || pgErr.Code == "22001" || pgErr.Code == "22P02" || pgErr.Code == "22021":
 			return fmt.Errorf("postgres: %s: %w", op, videoforge.Errorf(videoforge.EINVALID, "invalid value"))
 		case pgErr.Code == "57014": // statement_timeout
 			return fmt.Errorf("postgres: %s: %w: %w", op, videoforge.Errorf(videoforge.EUNAVAILABLE, "the database is too slow to answer"), err)

@@ -314,10 +314,18 @@ func (s *VideoService) DeleteVideo(ctx context.Context, id int64, userID string)
 		if err := lockOwned(ctx, tx, id, userID); err != nil {
 			return err
 		}
+		// The event carries the ladder the video had, so that consumers know which
+		// objects to remove; the renditions go with the row.
+		old := &videoforge.Video{ID: id}
+		if err := loadRenditions(ctx, tx, old); err != nil {
+			return err
+		}
+		renditions := old.Renditions
 		v, err := scanVideo(tx.QueryRow(ctx, `DELETE FROM videos WHERE id = $1 RETURNING `+videoColumns, id))
 		if err != nil {
 			return err
 		}
+		v.Renditions = renditions
 		v.Version++
 		return writeEvent(ctx, tx, videoforge.EventDeleted, v)
 	})

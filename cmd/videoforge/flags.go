@@ -3,8 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
-	"net"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"

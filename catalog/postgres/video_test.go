@@ -1,0 +1,209 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	vfsql "github.com/videoforge/videoforge/sql"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Main(m, func(ctx context.Context, dsn string) error {
+		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+	})
+}
+
+func open(t *testing.T) (*postgres.DB, *postgres.VideoService) {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), Schema: vfsql.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db, postgres.NewVideoService(db)
+}
+
+type outboxRow struct {
+	Subject string
+	Version int64
+	Event   videoforge.Event
+}
+
+func outbox(t *testing.T, db *postgres.DB, videoID int64) []outboxRow {
+	t.Helper()
+	rows, err := db.Pool().Query(context.Background(),
+		`SELECT subject, version, payload FROM outbox WHERE video_id = $1 ORDER BY id`, videoID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []outboxRow
+	for rows.Next() {
+		var r outboxRow
+		var payload []byte
+		if err := rows.Scan(&r.Subject, &r.Version, &payload); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(payload, &r.Event); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func newVideo(user string) *videoforge.Video {
+	return &videoforge.Video{UserID: user, Title: "t", Visibility: videoforge.Public, Status: videoforge.StatusReady, S3Key: "videos/k",
+		Renditions: []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2800000, Playlist: "videos/k/hls/720p/index.m3u8"}}}
+}
+
+func TestOutboxOneEventPerChange(t *testing.T) {
+	db, s := open(t)
+	ctx := context.Background()
+	v := newVideo("alice")
+	if err := s.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	title := "renamed"
+	if _, err := s.UpdateVideo(ctx, v.ID, "alice", videoforge.VideoUpdate{Title: &title}); err != nil {
+		t.Fatal(err)
+	}
+	// Refused changes write nothing.
+	if _, err := s.UpdateVideo(ctx, v.ID, "bob", videoforge.VideoUpdate{Title: &title}); videoforge.ErrorCode(err) != videoforge.EFORBIDDEN {
+		t.Fatalf("other user's update: %v", err)
+	}
+	if err := s.DeleteVideo(ctx, v.ID, "bob"); videoforge.ErrorCode(err) != videoforge.EFORBIDDEN {
+		t.Fatalf("other user's delete: %v", err)
+	}
+	if err := s.DeleteVideo(ctx, v.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	rows := outbox(t, db, v.ID)
+	var types []string
+	for i, r := range rows {
+		types = append(types, r.Event.Type)
+		if r.Version != int64(i+1) || r.Event.Version != r.Version {
+			t.Errorf("event %d has version %d/%d", i, r.Version, r.Event.Version)
+		}
+		if r.Subject != fmt.Sprintf("videoforge.catalog.video.%d.%s", v.ID, r.Event.Type) {
+			t.Errorf("subject %s", r.Subject)
+		}
+		if r.Event.ID == "" || r.Event.OccurredAt.IsZero() || r.Event.Video == nil || r.Event.Video.ID != v.ID {
+			t.Errorf("event %+v", r.Event)
+		}
+		if len(r.Event.Video.Renditions) != 1 || r.Event.Video.Renditions[0].Name != "720p" {
+			t.Errorf("event %s lacks the renditions: %+v", r.Event.Type, r.Event.Video.Renditions)
+		}
+	}
+	if !slices.Equal(types, []string{"created", "updated", "deleted"}) {
+		t.Errorf("events %v", types)
+	}
+	if rows[1].Event.Video.Title != "renamed" {
+		t.Errorf("updated event carries %q", rows[1].Event.Video.Title)
+	}
+}
+
+// TestConcurrentUpdates: many writers on one video lose no update and the version
+// grows by exactly one per change, each with its own event.
+func TestConcurrentUpdates(t *testing.T) {
+	db, s := open(t)
+	ctx := context.Background()
+	v := newVideo("alice")
+	if err := s.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			title := fmt.Sprint("title ", i)
+			if _, err := s.UpdateVideo(ctx, v.ID, "alice", videoforge.VideoUpdate{Title: &title}); err != nil {
+				errs <- err
+			}
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	got, err := s.FindVideoByID(ctx, v.ID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != n+1 {
+		t.Errorf("version %d after %d updates, want %d", got.Version, n, n+1)
+	}
+	rows := outbox(t, db, v.ID)
+	if len(rows) != n+1 {
+		t.Fatalf("%d outbox rows, want %d", len(rows), n+1)
+	}
+	seen := map[string]bool{}
+	for i, r := range rows {
+		if r.Version != int64(i+1) {
+			t.Errorf("outbox row %d has version %d", i, r.Version)
+		}
+		seen[r.Event.Video.Title] = true
+	}
+	if len(seen) != n+1 { // "t" and the n distinct titles: every update was applied
+		t.Errorf("%d distinct titles in events, want %d", len(seen), n+1)
+	}
+	if last := rows[n].Event.Video.Title; last != got.Title {
+		t.Errorf("last event says %q, row says %q", last, got.Title)
+	}
+}
+
+func TestFindErrors(t *testing.T) {
+	_, s := open(t)
+	ctx := context.Background()
+	if _, err := s.FindVideoByID(ctx, 12345, ""); videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+		t.Errorf("unknown id: %v", err)
+	}
+	if _, err := s.UpdateVideo(ctx, 12345, "a", videoforge.VideoUpdate{}); videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+		t.Errorf("update unknown: %v", err)
+	}
+	if err := s.DeleteVideo(ctx, 12345, "a"); videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+		t.Errorf("delete unknown: %v", err)
+	}
+	bad := newVideo("")
+	if err := s.CreateVideo(ctx, bad); videoforge.ErrorCode(err) != videoforge.EINVALID {
+		t.Errorf("video without owner: %v", err)
+	}
+}
+
+// FuzzSearch runs any search text through the real query: it must never fail other
+// than by calling the text invalid.
+func FuzzSearch(f *testing.F) {
+	for _, s := range []string{"", "a", `"x y"`, "-a", "a OR b", `'`, `\`, `%_`, "日本", "(", "!", "a & b", ":*", "\x00", "\xff"} {
+		f.Add(s)
+	}
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(f), Schema: vfsql.DefaultSchema})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(db.Close)
+	s := postgres.NewVideoService(db)
+	if err := s.CreateVideo(context.Background(), newVideo("alice")); err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		_, _, err := s.FindVideos(context.Background(), videoforge.VideoFilter{Search: q, Limit: 5, Viewer: "alice"})
+		if err != nil && videoforge.ErrorCode(err) != videoforge.EINVALID {
+			t.Fatalf("search %q: %v", q, err)
+		}
+	})
+}

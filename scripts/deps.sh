@@ -1,0 +1,35 @@
+#!/bin/sh
+# Installs what `make run`, `make test` and `make bench` need beyond Go, on Debian:
+# the PostgreSQL server binaries (for the private cluster). Without root or apt-get it
+# stops with the command to run.
+set -eu
+
+need=""
+pg_found() {
+	[ -n "${PG_BIN:-}" ] && [ -x "$PG_BIN/initdb" ] && return 0
+	for d in /usr/lib/postgresql/*/bin; do
+		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && return 0
+	done
+	return 1
+}
+pg_found || need="$need postgresql"
+
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "missing:$need" >&2
+	echo "install with: sudo apt-get update && sudo apt-get install -y$need" >&2
+	exit 1
+fi
+echo "installing:$need" >&2
+# The project starts its own private PostgreSQL; keep the package from creating and
+# starting a system-wide cluster of its own.
+if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+	mkdir -p /etc/postgresql-common
+	echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null
+pg_found || { echo "PostgreSQL binaries still missing after apt-get install" >&2; exit 1; }
