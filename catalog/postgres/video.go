@@ -124,16 +124,20 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 		common = append(common, "search @@ "+tsq)
 	}
 
-	var parts [][]string // each part's conditions, ANDed
+	type part struct {
+		conds   []string // ANDed
+		perUser bool     // one owner's videos, else everybody's
+	}
+	var parts []part
 	switch {
 	case f.Viewer != "" && f.UserID == f.Viewer:
-		parts = [][]string{{"user_id = " + arg(f.UserID)}}
+		parts = []part{{[]string{"user_id = " + arg(f.UserID)}, true}}
 	case f.UserID != "":
-		parts = [][]string{{listed, "user_id = " + arg(f.UserID)}}
+		parts = []part{{[]string{listed, "user_id = " + arg(f.UserID)}, true}}
 	case f.Viewer != "":
-		parts = [][]string{{listed}, {"user_id = " + arg(f.Viewer), "NOT (" + listed + ")"}}
+		parts = []part{{[]string{listed}, false}, {[]string{"user_id = " + arg(f.Viewer), "NOT (" + listed + ")"}, true}}
 	default:
-		parts = [][]string{{listed}}
+		parts = []part{{[]string{listed}, false}}
 	}
 
 	order, outerOrder := orderBy(f.Sort, tsq)
@@ -141,14 +145,26 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	limit := arg(f.Limit)
 	offset := arg(f.Offset)
 
-	where := func(conds []string) string {
-		return strings.Join(append(append([]string{}, conds...), common...), " AND ")
+	where := func(p part) string {
+		return strings.Join(append(append([]string{}, p.conds...), common...), " AND ")
+	}
+	// Without a search the total comes from the counters the videos_count trigger
+	// keeps (see sql/migrations), not from counting rows.
+	countPart := func(p part) string {
+		if tsq != "" {
+			return "SELECT count(*) FROM videos WHERE " + where(p)
+		}
+		scope := " AND user_id = ''"
+		if p.perUser {
+			scope = " AND shard = 0"
+		}
+		return "SELECT coalesce(sum(n), 0)::bigint FROM video_counts WHERE " + where(p) + scope
 	}
 	var page, count strings.Builder
 	if len(parts) == 1 {
 		fmt.Fprintf(&page, "SELECT %s FROM videos WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
 			videoColumns, where(parts[0]), order, limit, offset)
-		fmt.Fprintf(&count, "SELECT count(*) FROM videos WHERE %s", where(parts[0]))
+		count.WriteString(countPart(parts[0]))
 	} else {
 		rank := ""
 		if tsq != "" {
@@ -163,7 +179,7 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 			}
 			fmt.Fprintf(&page, "(SELECT %s%s FROM videos WHERE %s ORDER BY %s LIMIT %s::bigint + %s::bigint)",
 				videoColumns, rank, where(p), order, limit, offset)
-			fmt.Fprintf(&count, "(SELECT count(*) FROM videos WHERE %s)", where(p))
+			count.WriteString("(" + countPart(p) + ")")
 		}
 		fmt.Fprintf(&page, ") u ORDER BY %s LIMIT %s OFFSET %s", outerOrder, limit, offset)
 	}
@@ -351,4 +367,29 @@ func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video)
 func (s *VideoService) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
 	err := pgx.BeginFunc(ctx, s.db.pool, fn)
 	return translate(op, err)
+}
+
+// ExplainFindVideos returns PostgreSQL's plans for the page and count queries that
+// FindVideos runs for f, with their run-time statistics: for operators checking that
+// a listing uses its indexes.
+func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.VideoFilter) (page, count string, err error) {
+	q := buildListQuery(f)
+	explain := func(sql string, args []any) (string, error) {
+		rows, err := s.db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
+		if err != nil {
+			return "", translate("explain", err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return "", translate("explain", err)
+		}
+		return strings.Join(lines, "\n"), nil
+	}
+	if page, err = explain(q.page, q.args); err != nil {
+		return "", "", err
+	}
+	if count, err = explain(q.count, q.args[:q.countArgs]); err != nil {
+		return "", "", err
+	}
+	return page, count, nil
 }

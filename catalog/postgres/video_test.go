@@ -207,3 +207,77 @@ func FuzzSearch(f *testing.F) {
 		}
 	})
 }
+
+// TestCountersMatchRows: after concurrent creates, visibility changes and deletes the
+// counters behind pagination totals equal a real count, per owner and in total.
+func TestCountersMatchRows(t *testing.T) {
+	db, s := open(t)
+	ctx := context.Background()
+	visibilities := []videoforge.Visibility{videoforge.Public, videoforge.Unlisted, videoforge.Private}
+	statuses := []videoforge.Status{videoforge.StatusReady, videoforge.StatusProcessing}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 12; i++ {
+				user := fmt.Sprint("user", (w+i)%3)
+				v := newVideo(user)
+				v.Visibility = visibilities[(w*7+i)%3]
+				v.Status = statuses[(w+i)%2]
+				if err := s.CreateVideo(ctx, v); err != nil {
+					errs <- err
+					return
+				}
+				vis := visibilities[(w+i*5)%3]
+				if _, err := s.UpdateVideo(ctx, v.ID, user, videoforge.VideoUpdate{Visibility: &vis}); err != nil {
+					errs <- err
+					return
+				}
+				if i%4 == 0 {
+					if err := s.DeleteVideo(ctx, v.ID, user); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var mismatches int
+	err := db.Pool().QueryRow(ctx, `
+		WITH real AS (
+			SELECT user_id, visibility, status, count(*) AS n FROM videos GROUP BY 1, 2, 3
+			UNION ALL
+			SELECT '', visibility, status, count(*) FROM videos GROUP BY 2, 3),
+		kept AS (
+			SELECT user_id, visibility, status, sum(n) AS n FROM video_counts GROUP BY 1, 2, 3 HAVING sum(n) <> 0)
+		SELECT count(*) FROM real FULL JOIN kept USING (user_id, visibility, status)
+		WHERE real.n IS DISTINCT FROM kept.n`).Scan(&mismatches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mismatches != 0 {
+		t.Errorf("%d counters differ from the rows", mismatches)
+	}
+	for _, f := range []videoforge.VideoFilter{{Limit: 1}, {Limit: 1, Viewer: "user1"}, {Limit: 1, UserID: "user2"},
+		{Limit: 1, Viewer: "user0", UserID: "user0"}} {
+		_, total, err := s.FindVideos(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Limit = 1000
+		all, _, err := s.FindVideos(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if total != len(all) {
+			t.Errorf("filter %+v: total %d, %d videos", f, total, len(all))
+		}
+	}
+}

@@ -1,0 +1,64 @@
+// Command bench measures VideoForge and prints one table, each line with the command
+// behind it. Run it with `make bench` (or `go run ./bench -h` for its flags).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// row is one line of the result table.
+type row struct {
+	what, measured, target, command string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	videos := fs.Int("videos", 1_000_000, "videos loaded for the gallery benchmark")
+	requests := fs.Int("requests", 3000, "requests per gallery query kind")
+	verbose := fs.Bool("v", false, "log progress")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+
+	var rows []row
+	var notes []string
+	gr, gn, err := benchGallery(ctx, *videos, *requests)
+	if err != nil {
+		return fmt.Errorf("gallery: %w", err)
+	}
+	rows = append(rows, gr...)
+	notes = append(notes, gn...)
+
+	fmt.Fprintf(out, "\nVideoForge benchmarks, %s\n\n", time.Now().UTC().Format(time.RFC3339))
+	fmt.Fprintln(out, "| what | measured | target | command |")
+	fmt.Fprintln(out, "|---|---|---|---|")
+	for _, r := range rows {
+		fmt.Fprintf(out, "| %s | %s | %s | `%s` |\n", r.what, r.measured, r.target, r.command)
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, strings.Join(notes, "\n"))
+	return nil
+}
