@@ -193,7 +193,7 @@ func (c *Cluster) prepareDir() error {
 			if err := os.Chmod(p, mode|0o001); err != nil {
 				return fmt.Errorf("pgcluster: make %s traversable: %w", p, err)
 			}
-			c.log.Debug("pgcluster: made folder traversable for postgres", "dir", p)
+			c.log.Info("pgcluster: made folder traversable for postgres", "dir", p)
 		}
 		if p == filepath.Dir(p) {
 			return nil
