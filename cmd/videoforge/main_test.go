@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	vfsql "github.com/videoforge/videoforge/sql"
+)
+
+func TestMain(m *testing.M) {
+	pgtest.Main(m, func(ctx context.Context, dsn string) error { return nil })
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a command writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var galleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
+
+// startDev runs `videoforge dev` in-process on a free port and returns the gallery's
+// base URL; the stack stops when the test ends.
+func startDev(t *testing.T, data string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0"}, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dev stopped with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("dev did not stop within 30 s")
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := galleryURL.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dev exited: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	t.Fatalf("dev printed no URL:\n%s", out.String())
+	return ""
+}
+
+func mintToken(t *testing.T, data, user string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"token", "-data", data, "-user", user}, &out); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(out.String())
+}
+
+func call(t *testing.T, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestSeedExamples runs the seed's curl examples against `videoforge dev` on the
+// database at DATABASE_URL and checks the seed's answers.
+func TestSeedExamples(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	t.Setenv("DATABASE_URL", dsn)
+	data := t.TempDir()
+	base := startDev(t, data) + "/api/gallery"
+
+	// The dev stack migrated the database; add a video as the upload flow would.
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v := &videoforge.Video{UserID: "alice", Title: "Keyword in the title", Visibility: videoforge.Public,
+		Status: videoforge.StatusReady, S3Key: "videos/1"}
+	if err := postgres.NewVideoService(db).CreateVideo(context.Background(), v); err != nil {
+		t.Fatal(err)
+	}
+	alice := mintToken(t, data, "alice")
+
+	if code, body := call(t, "GET", base+"/health", "", ""); code != 200 || body != `{"status":"ok","service":"gallery-service","runtime":"go"}`+"\n" {
+		t.Errorf("health: %d %s", code, body)
+	}
+	for _, q := range []string{"/videos", "/videos?page=1&limit=20", "/videos?search=keyword"} {
+		code, body := call(t, "GET", base+q, "", "")
+		var l struct {
+			Videos     []videoforge.Video
+			Pagination map[string]int
+		}
+		if err := json.Unmarshal([]byte(body), &l); code != 200 || err != nil || len(l.Videos) != 1 || l.Pagination["total"] != 1 {
+			t.Errorf("GET %s: %d %s", q, code, body)
+		}
+	}
+	id := fmt.Sprint(v.ID)
+	if code, body := call(t, "GET", base+"/videos/"+id, "", ""); code != 200 || !strings.Contains(body, `"title":"Keyword in the title"`) {
+		t.Errorf("get: %d %s", code, body)
+	}
+	if code, body := call(t, "PUT", base+"/videos/"+id, alice, `{"title":"New Title","visibility":"public"}`); code != 200 || !strings.Contains(body, `"title":"New Title"`) {
+		t.Errorf("update: %d %s", code, body)
+	}
+	if code, body := call(t, "PUT", base+"/videos/"+id, mintToken(t, data, "bob"), `{"title":"x"}`); code != 403 {
+		t.Errorf("update by another user: %d %s", code, body)
+	}
+	if code, body := call(t, "DELETE", base+"/videos/"+id, alice, ""); code != 204 {
+		t.Errorf("delete: %d %s", code, body)
+	}
+	if code, _ := call(t, "GET", base+"/videos/"+id, "", ""); code != 404 {
+		t.Errorf("get after delete: %d", code)
+	}
+}
+
+// TestDevPrivateCluster: without DATABASE_URL the dev stack starts its own PostgreSQL
+// under the data folder, keeps its data across restarts and stops it on exit.
+func TestDevPrivateCluster(t *testing.T) {
+	t.Setenv("DATABASE_URL", "")
+	data := t.TempDir()
+	t.Run("First", func(t *testing.T) {
+		base := startDev(t, data)
+		if code, body := call(t, "GET", base+"/videos", "", ""); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+	if _, err := os.Stat(filepath.Join(data, "postgres", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Errorf("PostgreSQL still running after dev stopped: %v", err)
+	}
+	t.Run("Again", func(t *testing.T) {
+		base := startDev(t, data)
+		if code, body := call(t, "GET", base+"/api/gallery/health", "", ""); code != 200 {
+			t.Fatalf("%d %s", code, body)
+		}
+	})
+}
+
+func TestBadConfiguration(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"DATABASE_URL": "", "DB_HOST": ""}, []string{"catalog"}, "DATABASE_URL"},
+		{map[string]string{"DATABASE_URL": "", "DB_HOST": "db", "DB_NAME": ""}, []string{"catalog"}, "DB_NAME"},
+		{map[string]string{"DATABASE_URL": "", "DB_HOST": "db", "DB_NAME": "x", "DB_PORT": "54x"}, []string{"migrate"}, "DB_PORT"},
+		{map[string]string{"DATABASE_URL": "postgres://x/y", "DB_SCHEMA": "Bad-Name"}, []string{"migrate"}, "DB_SCHEMA"},
+		{map[string]string{"DATABASE_URL": "postgres://x/y", "COGNITO_USER_POOL_ID": "", "JWKS_URL": ""}, []string{"catalog"}, "COGNITO_USER_POOL_ID"},
+		{map[string]string{"DATABASE_URL": "postgres://x/y", "COGNITO_USER_POOL_ID": "nonsense"}, []string{"catalog"}, "COGNITO_USER_POOL_ID"},
+		{map[string]string{"DB_STATEMENT_TIMEOUT": "soon"}, []string{"migrate"}, "DB_STATEMENT_TIMEOUT"},
+		{nil, []string{"token", "-data", t.TempDir()}, "-user"},
+		{nil, []string{"token", "-data", t.TempDir(), "-user", "a"}, "videoforge dev"},
+		{nil, []string{"nope"}, "unknown command"},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " ")+" "+c.want, func(t *testing.T) {
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
+			err := run(context.Background(), c.args, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error naming %s", err, c.want)
+			}
+		})
+	}
+}
