@@ -1,0 +1,317 @@
+package ffmpeg
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/videoforge/videoforge"
+)
+
+// Names of the files a job writes into its output folder, relative to it; they map to
+// videos/<id>/… in storage.
+const (
+	HLSDir         = "hls"                  // the ladder: hls/master.m3u8 and hls/<variant>/…
+	MasterPlaylist = "hls/master.m3u8"      // written last to storage
+	VariantIndex   = "index.m3u8"           // each variant's playlist, hls/<variant>/index.m3u8
+	ThumbnailFile  = "thumbnail.jpg"        // one frame
+	StoryboardFile = "storyboard.jpg"       // the sprite of tiles
+	StoryboardVTT  = "storyboard.vtt"       // WebVTT cues pointing into the sprite
+	segmentPattern = "seg_%04d.ts"          // inside each variant folder
+	masterName     = "master.m3u8"          // inside HLSDir
+	variantPattern = "%v/" + VariantIndex   // ffmpeg replaces %v with the variant's name
+	segmentPath    = "%v/" + segmentPattern // idem
+)
+
+func kbps(bps int) string { return strconv.Itoa(bps/1000) + "k" }
+
+// LadderArgs returns ffmpeg's arguments for encoding the whole ladder of plan in one
+// process: the source is decoded once and split, each branch scaled to its variant and
+// encoded with H.264 (and AAC when the source has sound), keyframes forced on segment
+// boundaries so that every variant's segments line up, VOD playlists per variant and a
+// master playlist listing them with BANDWIDTH, RESOLUTION and CODECS. Progress goes to
+// standard output (-progress pipe:1).
+func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
+	n := len(plan.Variants)
+	var graph strings.Builder
+	graph.WriteString("[0:v:0]")
+	if plan.FPS > 0 {
+		graph.WriteString("fps=" + strconv.FormatFloat(plan.FPS, 'f', -1, 64) + ",")
+	}
+	fmt.Fprintf(&graph, "split=%d", n)
+	for i := range n {
+		fmt.Fprintf(&graph, "[s%d]", i)
+	}
+	for i, v := range plan.Variants {
+		fmt.Fprintf(&graph, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, v.Width, v.Height, i)
+	}
+	seg := strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
+		"-i", src, "-filter_complex", graph.String()}
+	for i := range n {
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
+	}
+	if plan.Audio {
+		for range n {
+			args = append(args, "-map", "0:a:0")
+		}
+	}
+	args = append(args, "-c:v", "libx264", "-preset", cfg.Preset, "-sc_threshold", "0",
+		"-force_key_frames", "expr:gte(t,n_forced*"+seg+")")
+	if cfg.Threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(cfg.Threads))
+	}
+	for i, v := range plan.Variants {
+		s := strconv.Itoa(i)
+		args = append(args, "-b:v:"+s, kbps(v.VideoBitrate), "-maxrate:v:"+s, kbps(v.VideoBitrate*107/100),
+			"-bufsize:v:"+s, kbps(v.VideoBitrate*3/2))
+	}
+	var streams []string
+	if plan.Audio {
+		args = append(args, "-c:a", "aac", "-b:a", kbps(cfg.AudioBitrate), "-ac", "2")
+		for i, v := range plan.Variants {
+			streams = append(streams, fmt.Sprintf("v:%d,a:%d,name:%s", i, i, v.Name))
+		}
+	} else {
+		for i, v := range plan.Variants {
+			streams = append(streams, fmt.Sprintf("v:%d,name:%s", i, v.Name))
+		}
+	}
+	hls := filepath.Join(outDir, HLSDir)
+	args = append(args, "-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
+		"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+		"-hls_segment_filename", filepath.Join(hls, segmentPath),
+		"-master_pl_name", masterName, "-var_stream_map", strings.Join(streams, " "),
+		filepath.Join(hls, variantPattern))
+	return args
+}
+
+// ThumbnailTime returns where in the source the thumbnail is taken: a quarter in, at
+// most ten seconds, past black intros without seeking far.
+func ThumbnailTime(duration float64) float64 {
+	return math.Round(min(duration/4, 10)*1000) / 1000
+}
+
+// ThumbnailSize returns the thumbnail's dimensions for a source: its size, fitted
+// within cfg.ThumbnailWidth, never upscaled.
+func ThumbnailSize(info *Info, cfg Config) (int, int) {
+	return fitWithin(info.Width, info.Height, cfg.ThumbnailWidth)
+}
+
+// ThumbnailArgs returns ffmpeg's arguments for a JPEG of one frame at the given time:
+// seeking on the input, which jumps to the keyframe before it instead of decoding from
+// the start.
+func ThumbnailArgs(src, out string, at float64, w, h int) []string {
+	return []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-ss", strconv.FormatFloat(at, 'f', 3, 64), "-i", src,
+		"-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d,setsar=1", w, h), "-q:v", "3", "-an", out}
+}
+
+// Storyboard describes a sprite of evenly spaced frames and where each tile is.
+type Storyboard struct {
+	Interval   int // seconds between tiles
+	Count      int // tiles that show frames
+	Columns    int
+	Rows       int
+	TileWidth  int
+	TileHeight int
+	Duration   float64
+}
+
+// Width and Height are the sprite's dimensions.
+func (s Storyboard) Width() int  { return s.Columns * s.TileWidth }
+func (s Storyboard) Height() int { return s.Rows * s.TileHeight }
+
+// PlanStoryboard returns the storyboard of a source: one tile a second, or fewer for
+// long sources so that there are at most cfg.StoryboardMaxTiles.
+func PlanStoryboard(info *Info, cfg Config) Storyboard {
+	interval := max(1, int(math.Ceil(info.Duration/float64(cfg.StoryboardMaxTiles))))
+	count := max(1, int(math.Ceil(info.Duration/float64(interval))))
+	cols := min(cfg.StoryboardColumns, count)
+	w, h := fitWithin(info.Width, info.Height, cfg.StoryboardTileWidth)
+	return Storyboard{Interval: interval, Count: count, Columns: cols, Rows: (count + cols - 1) / cols,
+		TileWidth: w, TileHeight: h, Duration: info.Duration}
+}
+
+// StoryboardArgs returns ffmpeg's arguments for the sprite: one frame per interval,
+// scaled to a tile and laid out by the tile filter into one JPEG.
+func StoryboardArgs(src, out string, sb Storyboard) []string {
+	return []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", src, "-an",
+		"-vf", fmt.Sprintf("fps=1/%d,scale=%d:%d,setsar=1,tile=%dx%d", sb.Interval, sb.TileWidth, sb.TileHeight, sb.Columns, sb.Rows),
+		"-frames:v", "1", "-q:v", "4", out}
+}
+
+// VTT returns the WebVTT file of the storyboard: one cue per tile, pointing into image
+// (a URL relative to the VTT file) with a media fragment.
+func (s Storyboard) VTT(image string) []byte {
+	var b bytes.Buffer
+	b.WriteString("WEBVTT\n")
+	for i := range s.Count {
+		start := float64(i * s.Interval)
+		if start >= s.Duration && i > 0 {
+			break
+		}
+		end := min(float64((i+1)*s.Interval), s.Duration)
+		if end <= start {
+			end = start + float64(s.Interval)
+		}
+		fmt.Fprintf(&b, "\n%s --> %s\n%s#xywh=%d,%d,%d,%d\n", vttTime(start), vttTime(end), image,
+			(i%s.Columns)*s.TileWidth, (i/s.Columns)*s.TileHeight, s.TileWidth, s.TileHeight)
+	}
+	return b.Bytes()
+}
+
+func vttTime(sec float64) string {
+	ms := int64(math.Round(sec * 1000))
+	return fmt.Sprintf("%02d:%02d:%02d.%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
+}
+
+// MasterVariant is one #EXT-X-STREAM-INF entry of a master playlist.
+type MasterVariant struct {
+	Bandwidth int
+	Width     int
+	Height    int
+	Codecs    string
+	URI       string
+}
+
+// ParseMaster reads the variants of an HLS master playlist.
+func ParseMaster(r io.Reader) ([]MasterVariant, error) {
+	var out []MasterVariant
+	var cur *MasterVariant
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(line, "#EXT-X-STREAM-INF:"):
+			cur = &MasterVariant{}
+			for _, attr := range splitAttrs(strings.TrimPrefix(line, "#EXT-X-STREAM-INF:")) {
+				k, v, _ := strings.Cut(attr, "=")
+				switch k {
+				case "BANDWIDTH":
+					cur.Bandwidth, _ = strconv.Atoi(v)
+				case "RESOLUTION":
+					ws, hs, _ := strings.Cut(v, "x")
+					cur.Width, _ = strconv.Atoi(ws)
+					cur.Height, _ = strconv.Atoi(hs)
+				case "CODECS":
+					cur.Codecs = strings.Trim(v, `"`)
+				}
+			}
+		case line != "" && !strings.HasPrefix(line, "#") && cur != nil:
+			cur.URI = line
+			out = append(out, *cur)
+			cur = nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, errors.New("master playlist lists no variants")
+	}
+	return out, nil
+}
+
+// splitAttrs splits an attribute list at commas outside quotes.
+func splitAttrs(s string) []string {
+	var out []string
+	quoted, start := false, 0
+	for i, c := range s {
+		switch {
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// Runner runs the commands of a job.
+type Runner struct {
+	Bin    Binaries
+	Config Config
+}
+
+// Encode encodes plan's ladder from src into outDir/hls, calling progress (when not nil)
+// with each of ffmpeg's reports. A source whose encoded duration falls well short of the
+// probed one is truncated: an EINVALID error.
+func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, progress func(Progress)) error {
+	for _, v := range plan.Variants {
+		if err := os.MkdirAll(filepath.Join(outDir, HLSDir, v.Name), 0o755); err != nil {
+			return err
+		}
+	}
+	pr, pw := io.Pipe()
+	var last Progress
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = ParseProgress(pr, func(p Progress) {
+			last = p
+			if progress != nil {
+				progress(p)
+			}
+		})
+		_, _ = io.Copy(io.Discard, pr)
+	})
+	err := run(ctx, r.Bin.ffmpeg(), LadderArgs(src, outDir, plan, r.Config), pw)
+	pw.Close()
+	wg.Wait()
+	var exit *ExitError
+	if errors.As(err, &exit) && strings.Contains(exit.Stderr, "Invalid data found") {
+		return videoforge.Errorf(videoforge.EINVALID, "the upload is corrupt: %s", firstLine(exit.Stderr))
+	}
+	if err != nil {
+		return err
+	}
+	got := last.OutTime.Seconds()
+	if plan.Duration > 0 && got < plan.Duration*0.9-0.5 {
+		return videoforge.Errorf(videoforge.EINVALID, "the upload is truncated: its video ends at %.1fs of %.1fs", got, plan.Duration)
+	}
+	return nil
+}
+
+// Thumbnail writes outDir/thumbnail.jpg and returns its size.
+func (r *Runner) Thumbnail(ctx context.Context, src, outDir string, info *Info) (w, h int, err error) {
+	w, h = ThumbnailSize(info, r.Config)
+	err = run(ctx, r.Bin.ffmpeg(), ThumbnailArgs(src, filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration), w, h), nil)
+	if err == nil {
+		err = nonEmpty(filepath.Join(outDir, ThumbnailFile))
+	}
+	return w, h, err
+}
+
+// Storyboard writes outDir/storyboard.jpg and outDir/storyboard.vtt.
+func (r *Runner) Storyboard(ctx context.Context, src, outDir string, info *Info) (Storyboard, error) {
+	sb := PlanStoryboard(info, r.Config)
+	out := filepath.Join(outDir, StoryboardFile)
+	if err := run(ctx, r.Bin.ffmpeg(), StoryboardArgs(src, out, sb), nil); err != nil {
+		return sb, err
+	}
+	if err := nonEmpty(out); err != nil {
+		return sb, err
+	}
+	return sb, os.WriteFile(filepath.Join(outDir, StoryboardVTT), sb.VTT(StoryboardFile), 0o644)
+}
+
+func nonEmpty(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("ffmpeg wrote no %s: %w", filepath.Base(path), err)
+	}
+	if st.Size() == 0 {
+		return fmt.Errorf("ffmpeg wrote an empty %s", filepath.Base(path))
+	}
+	return nil
+}

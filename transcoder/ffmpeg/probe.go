@@ -1,0 +1,216 @@
+package ffmpeg
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/videoforge/videoforge"
+)
+
+// Info is what a job needs to know about a source video.
+type Info struct {
+	Duration   float64 // seconds
+	Width      int     // display width: rotation and pixel aspect applied
+	Height     int     // display height
+	FPS        float64 // frames per second; 0 when unknown
+	VideoCodec string  // e.g. "h264"
+	AudioCodec string  // e.g. "aac"; "" without audio
+	Size       int64   // bytes
+	Format     string  // the container, as ffprobe names it
+}
+
+// HasAudio reports whether the source has an audio stream to carry into the ladder.
+func (i *Info) HasAudio() bool { return i.AudioCodec != "" }
+
+// Limits bound the sources a job accepts; zero fields mean no limit.
+type Limits struct {
+	MaxDuration time.Duration
+	MaxSize     int64 // bytes
+	MaxPixels   int   // width × height of the source
+}
+
+// ProbeArgs returns ffprobe's arguments for reading a source's streams and format.
+func ProbeArgs(path string) []string {
+	return []string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams", "--", path}
+}
+
+// Probe reads the source at path with ffprobe and checks it against limits. A source
+// that is not a playable video is an EINVALID error (ETOOLARGE for limits) whose
+// message says why: corrupt, truncated, audio-only, zero duration, too long, too large.
+func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("ffprobe: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is empty")
+	}
+	if limits.MaxSize > 0 && st.Size() > limits.MaxSize {
+		return nil, videoforge.Errorf(videoforge.ETOOLARGE, "the upload is %d bytes, over the limit of %d", st.Size(), limits.MaxSize)
+	}
+	var out bytes.Buffer
+	err = run(ctx, bin.ffprobe(), ProbeArgs(path), &out)
+	var exit *ExitError
+	if errors.As(err, &exit) {
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is not a video that can be read (corrupt or truncated): %s", firstLine(exit.Stderr))
+	} else if err != nil {
+		return nil, err
+	}
+	info, err := ParseProbe(out.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if info.Size == 0 {
+		info.Size = st.Size()
+	}
+	if err := Validate(info, limits); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, " | ")
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+type probeOutput struct {
+	Streams []struct {
+		CodecType         string            `json:"codec_type"`
+		CodecName         string            `json:"codec_name"`
+		Width             int               `json:"width"`
+		Height            int               `json:"height"`
+		SampleAspectRatio string            `json:"sample_aspect_ratio"`
+		AvgFrameRate      string            `json:"avg_frame_rate"`
+		RFrameRate        string            `json:"r_frame_rate"`
+		Duration          string            `json:"duration"`
+		Disposition       map[string]int    `json:"disposition"`
+		Tags              map[string]string `json:"tags"`
+		SideDataList      []struct {
+			Rotation float64 `json:"rotation"`
+		} `json:"side_data_list"`
+	} `json:"streams"`
+	Format struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+		Size       string `json:"size"`
+	} `json:"format"`
+}
+
+// ParseProbe reads ffprobe's JSON output (see ProbeArgs) into an Info. It rejects, as
+// EINVALID, sources without a video stream; Validate checks the rest.
+func ParseProbe(b []byte) (*Info, error) {
+	var p probeOutput
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is not a video that can be read (corrupt): ffprobe gave no usable answer")
+	}
+	info := &Info{Format: p.Format.FormatName}
+	info.Size, _ = strconv.ParseInt(p.Format.Size, 10, 64)
+	video := -1
+	for i, s := range p.Streams {
+		switch s.CodecType {
+		case "video":
+			// Cover art in music files is a one-picture "video" stream.
+			if s.Disposition["attached_pic"] == 1 || s.Width <= 0 || s.Height <= 0 {
+				continue
+			}
+			if video < 0 {
+				video = i
+			}
+		case "audio":
+			if info.AudioCodec == "" {
+				info.AudioCodec = s.CodecName
+			}
+		}
+	}
+	if video < 0 {
+		if info.AudioCodec != "" {
+			return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is audio only: it has no video stream")
+		}
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload has no video stream")
+	}
+	v := p.Streams[video]
+	info.VideoCodec = v.CodecName
+	w, h := v.Width, v.Height
+	if num, den, ok := ratio(v.SampleAspectRatio); ok && num != den {
+		w = int(math.Round(float64(w) * float64(num) / float64(den)))
+	}
+	rot := 0.0
+	for _, sd := range v.SideDataList {
+		if sd.Rotation != 0 {
+			rot = sd.Rotation
+		}
+	}
+	if r, err := strconv.ParseFloat(v.Tags["rotate"], 64); err == nil && rot == 0 {
+		rot = r
+	}
+	if int(math.Abs(rot))%180 == 90 {
+		w, h = h, w
+	}
+	info.Width, info.Height = w, h
+	for _, r := range []string{v.AvgFrameRate, v.RFrameRate} {
+		if num, den, ok := ratio(r); ok && num > 0 {
+			info.FPS = float64(num) / float64(den)
+			break
+		}
+	}
+	info.Duration = parseSeconds(p.Format.Duration)
+	if d := parseSeconds(v.Duration); info.Duration == 0 || (d > 0 && d < info.Duration) {
+		info.Duration = d
+	}
+	return info, nil
+}
+
+// Validate checks a probed source against limits.
+func Validate(info *Info, limits Limits) error {
+	switch {
+	case info.Width < 2 || info.Height < 2:
+		return videoforge.Errorf(videoforge.EINVALID, "the video is %dx%d, too small to encode", info.Width, info.Height)
+	case !(info.Duration > 0):
+		return videoforge.Errorf(videoforge.EINVALID, "the video has zero duration")
+	case limits.MaxDuration > 0 && info.Duration > limits.MaxDuration.Seconds():
+		return videoforge.Errorf(videoforge.ETOOLARGE, "the video is %s long, over the limit of %s",
+			time.Duration(info.Duration*float64(time.Second)).Round(time.Second), limits.MaxDuration)
+	case limits.MaxSize > 0 && info.Size > limits.MaxSize:
+		return videoforge.Errorf(videoforge.ETOOLARGE, "the upload is %d bytes, over the limit of %d", info.Size, limits.MaxSize)
+	case limits.MaxPixels > 0 && info.Width*info.Height > limits.MaxPixels:
+		return videoforge.Errorf(videoforge.ETOOLARGE, "the video is %dx%d, over the limit of %d pixels", info.Width, info.Height, limits.MaxPixels)
+	}
+	return nil
+}
+
+func parseSeconds(s string) float64 {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		return 0
+	}
+	return f
+}
+
+// ratio parses "num/den" or "num:den" with both parts positive.
+func ratio(s string) (num, den int, ok bool) {
+	a, b, found := strings.Cut(s, "/")
+	if !found {
+		a, b, found = strings.Cut(s, ":")
+	}
+	if !found {
+		return 0, 0, false
+	}
+	n, err1 := strconv.Atoi(a)
+	d, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || n <= 0 || d <= 0 {
+		return 0, 0, false
+	}
+	return n, d, true
+}
