@@ -68,11 +68,17 @@ func makeClips(dir string) error {
 		func() error {
 			return gen("landscape.mp4", cat(video("320x240", 30, 3), audio(3), enc, []string{"-c:a", "aac", "-shortest", "-movflags", "+faststart"})...)
 		},
-		func() error { return gen("portrait.mp4", cat(video("180x320", 25, 3), audio(3), enc, []string{"-c:a", "aac", "-shortest"})...) },
-		func() error { return gen("odd.mkv", cat(video("321x241", 60, 2), audio(2), enc, []string{"-c:a", "libvorbis", "-shortest"})...) },
+		func() error {
+			return gen("portrait.mp4", cat(video("180x320", 25, 3), audio(3), enc, []string{"-c:a", "aac", "-shortest"})...)
+		},
+		func() error {
+			return gen("odd.mkv", cat(video("321x241", 60, 2), audio(2), enc, []string{"-c:a", "libvorbis", "-shortest"})...)
+		},
 		func() error { return gen("silent.mp4", cat(video("320x240", 30, 2), enc)...) },
 		func() error { return gen("audio.m4a", cat(audio(2), []string{"-c:a", "aac"})...) },
-		func() error { return gen("long.mp4", cat(video("320x240", 30, 8), enc, []string{"-movflags", "+faststart"})...) },
+		func() error {
+			return gen("long.mp4", cat(video("320x240", 30, 8), enc, []string{"-movflags", "+faststart"})...)
+		},
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
