@@ -5,7 +5,7 @@ DATA    ?= ./.videoforge
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: all build run test lint bench fuzz deps clean
+.PHONY: all build run test lint bench fuzz deps clean tf-check
 
 all: lint test build
 
@@ -20,6 +20,13 @@ run: deps build
 ## test: the whole suite, with the race detector, against real PostgreSQL
 test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
+
+## tf-check: deploy/terraform: fmt, the HCL test, and validate per environment when the
+## AWS provider is in TF_PLUGIN_DIR (default ~/.terraform-providers); `make test` runs the first two
+tf-check:
+	terraform fmt -check -recursive deploy/terraform
+	$(GO) test -count=1 ./deploy/terraform/
+	@sh deploy/terraform/validate.sh
 
 ## lint: go vet and a gofmt check
 lint:

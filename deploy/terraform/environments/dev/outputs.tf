@@ -1,0 +1,104 @@
+output "api_url" {
+  description = "Base URL of the API Gateway."
+  value       = module.videoforge.api_url
+}
+
+output "gallery_url" {
+  description = "Base URL of the gallery API."
+  value       = module.videoforge.gallery_url
+}
+
+output "stream_url" {
+  description = "Base URL of the streaming API."
+  value       = module.videoforge.stream_url
+}
+
+output "api_routes" {
+  description = "Routes of the API Gateway."
+  value       = module.videoforge.api_routes
+}
+
+output "api_access_log_group" {
+  description = "CloudWatch log group of the API access logs."
+  value       = module.videoforge.api_access_log_group
+}
+
+output "playback_base_url" {
+  description = "CDN origin of playback URLs."
+  value       = module.videoforge.playback_base_url
+}
+
+output "cdn_distribution_id" {
+  description = "CloudFront distribution ID."
+  value       = module.videoforge.cdn_distribution_id
+}
+
+output "media_bucket_name" {
+  description = "Media bucket."
+  value       = module.videoforge.media_bucket_name
+}
+
+output "artifacts_bucket_name" {
+  description = "Bucket to upload releases to."
+  value       = module.videoforge.artifacts_bucket_name
+}
+
+output "queue_url" {
+  description = "Job queue."
+  value       = module.videoforge.queue_url
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue of the jobs."
+  value       = module.videoforge.dlq_url
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.videoforge.alarm_topic_arn
+}
+
+output "cognito_user_pool_id" {
+  description = "User pool ID."
+  value       = module.videoforge.cognito_user_pool_id
+}
+
+output "cognito_client_id" {
+  description = "App client ID."
+  value       = module.videoforge.cognito_client_id
+}
+
+output "cognito_issuer" {
+  description = "Issuer of the tokens."
+  value       = module.videoforge.cognito_issuer
+}
+
+output "cognito_jwks_url" {
+  description = "JWKS URL of the tokens."
+  value       = module.videoforge.cognito_jwks_url
+}
+
+output "db_address" {
+  description = "Database host."
+  value       = module.videoforge.db_address
+}
+
+output "db_secret_arn" {
+  description = "Secret with the database password."
+  value       = module.videoforge.db_secret_arn
+}
+
+output "nats_url" {
+  description = "NATS cluster URL."
+  value       = module.videoforge.nats_url
+}
+
+output "autoscaling_group_names" {
+  description = "Autoscaling groups by role."
+  value       = module.videoforge.autoscaling_group_names
+}
+
+output "config_path" {
+  description = "SSM path of the roles' environment."
+  value       = module.videoforge.config_path
+}

@@ -1,0 +1,56 @@
+# The prod environment. State lives in the S3 backend configured at init time:
+#   terraform init -backend-config=backend.hcl   (copy backend.hcl.example)
+# or, without remote state, terraform init -backend=false for validate only.
+
+terraform {
+  required_version = ">= 1.11"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = ">= 6.0, < 7.0"
+    }
+  }
+
+  backend "s3" {}
+}
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = {
+      Project     = "videoforge"
+      Environment = "prod"
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
+module "videoforge" {
+  source = "../../modules/videoforge"
+
+  name                             = "videoforge-prod"
+  release_version                  = var.release_version
+  cors_origins                     = var.cors_origins
+  vpc_cidr                         = var.vpc_cidr
+  single_nat_gateway               = var.single_nat_gateway
+  interface_endpoints              = var.interface_endpoints
+  ami_id                           = var.ami_id
+  roles                            = var.roles
+  catalog_extra_roles              = var.catalog_extra_roles
+  extra_config                     = var.extra_config
+  db_instance_class                = var.db_instance_class
+  db_allocated_storage             = var.db_allocated_storage
+  db_multi_az                      = var.db_multi_az
+  db_backup_retention_days         = var.db_backup_retention_days
+  deletion_protection              = var.deletion_protection
+  nats_instance_type               = var.nats_instance_type
+  queue_visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+  alarm_emails                     = var.alarm_emails
+  api_throttling_rate_limit        = var.api_throttling_rate_limit
+  api_throttling_burst_limit       = var.api_throttling_burst_limit
+  allow_plain_playback_paths       = var.allow_plain_playback_paths
+  auth_callback_urls               = var.auth_callback_urls
+  log_level                        = var.log_level
+}

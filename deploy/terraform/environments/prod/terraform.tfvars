@@ -1,0 +1,26 @@
+# prod: a NAT gateway and a transcoder/edge/catalog spread per availability zone, a
+# multi-AZ database with deletion protection, interface endpoints for the config reads.
+region          = "eu-west-1"
+release_version = "v0.1.0"
+cors_origins    = ["https://videoforge.example.com"]
+
+vpc_cidr            = "10.50.0.0/16"
+single_nat_gateway  = false
+interface_endpoints = ["sqs", "ssm", "secretsmanager"]
+
+roles = {
+  edge       = { instance_type = "c7g.large", min_size = 3, max_size = 12, desired_capacity = 3 }
+  catalog    = { instance_type = "m7g.large", min_size = 2, max_size = 6, desired_capacity = 2 }
+  transcoder = { instance_type = "c7g.2xlarge", min_size = 1, max_size = 20, desired_capacity = 2, volume_size = 100 }
+}
+
+db_instance_class        = "db.m7g.large"
+db_allocated_storage     = 100
+db_multi_az              = true
+db_backup_retention_days = 14
+deletion_protection      = true
+nats_instance_type       = "m7g.medium"
+
+alarm_emails               = ["oncall@videoforge.example.com"]
+api_throttling_rate_limit  = 2000
+api_throttling_burst_limit = 5000

@@ -1,0 +1,44 @@
+output "api_url" {
+  description = "Base URL of the API: append /api/gallery/... or /api/stream/...."
+  value       = aws_apigatewayv2_stage.default.invoke_url
+}
+
+output "api_id" {
+  description = "ID of the HTTP API."
+  value       = aws_apigatewayv2_api.this.id
+}
+
+output "routes" {
+  description = "Route keys of the HTTP API."
+  value       = sort(tolist(local.routes))
+}
+
+output "alb_security_group_id" {
+  description = "Security group of the internal load balancer (the services accept traffic from it)."
+  value       = aws_security_group.alb.id
+}
+
+output "alb_dns_name" {
+  description = "DNS name of the internal load balancer (reachable inside the VPC only)."
+  value       = aws_lb.internal.dns_name
+}
+
+output "alb_arn_suffix" {
+  description = "ARN suffix of the load balancer, for request-count scaling."
+  value       = aws_lb.internal.arn_suffix
+}
+
+output "target_group_arns" {
+  description = "Target groups by service: catalog, edge."
+  value       = { for k, tg in aws_lb_target_group.service : k => tg.arn }
+}
+
+output "target_group_arn_suffixes" {
+  description = "Target group ARN suffixes by service, for request-count scaling."
+  value       = { for k, tg in aws_lb_target_group.service : k => tg.arn_suffix }
+}
+
+output "access_log_group" {
+  description = "CloudWatch log group of the API's access logs."
+  value       = aws_cloudwatch_log_group.access.name
+}

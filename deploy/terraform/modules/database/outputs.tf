@@ -1,0 +1,29 @@
+output "address" {
+  description = "Host name of the database (DB_HOST)."
+  value       = aws_db_instance.this.address
+}
+
+output "port" {
+  description = "Port of the database (DB_PORT)."
+  value       = aws_db_instance.this.port
+}
+
+output "database_name" {
+  description = "Name of the application database (DB_NAME)."
+  value       = aws_db_instance.this.db_name
+}
+
+output "username" {
+  description = "Master user name (DB_USER)."
+  value       = aws_db_instance.this.username
+}
+
+output "secret_arn" {
+  description = "Secrets Manager secret, managed by RDS, whose JSON holds username and password."
+  value       = aws_db_instance.this.master_user_secret[0].secret_arn
+}
+
+output "security_group_id" {
+  description = "Security group of the database."
+  value       = aws_security_group.db.id
+}

@@ -1,0 +1,44 @@
+output "media_bucket_name" {
+  description = "Name of the media bucket (S3_BUCKET_NAME)."
+  value       = aws_s3_bucket.media.bucket
+}
+
+output "media_bucket_arn" {
+  description = "ARN of the media bucket."
+  value       = aws_s3_bucket.media.arn
+}
+
+output "artifacts_bucket_name" {
+  description = "Name of the bucket that holds release binaries (releases/<version>/videoforge-linux-arm64)."
+  value       = aws_s3_bucket.artifacts.bucket
+}
+
+output "artifacts_bucket_arn" {
+  description = "ARN of the artifacts bucket."
+  value       = aws_s3_bucket.artifacts.arn
+}
+
+output "cdn_domain_name" {
+  description = "Domain of the CloudFront distribution."
+  value       = aws_cloudfront_distribution.media.domain_name
+}
+
+output "playback_base_url" {
+  description = "Origin that playback URLs start with (PLAYBACK_BASE_URL)."
+  value       = "https://${aws_cloudfront_distribution.media.domain_name}"
+}
+
+output "cdn_distribution_id" {
+  description = "ID of the CloudFront distribution (for invalidations)."
+  value       = aws_cloudfront_distribution.media.id
+}
+
+output "token_key_secret_arn" {
+  description = "Secrets Manager secret holding the playback token key (PLAYBACK_TOKEN_KEY_FILE)."
+  value       = aws_secretsmanager_secret.token_key.arn
+}
+
+output "key_value_store_arn" {
+  description = "ARN of the KeyValueStore the token function reads its key from."
+  value       = aws_cloudfront_key_value_store.playback.arn
+}

@@ -1,0 +1,57 @@
+variable "name" {
+  description = "Prefix of every resource name; also the start of the bucket names."
+  type        = string
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed to upload to the bucket and to fetch media from the CDN."
+  type        = list(string)
+}
+
+variable "abandoned_upload_days" {
+  description = "Days after which objects under uploads/ (sources never completed or already transcoded) expire."
+  type        = number
+  default     = 7
+}
+
+variable "noncurrent_version_days" {
+  description = "Days a replaced or deleted object version is kept before it expires."
+  type        = number
+  default     = 30
+}
+
+variable "allow_plain_paths" {
+  description = "Serve /videos/<id>/... without a token (public videos, per DESIGN.md). false makes every request need a token."
+  type        = bool
+  default     = true
+}
+
+variable "price_class" {
+  description = "CloudFront price class."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "playlist_ttl_seconds" {
+  description = "Default and maximum cache time of HLS playlists (*.m3u8) at the edge."
+  type        = number
+  default     = 60
+}
+
+variable "segment_ttl_seconds" {
+  description = "Default cache time of segments, thumbnails and storyboards, which never change once written."
+  type        = number
+  default     = 86400
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete non-empty buckets (dev only)."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,169 @@
+# One VideoForge environment: every part wired together. The environments under
+# deploy/terraform/environments call this module with their sizes.
+
+data "aws_region" "current" {}
+
+data "aws_ami" "debian" {
+  count       = var.ami_id == "" ? 1 : 0
+  most_recent = true
+  owners      = ["136693429500"] # Debian's cloud team
+
+  filter {
+    name   = "name"
+    values = ["debian-12-arm64-*"]
+  }
+
+  filter {
+    name   = "architecture"
+    values = ["arm64"]
+  }
+}
+
+data "aws_ami" "selected" {
+  filter {
+    name   = "image-id"
+    values = [local.ami_id]
+  }
+}
+
+locals {
+  ami_id       = var.ami_id != "" ? var.ami_id : data.aws_ami.debian[0].id
+  catalog_port = 8080
+  edge_port    = 8081
+
+  common_config = merge({
+    DB_HOST              = module.database.address
+    DB_PORT              = tostring(module.database.port)
+    DB_NAME              = module.database.database_name
+    DB_USER              = module.database.username
+    DB_SSLMODE           = "require"
+    DB_SCHEMA            = "videoforge"
+    NATS_URL             = module.bus.nats_url
+    SQS_QUEUE_URL        = module.queue.queue_url
+    S3_BUCKET_NAME       = module.storage.media_bucket_name
+    COGNITO_USER_POOL_ID = module.auth.user_pool_id
+    COGNITO_CLIENT_ID    = module.auth.client_id
+    AWS_REGION           = data.aws_region.current.region
+    PLAYBACK_BASE_URL    = module.storage.playback_base_url
+    CORS_ORIGINS         = join(",", var.cors_origins)
+    LOG_LEVEL            = var.log_level
+  }, lookup(var.extra_config, "common", {}))
+
+  role_config = {
+    catalog = merge({
+      GALLERY_ADDR     = ":${local.catalog_port}"
+      MIGRATE_ON_START = "true"
+    }, lookup(var.extra_config, "catalog", {}))
+    edge = merge({
+      EDGE_ADDR = ":${local.edge_port}"
+    }, lookup(var.extra_config, "edge", {}))
+    transcoder = lookup(var.extra_config, "transcoder", {})
+  }
+}
+
+module "network" {
+  source              = "../network"
+  name                = var.name
+  cidr                = var.vpc_cidr
+  az_count            = var.az_count
+  single_nat_gateway  = var.single_nat_gateway
+  interface_endpoints = var.interface_endpoints
+  tags                = var.tags
+}
+
+module "storage" {
+  source            = "../storage"
+  name              = var.name
+  cors_origins      = var.cors_origins
+  allow_plain_paths = var.allow_plain_playback_paths
+  price_class       = var.cdn_price_class
+  force_destroy     = !var.deletion_protection
+  tags              = var.tags
+}
+
+module "queue" {
+  source                     = "../queue"
+  name                       = var.name
+  visibility_timeout_seconds = var.queue_visibility_timeout_seconds
+  max_receive_count          = var.queue_max_receive_count
+  alarm_emails               = var.alarm_emails
+  tags                       = var.tags
+}
+
+module "auth" {
+  source              = "../auth"
+  name                = var.name
+  callback_urls       = var.auth_callback_urls
+  deletion_protection = var.deletion_protection
+  tags                = var.tags
+}
+
+module "api" {
+  source                 = "../api"
+  name                   = var.name
+  vpc_id                 = module.network.vpc_id
+  vpc_cidr               = module.network.vpc_cidr
+  subnet_ids             = module.network.private_subnet_ids
+  catalog_port           = local.catalog_port
+  edge_port              = local.edge_port
+  cors_origins           = var.cors_origins
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  throttling_burst_limit = var.api_throttling_burst_limit
+  tags                   = var.tags
+}
+
+module "database" {
+  source                    = "../database"
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  client_security_group_ids = values(module.compute.security_group_ids)
+  instance_class            = var.db_instance_class
+  allocated_storage         = var.db_allocated_storage
+  multi_az                  = var.db_multi_az
+  deletion_protection       = var.deletion_protection
+  backup_retention_days     = var.db_backup_retention_days
+  tags                      = var.tags
+}
+
+module "bus" {
+  source                    = "../bus"
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  subnet_cidrs              = module.network.private_subnet_cidrs
+  client_security_group_ids = values(module.compute.security_group_ids)
+  ami_id                    = local.ami_id
+  instance_type             = var.nats_instance_type
+  volume_size               = var.nats_volume_size
+  tags                      = var.tags
+}
+
+module "compute" {
+  source                    = "../compute"
+  name                      = var.name
+  vpc_id                    = module.network.vpc_id
+  subnet_ids                = module.network.private_subnet_ids
+  ami_id                    = local.ami_id
+  root_device_name          = data.aws_ami.selected.root_device_name
+  roles                     = var.roles
+  catalog_extra_roles       = var.catalog_extra_roles
+  release_version           = var.release_version
+  artifacts_bucket_name     = module.storage.artifacts_bucket_name
+  artifacts_bucket_arn      = module.storage.artifacts_bucket_arn
+  media_bucket_arn          = module.storage.media_bucket_arn
+  queue_arn                 = module.queue.queue_arn
+  queue_name                = module.queue.queue_name
+  dlq_arn                   = module.queue.dlq_arn
+  db_secret_arn             = module.database.secret_arn
+  token_key_secret_arn      = module.storage.token_key_secret_arn
+  common_config             = local.common_config
+  role_config               = local.role_config
+  catalog_port              = local.catalog_port
+  edge_port                 = local.edge_port
+  alb_security_group_id     = module.api.alb_security_group_id
+  target_group_arns         = module.api.target_group_arns
+  alb_arn_suffix            = module.api.alb_arn_suffix
+  target_group_arn_suffixes = module.api.target_group_arn_suffixes
+  tags                      = var.tags
+}

@@ -1,0 +1,109 @@
+output "api_url" {
+  description = "Base URL of the API Gateway."
+  value       = module.api.api_url
+}
+
+output "gallery_url" {
+  description = "Base URL of the gallery API."
+  value       = "${trimsuffix(module.api.api_url, "/")}/api/gallery"
+}
+
+output "stream_url" {
+  description = "Base URL of the streaming API."
+  value       = "${trimsuffix(module.api.api_url, "/")}/api/stream"
+}
+
+output "api_routes" {
+  description = "Routes of the API Gateway."
+  value       = module.api.routes
+}
+
+output "api_access_log_group" {
+  description = "CloudWatch log group of the API access logs."
+  value       = module.api.access_log_group
+}
+
+output "playback_base_url" {
+  description = "CDN origin of playback URLs (PLAYBACK_BASE_URL)."
+  value       = module.storage.playback_base_url
+}
+
+output "cdn_distribution_id" {
+  description = "CloudFront distribution ID."
+  value       = module.storage.cdn_distribution_id
+}
+
+output "media_bucket_name" {
+  description = "Media bucket (S3_BUCKET_NAME)."
+  value       = module.storage.media_bucket_name
+}
+
+output "artifacts_bucket_name" {
+  description = "Bucket to upload releases to: releases/<version>/videoforge-linux-arm64."
+  value       = module.storage.artifacts_bucket_name
+}
+
+output "queue_url" {
+  description = "Job queue (SQS_QUEUE_URL)."
+  value       = module.queue.queue_url
+}
+
+output "dlq_url" {
+  description = "Dead-letter queue of the jobs."
+  value       = module.queue.dlq_url
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic of the alarms."
+  value       = module.queue.alarm_topic_arn
+}
+
+output "cognito_user_pool_id" {
+  description = "User pool (COGNITO_USER_POOL_ID)."
+  value       = module.auth.user_pool_id
+}
+
+output "cognito_client_id" {
+  description = "App client (COGNITO_CLIENT_ID)."
+  value       = module.auth.client_id
+}
+
+output "cognito_issuer" {
+  description = "Issuer of the tokens."
+  value       = module.auth.issuer
+}
+
+output "cognito_jwks_url" {
+  description = "JWKS URL of the tokens."
+  value       = module.auth.jwks_url
+}
+
+output "db_address" {
+  description = "Database host (DB_HOST)."
+  value       = module.database.address
+}
+
+output "db_secret_arn" {
+  description = "Secret with the database password."
+  value       = module.database.secret_arn
+}
+
+output "nats_url" {
+  description = "NATS cluster (NATS_URL)."
+  value       = module.bus.nats_url
+}
+
+output "autoscaling_group_names" {
+  description = "Autoscaling groups by role."
+  value       = module.compute.autoscaling_group_names
+}
+
+output "config_path" {
+  description = "SSM path of the roles' environment."
+  value       = module.compute.config_path
+}
+
+output "vpc_id" {
+  description = "VPC of the environment."
+  value       = module.network.vpc_id
+}

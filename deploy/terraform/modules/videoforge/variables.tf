@@ -1,0 +1,169 @@
+variable "name" {
+  description = "Name of the environment's resources, e.g. videoforge-prod."
+  type        = string
+}
+
+variable "release_version" {
+  description = "Release the service roles run (s3://<artifacts bucket>/releases/<release_version>/videoforge-linux-arm64)."
+  type        = string
+}
+
+variable "cors_origins" {
+  description = "Browser origins allowed to call the API, upload to the bucket and fetch media."
+  type        = list(string)
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC."
+  type        = string
+  default     = "10.40.0.0/16"
+}
+
+variable "az_count" {
+  description = "Availability zones to spread over (3 for the NATS cluster)."
+  type        = number
+  default     = 3
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway instead of one per availability zone."
+  type        = bool
+  default     = false
+}
+
+variable "interface_endpoints" {
+  description = "Interface endpoints besides SQS (e.g. ssm, secretsmanager)."
+  type        = list(string)
+  default     = ["sqs"]
+}
+
+variable "ami_id" {
+  description = "AMI of every instance; empty picks the newest Debian 12 arm64 image."
+  type        = string
+  default     = ""
+}
+
+variable "roles" {
+  description = "Instance type and group size of edge, catalog and transcoder."
+  type = map(object({
+    instance_type    = string
+    min_size         = number
+    max_size         = number
+    desired_capacity = number
+    volume_size      = optional(number, 16)
+  }))
+}
+
+variable "catalog_extra_roles" {
+  description = "Further videoforge roles started on the catalog instances (e.g. relay)."
+  type        = list(string)
+  default     = []
+}
+
+variable "extra_config" {
+  description = "More environment variables by scope (common, edge, catalog, transcoder); they win over the generated ones."
+  type        = map(map(string))
+  default     = {}
+}
+
+variable "db_instance_class" {
+  description = "RDS instance class."
+  type        = string
+  default     = "db.t4g.micro"
+}
+
+variable "db_allocated_storage" {
+  description = "Initial database storage in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "db_multi_az" {
+  description = "A standby database in another availability zone."
+  type        = bool
+  default     = false
+}
+
+variable "db_backup_retention_days" {
+  description = "Days of database backups."
+  type        = number
+  default     = 7
+}
+
+variable "deletion_protection" {
+  description = "Protect the database and the user pool from deletion, keep a final snapshot, and keep non-empty buckets."
+  type        = bool
+  default     = false
+}
+
+variable "nats_instance_type" {
+  description = "Instance type of the NATS nodes."
+  type        = string
+  default     = "t4g.small"
+}
+
+variable "nats_volume_size" {
+  description = "JetStream volume per NATS node in GiB."
+  type        = number
+  default     = 20
+}
+
+variable "queue_visibility_timeout_seconds" {
+  description = "Visibility timeout of the job queue (above the transcoder's heartbeat interval)."
+  type        = number
+  default     = 300
+}
+
+variable "queue_max_receive_count" {
+  description = "Receives before a job moves to the dead-letter queue."
+  type        = number
+  default     = 5
+}
+
+variable "alarm_emails" {
+  description = "Addresses that receive the alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Requests per second the API accepts."
+  type        = number
+  default     = 1000
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst the API accepts above the rate."
+  type        = number
+  default     = 2000
+}
+
+variable "allow_plain_playback_paths" {
+  description = "Serve /videos/<id>/... from the CDN without a token (public videos)."
+  type        = bool
+  default     = true
+}
+
+variable "cdn_price_class" {
+  description = "CloudFront price class."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "auth_callback_urls" {
+  description = "OAuth callback URLs of the web client."
+  type        = list(string)
+  default     = []
+}
+
+variable "log_level" {
+  description = "LOG_LEVEL of every role."
+  type        = string
+  default     = "info"
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,187 @@
+package terraform_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/videoforge/videoforge/catalog"
+)
+
+// edgePrefix and edgeRoutes are the streaming API of DESIGN.md, answered by the edge;
+// they give way to the edge package's own exported list as soon as it is committed.
+const edgePrefix = "/api/stream"
+
+var edgeRoutes = []catalog.Route{
+	{Method: "GET", Path: "/health"},
+	{Method: "GET", Path: "/{videoId}"},
+	{Method: "GET", Path: "/{videoId}/qualities"},
+	{Method: "GET", Path: "/{videoId}/thumbnail"},
+}
+
+// apiRouteKey turns a Go route (method and net/http-style pattern path) into the API
+// Gateway HTTP API route key that serves it: "{name...}" becomes the greedy "{name+}",
+// a trailing "{$}" is dropped, and a pattern without a method becomes ANY.
+func apiRouteKey(method, path string) string {
+	if method == "" {
+		method = "ANY"
+	}
+	path = strings.TrimSuffix(path, "{$}")
+	segs := strings.Split(path, "/")
+	for i, s := range segs {
+		if name, ok := strings.CutSuffix(s, "...}"); ok && strings.HasPrefix(s, "{") {
+			segs[i] = name + "+}"
+		}
+	}
+	return method + " " + strings.Join(segs, "/")
+}
+
+// goRoutes lists the routes the Go services register, as API Gateway route keys.
+func goRoutes() []string {
+	var keys []string
+	for _, r := range catalog.Routes {
+		keys = append(keys, apiRouteKey(r.Method, catalog.Prefix+r.Path))
+	}
+	for _, r := range edgeRoutes {
+		keys = append(keys, apiRouteKey(r.Method, edgePrefix+r.Path))
+	}
+	return keys
+}
+
+// apiRoutes reads the route keys of the HTTP API from modules/api: the lists in its
+// locals, which its aws_apigatewayv2_route resource iterates over.
+func apiRoutes(t *testing.T, c *config) []string {
+	t.Helper()
+	dir := filepath.Join("modules", "api")
+	routes := c.blocks("resource", "aws_apigatewayv2_route")
+	if len(routes) != 1 {
+		t.Fatalf("want one aws_apigatewayv2_route resource (for_each over local.routes), found %d", len(routes))
+	}
+	r := routes[0]
+	if r.file.dir != dir {
+		t.Fatalf("aws_apigatewayv2_route is in %s, want %s", r.file.dir, dir)
+	}
+	fe, ok := r.Body.Attributes["for_each"]
+	if !ok || !slices.Equal(references(fe.Expr), []string{"local.routes"}) {
+		t.Fatalf("%s: for_each must be local.routes", r.name())
+	}
+	if key, ok := r.Body.Attributes["route_key"]; !ok || !slices.Equal(references(key.Expr), []string{"each.value"}) {
+		t.Fatalf("%s: route_key must be each.value", r.name())
+	}
+	all, ok := c.local(dir, "routes")
+	if !ok {
+		t.Fatalf("%s: no local.routes", dir)
+	}
+	var keys []string
+	for _, ref := range references(all) {
+		name, ok := strings.CutPrefix(ref, "local.")
+		if !ok {
+			t.Fatalf("%s: local.routes may only combine other locals, found %s", dir, ref)
+		}
+		e, ok := c.local(dir, name)
+		if !ok {
+			t.Fatalf("%s: local.%s not found", dir, name)
+		}
+		v, ok := constant(e)
+		if !ok {
+			t.Fatalf("%s: local.%s must be a literal list of route keys", dir, name)
+		}
+		keys = append(keys, valueStrings(v)...)
+	}
+	if _, isCall := all.(*hclsyntax.FunctionCallExpr); !isCall || len(keys) == 0 {
+		t.Fatalf("%s: local.routes must be toset(concat(...)) of the route lists", dir)
+	}
+	return keys
+}
+
+// diffRoutes returns the routes registered in Go that API Gateway lacks, and the routes
+// API Gateway has that no Go service registers (duplicates count as a difference too).
+func diffRoutes(goKeys, apiKeys []string) (notInAPI, notInGo []string) {
+	count := map[string]int{}
+	for _, k := range goKeys {
+		count[k]++
+	}
+	for _, k := range apiKeys {
+		count[k]--
+	}
+	for k, n := range count {
+		switch {
+		case n > 0:
+			notInAPI = append(notInAPI, k)
+		case n < 0:
+			notInGo = append(notInGo, k)
+		}
+	}
+	sort.Strings(notInAPI)
+	sort.Strings(notInGo)
+	return notInAPI, notInGo
+}
+
+func routeMismatch(goKeys, apiKeys []string) error {
+	notInAPI, notInGo := diffRoutes(goKeys, apiKeys)
+	if len(notInAPI) == 0 && len(notInGo) == 0 {
+		return nil
+	}
+	return fmt.Errorf("routes registered in Go but not in API Gateway (add them to deploy/terraform/modules/api/routes.tf): %q; "+
+		"routes in API Gateway that no Go service registers: %q", notInAPI, notInGo)
+}
+
+func TestAPIGatewayRoutesMatchGo(t *testing.T) {
+	c := loadConfig(t)
+	goKeys, apiKeys := goRoutes(), apiRoutes(t, c)
+	if len(catalog.Routes) == 0 || len(edgeRoutes) == 0 {
+		t.Fatalf("catalog.Routes has %d routes, edgeRoutes %d: nothing to check against", len(catalog.Routes), len(edgeRoutes))
+	}
+
+	t.Run("OK", func(t *testing.T) {
+		if err := routeMismatch(goKeys, apiKeys); err != nil {
+			t.Error(err)
+		}
+	})
+
+	// A route added on one side only fails the check, whichever side it is.
+	t.Run("ErrRouteOnlyInGo", func(t *testing.T) {
+		for _, extra := range []string{
+			apiRouteKey("POST", catalog.Prefix+"/uploads"),
+			apiRouteKey("GET", edgePrefix+"/{videoId}/storyboard"),
+		} {
+			withExtra := append(slices.Clone(goKeys), extra)
+			err := routeMismatch(withExtra, apiKeys)
+			if err == nil || !strings.Contains(err.Error(), extra) {
+				t.Errorf("route %q added in Go only: got %v, want a mismatch naming it", extra, err)
+			}
+		}
+	})
+	t.Run("ErrRouteOnlyInAPIGateway", func(t *testing.T) {
+		extra := "DELETE /api/stream/{videoId}"
+		err := routeMismatch(goKeys, append(slices.Clone(apiKeys), extra))
+		if err == nil || !strings.Contains(err.Error(), extra) {
+			t.Errorf("route %q added in API Gateway only: got %v, want a mismatch naming it", extra, err)
+		}
+	})
+	t.Run("ErrMethodDiffers", func(t *testing.T) {
+		changed := slices.Clone(apiKeys)
+		changed[0] = "POST" + changed[0][strings.Index(changed[0], " "):]
+		if err := routeMismatch(goKeys, changed); err == nil {
+			t.Errorf("method of %q changed in API Gateway only: no mismatch", apiKeys[0])
+		}
+	})
+}
+
+func TestAPIRouteKey(t *testing.T) {
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/api/gallery/videos/{id}", "GET /api/gallery/videos/{id}"},
+		{"", "/api/stream/health", "ANY /api/stream/health"},
+		{"GET", "/api/files/{path...}", "GET /api/files/{path+}"},
+		{"GET", "/api/gallery/{$}", "GET /api/gallery/"},
+	} {
+		if got := apiRouteKey(tc.method, tc.path); got != tc.want {
+			t.Errorf("apiRouteKey(%q, %q) = %q, want %q", tc.method, tc.path, got, tc.want)
+		}
+	}
+}
