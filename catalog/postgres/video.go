@@ -95,6 +95,12 @@ func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter)
 	return videos, total, nil
 }
 
+// SearchCandidates bounds the matches a search ranks and counts: relevance orders the
+// newest SearchCandidates matching videos, an explicit sort the first ones in its
+// order, and the listing's total is at most this many (per part of a signed-in
+// viewer's listing).
+const SearchCandidates = 1000
+
 type listQuery struct {
 	page, count string
 	args        []any
@@ -148,11 +154,28 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	where := func(p part) string {
 		return strings.Join(append(append([]string{}, p.conds...), common...), " AND ")
 	}
+	// from is what a part reads. A search reads its candidates: the first
+	// SearchCandidates matches in the requested order (the newest ones when ordering
+	// by relevance), so that a word found in half the catalog costs no more than a
+	// rare one.
+	from := func(p part) string {
+		if tsq == "" {
+			return "videos WHERE " + where(p)
+		}
+		candOrder := order
+		if f.Sort == "" {
+			candOrder = "created_at DESC, id DESC"
+		}
+		return fmt.Sprintf("(SELECT * FROM videos WHERE %s ORDER BY %s LIMIT %d) AS candidates",
+			where(p), candOrder, SearchCandidates)
+	}
 	// Without a search the total comes from the counters the videos_count trigger
-	// keeps (see sql/migrations), not from counting rows.
+	// keeps (see sql/migrations), not from counting rows; a search counts its
+	// candidates.
 	countPart := func(p part) string {
 		if tsq != "" {
-			return "SELECT count(*) FROM videos WHERE " + where(p)
+			return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS candidates",
+				where(p), SearchCandidates)
 		}
 		scope := " AND user_id = ''"
 		if p.perUser {
@@ -162,8 +185,8 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	}
 	var page, count strings.Builder
 	if len(parts) == 1 {
-		fmt.Fprintf(&page, "SELECT %s FROM videos WHERE %s ORDER BY %s LIMIT %s OFFSET %s",
-			videoColumns, where(parts[0]), order, limit, offset)
+		fmt.Fprintf(&page, "SELECT %s FROM %s ORDER BY %s LIMIT %s OFFSET %s",
+			videoColumns, from(parts[0]), order, limit, offset)
 		count.WriteString(countPart(parts[0]))
 	} else {
 		rank := ""
@@ -177,8 +200,8 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 				page.WriteString(" UNION ALL ")
 				count.WriteString(" + ")
 			}
-			fmt.Fprintf(&page, "(SELECT %s%s FROM videos WHERE %s ORDER BY %s LIMIT %s::bigint + %s::bigint)",
-				videoColumns, rank, where(p), order, limit, offset)
+			fmt.Fprintf(&page, "(SELECT %s%s FROM %s ORDER BY %s LIMIT %s::bigint + %s::bigint)",
+				videoColumns, rank, from(p), order, limit, offset)
 			count.WriteString("(" + countPart(p) + ")")
 		}
 		fmt.Fprintf(&page, ") u ORDER BY %s LIMIT %s OFFSET %s", outerOrder, limit, offset)
