@@ -1,0 +1,108 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/videoforge/videoforge/playback"
+)
+
+// Defaults applied by Config.withDefaults to zero fields.
+const (
+	DefaultAddr          = ":8081"
+	DefaultTokenTTL      = time.Hour
+	DefaultStaleness     = 30 * time.Second
+	DefaultNegativeTTL   = 3 * time.Second
+	DefaultFlushInterval = 2 * time.Second
+	DefaultBatchSize     = 10_000
+	DefaultCacheEntries  = 4_000_000
+	// ExpiryWindow is the step to which token expiries are rounded up, so that the
+	// signed answers of an unlisted video are computed once per window, not per request.
+	ExpiryWindow = 5 * time.Minute
+)
+
+// Config holds an edge's settings. The zero value of each optional field takes the
+// default named after it.
+type Config struct {
+	// Addr is where the HTTP server listens (EDGE_ADDR); used by the command only.
+	Addr string
+	// NATSURL is the NATS server or cluster to take catalog events from (NATS_URL);
+	// empty runs on reconciliation with PostgreSQL alone.
+	NATSURL string
+	// BaseURL is the origin that playback URLs start with (PLAYBACK_BASE_URL): the CDN
+	// domain in AWS, the edge itself when embedded.
+	BaseURL string
+	// TokenKey signs playback tokens (PLAYBACK_TOKEN_KEY or PLAYBACK_TOKEN_KEY_FILE).
+	TokenKey []byte
+	// TokenTTL is the shortest life of a playback token (PLAYBACK_TOKEN_TTL); tokens
+	// live up to ExpiryWindow longer.
+	TokenTTL time.Duration
+	// Staleness bounds how long the edge may serve a changed video's old state when
+	// events are lost (EDGE_STALENESS): the reconcile period.
+	Staleness time.Duration
+	// NegativeTTL is how long an unknown id is remembered as not found.
+	NegativeTTL time.Duration
+	// FlushInterval is how often counted views are written to PostgreSQL.
+	FlushInterval time.Duration
+	// BatchSize is the number of videos read per snapshot query.
+	BatchSize int
+	// CacheEntries bounds the number of videos held.
+	CacheEntries int64
+	// Runtime is reported by /health.
+	Runtime string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.Staleness == 0 {
+		c.Staleness = DefaultStaleness
+	}
+	if c.NegativeTTL == 0 {
+		c.NegativeTTL = DefaultNegativeTTL
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.CacheEntries == 0 {
+		c.CacheEntries = DefaultCacheEntries
+	}
+	if c.Runtime == "" {
+		c.Runtime = "go"
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	return c
+}
+
+// Validate checks the configuration after defaults are applied and names the
+// variable of each bad setting.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if u, err := url.Parse(c.BaseURL); c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("PLAYBACK_BASE_URL=%q: want an absolute http(s) URL", c.BaseURL))
+	}
+	if err := playback.ValidateKey(c.TokenKey); err != nil {
+		errs = append(errs, fmt.Errorf("PLAYBACK_TOKEN_KEY: %w", err))
+	}
+	if c.TokenTTL < time.Minute {
+		errs = append(errs, fmt.Errorf("PLAYBACK_TOKEN_TTL=%v: want at least 1m", c.TokenTTL))
+	}
+	if c.Staleness < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("EDGE_STALENESS=%v: want at least 100ms", c.Staleness))
+	}
+	if c.NegativeTTL < 0 || c.FlushInterval < 0 || c.BatchSize < 0 || c.CacheEntries < 0 {
+		errs = append(errs, errors.New("edge: negative interval, batch size or cache size"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,261 @@
+// Package edge answers players' stream-URL, qualities and thumbnail look-ups from
+// memory: a fasthttp server over a ristretto cache of ready-to-send answers, loaded
+// from PostgreSQL at start, kept current by the CATALOG stream on NATS JetStream and
+// reconciled with PostgreSQL, the source of truth, so that it converges by itself when
+// events are lost.
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/videoforge/videoforge/auth"
+)
+
+// Edge is one edge node. Build it with New, start it with Run.
+type Edge struct {
+	cfg   Config
+	store *store
+	log   *slog.Logger
+
+	cache   *ristretto.Cache[int64, *video]
+	applier *applier
+	views   viewCounter
+	flusher *flusher
+	flight  singleflight.Group
+	metrics *metrics
+
+	verifier Verifier
+
+	ready      atomic.Bool
+	readyCh    chan struct{}
+	reconcileC chan chan struct{}
+	server     *fasthttp.Server
+}
+
+// Verifier checks a Bearer token and returns its user.
+type Verifier interface {
+	Verify(ctx context.Context, token string) (*auth.User, error)
+}
+
+// New builds an edge over the catalog database pool. verifier checks the tokens of
+// private videos' owners; when nil, private videos are not found for anybody. Nothing
+// runs until Run.
+func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*Edge, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cache, err := ristretto.NewCache(&ristretto.Config[int64, *video]{
+		NumCounters:        cfg.CacheEntries * 2,
+		MaxCost:            cfg.CacheEntries,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("edge: new cache: %w", err)
+	}
+	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, verifier: verifier,
+		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{})}
+	e.metrics = newMetrics(e)
+	e.applier = newApplier(cache, cfg.NegativeTTL, func(n int) { e.metrics.applied.Add(float64(n)) })
+	e.flusher = &flusher{counter: &e.views, store: e.store, interval: cfg.FlushInterval, log: e.log,
+		flushed: func(n int64) { e.metrics.viewsFlushed.Add(float64(n)) }, kick: make(chan chan struct{})}
+	e.server = &fasthttp.Server{
+		Handler:                       e.Handle,
+		Name:                          "videoforge-edge",
+		ReadTimeout:                   10 * time.Second,
+		WriteTimeout:                  10 * time.Second,
+		IdleTimeout:                   2 * time.Minute,
+		NoDefaultDate:                 false,
+		NoDefaultContentType:          true,
+		DisableHeaderNamesNormalizing: false,
+		Logger:                        slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	return e, nil
+}
+
+// Ready reports whether the snapshot is loaded.
+func (e *Edge) Ready() bool { return e.ready.Load() }
+
+// WaitReady blocks until the snapshot is loaded or ctx ends.
+func (e *Edge) WaitReady(ctx context.Context) error {
+	select {
+	case <-e.readyCh:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("edge: wait until ready: %w", ctx.Err())
+	}
+}
+
+// Run serves HTTP on ln (answering /ready with 503 until the snapshot is loaded),
+// loads the snapshot, follows the CATALOG stream, reconciles with PostgreSQL and
+// flushes views, until ctx ends; then it stops the listener, flushes the last views
+// and returns.
+func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { e.applier.run(stop) })
+	defer func() {
+		cancel()
+		close(stop)
+		wg.Wait()
+		e.cache.Close()
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- e.server.Serve(ln) }()
+
+	var flushWG sync.WaitGroup
+	flushWG.Go(func() { e.flusher.run(ctx) })
+	defer flushWG.Wait()
+
+	var conn *natsConn
+	if e.cfg.NATSURL != "" {
+		var err error
+		if conn, err = dialNATS(e.cfg.NATSURL, e.log); err != nil {
+			e.server.Shutdown()
+			return err
+		}
+		defer conn.close()
+	}
+
+	loaded := make(chan error, 1)
+	go func() { loaded <- e.start(ctx, conn, &wg) }()
+
+	var err error
+	select {
+	case err = <-serveErr:
+		if err != nil {
+			err = fmt.Errorf("edge: serve: %w", err)
+		}
+	case err = <-loaded:
+		if err == nil {
+			select {
+			case err = <-serveErr:
+				if err != nil {
+					err = fmt.Errorf("edge: serve: %w", err)
+				}
+			case <-ctx.Done():
+			}
+		}
+	case <-ctx.Done():
+	}
+	if serr := e.server.ShutdownWithContext(context.WithoutCancel(ctx)); serr != nil && err == nil {
+		err = fmt.Errorf("edge: shutdown: %w", serr)
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// start is the snapshot loader's life: it takes the stream position, loads the catalog,
+// declares the edge ready and starts the event follower and the reconciler.
+func (e *Edge) start(ctx context.Context, conn *natsConn, wg *sync.WaitGroup) error {
+	seq, seqKnown := uint64(0), false
+	if conn != nil {
+		// The position is taken before the snapshot starts, so that every change the
+		// snapshot misses is in the stream after it.
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		s, err := conn.lastSeq(pctx)
+		cancel()
+		if err != nil {
+			e.log.Warn("CATALOG stream position unknown; events will be followed from when NATS answers", "err", err)
+		} else {
+			seq, seqKnown = s, true
+		}
+	}
+	var since time.Time
+	for {
+		var err error
+		since, err = e.loadSnapshot(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e.log.Error("snapshot load failed; retrying", "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	e.ready.Store(true)
+	close(e.readyCh)
+	e.log.Info("edge ready", "videos", e.applier.liveCount(), "stream_seq", seq)
+
+	rec := &reconciler{edge: e, watermark: since}
+	wg.Go(func() { rec.run(ctx) })
+	if conn != nil {
+		f := &follower{edge: e, conn: conn}
+		wg.Go(func() { f.run(ctx, seq, seqKnown) })
+	}
+	return nil
+}
+
+// Reconcile runs a reconcile pass now and waits for it, for tests and operators.
+func (e *Edge) Reconcile(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case e.reconcileC <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("edge: reconcile: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("edge: reconcile: %w", ctx.Err())
+	}
+}
+
+// FlushViews writes the views counted so far now and waits for it.
+func (e *Edge) FlushViews(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case e.flusher.kick <- done:
+	case <-ctx.Done():
+		return fmt.Errorf("edge: flush views: %w", ctx.Err())
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("edge: flush views: %w", ctx.Err())
+	}
+}
+
+// send hands a change to the applier and waits until it is applied.
+func (e *Edge) send(ctx context.Context, c change) error {
+	c.done = make(chan struct{})
+	select {
+	case e.applier.mailbox <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,149 @@
+package edge
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/playback"
+)
+
+// Compact forms of visibility and status: a million held videos should not each
+// carry two string headers for them.
+const (
+	visPublic uint8 = iota
+	visUnlisted
+	visPrivate
+)
+
+func visOf(v videoforge.Visibility) uint8 {
+	switch v {
+	case videoforge.Public:
+		return visPublic
+	case videoforge.Unlisted:
+		return visUnlisted
+	}
+	return visPrivate // unknown visibilities are treated as the most restrictive
+}
+
+// video is what the edge holds of a catalog entry: only what its answers need. Values
+// are immutable once in the cache, except for the lazily built answers and the count
+// of views not yet flushed.
+type video struct {
+	id, version int64
+	updatedAt   int64 // Unix microseconds
+	owner       string
+	vis         uint8
+	ready       bool
+	notFound    bool        // a negative entry: the id is unknown to PostgreSQL
+	ladder      []rendition // shared between videos with the same ladder
+
+	ans       atomic.Pointer[answers]
+	pending   atomic.Int64          // views counted and not yet flushed
+	nextDirty atomic.Pointer[video] // link in the view counter's list of videos with pending views
+}
+
+// rendition is one variant; rel is the variant playlist's path inside the video's
+// folder, such as "hls/720p/index.m3u8".
+type rendition struct {
+	name, rel                string
+	width, height, bandwidth int32
+}
+
+// answers are the ready-to-send bodies of one video for one expiry window (0 for
+// public videos, whose URLs carry no token).
+type answers struct {
+	window                       int64
+	stream, qualities, thumbnail []byte
+}
+
+// fromVideo converts a catalog Video (from an event) to the held form.
+func fromVideo(v *videoforge.Video, version int64) *video {
+	x := &video{id: v.ID, version: version, updatedAt: v.UpdatedAt.UnixMicro(), vis: visOf(v.Visibility),
+		ready: v.Status == videoforge.StatusReady}
+	if x.vis == visPrivate {
+		x.owner = v.UserID
+	}
+	prefix := "videos/" + strconv.FormatInt(v.ID, 10) + "/"
+	for _, r := range v.Renditions {
+		x.ladder = append(x.ladder, rendition{name: r.Name, rel: relPath(prefix, r.Name, r.Playlist),
+			width: int32(r.Width), height: int32(r.Height), bandwidth: int32(r.Bandwidth)})
+	}
+	return x
+}
+
+// relPath returns a variant playlist's path inside the video folder; a key outside
+// the folder (which a folder token would not cover) falls back to the storage layout.
+func relPath(prefix, name, key string) string {
+	if rel, ok := strings.CutPrefix(key, prefix); ok && rel != "" {
+		return rel
+	}
+	return "hls/" + name + "/index.m3u8"
+}
+
+// window returns the expiry of tokens signed at now: now+ttl rounded up to the next
+// ExpiryWindow boundary, in Unix seconds.
+func window(now time.Time, ttl time.Duration) int64 {
+	step := int64(ExpiryWindow / time.Second)
+	t := now.Add(ttl).Unix()
+	return (t + step - 1) / step * step
+}
+
+type streamBody struct {
+	VideoID   string  `json:"videoId"`
+	URL       string  `json:"url"`
+	Format    string  `json:"format"`
+	ExpiresAt *string `json:"expiresAt"`
+}
+
+type quality struct {
+	Name      string `json:"name"`
+	Width     int32  `json:"width"`
+	Height    int32  `json:"height"`
+	Bandwidth int32  `json:"bandwidth"`
+	URL       string `json:"url"`
+}
+
+type qualitiesBody struct {
+	VideoID   string    `json:"videoId"`
+	Qualities []quality `json:"qualities"`
+}
+
+type thumbnailBody struct {
+	VideoID string `json:"videoId"`
+	URL     string `json:"url"`
+}
+
+// build computes the answers of v: plain URLs when expiry is 0, else URLs under a
+// folder token valid until expiry (Unix seconds).
+func (v *video) build(base string, key []byte, expiry int64) *answers {
+	id := strconv.FormatInt(v.id, 10)
+	folder := base + "/videos/" + id + "/"
+	var exp *string
+	if expiry != 0 {
+		folder = base + string(playback.AppendSigned(nil, key, v.id, expiry))
+		s := time.Unix(expiry, 0).UTC().Format(time.RFC3339)
+		exp = &s
+	}
+	qs := qualitiesBody{VideoID: id, Qualities: make([]quality, 0, len(v.ladder))}
+	for _, r := range v.ladder {
+		qs.Qualities = append(qs.Qualities, quality{Name: r.name, Width: r.width, Height: r.height, Bandwidth: r.bandwidth, URL: folder + r.rel})
+	}
+	return &answers{
+		window:    expiry,
+		stream:    mustJSON(streamBody{VideoID: id, URL: folder + "hls/master.m3u8", Format: "hls", ExpiresAt: exp}),
+		qualities: mustJSON(qs),
+		thumbnail: mustJSON(thumbnailBody{VideoID: id, URL: folder + "thumbnail.jpg"}),
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("edge: encode answer: " + err.Error()) // only fixed struct types are encoded
+	}
+	return b
+}
