@@ -33,9 +33,9 @@ const PartSize = 8 << 20
 // Cache lifetimes. Playlists are short-lived so that a re-encode shows up; segments and
 // images never change under their name.
 const (
-	CachePlaylist = "public, max-age=10"
+	CachePlaylist  = "public, max-age=10"
 	CacheImmutable = "public, max-age=31536000, immutable"
-	CacheDefault  = "private, max-age=0"
+	CacheDefault   = "private, max-age=0"
 )
 
 // Config says which bucket to use and how to reach it.
