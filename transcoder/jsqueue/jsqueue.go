@@ -1,0 +1,239 @@
+// Package jsqueue implements the transcoder's job queue as a JetStream work-queue
+// stream, the embedded default: in-progress acks are the heartbeat, and a message
+// received more than the allowed number of times moves to a dead-letter stream.
+package jsqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/videoforge/videoforge/transcoder"
+)
+
+// Defaults of Config.
+const (
+	DefaultStream          = "TRANSCODE"
+	DefaultSubject         = "videoforge.transcode.jobs"
+	DefaultConsumer        = "transcoder"
+	DefaultDeadStream      = "TRANSCODE_DEAD"
+	DefaultDeadSubject     = "videoforge.transcode.dead"
+	DefaultAckWait         = 60 * time.Second
+	DefaultMaxReceives     = 5
+	DefaultPollWait        = 5 * time.Second
+	deadConsumerSuffix     = "_dead"
+	headerDeliveries       = "Videoforge-Deliveries"
+	headerOriginalSequence = "Videoforge-Stream-Sequence"
+)
+
+// Config names the streams and sets the delivery rules.
+type Config struct {
+	Stream      string        // the work-queue stream
+	Subject     string        // its subject
+	Consumer    string        // the durable pull consumer all workers share
+	DeadStream  string        // the dead-letter stream
+	DeadSubject string        // its subject
+	AckWait     time.Duration // how long a received message stays invisible without a heartbeat
+	MaxReceives int           // receives before a message goes to the dead-letter stream
+	PollWait    time.Duration // how long Receive waits for a message
+	Replicas    int           // stream replicas in a cluster; 0 means 1
+}
+
+func (c *Config) defaults() {
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.Subject == "" {
+		c.Subject = DefaultSubject
+	}
+	if c.Consumer == "" {
+		c.Consumer = DefaultConsumer
+	}
+	if c.DeadStream == "" {
+		c.DeadStream = DefaultDeadStream
+	}
+	if c.DeadSubject == "" {
+		c.DeadSubject = DefaultDeadSubject
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = DefaultAckWait
+	}
+	if c.MaxReceives <= 0 {
+		c.MaxReceives = DefaultMaxReceives
+	}
+	if c.PollWait <= 0 {
+		c.PollWait = DefaultPollWait
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+}
+
+// Queue is the work queue.
+type Queue struct {
+	js   jetstream.JetStream
+	cfg  Config
+	cons jetstream.Consumer
+	dead bool // a queue over the dead-letter stream: nothing goes further
+}
+
+var _ transcoder.Queue = (*Queue)(nil)
+
+// New declares the work-queue stream, the dead-letter stream and the shared consumer
+// (creating or updating them) and returns the queue.
+func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error) {
+	cfg.defaults()
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: cfg.Stream, Subjects: []string{cfg.Subject}, Description: "VideoForge transcoding jobs, one message per job",
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 10 * time.Minute},
+		{Name: cfg.DeadStream, Subjects: []string{cfg.DeadSubject}, Description: "VideoForge transcoding jobs that were received too often",
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 10 * time.Minute},
+	} {
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("jsqueue: declare stream %s: %w", sc.Name, err)
+		}
+	}
+	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+		Durable:   cfg.Consumer,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   cfg.AckWait,
+		// One delivery more than allowed: the extra one is how a message that crashed
+		// its last worker reaches the dead-letter stream (see Receive).
+		MaxDeliver:    cfg.MaxReceives + 1,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsqueue: declare consumer %s: %w", cfg.Consumer, err)
+	}
+	return &Queue{js: js, cfg: cfg, cons: cons}, nil
+}
+
+// DeadLetters returns a queue over the dead-letter stream, for inspecting and
+// reprocessing what landed there. Its messages never move further.
+func (q *Queue) DeadLetters(ctx context.Context) (*Queue, error) {
+	cons, err := q.js.CreateOrUpdateConsumer(ctx, q.cfg.DeadStream, jetstream.ConsumerConfig{
+		Durable: q.cfg.Consumer + deadConsumerSuffix, AckPolicy: jetstream.AckExplicitPolicy, AckWait: q.cfg.AckWait,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jsqueue: declare consumer on %s: %w", q.cfg.DeadStream, err)
+	}
+	cfg := q.cfg
+	cfg.Stream, cfg.Subject = cfg.DeadStream, cfg.DeadSubject
+	return &Queue{js: q.js, cfg: cfg, cons: cons, dead: true}, nil
+}
+
+// Send publishes a message; a second one with the same id within ten minutes is dropped.
+func (q *Queue) Send(ctx context.Context, id string, body []byte) error {
+	var opts []jetstream.PublishOpt
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	if _, err := q.js.Publish(ctx, q.cfg.Subject, body, opts...); err != nil {
+		return fmt.Errorf("jsqueue: send: %w", err)
+	}
+	return nil
+}
+
+// Receive waits up to the poll time for a message. A message past its allowed
+// receives is moved to the dead-letter stream on the way and not returned.
+func (q *Queue) Receive(ctx context.Context) (transcoder.Delivery, error) {
+	deadline := time.Now().Add(q.cfg.PollWait)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		wait := time.Until(deadline)
+		if wait < 10*time.Millisecond {
+			return nil, nil
+		}
+		batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return nil, fmt.Errorf("jsqueue: receive: %w", err)
+		}
+		var msg jetstream.Msg
+		for m := range batch.Messages() {
+			msg = m
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("jsqueue: receive: %w", err)
+		}
+		if msg == nil {
+			continue
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return nil, fmt.Errorf("jsqueue: receive: %w", err)
+		}
+		d := &delivery{msg: msg, attempt: int(md.NumDelivered)}
+		if !q.dead && d.attempt > q.cfg.MaxReceives {
+			if err := q.deadLetter(ctx, msg, md); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		return d, nil
+	}
+}
+
+// deadLetter copies msg to the dead-letter stream, de-duplicated by its sequence so that
+// a crash before the Term copies it once, then removes it from the work queue.
+func (q *Queue) deadLetter(ctx context.Context, msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+	out := nats.NewMsg(q.cfg.DeadSubject)
+	out.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		out.Header[k] = v
+	}
+	seq := strconv.FormatUint(md.Sequence.Stream, 10)
+	out.Header.Set(headerOriginalSequence, seq)
+	out.Header.Set(headerDeliveries, strconv.FormatUint(md.NumDelivered-1, 10))
+	out.Header.Set(jetstream.MsgIDHeader, q.cfg.Stream+"-"+seq)
+	if _, err := q.js.PublishMsg(ctx, out); err != nil {
+		return fmt.Errorf("jsqueue: dead-letter message %s: %w", seq, err)
+	}
+	if err := msg.TermWithReason("received too often"); err != nil {
+		return fmt.Errorf("jsqueue: remove dead-lettered message %s: %w", seq, err)
+	}
+	return nil
+}
+
+type delivery struct {
+	msg     jetstream.Msg
+	attempt int
+}
+
+func (d *delivery) Body() []byte { return d.msg.Data() }
+func (d *delivery) Attempt() int { return d.attempt }
+
+// Extend restarts the message's AckWait; d is ignored.
+func (d *delivery) Extend(ctx context.Context, _ time.Duration) error {
+	if err := d.msg.InProgress(); err != nil {
+		return fmt.Errorf("jsqueue: heartbeat: %w", err)
+	}
+	return nil
+}
+
+// Ack removes the message from the stream, waiting for the server to confirm it.
+func (d *delivery) Ack(ctx context.Context) error {
+	if err := d.msg.DoubleAck(ctx); err != nil {
+		return fmt.Errorf("jsqueue: ack: %w", err)
+	}
+	return nil
+}
+
+func (d *delivery) Release(ctx context.Context, delay time.Duration) error {
+	var err error
+	if delay > 0 {
+		err = d.msg.NakWithDelay(delay)
+	} else {
+		err = d.msg.Nak()
+	}
+	if err != nil {
+		return fmt.Errorf("jsqueue: release: %w", err)
+	}
+	return nil
+}
