@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +34,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	videos := fs.Int("videos", 1_000_000, "videos loaded for the gallery benchmark")
 	requests := fs.Int("requests", 3000, "requests per gallery query kind")
+	edgeSizes := fs.String("edge-videos", "100000,1000000", "catalog sizes of the edge start-up benchmark; the first one also serves the load test")
+	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
+	only := fs.String("only", "", "run only this part: gallery or edge")
 	verbose := fs.Bool("v", false, "log progress")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -45,12 +49,30 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	var rows []row
 	var notes []string
-	gr, gn, err := benchGallery(ctx, *videos, *requests)
-	if err != nil {
-		return fmt.Errorf("gallery: %w", err)
+	if *only == "" || *only == "gallery" {
+		gr, gn, err := benchGallery(ctx, *videos, *requests)
+		if err != nil {
+			return fmt.Errorf("gallery: %w", err)
+		}
+		rows = append(rows, gr...)
+		notes = append(notes, gn...)
 	}
-	rows = append(rows, gr...)
-	notes = append(notes, gn...)
+	if *only == "" || *only == "edge" {
+		var sizes []int
+		for _, s := range strings.Split(*edgeSizes, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil {
+				return fmt.Errorf("-edge-videos: %w", err)
+			}
+			sizes = append(sizes, n)
+		}
+		er, en, err := benchEdge(ctx, sizes, *edgeDur)
+		if err != nil {
+			return fmt.Errorf("edge: %w", err)
+		}
+		rows = append(rows, er...)
+		notes = append(notes, en...)
+	}
 
 	fmt.Fprintf(out, "\nVideoForge benchmarks, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintln(out, "| what | measured | target | command |")
