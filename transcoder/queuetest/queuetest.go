@@ -45,6 +45,7 @@ func receive(t *testing.T, q transcoder.Queue, d time.Duration) transcoder.Deliv
 	}
 }
 
+// mustReceive receives a message within d and checks its body and, unless 0, its attempt.
 func mustReceive(t *testing.T, q transcoder.Queue, d time.Duration, want []byte, attempt int) transcoder.Delivery {
 	t.Helper()
 	m := receive(t, q, d)
@@ -54,7 +55,7 @@ func mustReceive(t *testing.T, q transcoder.Queue, d time.Duration, want []byte,
 	if string(m.Body()) != string(want) {
 		t.Fatalf("body %s, want %s", m.Body(), want)
 	}
-	if m.Attempt() != attempt {
+	if attempt > 0 && m.Attempt() != attempt {
 		t.Fatalf("attempt %d, want %d", m.Attempt(), attempt)
 	}
 	return m
@@ -187,7 +188,8 @@ func Run(t *testing.T, newQueue Factory) {
 		if m := receive(t, q, opt.Visibility+2*time.Second); m != nil {
 			t.Fatalf("received %s a %d. time; max receives is %d", m.Body(), m.Attempt(), opt.MaxReceives)
 		}
-		m := mustReceive(t, dead, 10*time.Second, b, 1)
+		// The receive count may carry over into the dead-letter queue (SQS's does).
+		m := mustReceive(t, dead, 10*time.Second, b, 0)
 		if err := m.Ack(ctx); err != nil {
 			t.Fatal(err)
 		}
