@@ -17,6 +17,19 @@ const (
 	JobFailed     JobStatus = "failed"     // given up; Error says why
 )
 
+// Job is a transcoding job: one upload turned into one video's ladder.
+type Job struct {
+	ID        int64     `json:"id"`
+	UserID    string    `json:"userId"`
+	Status    JobStatus `json:"status"`
+	Progress  float64   `json:"progress"` // percent
+	Error     *string   `json:"error"`    // why it failed
+	SourceKey string    `json:"-"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
 // JobMessage is the body of a job queue message: which job, for which video, from which
 // source object (uploads/<jobId>/source).
 type JobMessage struct {
