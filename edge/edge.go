@@ -124,7 +124,7 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 
 	var flushWG sync.WaitGroup
 	flushWG.Go(func() { e.flusher.run(ctx) })
-	defer flushWG.Wait()
+	defer func() { cancel(); flushWG.Wait() }()
 
 	var conn *natsConn
 	if e.cfg.NATSURL != "" {
