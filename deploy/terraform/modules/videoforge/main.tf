@@ -39,6 +39,7 @@ locals {
     DB_SSLMODE           = "require"
     DB_SCHEMA            = "videoforge"
     NATS_URL             = module.bus.nats_url
+    NATS_STREAM_REPLICAS = "3" # CATALOG and JOBS on every node of the cluster
     SQS_QUEUE_URL        = module.queue.queue_url
     S3_BUCKET_NAME       = module.storage.media_bucket_name
     COGNITO_USER_POOL_ID = module.auth.user_pool_id
