@@ -72,7 +72,13 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	af := f.auth()
 	gf := f.gallery()
 	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
+	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to; empty runs no relay")
+	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	streams, err := nf.streams()
+	if err != nil {
 		return err
 	}
 	dbCfg, err := dbf.config("videoforge-catalog")
@@ -99,7 +105,16 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	slog.Info("gallery listening", "addr", ln.Addr().String(), "schema", dbCfg.Schema)
-	return serveGallery(ctx, ln, dbCfg, verifier, gf, nil)
+	if *nf.url == "" || !*withRelay {
+		slog.Warn("no relay in this process: catalog events wait in the outbox for 'videoforge relay'", "nats_url_set", *nf.url != "")
+		return serveGallery(ctx, ln, dbCfg, verifier, gf, nil)
+	}
+	var rp *inProcessRelay
+	err = serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
+		rp = startRelay(ctx, dbCfg, *nf.url, streams, s.Registry())
+	})
+	rp.stop()
+	return err
 }
 
 // serveGallery opens the database and serves the gallery on ln until ctx ends; extra

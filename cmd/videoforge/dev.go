@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster"
@@ -21,11 +22,15 @@ import (
 
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	f := newFlags("dev", "Runs every role in one process on embedded defaults: PostgreSQL from DATABASE_URL\n"+
-		"when it answers, else a private cluster under the data folder; the dev token issuer.")
+		"when it answers, else a private cluster under the data folder; NATS from NATS_URL, else an\n"+
+		"embedded nats-server under the data folder; the relay; the dev token issuer.")
 	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder (database, keys)")
 	galleryAddr := f.string("gallery-addr", "GALLERY_ADDR", "127.0.0.1:8080", "address of the gallery API")
 	dbURL := f.string("database-url", "DATABASE_URL", "", "PostgreSQL to use when it answers; else a private cluster is started")
 	schema := f.string("db-schema", "DB_SCHEMA", vfsql.DefaultSchema, "schema holding the catalog's tables")
+	natsURLFlag := f.string("nats-url", "NATS_URL", "", "NATS to use; empty starts an embedded nats-server with its store under the data folder")
+	natsPort := f.Int("nats-port", 4222, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one"+envNote("NATS_PORT"))
+	f.env["nats-port"] = "NATS_PORT"
 	gf := f.gallery()
 	if err := f.parse(args); err != nil {
 		return err
@@ -50,6 +55,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := vfsql.Migrate(ctx, dsn, *schema); err != nil {
 		return err
 	}
+	natsURL, stopNATS, err := devNATS(ctx, *natsURLFlag, filepath.Join(*data, "nats"), *natsPort)
+	if err != nil {
+		return err
+	}
+	defer stopNATS() // after the relay, before PostgreSQL
 	issuer, err := auth.LoadOrCreateIssuer(keyDir(*data))
 	if err != nil {
 		return err
@@ -63,14 +73,35 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
   metrics       %[1]s/metrics
   dev JWKS      %[1]s/.well-known/jwks.json
+  NATS          %[3]s   (streams CATALOG and JOBS)
   data folder   %[2]s
 Mint a token:   videoforge token -data %[2]s -user alice
+Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
 Stop with Ctrl-C.
-`, base, *data)
+`, base, *data, natsURL)
 	dbCfg := postgres.Config{URL: dsn, Schema: *schema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
-	return serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
+	var rp *inProcessRelay
+	err = serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
+		rp = startRelay(ctx, dbCfg, natsURL, bus.StreamOptions{}, s.Registry())
 	})
+	rp.stop() // after the gallery, so that its last changes are published too
+	return err
+}
+
+// devNATS returns the URL of the NATS the dev stack uses: url when set, else that of
+// an embedded nats-server with its store in dir, which stop shuts down.
+func devNATS(ctx context.Context, url, dir string, port int) (string, func(), error) {
+	if url != "" {
+		slog.Info("using NATS from NATS_URL")
+		return url, func() {}, nil
+	}
+	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default()})
+	if err != nil {
+		return "", nil, fmt.Errorf("embedded NATS (NATS_PORT=%d): %w", port, err)
+	}
+	slog.Info("embedded NATS started", "url", srv.ClientURL(), "store", dir)
+	return srv.ClientURL(), srv.Shutdown, nil
 }
 
 // devDatabase returns the URL of the database the dev stack uses: url when it answers,

@@ -27,6 +27,7 @@ func commands() []command {
 		{"dev", "run every role in one process on embedded defaults (make run)", runDev},
 		{"catalog", "serve the gallery API", runCatalog},
 		{"edge", "serve the streaming API from memory", runEdge},
+		{"relay", "publish the catalog's outbox to NATS JetStream", runRelay},
 		{"migrate", "apply the database migrations", runMigrate},
 		{"token", "print a token that the dev stack accepts", runToken},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {

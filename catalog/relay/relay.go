@@ -1,0 +1,523 @@
+// Package relay publishes the catalog's outbox to NATS JetStream in commit order.
+//
+// The catalog writes one outbox row per change, in the change's transaction. The relay
+// reads the unpublished rows in id order, publishes each on its subject with the
+// event id as Nats-Msg-Id, and marks a row published only after JetStream has
+// acknowledged it. So nothing committed is lost, and a row published twice (a crash
+// between the ack and the mark) is dropped by JetStream's duplicate window.
+//
+// Any number of relays may run against one schema: they elect one active publisher
+// with a PostgreSQL session advisory lock held by a dedicated connection, and the
+// others wait on that lock and take over the moment its session ends. The active
+// relay reads and marks rows through that same session, so a relay that has lost
+// its session can no longer mark anything.
+//
+// One video's events are published strictly one after the other: rows go out in
+// rounds holding at most one row per video, sent together, and the next round starts
+// only once every ack of the previous one is in. Since a video's changes hold its
+// row lock until commit, their outbox ids follow their commit order, and the stream
+// receives each video's event k+1 only after k was stored. Events of different videos
+// may be stored in a slightly different order than they were committed.
+//
+// The relay wakes on commit through LISTEN/NOTIFY (channel <schema>_outbox, fed by a
+// trigger on the outbox), polls slowly in case a notification was missed, backs off
+// while NATS is unreachable and reconnects after PostgreSQL restarts, forever.
+// Published rows are deleted after a retention period.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videoforge/videoforge/bus"
+)
+
+// Config tunes a relay. The zero value gives the defaults shown on each field.
+type Config struct {
+	// BatchSize is how many unpublished rows one query reads (500).
+	BatchSize int
+	// PollInterval is how often the outbox is read without a notification (10 s).
+	// Notifications wake the relay at once; the poll only guards against a lost one.
+	PollInterval time.Duration
+	// AckTimeout bounds the wait for JetStream's acks of one round (10 s).
+	AckTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the capped exponential wait between attempts
+	// while NATS or PostgreSQL is unreachable (100 ms and 5 s).
+	MinBackoff, MaxBackoff time.Duration
+	// QueryTimeout bounds each SQL statement of the relay (10 s).
+	QueryTimeout time.Duration
+	// Retention is how long published rows are kept before the relay deletes them
+	// (24 h); a negative value keeps them forever.
+	Retention time.Duration
+	// CleanupInterval is how often published rows past Retention are deleted (10 min).
+	CleanupInterval time.Duration
+	// AppName is the relay session's application_name in pg_stat_activity
+	// ("videoforge-relay").
+	AppName string
+	// Metrics registers the relay's metrics when not nil.
+	Metrics prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 500
+	}
+	def(&c.PollInterval, 10*time.Second)
+	def(&c.AckTimeout, 10*time.Second)
+	def(&c.MinBackoff, 100*time.Millisecond)
+	def(&c.MaxBackoff, 5*time.Second)
+	def(&c.QueryTimeout, 10*time.Second)
+	def(&c.Retention, 24*time.Hour)
+	def(&c.CleanupInterval, 10*time.Minute)
+	if c.AppName == "" {
+		c.AppName = "videoforge-relay"
+	}
+	return c
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.BatchSize < 1:
+		return fmt.Errorf("relay: batch size %d: want at least 1", c.BatchSize)
+	case c.PollInterval < 0 || c.AckTimeout < 0 || c.QueryTimeout < 0 || c.CleanupInterval < 0:
+		return errors.New("relay: intervals and timeouts must be positive")
+	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("relay: backoff %v to %v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
+	}
+	return nil
+}
+
+// Relay publishes one schema's outbox. Run it once per process; run several processes
+// for availability.
+type Relay struct {
+	pool    *pgxpool.Pool
+	connCfg *pgx.ConnConfig
+	js      jetstream.JetStream
+	cfg     Config
+	log     *slog.Logger
+	m       metrics
+}
+
+type metrics struct {
+	published prometheus.Counter
+	failures  prometheus.Counter
+	lag       prometheus.Gauge
+	active    prometheus.Gauge
+}
+
+// New returns a relay that reads the outbox of the schema pool's connections use (their
+// search_path) and publishes it through js. Its dedicated session is configured like
+// the pool's connections, without their statement timeout since a standby waits on
+// the lock indefinitely. js should fail asynchronous publishes that get no ack in
+// time, as bus.Conn's does; log may be nil.
+func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	cc := pool.Config().ConnConfig.Copy()
+	delete(cc.RuntimeParams, "statement_timeout")
+	cc.RuntimeParams["application_name"] = cfg.AppName
+	r := &Relay{pool: pool, connCfg: cc, js: js, cfg: cfg, log: log.With("component", "relay")}
+	r.m = metrics{
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_published_total",
+			Help: "Outbox rows published to JetStream and acknowledged."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_publish_failures_total",
+			Help: "Publishing rounds that failed and were retried."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_relay_lag_seconds",
+			Help: "Age of the oldest unpublished outbox row when last read; 0 when none is left."}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_relay_active",
+			Help: "1 while this relay holds the publisher lock, 0 while it stands by."}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{r.m.published, r.m.failures, r.m.lag, r.m.active} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("relay: register metrics: %w", err)
+			}
+		}
+	}
+	return r, nil
+}
+
+// Run publishes until ctx ends, then returns nil once the round in flight is
+// acknowledged and marked (or has failed). Losing PostgreSQL or NATS is never fatal:
+// the relay logs it, backs off and tries again.
+func (r *Relay) Run(ctx context.Context) error {
+	bo := r.backoff()
+	defer r.log.Info("relay stopped")
+	for {
+		err := r.session(ctx, bo)
+		if ctx.Err() != nil {
+			return nil
+		}
+		d := bo.next()
+		r.log.Warn("relay session ended; reconnecting to PostgreSQL", "err", err, "retry_in", d)
+		if !sleep(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// session connects, waits to become the active relay and publishes until the
+// connection fails or ctx ends. Failures of NATS are retried inside the session, so
+// that the lock stays with this relay while it has rows in flight.
+func (r *Relay) session(ctx context.Context, bo *backoff) error {
+	conn, err := pgx.ConnectConfig(ctx, r.connCfg)
+	if err != nil {
+		return fmt.Errorf("relay: connect to PostgreSQL: %w", err)
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn.Close(cctx) // ends the session, which releases the lock
+	}()
+
+	var schema *string
+	if err := r.query(ctx, func(ctx context.Context) error {
+		return conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	}); err != nil {
+		return fmt.Errorf("relay: look up schema: %w", err)
+	}
+	if schema == nil {
+		return errors.New("relay: no schema of the search_path exists; run the migrations")
+	}
+	log := r.log.With("schema", *schema)
+	key := lockKey(*schema)
+	var got bool
+	if err := r.query(ctx, func(ctx context.Context) error {
+		return conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got)
+	}); err != nil {
+		return fmt.Errorf("relay: take the publisher lock: %w", err)
+	}
+	if !got {
+		log.Info("another relay is publishing; standing by")
+		bo.reset()
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
+			return fmt.Errorf("relay: wait for the publisher lock: %w", err)
+		}
+	}
+	channel := Channel(*schema)
+	if err := r.query(ctx, func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
+		return err
+	}); err != nil {
+		return fmt.Errorf("relay: listen on %s: %w", channel, err)
+	}
+	log.Info("relay active: publishing the outbox", "channel", channel)
+	r.m.active.Set(1)
+	defer r.m.active.Set(0)
+	bo.reset()
+
+	natsBackoff := r.backoff()
+	nextCleanup := time.Now()
+	for {
+		if r.cfg.Retention > 0 && !time.Now().Before(nextCleanup) {
+			r.cleanup(ctx, log)
+			nextCleanup = time.Now().Add(r.cfg.CleanupInterval)
+		}
+		err := r.drain(ctx, conn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var pe *publishError
+		if errors.As(err, &pe) {
+			r.m.failures.Inc()
+			d := natsBackoff.next()
+			log.Warn("publishing to JetStream failed; retrying", "err", err, "retry_in", d)
+			if !sleep(ctx, d) {
+				return nil
+			}
+			continue
+		} else if err != nil {
+			return err
+		}
+		natsBackoff.reset()
+
+		wait := r.cfg.PollInterval
+		if r.cfg.Retention > 0 {
+			wait = max(min(wait, time.Until(nextCleanup)), time.Millisecond)
+		}
+		if err := waitForNotification(ctx, conn, wait); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// Channel returns the notification channel of a schema's outbox, as the trigger of
+// migration 00002 names it: <schema>_outbox, cut to PostgreSQL's 63 bytes.
+func Channel(schema string) string {
+	c := schema + "_outbox"
+	if len(c) > 63 {
+		c = c[:63]
+	}
+	return c
+}
+
+// lockKey is the advisory lock that elects one relay per schema.
+func lockKey(schema string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("videoforge.relay." + schema))
+	return int64(h.Sum64() >> 1)
+}
+
+// waitForNotification returns when a notification arrives or after d, having consumed
+// every notification already received, so that a burst of commits costs one read.
+func waitForNotification(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, d)
+	_, err := conn.WaitForNotification(wctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if wctx.Err() != nil {
+			return nil // time for the poll
+		}
+		return fmt.Errorf("relay: wait for notifications: %w", err)
+	}
+	done, stop := context.WithCancel(context.Background())
+	stop()
+	for {
+		// With a finished context only notifications already buffered are returned.
+		if n, _ := conn.WaitForNotification(done); n == nil {
+			return nil
+		}
+	}
+}
+
+// row is an unpublished outbox row.
+type row struct {
+	id        int64
+	eventID   string
+	subject   string
+	videoID   int64
+	version   int64
+	payload   []byte
+	createdAt time.Time
+}
+
+// drain publishes unpublished rows until a read finds none. A *publishError says NATS
+// failed; any other error is PostgreSQL's.
+func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
+	for ctx.Err() == nil {
+		rows, err := r.fetch(ctx, conn)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			r.m.lag.Set(0)
+			return nil
+		}
+		r.m.lag.Set(max(time.Since(rows[0].createdAt).Seconds(), 0))
+		for _, round := range rounds(rows) {
+			acked, perr := r.publish(ctx, round)
+			if len(acked) > 0 {
+				if err := r.mark(ctx, conn, acked); err != nil {
+					return err
+				}
+				r.m.published.Add(float64(len(acked)))
+			}
+			if perr != nil {
+				return perr
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
+		// Read again even after a short batch: rows committed meanwhile go out now
+		// rather than on their notification, and the lag reads 0 only when it is.
+	}
+	return nil
+}
+
+func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn) ([]row, error) {
+	var out []row
+	err := r.query(ctx, func(ctx context.Context) error {
+		rows, err := conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at
+			FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+			var x row
+			err := cr.Scan(&x.id, &x.eventID, &x.subject, &x.videoID, &x.version, &x.payload, &x.createdAt)
+			return x, err
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("relay: read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// mark records rows as published. It runs even when ctx has ended, so that the acks
+// of the last round are not thrown away at shutdown.
+func (r *Relay) mark(ctx context.Context, conn *pgx.Conn, ids []int64) error {
+	err := r.query(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		_, err := conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("relay: mark %d outbox rows published: %w", len(ids), err)
+	}
+	return nil
+}
+
+// rounds splits rows, in id order, into rounds holding at most one row per video: a
+// video's n-th row goes into round n, so each video's rows stay in order across rounds.
+func rounds(rows []row) [][]row {
+	var out [][]row
+	seen := make(map[int64]int, len(rows))
+	for _, x := range rows {
+		n := seen[x.videoID]
+		seen[x.videoID] = n + 1
+		if n == len(out) {
+			out = append(out, nil)
+		}
+		out[n] = append(out[n], x)
+	}
+	return out
+}
+
+// shutdownGrace bounds the wait for a round's acks once ctx has ended.
+const shutdownGrace = 2 * time.Second
+
+// publishError is a failure to get a round into JetStream.
+type publishError struct{ err error }
+
+func (e *publishError) Error() string { return e.err.Error() }
+func (e *publishError) Unwrap() error { return e.err }
+
+// publish sends one round asynchronously and waits for its acks. It returns the ids
+// of the rows JetStream acknowledged (stored now or before, as a duplicate) and an
+// error if any row was not.
+func (r *Relay) publish(ctx context.Context, round []row) (acked []int64, err error) {
+	var errs []error
+	futures := make([]jetstream.PubAckFuture, 0, len(round))
+	for _, x := range round {
+		f, err := r.js.PublishMsgAsync(bus.NewCatalogMsg(x.subject, x.eventID, x.version, x.payload))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", x.id, x.subject, err))
+			break
+		}
+		futures = append(futures, f)
+	}
+	deadline := time.Now().Add(r.cfg.AckTimeout)
+	timer := time.NewTimer(r.cfg.AckTimeout)
+	defer timer.Stop()
+	done := ctx.Done()
+wait:
+	for i := 0; i < len(futures); {
+		select {
+		case <-futures[i].Ok():
+			acked = append(acked, round[i].id)
+			i++
+		case err := <-futures[i].Err():
+			errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", round[i].id, round[i].subject, err))
+			i++
+		case <-timer.C:
+			errs = append(errs, fmt.Errorf("%d of %d publishes not acknowledged within %v", len(futures)-i, len(round), r.cfg.AckTimeout))
+			break wait
+		case <-done:
+			done = nil
+			timer.Reset(min(time.Until(deadline), shutdownGrace))
+		}
+	}
+	if len(errs) > 0 {
+		return acked, &publishError{fmt.Errorf("relay: %w", errors.Join(errs...))}
+	}
+	return acked, nil
+}
+
+// cleanup deletes published rows older than the retention, in slices so that no
+// statement holds many locks for long. Failures are logged: the next cleanup retries.
+func (r *Relay) cleanup(ctx context.Context, log *slog.Logger) {
+	const slice = 10000
+	var total int64
+	for ctx.Err() == nil {
+		var n int64
+		err := r.query(ctx, func(ctx context.Context) error {
+			tag, err := r.pool.Exec(ctx, `DELETE FROM outbox WHERE id IN (
+				SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1)
+				ORDER BY id LIMIT $2)`, r.cfg.Retention.Seconds(), slice)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			log.Warn("deleting published outbox rows failed", "err", err)
+			break
+		}
+		total += n
+		if n < slice {
+			break
+		}
+	}
+	if total > 0 {
+		log.Info("deleted published outbox rows", "rows", total, "older_than", r.cfg.Retention)
+	}
+}
+
+// query runs fn with the statement bound of QueryTimeout.
+func (r *Relay) query(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.QueryTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+func (r *Relay) backoff() *backoff {
+	return &backoff{min: r.cfg.MinBackoff, max: r.cfg.MaxBackoff}
+}
+
+// backoff is a capped exponential wait with jitter.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+// next returns the wait before the next attempt: each doubles the last, up to max,
+// and is drawn from its upper half so that replicas spread out.
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur/2 + rand.N(b.cur/2+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleep waits d or until ctx ends, reporting whether it waited the whole d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/catalog/relay"
+)
+
+// natsFlags are the settings of the roles that publish to NATS.
+type natsFlags struct {
+	url      *string
+	replicas *int
+}
+
+func (f *flags) nats(defaultURL, usage string) *natsFlags {
+	f.env["nats-replicas"] = "NATS_STREAM_REPLICAS"
+	return &natsFlags{
+		url: f.string("nats-url", "NATS_URL", defaultURL, usage),
+		replicas: f.Int("nats-replicas", 1, "copies of the CATALOG and JOBS streams in a NATS cluster"+
+			envNote("NATS_STREAM_REPLICAS")),
+	}
+}
+
+func (n *natsFlags) streams() (bus.StreamOptions, error) {
+	if *n.replicas < 1 || *n.replicas > 5 {
+		return bus.StreamOptions{}, fmt.Errorf("NATS_STREAM_REPLICAS=%d: want 1 to 5", *n.replicas)
+	}
+	return bus.StreamOptions{Replicas: *n.replicas}, nil
+}
+
+func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
+	f := newFlags("relay", "Publishes the catalog's outbox to NATS JetStream (stream CATALOG) in commit order.\n"+
+		"Run as many as you like: one publishes, the others stand by and take over when it stops.")
+	dbf := f.database()
+	nf := f.nats("nats://127.0.0.1:4222", "NATS server(s) to publish to, comma-separated")
+	metricsAddr := f.string("metrics-addr", "RELAY_METRICS_ADDR", "", "address to serve Prometheus metrics on (/metrics); empty serves none")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	dbCfg, err := dbf.config("videoforge-relay")
+	if err != nil {
+		return err
+	}
+	if *nf.url == "" {
+		return errors.New("NATS_URL is empty: the relay needs a NATS server to publish to")
+	}
+	streams, err := nf.streams()
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if *metricsAddr != "" {
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("RELAY_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		slog.Info("relay metrics", "addr", ln.Addr().String())
+	}
+	return publishOutbox(ctx, dbCfg, *nf.url, streams, reg, slog.Default())
+}
+
+// publishOutbox is the relay role: it connects to NATS (waiting for it as long as it
+// takes), declares the streams and publishes the outbox until ctx ends.
+func publishOutbox(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, reg prometheus.Registerer, log *slog.Logger) error {
+	dbCfg.MaxConns = 2 // the relay's own session is separate; the pool only deletes old rows
+	db, err := postgres.Open(ctx, dbCfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	conn, err := bus.Connect(ctx, natsURL, "videoforge-relay", log)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	defer conn.Close() // after the relay: its last acks are in
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		err := bus.EnsureStreams(ctx, conn.JetStream(), streams)
+		if err == nil {
+			break
+		}
+		log.Warn("declaring the NATS streams failed; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+	r, err := relay.New(db.Pool(), conn.JetStream(), relay.Config{Metrics: reg}, log)
+	if err != nil {
+		return err
+	}
+	return r.Run(ctx)
+}
+
+// inProcessRelay is the relay running beside another role (catalog, dev).
+type inProcessRelay struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startRelay runs the relay role in the background. It has its own context, so that
+// the caller stops it after the gallery: changes the gallery commits while it shuts
+// down are still published.
+func startRelay(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, reg prometheus.Registerer) *inProcessRelay {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p := &inProcessRelay{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		if err := publishOutbox(rctx, dbCfg, natsURL, streams, reg, slog.Default()); err != nil {
+			slog.Error("relay stopped: catalog events stay in the outbox until a relay runs", "err", err)
+		}
+	}()
+	return p
+}
+
+// stop ends the relay, waiting for its round in flight and for its NATS connection
+// to drain. Calling it on nil does nothing.
+func (p *inProcessRelay) stop() {
+	if p == nil {
+		return
+	}
+	p.cancel()
+	<-p.done
+}
