@@ -1,0 +1,597 @@
+package transcoder_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/storage/s3test"
+	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/transcoder/ffmpeg"
+	"github.com/videoforge/videoforge/transcoder/jsqueue"
+	"github.com/videoforge/videoforge/transcoder/sqs"
+	"github.com/videoforge/videoforge/transcoder/sqs/sqstest"
+)
+
+// A test that runs a worker in another process re-executes this binary with childEnv
+// set to the JSON of a childConfig.
+const childEnv = "VIDEOFORGE_TRANSCODER_TEST_CHILD"
+
+type childConfig struct {
+	DSN     string
+	NATS    string
+	S3      storage.Config
+	Queue   jsqueue.Config
+	Marker  string // written when the job reaches the upload, where the child then waits to be killed
+	WorkDir string
+}
+
+var clips string
+
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(childEnv); cfg != "" {
+		os.Exit(child(cfg))
+	}
+	dir, err := os.MkdirTemp("", "transcoder-test-")
+	if err != nil {
+		panic(err)
+	}
+	clips = dir
+	if err := makeClips(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err, "\nthese tests need ffmpeg: apt-get install -y ffmpeg (or make deps)")
+		os.Exit(1)
+	}
+	// The S3 gateway moves the working folder: start it before anything else.
+	if _, err := s3test.Endpoint(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pgtest.Main(m, func(ctx context.Context, dsn string) error { return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema) })
+}
+
+func makeClips(dir string) error {
+	for name, args := range map[string][]string{
+		"landscape.mp4": {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2", "-f", "lavfi", "-i", "sine=duration=2",
+			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"},
+		"portrait.mp4": {"-f", "lavfi", "-i", "testsrc2=size=180x320:rate=25:duration=2",
+			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"},
+	} {
+		args = append([]string{"-hide_banner", "-loglevel", "error", "-y"}, append(args, filepath.Join(dir, name))...)
+		if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("generate %s: %v: %s", name, err, out)
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, "corrupt.mp4"), []byte(strings.Repeat("not a video ", 1000)), 0o644)
+}
+
+func testConfig(t testing.TB) transcoder.Config {
+	cfg := transcoder.DefaultConfig()
+	cfg.Workers = 2
+	cfg.Visibility = 3 * time.Second
+	cfg.MaxReceives = 2
+	cfg.RetryDelay = 100 * time.Millisecond
+	cfg.ShutdownGrace = 0
+	cfg.ProgressInterval = 50 * time.Millisecond
+	cfg.WorkDir = t.TempDir()
+	cfg.FFmpeg.Rungs = []ffmpeg.Rung{{Name: "240p", Height: 240, VideoBitrate: 400_000}, {Name: "144p", Height: 144, VideoBitrate: 150_000}}
+	cfg.FFmpeg.Preset = "ultrafast"
+	cfg.FFmpeg.SegmentDuration = time.Second
+	cfg.FFmpeg.ThumbnailWidth = 320
+	cfg.FFmpeg.StoryboardTileWidth = 80
+	return cfg
+}
+
+// env is one test's world: its own database, bucket and NATS server.
+type env struct {
+	dsn    string
+	db     *postgres.DB
+	jobs   *postgres.JobService
+	videos *postgres.VideoService
+	s3     storage.Config
+	st     *storage.Store
+	nats   string
+	nc     *nats.Conn
+	js     jetstream.JetStream
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	e := &env{dsn: pgtest.NewDatabase(t), s3: s3test.Config(t)}
+	var err error
+	if e.db, err = postgres.Open(ctx, postgres.Config{URL: e.dsn, Schema: vfsql.DefaultSchema}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.db.Close)
+	e.jobs, e.videos = postgres.NewJobService(e.db), postgres.NewVideoService(e.db)
+	if e.st, err = storage.New(ctx, e.s3); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	e.nats = ns.ClientURL()
+	if e.nc, err = nats.Connect(e.nats); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.nc.Close)
+	if e.js, err = jetstream.New(e.nc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: "JOBS", Subjects: []string{"videoforge.jobs.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// newJob uploads a clip and creates its queued job and uploaded video.
+func (e *env) newJob(t *testing.T, clip string) videoforge.JobMessage {
+	t.Helper()
+	ctx := context.Background()
+	j := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued}
+	if err := e.jobs.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("uploads/%d/source", j.ID)
+	if err := e.st.PutFile(ctx, key, filepath.Join(clips, clip)); err != nil {
+		t.Fatal(err)
+	}
+	v := &videoforge.Video{UserID: "alice", JobID: &j.ID, Title: clip, Visibility: videoforge.Public,
+		Status: videoforge.StatusUploaded, S3Key: key}
+	if err := e.videos.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	return videoforge.JobMessage{JobID: j.ID, VideoID: v.ID, SourceKey: key}
+}
+
+func (e *env) jsQueue(t *testing.T, cfg transcoder.Config) (*jsqueue.Queue, jsqueue.Config) {
+	t.Helper()
+	qc := jsqueue.Config{AckWait: cfg.Visibility, MaxReceives: cfg.MaxReceives, PollWait: 500 * time.Millisecond}
+	q, err := jsqueue.New(context.Background(), e.js, qc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, qc
+}
+
+// start runs a transcoder until the test ends.
+func start(t *testing.T, cfg transcoder.Config, q transcoder.Queue, e *env, hook func(string)) context.CancelFunc {
+	t.Helper()
+	tr, err := transcoder.New(cfg, q, e.st, e.jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hook != nil {
+		tr.SetTestHook(hook)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tr.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return cancel
+}
+
+// waitJob polls the job until it reaches status.
+func (e *env) waitJob(t *testing.T, id int64, status videoforge.JobStatus, d time.Duration) *videoforge.Job {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		j, err := e.jobs.FindJobByID(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == status {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %d is %s (error %v) after %v, want %s", id, j.Status, j.Error, d, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readyEvents counts the video's outbox events that made it ready.
+func (e *env) readyEvents(t *testing.T, videoID int64) int {
+	t.Helper()
+	var n int
+	err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE video_id = $1
+		AND payload->'video'->>'status' = 'ready'`, videoID).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkResults reads the stored ladder back through its master playlist.
+func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditions []string, audio bool) {
+	t.Helper()
+	ctx := context.Background()
+	v, err := e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != videoforge.StatusReady || v.Duration == nil || *v.Duration < 1.9 || v.ThumbnailURL == nil ||
+		*v.ThumbnailURL != fmt.Sprintf("videos/%d/thumbnail.jpg", msg.VideoID) || (v.AudioCodec != nil) != audio {
+		t.Fatalf("video %+v", v)
+	}
+	var ev videoforge.Event
+	var payload []byte
+	if err := e.db.Pool().QueryRow(ctx, `SELECT payload FROM outbox WHERE video_id = $1 ORDER BY id DESC LIMIT 1`, msg.VideoID).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range ev.Video.Renditions {
+		names = append(names, fmt.Sprintf("%s:%dx%d", r.Name, r.Width, r.Height))
+		if r.Bandwidth <= 0 || r.Playlist != fmt.Sprintf("videos/%d/hls/%s/index.m3u8", msg.VideoID, r.Name) {
+			t.Errorf("rendition %+v", r)
+		}
+	}
+	if strings.Join(names, " ") != strings.Join(wantRenditions, " ") {
+		t.Errorf("renditions %v, want %v", names, wantRenditions)
+	}
+	// Everything under the video's folder, read back from S3 into a folder.
+	prefix := fmt.Sprintf("videos/%d/", msg.VideoID)
+	keys, err := e.st.List(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, k := range keys {
+		p := filepath.Join(dir, strings.TrimPrefix(k, prefix))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.Download(ctx, k, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{ffmpeg.MasterPlaylist, ffmpeg.ThumbnailFile, ffmpeg.StoryboardFile, ffmpeg.StoryboardVTT} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s%s", prefix, f)
+		}
+	}
+	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", filepath.Join(dir, ffmpeg.MasterPlaylist), "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Errorf("ffmpeg could not read the stored ladder back: %v: %s", err, out)
+	}
+}
+
+// eventKinds collects the kinds of job events published for a job.
+func (e *env) eventKinds(t *testing.T, jobID int64) func() []string {
+	t.Helper()
+	var mu sync.Mutex
+	var kinds []string
+	sub, err := e.nc.Subscribe(fmt.Sprintf("videoforge.jobs.%d.>", jobID), func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		kinds = append(kinds, m.Subject[strings.LastIndex(m.Subject, ".")+1:])
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() []string {
+		_ = e.nc.Flush()
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string{}, kinds...)
+	}
+}
+
+func TestTranscodeJetStream(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	good := e.newJob(t, "landscape.mp4")
+	silent := e.newJob(t, "portrait.mp4")
+	bad := e.newJob(t, "corrupt.mp4")
+	kinds := e.eventKinds(t, good.JobID)
+	for _, m := range []videoforge.JobMessage{good, silent, bad} {
+		if err := transcoder.Enqueue(context.Background(), q, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, cfg, q, e, nil)
+
+	t.Run("Landscape", func(t *testing.T) {
+		j := e.waitJob(t, good.JobID, videoforge.JobCompleted, time.Minute)
+		if j.Progress != 100 || j.Attempts != 1 {
+			t.Errorf("job %+v", j)
+		}
+		e.checkResults(t, good, []string{"240p:320x240", "144p:192x144"}, true)
+		got := strings.Join(kinds(), " ")
+		if !strings.HasPrefix(got, "started progress") || !strings.HasSuffix(got, "progress completed") {
+			t.Errorf("job events %q: want started, progress…, completed", got)
+		}
+	})
+	t.Run("PortraitWithoutAudio", func(t *testing.T) {
+		e.waitJob(t, silent.JobID, videoforge.JobCompleted, time.Minute)
+		e.checkResults(t, silent, []string{"144p:144x256"}, false)
+	})
+	t.Run("CorruptFailsCleanly", func(t *testing.T) {
+		j := e.waitJob(t, bad.JobID, videoforge.JobFailed, time.Minute)
+		if j.Error == nil || !strings.Contains(*j.Error, "corrupt") || j.Attempts != 1 {
+			t.Errorf("job %+v (error %v): want one attempt failed as corrupt", j, *j.Error)
+		}
+		v, err := e.videos.FindVideoByID(context.Background(), bad.VideoID, "alice")
+		if err != nil || v.Status != videoforge.StatusFailed {
+			t.Errorf("video %+v %v", v, err)
+		}
+	})
+	// Every message was acked: the work queue is empty.
+	s, err := e.js.Stream(context.Background(), jsqueue.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, err := s.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d messages left in the work queue", info.State.Msgs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestTranscodeSQS(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	ctx := context.Background()
+	c, err := sqs.NewClient(ctx, sqs.ClientConfig{Endpoint: sqstest.Start(t), Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, err := sqs.CreateQueues(ctx, c, "jobs", cfg.MaxReceives, cfg.Visibility)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqs.New(c, sqs.Config{URL: url, Visibility: cfg.Visibility, PollWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(ctx, q, msg); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg, q, e, nil)
+	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	time.Sleep(cfg.Visibility + 500*time.Millisecond)
+	attrs, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := attrs.Attributes["ApproximateNumberOfMessages"] + "/" + attrs.Attributes["ApproximateNumberOfMessagesNotVisible"]; n != "0/0" {
+		t.Fatalf("queue holds %s messages (visible/invisible) after the commit", n)
+	}
+}
+
+// TestKilledWorker kills a worker process with SIGKILL in the middle of a job: after
+// the visibility timeout another worker takes the job and completes it, once.
+func TestKilledWorker(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, qc := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "uploading")
+	cc, _ := json.Marshal(childConfig{DSN: e.dsn, NATS: e.nats, S3: e.s3, Queue: qc, Marker: marker, WorkDir: t.TempDir()})
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(cc))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(marker); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the worker process did not reach the upload")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if j, _ := e.jobs.FindJobByID(context.Background(), msg.JobID); j.Status != videoforge.JobProcessing {
+		t.Fatalf("job %+v: want processing when the worker dies", j)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	killed := time.Now()
+
+	start(t, cfg, q, e, nil)
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	if since := time.Since(killed); since < cfg.Visibility-time.Second {
+		t.Errorf("taken over %v after the kill, before the visibility timeout %v", since, cfg.Visibility)
+	}
+	if j.Attempts != 2 {
+		t.Errorf("attempts %d, want 2", j.Attempts)
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if n := e.readyEvents(t, msg.VideoID); n != 1 {
+		t.Errorf("%d ready events, want exactly 1", n)
+	}
+}
+
+// child runs one worker for TestKilledWorker and stops at the upload until killed.
+func child(cfgJSON string) int {
+	var cc childConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &cc); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx := context.Background()
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	db, err := postgres.Open(ctx, postgres.Config{URL: cc.DSN, Schema: vfsql.DefaultSchema})
+	if err != nil {
+		return fail(err)
+	}
+	st, err := storage.New(ctx, cc.S3)
+	if err != nil {
+		return fail(err)
+	}
+	nc, err := nats.Connect(cc.NATS)
+	if err != nil {
+		return fail(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fail(err)
+	}
+	q, err := jsqueue.New(ctx, js, cc.Queue)
+	if err != nil {
+		return fail(err)
+	}
+	cfg := testConfig(&testing.T{})
+	cfg.WorkDir = cc.WorkDir
+	cfg.Workers = 1
+	tr, err := transcoder.New(cfg, q, st, postgres.NewJobService(db), transcoder.NATSEvents{JS: js}, nil)
+	if err != nil {
+		return fail(err)
+	}
+	tr.SetTestHook(func(point string) {
+		if point == "uploading" {
+			_ = os.WriteFile(cc.Marker, nil, 0o644)
+			time.Sleep(time.Hour)
+		}
+	})
+	_ = tr.Run(ctx)
+	return 0
+}
+
+// TestPoisonMessage: messages that can never be handled reach the dead-letter queue
+// after the maximum receives, and the supervisor restarts the workers they crash.
+func TestPoisonMessage(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	dead, err := q.DeadLetters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	crashing := e.newJob(t, "landscape.mp4")
+	for _, body := range [][]byte{[]byte("{not json"), mustJSON(crashing)} {
+		if err := q.Send(context.Background(), "", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, cfg, q, e, func(point string) {
+		if point == "started" {
+			panic("a job that crashes its worker")
+		}
+	})
+	got := map[string]bool{}
+	deadline := time.Now().Add(time.Minute)
+	for len(got) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dead letters %v after a minute, want both messages", got)
+		}
+		d, err := dead.Receive(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d != nil {
+			got[string(d.Body())] = true
+			_ = d.Ack(context.Background())
+		}
+	}
+	j := e.waitJob(t, crashing.JobID, videoforge.JobFailed, 10*time.Second)
+	if j.Attempts != cfg.MaxReceives || j.Error == nil || !strings.Contains(*j.Error, "crashed") {
+		t.Errorf("job %+v: want failed after %d attempts, saying the worker crashed", j, cfg.MaxReceives)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestShutdownHandsBack: a transcoder stopped mid-job with no grace hands the message
+// back at once, and another completes it without waiting for the visibility timeout.
+func TestShutdownHandsBack(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.Visibility = 30 * time.Second
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	reached := make(chan struct{})
+	var once sync.Once
+	stop := start(t, cfg, q, e, func(point string) {
+		if point == "encoding" {
+			once.Do(func() { close(reached) })
+			time.Sleep(500 * time.Millisecond)
+		}
+	})
+	select {
+	case <-reached:
+	case <-time.After(time.Minute):
+		t.Fatal("the job did not start")
+	}
+	stopped := time.Now()
+	stop()
+	start(t, cfg, q, e, nil)
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	if since := time.Since(stopped); since > cfg.Visibility/2 {
+		t.Errorf("completed %v after the shutdown: the message was not handed back", since)
+	}
+	if j.Attempts != 2 || e.readyEvents(t, msg.VideoID) != 1 {
+		t.Errorf("job %+v", j)
+	}
+}
