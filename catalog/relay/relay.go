@@ -23,6 +23,11 @@
 // trigger on the outbox), polls slowly in case a notification was missed, backs off
 // while NATS is unreachable and reconnects after PostgreSQL restarts, forever.
 // Published rows are deleted after a retention period.
+//
+// One exception to "marked only once acknowledged": a row NATS refuses for its size
+// (over the server's max_payload or the stream's MaxMsgSize) would block every event
+// behind it forever, so it is logged, counted and marked without being published.
+// Consumers converge from PostgreSQL as they do after any lost event.
 package relay
 
 import (
@@ -36,6 +41,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -118,6 +124,7 @@ type Relay struct {
 type metrics struct {
 	published prometheus.Counter
 	failures  prometheus.Counter
+	dropped   prometheus.Counter
 	lag       prometheus.Gauge
 	active    prometheus.Gauge
 }
@@ -144,13 +151,15 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, log *slog.Logge
 			Help: "Outbox rows published to JetStream and acknowledged."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_publish_failures_total",
 			Help: "Publishing rounds that failed and were retried."}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_dropped_total",
+			Help: "Outbox rows marked published without publishing because NATS refuses their size."}),
 		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_relay_lag_seconds",
 			Help: "Age of the oldest unpublished outbox row when last read; 0 when none is left."}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_relay_active",
 			Help: "1 while this relay holds the publisher lock, 0 while it stands by."}),
 	}
 	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{r.m.published, r.m.failures, r.m.lag, r.m.active} {
+		for _, c := range []prometheus.Collector{r.m.published, r.m.failures, r.m.dropped, r.m.lag, r.m.active} {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("relay: register metrics: %w", err)
 			}
@@ -225,7 +234,10 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 	}
 	log.Info("relay active: publishing the outbox", "channel", channel)
 	r.m.active.Set(1)
-	defer r.m.active.Set(0)
+	defer func() {
+		r.m.active.Set(0)
+		r.m.lag.Set(0) // the relay taking over reports it from now on
+	}()
 	bo.reset()
 
 	natsBackoff := r.backoff()
@@ -333,12 +345,13 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 		}
 		r.m.lag.Set(max(time.Since(rows[0].createdAt).Seconds(), 0))
 		for _, round := range rounds(rows) {
-			acked, perr := r.publish(ctx, round)
-			if len(acked) > 0 {
-				if err := r.mark(ctx, conn, acked); err != nil {
+			acked, dropped, perr := r.publish(ctx, round)
+			if len(acked)+len(dropped) > 0 {
+				if err := r.mark(ctx, conn, append(acked, dropped...)); err != nil {
 					return err
 				}
 				r.m.published.Add(float64(len(acked)))
+				r.m.dropped.Add(float64(len(dropped)))
 			}
 			if perr != nil {
 				return perr
@@ -413,34 +426,50 @@ func (e *publishError) Error() string { return e.err.Error() }
 func (e *publishError) Unwrap() error { return e.err }
 
 // publish sends one round asynchronously and waits for its acks. It returns the ids
-// of the rows JetStream acknowledged (stored now or before, as a duplicate) and an
-// error if any row was not.
-func (r *Relay) publish(ctx context.Context, round []row) (acked []int64, err error) {
+// of the rows JetStream acknowledged (stored now or before, as a duplicate), those it
+// can never take (see tooLarge), and an error if any other row was not acknowledged.
+func (r *Relay) publish(ctx context.Context, round []row) (acked, dropped []int64, err error) {
 	var errs []error
-	futures := make([]jetstream.PubAckFuture, 0, len(round))
+	type pending struct {
+		row row
+		f   jetstream.PubAckFuture
+	}
+	fail := func(x row, err error) {
+		if tooLarge(err) {
+			r.log.Error("dropping an event NATS can never take: consumers converge from PostgreSQL instead",
+				"outbox_id", x.id, "event_id", x.eventID, "subject", x.subject, "bytes", len(x.payload), "err", err)
+			dropped = append(dropped, x.id)
+			return
+		}
+		errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", x.id, x.subject, err))
+	}
+	sent := make([]pending, 0, len(round))
 	for _, x := range round {
 		f, err := r.js.PublishMsgAsync(bus.NewCatalogMsg(x.subject, x.eventID, x.version, x.payload))
 		if err != nil {
-			errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", x.id, x.subject, err))
-			break
+			fail(x, err)
+			if len(errs) > 0 {
+				break // the connection is in trouble: wait for what was sent, retry the rest
+			}
+			continue
 		}
-		futures = append(futures, f)
+		sent = append(sent, pending{x, f})
 	}
 	deadline := time.Now().Add(r.cfg.AckTimeout)
 	timer := time.NewTimer(r.cfg.AckTimeout)
 	defer timer.Stop()
 	done := ctx.Done()
 wait:
-	for i := 0; i < len(futures); {
+	for i := 0; i < len(sent); {
 		select {
-		case <-futures[i].Ok():
-			acked = append(acked, round[i].id)
+		case <-sent[i].f.Ok():
+			acked = append(acked, sent[i].row.id)
 			i++
-		case err := <-futures[i].Err():
-			errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", round[i].id, round[i].subject, err))
+		case err := <-sent[i].f.Err():
+			fail(sent[i].row, err)
 			i++
 		case <-timer.C:
-			errs = append(errs, fmt.Errorf("%d of %d publishes not acknowledged within %v", len(futures)-i, len(round), r.cfg.AckTimeout))
+			errs = append(errs, fmt.Errorf("%d of %d publishes not acknowledged within %v", len(sent)-i, len(round), r.cfg.AckTimeout))
 			break wait
 		case <-done:
 			done = nil
@@ -448,9 +477,18 @@ wait:
 		}
 	}
 	if len(errs) > 0 {
-		return acked, &publishError{fmt.Errorf("relay: %w", errors.Join(errs...))}
+		return acked, dropped, &publishError{fmt.Errorf("relay: %w", errors.Join(errs...))}
 	}
-	return acked, nil
+	return acked, dropped, nil
+}
+
+// tooLarge reports whether err says the message is over the server's or the stream's
+// size limit. Retrying such a row would block every event behind it forever, so the
+// relay marks it published without publishing it; edges reconcile with PostgreSQL.
+func tooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum)
 }
 
 // cleanup deletes published rows older than the retention, in slices so that no

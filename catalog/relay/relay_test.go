@@ -566,6 +566,39 @@ func TestPostgresRestart(t *testing.T) {
 	e.checkExactlyOnceInOrder()
 }
 
+func TestOversizedEventDropped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.startRelay("a", testConfig)
+	big := newVideo("alice", 0)
+	desc := strings.Repeat("x", bus.MaxEventSize+1)
+	big.Description = &desc
+	if err := e.videos.CreateVideo(context.Background(), big); err != nil {
+		t.Fatal(err)
+	}
+	e.change("bob", 5) // must not be held up behind the event NATS refuses
+	waitFor(t, 10*time.Second, "every row marked", func() error {
+		for _, row := range e.outbox() {
+			if !row.Published {
+				return fmt.Errorf("row %d unpublished", row.ID)
+			}
+		}
+		return nil
+	})
+	if got := r.metric(t, "videoforge_relay_dropped_total"); got != 1 {
+		t.Errorf("dropped_total %v, want 1", got)
+	}
+	msgs := e.stream()
+	if len(msgs) != 5 {
+		t.Fatalf("stream holds %d messages, want bob's 5", len(msgs))
+	}
+	for _, m := range msgs {
+		if m.Event.Video.ID == big.ID {
+			t.Errorf("the oversized event is in the stream")
+		}
+	}
+}
+
 func TestRetention(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
