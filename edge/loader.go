@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"time"
 
@@ -18,9 +17,6 @@ const snapshotWorkers = 4
 // continues.
 func (e *Edge) loadSnapshot(ctx context.Context) (time.Time, error) {
 	start := time.Now()
-	// The snapshot allocates a million small objects that all stay live: collecting
-	// while they pile up is wasted work, so the collector runs less often until ready.
-	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	var since time.Time
 	if err := e.store.pool.QueryRow(ctx, `SELECT now()`).Scan(&since); err != nil {
 		return time.Time{}, fmt.Errorf("edge: snapshot: read database clock: %w", err)
