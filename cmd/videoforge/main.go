@@ -28,6 +28,7 @@ func commands() []command {
 		{"catalog", "serve the gallery API", runCatalog},
 		{"edge", "serve the streaming API from memory", runEdge},
 		{"relay", "publish the catalog's outbox to NATS JetStream", runRelay},
+		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards", runTranscoder},
 		{"migrate", "apply the database migrations", runMigrate},
 		{"token", "print a token that the dev stack accepts", runToken},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {

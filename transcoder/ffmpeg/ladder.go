@@ -53,6 +53,24 @@ func DefaultConfig() Config {
 
 // Validate checks a configuration before a transcoder starts.
 func (c Config) Validate() error {
+	if err := c.ValidateRungs(); err != nil {
+		return err
+	}
+	switch {
+	case c.AudioBitrate <= 0:
+		return fmt.Errorf("audio bitrate must be positive")
+	case c.SegmentDuration < time.Second:
+		return fmt.Errorf("segment duration must be at least 1s")
+	case c.Preset == "":
+		return fmt.Errorf("no x264 preset")
+	case c.ThumbnailWidth < 2 || c.StoryboardTileWidth < 2 || c.StoryboardColumns < 1 || c.StoryboardMaxTiles < 1:
+		return fmt.Errorf("thumbnail and storyboard sizes must be positive")
+	}
+	return nil
+}
+
+// ValidateRungs checks the ladder alone.
+func (c Config) ValidateRungs() error {
 	if len(c.Rungs) == 0 {
 		return fmt.Errorf("the ladder has no rungs")
 	}
@@ -65,16 +83,6 @@ func (c Config) Validate() error {
 			return fmt.Errorf("rung %q appears twice", r.name())
 		}
 		seen[r.name()] = true
-	}
-	switch {
-	case c.AudioBitrate <= 0:
-		return fmt.Errorf("audio bitrate must be positive")
-	case c.SegmentDuration < time.Second:
-		return fmt.Errorf("segment duration must be at least 1s")
-	case c.Preset == "":
-		return fmt.Errorf("no x264 preset")
-	case c.ThumbnailWidth < 2 || c.StoryboardTileWidth < 2 || c.StoryboardColumns < 1 || c.StoryboardMaxTiles < 1:
-		return fmt.Errorf("thumbnail and storyboard sizes must be positive")
 	}
 	return nil
 }

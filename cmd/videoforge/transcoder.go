@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/transcoder/ffmpeg"
+	"github.com/videoforge/videoforge/transcoder/jsqueue"
+	"github.com/videoforge/videoforge/transcoder/sqs"
+)
+
+// transcoderSettings is everything the transcoder role runs on. dev fills one from its
+// embedded servers (no SQS, the embedded NATS, the embedded S3 gateway).
+type transcoderSettings struct {
+	Config  transcoder.Config
+	DB      postgres.Config
+	S3      storage.Config
+	SQS     sqs.Config        // used when URL is set; else the JetStream work queue at NATSURL
+	SQSConn sqs.ClientConfig  // region and endpoint of SQS
+	NATSURL string            // job events, and the work queue without SQS; empty: no events
+	Streams bus.StreamOptions // replicas of the streams the role declares
+}
+
+func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
+	f := newFlags("transcoder", "Takes transcoding jobs from the queue (SQS when SQS_QUEUE_URL is set, else the JetStream\n"+
+		"work queue at NATS_URL), encodes each upload into an HLS ladder, a thumbnail and a storyboard\n"+
+		"with ffmpeg, stores them in S3 and commits the results to the catalog.")
+	dbf := f.database()
+	nf := f.nats("", "NATS server(s): job events, and the job queue when SQS_QUEUE_URL is empty")
+	queueURL := f.string("sqs-queue-url", "SQS_QUEUE_URL", "", "SQS queue of job messages; its redrive policy names the dead-letter queue")
+	sqsEndpoint := f.string("sqs-endpoint", "SQS_ENDPOINT", "", "SQS-compatible server; empty means AWS")
+	bucket := f.string("s3-bucket", "S3_BUCKET_NAME", "", "bucket of uploads and results")
+	region := f.string("aws-region", "AWS_REGION", "", "AWS region; the SDK's default chain when empty")
+	s3Endpoint := f.string("s3-endpoint", "S3_ENDPOINT", "", "S3-compatible server (path-style); empty means AWS")
+	s3Key := f.string("s3-access-key-id", "S3_ACCESS_KEY_ID", "", "access key for an S3-compatible server; in AWS use the instance role")
+	s3Secret := f.string("s3-secret-access-key", "S3_SECRET_ACCESS_KEY", "", "secret key for an S3-compatible server")
+	def := transcoder.DefaultConfig()
+	f.env["workers"] = "TRANSCODER_WORKERS"
+	workers := f.Int("workers", def.Workers, "worker actors, each running one ffmpeg at a time"+envNote("TRANSCODER_WORKERS"))
+	f.env["max-receives"] = "TRANSCODER_MAX_RECEIVES"
+	maxReceives := f.Int("max-receives", def.MaxReceives, "receives of a message before the dead-letter queue; with SQS, the redrive policy's maxReceiveCount"+envNote("TRANSCODER_MAX_RECEIVES"))
+	visibility := f.duration("visibility", "TRANSCODER_VISIBILITY", def.Visibility, "a received job's invisibility, renewed by the heartbeat every third of it")
+	grace := f.duration("shutdown-grace", "TRANSCODER_SHUTDOWN_GRACE", def.ShutdownGrace, "how long jobs in flight may finish at shutdown before they are handed back")
+	workDir := f.string("work-dir", "TRANSCODER_WORK_DIR", "", "folder for the jobs' files; the system's temporary folder when empty")
+	ladder := f.string("ladder", "TRANSCODER_LADDER", formatLadder(def.FFmpeg.Rungs), "the ladder: name:height:bitrate, comma-separated (height is the short side)")
+	preset := f.string("preset", "TRANSCODER_PRESET", def.FFmpeg.Preset, "x264 preset")
+	maxFPS := f.string("max-fps", "TRANSCODER_MAX_FPS", strconv.FormatFloat(def.FFmpeg.MaxFPS, 'f', -1, 64), "frame rate cap")
+	segment := f.duration("segment", "TRANSCODER_SEGMENT", def.FFmpeg.SegmentDuration, "HLS segment length")
+	audio := f.string("audio-bitrate", "TRANSCODER_AUDIO_BITRATE", "128k", "AAC bitrate of every variant")
+	maxDuration := f.duration("max-duration", "TRANSCODER_MAX_DURATION", def.Limits.MaxDuration, "longest source accepted")
+	maxSize := f.string("max-size", "TRANSCODER_MAX_SIZE", strconv.FormatInt(def.Limits.MaxSize, 10), "largest source accepted, in bytes")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	dbCfg, err := dbf.config("videoforge-transcoder")
+	if err != nil {
+		return err
+	}
+	streams, err := nf.streams()
+	if err != nil {
+		return err
+	}
+	cfg := def
+	cfg.Workers, cfg.MaxReceives, cfg.Visibility, cfg.ShutdownGrace, cfg.WorkDir = *workers, *maxReceives, *visibility, *grace, *workDir
+	if cfg.FFmpeg.Rungs, err = parseLadder(*ladder); err != nil {
+		return fmt.Errorf("TRANSCODER_LADDER: %w", err)
+	}
+	cfg.FFmpeg.Preset, cfg.FFmpeg.SegmentDuration, cfg.Limits.MaxDuration = *preset, *segment, *maxDuration
+	if cfg.FFmpeg.MaxFPS, err = strconv.ParseFloat(*maxFPS, 64); err != nil || cfg.FFmpeg.MaxFPS < 0 {
+		return fmt.Errorf("TRANSCODER_MAX_FPS=%q: not a frame rate", *maxFPS)
+	}
+	if cfg.FFmpeg.AudioBitrate, err = parseBitrate(*audio); err != nil {
+		return fmt.Errorf("TRANSCODER_AUDIO_BITRATE: %w", err)
+	}
+	if cfg.Limits.MaxSize, err = strconv.ParseInt(*maxSize, 10, 64); err != nil || cfg.Limits.MaxSize < 0 {
+		return fmt.Errorf("TRANSCODER_MAX_SIZE=%q: not a number of bytes", *maxSize)
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	s := transcoderSettings{
+		Config: cfg, DB: dbCfg, NATSURL: *nf.url, Streams: streams,
+		S3:      storage.Config{Bucket: *bucket, Region: *region, Endpoint: *s3Endpoint, AccessKey: *s3Key, SecretKey: *s3Secret},
+		SQS:     sqs.Config{URL: *queueURL, Visibility: cfg.Visibility},
+		SQSConn: sqs.ClientConfig{Region: *region, Endpoint: *sqsEndpoint},
+	}
+	if err := s.S3.Validate(); err != nil {
+		return err
+	}
+	if s.SQS.URL == "" && s.NATSURL == "" {
+		return errors.New("no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
+	}
+	return serveTranscoder(ctx, s, slog.Default())
+}
+
+// serveTranscoder runs the transcoder role until ctx ends.
+func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger) error {
+	db, err := postgres.Open(ctx, s.DB)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	st, err := storage.New(ctx, s.S3)
+	if err != nil {
+		return err
+	}
+	var events transcoder.Events
+	var q transcoder.Queue
+	if s.NATSURL != "" {
+		conn, err := bus.Connect(ctx, s.NATSURL, "videoforge-transcoder", log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		defer conn.Close()
+		if err := bus.EnsureStreams(ctx, conn.JetStream(), s.Streams); err != nil {
+			return err
+		}
+		events = transcoder.NATSEvents{JS: conn.JetStream()}
+		if s.SQS.URL == "" {
+			jq, err := jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: s.Config.Visibility,
+				MaxReceives: s.Config.MaxReceives, Replicas: s.Streams.Replicas})
+			if err != nil {
+				return err
+			}
+			q = jq
+		}
+	}
+	if s.SQS.URL != "" {
+		c, err := sqs.NewClient(ctx, s.SQSConn)
+		if err != nil {
+			return err
+		}
+		if q, err = sqs.New(c, s.SQS); err != nil {
+			return err
+		}
+	}
+	tr, err := transcoder.New(s.Config, q, st, postgres.NewJobService(db), events, log)
+	if err != nil {
+		return err
+	}
+	return tr.Run(ctx)
+}
+
+// parseLadder reads "720p:720:2800k,480p:480:1400k".
+func parseLadder(s string) ([]ffmpeg.Rung, error) {
+	var rungs []ffmpeg.Rung
+	for _, part := range splitList(s) {
+		fields := strings.Split(part, ":")
+		if len(fields) != 3 {
+			return nil, fmt.Errorf("%q: want name:height:bitrate", part)
+		}
+		h, err := strconv.Atoi(fields[1])
+		if err != nil {
+			return nil, fmt.Errorf("%q: height %q is not a number", part, fields[1])
+		}
+		b, err := parseBitrate(fields[2])
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", part, err)
+		}
+		rungs = append(rungs, ffmpeg.Rung{Name: fields[0], Height: h, VideoBitrate: b})
+	}
+	if len(rungs) == 0 {
+		return nil, errors.New("empty")
+	}
+	return rungs, (ffmpeg.Config{Rungs: rungs}).ValidateRungs()
+}
+
+// parseBitrate reads bits per second: "800000", "800k" or "2.8M".
+func parseBitrate(s string) (int, error) {
+	mult := 1.0
+	num := strings.TrimSpace(s)
+	switch {
+	case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
+		mult, num = 1e3, num[:len(num)-1]
+	case strings.HasSuffix(num, "M"), strings.HasSuffix(num, "m"):
+		mult, num = 1e6, num[:len(num)-1]
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil || f <= 0 || f*mult > 1e10 {
+		return 0, fmt.Errorf("bitrate %q: want bits per second such as 800k or 2.8M", s)
+	}
+	return int(f * mult), nil
+}
+
+func formatLadder(rungs []ffmpeg.Rung) string {
+	parts := make([]string, len(rungs))
+	for i, r := range rungs {
+		parts[i] = fmt.Sprintf("%s:%d:%dk", r.Name, r.Height, r.VideoBitrate/1000)
+	}
+	return strings.Join(parts, ",")
+}
