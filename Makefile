@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseListQuery -fuzztime 30s ./catalog/
 	$(GO) test -run XXX -fuzz FuzzSearch -fuzztime 30s ./catalog/postgres/
 	$(GO) test -run XXX -fuzz FuzzVerify -fuzztime 30s ./auth/
+	$(GO) test -run XXX -fuzz FuzzParseProgress -fuzztime 30s ./transcoder/ffmpeg/
 
 ## deps: install what the targets need beyond Go (PostgreSQL's server binaries)
 deps:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what `make run`, `make test` and `make bench` need beyond Go, on Debian:
-# the PostgreSQL server binaries (for the private cluster). Without root or apt-get it
+# the PostgreSQL server binaries (for the private cluster), ffmpeg (the transcoder) and npm
+# (the transcoder's SQS test server installs itself with it). Without root or apt-get it
 # stops with the command to run.
 set -eu
 
@@ -13,6 +14,9 @@ pg_found() {
 	return 1
 }
 pg_found || need="$need postgresql"
+# The transcoder runs ffmpeg and ffprobe; its SQS tests install their server with npm.
+{ command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need="$need ffmpeg"
+command -v npm >/dev/null 2>&1 || need="$need npm"
 
 [ -z "$need" ] && exit 0
 
@@ -33,3 +37,4 @@ apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $need >/dev/null
 pg_found || { echo "PostgreSQL binaries still missing after apt-get install" >&2; exit 1; }
+command -v ffmpeg >/dev/null 2>&1 || { echo "ffmpeg still missing after apt-get install" >&2; exit 1; }
