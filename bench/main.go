@@ -38,6 +38,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
 	only := fs.String("only", "", "run only this part: gallery or edge")
 	verbose := fs.Bool("v", false, "log progress")
+	trSize := fs.String("transcoder-size", "1280x720", "source size of the transcoder benchmark")
+	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
+	trRuns := fs.Int("transcoder-runs", 2, "runs of each transcoder measurement; the best counts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -72,6 +75,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		rows = append(rows, er...)
 		notes = append(notes, en...)
+	}
+	if *only == "" || *only == "transcoder" {
+		tr, tn, err := benchTranscoder(ctx, *trSize, *trSecs, *trRuns)
+		if err != nil {
+			return fmt.Errorf("transcoder: %w", err)
+		}
+		rows = append(rows, tr...)
+		notes = append(notes, tn...)
 	}
 
 	fmt.Fprintf(out, "\nVideoForge benchmarks, %s\n\n", time.Now().UTC().Format(time.RFC3339))
