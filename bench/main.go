@@ -41,6 +41,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	trSize := fs.String("transcoder-size", "1280x720", "source size of the transcoder benchmark")
 	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
 	trRuns := fs.Int("transcoder-runs", 2, "runs of each transcoder measurement; the best counts")
+	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
