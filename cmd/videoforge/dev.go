@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -16,9 +19,14 @@ import (
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/pgcluster"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
+
+// defaultNATSPort is the embedded nats-server's client port unless NATS_PORT says
+// otherwise, NATS's usual one so that the stock CLI finds it without flags.
+const defaultNATSPort = 4222
 
 func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	f := newFlags("dev", "Runs every role in one process on embedded defaults: PostgreSQL from DATABASE_URL\n"+
@@ -29,8 +37,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dbURL := f.string("database-url", "DATABASE_URL", "", "PostgreSQL to use when it answers; else a private cluster is started")
 	schema := f.string("db-schema", "DB_SCHEMA", vfsql.DefaultSchema, "schema holding the catalog's tables")
 	natsURLFlag := f.string("nats-url", "NATS_URL", "", "NATS to use; empty starts an embedded nats-server with its store under the data folder")
-	natsPort := f.Int("nats-port", 4222, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one"+envNote("NATS_PORT"))
+	natsPort := f.Int("nats-port", defaultNATSPort, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one"+envNote("NATS_PORT"))
 	f.env["nats-port"] = "NATS_PORT"
+	edgeAddr := f.string("edge-addr", "EDGE_ADDR", "127.0.0.1:8081", "address of the streaming edge")
 	gf := f.gallery()
 	if err := f.parse(args); err != nil {
 		return err
@@ -46,6 +55,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("GALLERY_ADDR: %w", err)
 	}
 	defer ln.Close()
+	edgeLn, err := net.Listen("tcp", *edgeAddr)
+	if err != nil {
+		return fmt.Errorf("EDGE_ADDR: %w", err)
+	}
+	defer edgeLn.Close()
 
 	dsn, stopDB, err := devDatabase(ctx, *dbURL, filepath.Join(*data, "postgres"))
 	if err != nil {
@@ -69,17 +83,25 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	dbCfg := postgres.Config{URL: dsn, Schema: *schema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
+	edgeBase := "http://" + edgeLn.Addr().String()
+	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, *data, verifier)
+	if err != nil {
+		return err
+	}
+	defer stopEdge() // after the gallery and the relay, before NATS and PostgreSQL
+
 	fmt.Fprintf(stdout, `VideoForge dev stack is up.
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
-  metrics       %[1]s/metrics
+  streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
+  metrics       %[1]s/metrics  %[4]s/metrics
   dev JWKS      %[1]s/.well-known/jwks.json
   NATS          %[3]s   (streams CATALOG and JOBS)
   data folder   %[2]s
 Mint a token:   videoforge token -data %[2]s -user alice
 Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
 Stop with Ctrl-C.
-`, base, *data, natsURL)
-	dbCfg := postgres.Config{URL: dsn, Schema: *schema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
+`, base, *data, natsURL, edgeBase)
 	var rp *inProcessRelay
 	err = serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
@@ -87,6 +109,69 @@ Stop with Ctrl-C.
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
 	return err
+}
+
+// startDevEdge runs the streaming edge on ln until stop is called, with the playback
+// token key kept in the data folder, and waits until it has loaded the catalog.
+func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, natsURL, baseURL, data string, verifier edge.Verifier) (stop func(), err error) {
+	key, err := loadOrCreateSecret(filepath.Join(keyDir(data), "playback-token.key"))
+	if err != nil {
+		return nil, err
+	}
+	cfg := edge.Config{NATSURL: natsURL, BaseURL: baseURL, TokenKey: key}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dbCfg.AppName = "videoforge-dev-edge"
+	db, err := postgres.Open(ctx, dbCfg)
+	if err != nil {
+		return nil, err
+	}
+	e, err := edge.New(cfg, db.Pool(), verifier, slog.Default())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := e.Run(ectx, ln); err != nil {
+			slog.Error("edge stopped", "err", err)
+		}
+	}()
+	stop = func() {
+		cancel()
+		<-done
+		db.Close()
+	}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if err := e.WaitReady(wctx); err != nil {
+		stop()
+		return nil, fmt.Errorf("edge: not ready: %w", err)
+	}
+	return stop, nil
+}
+
+// loadOrCreateSecret reads a random key kept in a file, creating it (0600) when absent.
+func loadOrCreateSecret(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return b, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("make key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("key folder: %w", err)
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
 }
 
 // devNATS returns the URL of the NATS the dev stack uses: url when set, else that of
@@ -97,6 +182,12 @@ func devNATS(ctx context.Context, url, dir string, port int) (string, func(), er
 		return url, func() {}, nil
 	}
 	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default()})
+	if err != nil && port == defaultNATSPort {
+		// Another NATS (a system one, say) holds the usual port: the URL printed in the
+		// banner is what matters, so take any free one.
+		slog.Warn("NATS port taken; the embedded server takes a free one", "port", port, "err", err)
+		srv, err = bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: 0, Log: slog.Default()})
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded NATS (NATS_PORT=%d): %w", port, err)
 	}

@@ -43,16 +43,23 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var galleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
+var (
+	galleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
+	edgeURL    = regexp.MustCompile(`streaming\s+(http://\S+)/api/stream`)
+)
 
-// startDev runs `videoforge dev` in-process on a free port and returns the gallery's
-// base URL; the stack stops when the test ends.
-func startDev(t *testing.T, data string) string {
+// stack is a running dev stack's base URLs.
+type stack struct{ gallery, edge string }
+
+// startDev runs `videoforge dev` in-process on free ports and returns its base URLs;
+// the stack stops when the test ends.
+func startDev(t *testing.T, data string) stack {
 	t.Helper()
+	t.Setenv("NATS_PORT", "0")
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0"}, out) }()
+	go func() { done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0"}, out) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -66,8 +73,8 @@ func startDev(t *testing.T, data string) string {
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if m := galleryURL.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+		if g, e := galleryURL.FindStringSubmatch(out.String()), edgeURL.FindStringSubmatch(out.String()); g != nil && e != nil {
+			return stack{gallery: g[1], edge: e[1]}
 		}
 		select {
 		case err := <-done:
@@ -76,7 +83,7 @@ func startDev(t *testing.T, data string) string {
 		}
 	}
 	t.Fatalf("dev printed no URL:\n%s", out.String())
-	return ""
+	return stack{}
 }
 
 func mintToken(t *testing.T, data, user string) string {
@@ -113,7 +120,8 @@ func TestSeedExamples(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	t.Setenv("DATABASE_URL", dsn)
 	data := t.TempDir()
-	base := startDev(t, data) + "/api/gallery"
+	st := startDev(t, data)
+	base := st.gallery + "/api/gallery"
 
 	// The dev stack migrated the database; add a video as the upload flow would.
 	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
@@ -148,14 +156,45 @@ func TestSeedExamples(t *testing.T) {
 	if code, body := call(t, "PUT", base+"/videos/"+id, alice, `{"title":"New Title","visibility":"public"}`); code != 200 || !strings.Contains(body, `"title":"New Title"`) {
 		t.Errorf("update: %d %s", code, body)
 	}
-	if code, body := call(t, "PUT", base+"/videos/"+id, mintToken(t, data, "bob"), `{"title":"x"}`); code != 403 {
-		t.Errorf("update by another user: %d %s", code, body)
+	// The edge follows the catalog: a public video has a plain URL, a private one is
+	// gone for everybody but its owner within moments of the change.
+	if code, body := call(t, "GET", st.edge+"/api/stream/"+id, "", ""); code != 200 || !strings.Contains(body, "/videos/"+id+"/hls/master.m3u8") {
+		t.Errorf("edge stream URL: %d %s", code, body)
+	}
+	if code, body := call(t, "PUT", base+"/videos/"+id, alice, `{"visibility":"private"}`); code != 200 {
+		t.Fatalf("make private: %d %s", code, body)
+	}
+	waitFor(t, "the edge to hide the private video", func() bool {
+		code, _ := call(t, "GET", st.edge+"/api/stream/"+id, "", "")
+		return code == 404
+	})
+	if code, body := call(t, "GET", st.edge+"/api/stream/"+id, alice, ""); code != 200 || !strings.Contains(body, "/t/") {
+		t.Errorf("owner's signed URL: %d %s", code, body)
+	}
+	if code, body := call(t, "PUT", base+"/videos/"+id, mintToken(t, data, "bob"), `{"title":"x"}`); code != 404 {
+		t.Errorf("update of another user's private video: %d %s", code, body)
 	}
 	if code, body := call(t, "DELETE", base+"/videos/"+id, alice, ""); code != 204 {
 		t.Errorf("delete: %d %s", code, body)
 	}
 	if code, _ := call(t, "GET", base+"/videos/"+id, "", ""); code != 404 {
 		t.Errorf("get after delete: %d", code)
+	}
+	waitFor(t, "the edge to forget the deleted video", func() bool {
+		code, _ := call(t, "GET", st.edge+"/api/stream/"+id, alice, "")
+		return code == 404
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -165,7 +204,7 @@ func TestDevPrivateCluster(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	data := t.TempDir()
 	t.Run("First", func(t *testing.T) {
-		base := startDev(t, data)
+		base := startDev(t, data).gallery
 		if code, body := call(t, "GET", base+"/videos", "", ""); code != 200 {
 			t.Fatalf("%d %s", code, body)
 		}
@@ -174,7 +213,7 @@ func TestDevPrivateCluster(t *testing.T) {
 		t.Errorf("PostgreSQL still running after dev stopped: %v", err)
 	}
 	t.Run("Again", func(t *testing.T) {
-		base := startDev(t, data)
+		base := startDev(t, data).gallery
 		if code, body := call(t, "GET", base+"/api/gallery/health", "", ""); code != 200 {
 			t.Fatalf("%d %s", code, body)
 		}
