@@ -59,7 +59,9 @@ func startDev(t *testing.T, data string) stack {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0"}, out) }()
+	go func() {
+		done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0"}, out)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
