@@ -36,11 +36,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	requests := fs.Int("requests", 3000, "requests per gallery query kind")
 	edgeSizes := fs.String("edge-videos", "100000,1000000", "catalog sizes of the edge start-up benchmark; the first one also serves the load test")
 	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
-	only := fs.String("only", "", "run only this part: gallery or edge")
+	only := fs.String("only", "", "run only this part: gallery, edge, freshness or transcoder")
 	verbose := fs.Bool("v", false, "log progress")
 	trSize := fs.String("transcoder-size", "1280x720", "source size of the transcoder benchmark")
 	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
 	trRuns := fs.Int("transcoder-runs", 2, "runs of each transcoder measurement; the best counts")
+	bin := fs.String("bin", "bin/videoforge", "the videoforge binary whose dev stack the freshness benchmark runs")
+	changes := fs.Int("changes", 500, "changes made by the freshness benchmark")
 	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +78,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		rows = append(rows, er...)
 		notes = append(notes, en...)
+	}
+	if *only == "" || *only == "freshness" {
+		fr, fn, err := benchFreshness(ctx, *bin, *changes)
+		if err != nil {
+			return fmt.Errorf("freshness: %w", err)
+		}
+		rows = append(rows, fr...)
+		notes = append(notes, fn...)
 	}
 	if *only == "" || *only == "transcoder" {
 		tr, tn, err := benchTranscoder(ctx, *trSize, *trSecs, *trRuns)

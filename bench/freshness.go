@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	vfsql "github.com/videoforge/videoforge/sql"
+)
+
+var (
+	benchGalleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
+	benchEdgeURL    = regexp.MustCompile(`streaming\s+(http://\S+)/api/stream`)
+)
+
+// benchFreshness runs the videoforge binary's dev stack and measures how long a change
+// made through the gallery takes to show at the edge: each PUT switches a video between
+// public and unlisted, and the edge's stream URL is polled until it has the new form
+// (plain, or carrying a token).
+func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []string, error) {
+	adminDSN, cleanup, err := benchPostgres(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer cleanup()
+	name := "vfbench_fresh_" + randHex(4)
+	admin, err := pgx.Connect(ctx, adminDSN)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer admin.Close(context.Background())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return nil, nil, err
+	}
+	defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	dsn := withDatabase(adminDSN, name)
+
+	data, err := os.MkdirTemp("", "vfbench-dev-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(data)
+	cmd := exec.CommandContext(ctx, bin, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NATS_PORT=0", "LOG_LEVEL=warn")
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("start %s (run make build): %w", bin, err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	var gallery, edgeBase string
+	sc := bufio.NewScanner(stdout)
+	for (gallery == "" || edgeBase == "") && sc.Scan() {
+		if m := benchGalleryURL.FindStringSubmatch(sc.Text()); m != nil {
+			gallery = m[1]
+		}
+		if m := benchEdgeURL.FindStringSubmatch(sc.Text()); m != nil {
+			edgeBase = m[1]
+		}
+	}
+	if gallery == "" || edgeBase == "" {
+		return nil, nil, fmt.Errorf("dev printed no URLs")
+	}
+	go io.Copy(io.Discard, stdout)
+
+	out, err := exec.CommandContext(ctx, bin, "token", "-data", data, "-user", "bench").Output()
+	if err != nil {
+		return nil, nil, fmt.Errorf("token: %w", err)
+	}
+	token := strings.TrimSpace(string(out))
+
+	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer db.Close()
+	v := &videoforge.Video{UserID: "bench", Title: "fresh", Visibility: videoforge.Public, Status: videoforge.StatusReady,
+		S3Key: "videos/x", Renditions: []videoforge.Rendition{{Name: "360p", Width: 640, Height: 360, Bandwidth: 800000, Playlist: "360p/index.m3u8"}}}
+	if err := postgres.NewVideoService(db).CreateVideo(ctx, v); err != nil {
+		return nil, nil, err
+	}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	get := func(url string) (int, string, error) {
+		res, err := client.Get(url)
+		if err != nil {
+			return 0, "", err
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		return res.StatusCode, string(b), err
+	}
+	streamURL := fmt.Sprintf("%s/api/stream/%d", edgeBase, v.ID)
+	// Wait for the edge to know the video at all.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if code, _, _ := get(streamURL); code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, nil, fmt.Errorf("the edge never served the video")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	var lat []time.Duration
+	for i := 0; i < changes; i++ {
+		vis, signed := "unlisted", true
+		if i%2 == 1 {
+			vis, signed = "public", false
+		}
+		req, _ := http.NewRequestWithContext(ctx, "PUT", fmt.Sprintf("%s/api/gallery/videos/%d", gallery, v.ID),
+			strings.NewReader(`{"visibility":"`+vis+`"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		t0 := time.Now()
+		res, err := client.Do(req)
+		if err != nil {
+			return nil, nil, err
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 {
+			return nil, nil, fmt.Errorf("PUT: %d", res.StatusCode)
+		}
+		for {
+			_, body, err := get(streamURL)
+			if err != nil {
+				return nil, nil, err
+			}
+			if strings.Contains(body, "/t/") == signed {
+				break
+			}
+			if time.Since(t0) > 10*time.Second {
+				return nil, nil, fmt.Errorf("change %d never reached the edge", i)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	p50, p99 := percentile(lat, 50), percentile(lat, 99)
+	mark := "✅"
+	if p99 > 50*time.Millisecond {
+		mark = "❌"
+	}
+	return []row{{
+			what:     fmt.Sprintf("freshness: gallery PUT until the edge answers the new state (%d changes)", changes),
+			measured: fmt.Sprintf("p50 %s, p99 %s %s", ms(p50), ms(p99), mark),
+			target:   "p99 ≤ 50 ms",
+			command:  "make bench (go run ./bench -only freshness)",
+		}}, []string{fmt.Sprintf("\nFreshness: %s dev (catalog, relay, embedded NATS with fsync on every write, edge) on one "+
+			"machine; each change toggles a video between public and unlisted and polls the edge every 0.2 ms.", filepath.Base(bin))},
+		nil
+}
