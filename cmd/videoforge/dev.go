@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -181,17 +182,32 @@ func devNATS(ctx context.Context, url, dir string, port int) (string, func(), er
 		slog.Info("using NATS from NATS_URL")
 		return url, func() {}, nil
 	}
-	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default()})
-	if err != nil && port == defaultNATSPort {
-		// Another NATS (a system one, say) holds the usual port: the URL printed in the
-		// banner is what matters, so take any free one.
-		slog.Warn("NATS port taken; the embedded server takes a free one", "port", port, "err", err)
-		srv, err = bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: 0, Log: slog.Default()})
+	if port == defaultNATSPort {
+		// Another NATS (a system one, say) may hold the usual port: the URL printed in
+		// the banner is what matters, so take any free one then.
+		if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
+			slog.Info("NATS's usual port is taken; the embedded server takes a free one", "port", port)
+			port = 0
+		} else {
+			l.Close()
+		}
 	}
+	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default()})
 	if err != nil {
 		return "", nil, fmt.Errorf("embedded NATS (NATS_PORT=%d): %w", port, err)
 	}
 	slog.Info("embedded NATS started", "url", srv.ClientURL(), "store", dir)
+	// The streams exist before any part starts, so that the edge knows the stream's
+	// position from its first snapshot.
+	conn, err := bus.Connect(ctx, srv.ClientURL(), "videoforge-dev", slog.Default())
+	if err == nil {
+		err = bus.EnsureStreams(ctx, conn.JetStream(), bus.StreamOptions{})
+		conn.Close()
+	}
+	if err != nil {
+		srv.Shutdown()
+		return "", nil, fmt.Errorf("embedded NATS: %w", err)
+	}
 	return srv.ClientURL(), srv.Shutdown, nil
 }
 
