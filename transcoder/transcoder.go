@@ -246,7 +246,8 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
 	case errors.Is(context.Cause(jctx), errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		log.Info("video deleted during the job; dropping it")
-		t.ack(log, d)
+		// FailJob keeps the reason on the job row; the video is gone already.
+		t.fail(log, d, msg, "the video was deleted while it was being processed")
 	case errors.Is(context.Cause(jctx), errShutdown):
 		log.Info("shutting down; handing the job back")
 		t.release(d, 0)

@@ -595,3 +595,36 @@ func TestShutdownHandsBack(t *testing.T) {
 		t.Errorf("job %+v", j)
 	}
 }
+
+// TestVideoDeletedMidJob: deleting the video while ffmpeg runs stops the job: nothing is
+// stored, the job is failed with the reason and the message is gone.
+func TestVideoDeletedMidJob(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg, q, e, func(point string) {
+		if point == "encoding" {
+			if err := e.videos.DeleteVideo(context.Background(), msg.VideoID, "alice"); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	j := e.waitJob(t, msg.JobID, videoforge.JobFailed, time.Minute)
+	if j.Error == nil || !strings.Contains(*j.Error, "deleted") || j.Attempts != 1 {
+		t.Errorf("job %+v: want failed once, saying the video was deleted", j)
+	}
+	keys, err := e.st.List(context.Background(), fmt.Sprintf("videos/%d/", msg.VideoID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("stored %v for a deleted video", keys)
+	}
+	if d, err := q.Receive(context.Background()); err != nil || d != nil {
+		t.Errorf("the message is still queued: %v %v", d, err)
+	}
+}
