@@ -42,6 +42,8 @@ type childConfig struct {
 	NATS    string
 	S3      storage.Config
 	Queue   jsqueue.Config
+	SQS     *sqs.Config // the SQS queue instead of the JetStream one, at SQSEndpoint
+	SQSURL  string
 	Marker  string // written when the job reaches the upload, where the child then waits to be killed
 	WorkDir string
 }
@@ -411,21 +413,47 @@ func TestTranscodeSQS(t *testing.T) {
 // TestKilledWorker kills a worker process with SIGKILL in the middle of a job: after
 // the visibility timeout another worker takes the job and completes it, once.
 func TestKilledWorker(t *testing.T) {
-	e := newEnv(t)
-	cfg := testConfig(t)
-	q, qc := e.jsQueue(t, cfg)
+	t.Run("JetStream", func(t *testing.T) {
+		e := newEnv(t)
+		cfg := testConfig(t)
+		q, qc := e.jsQueue(t, cfg)
+		killedWorker(t, e, cfg, q, childConfig{Queue: qc})
+	})
+	t.Run("SQS", func(t *testing.T) {
+		e := newEnv(t)
+		cfg := testConfig(t)
+		endpoint := sqstest.Start(t)
+		c, err := sqs.NewClient(context.Background(), sqs.ClientConfig{Endpoint: endpoint, Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		url, _, err := sqs.CreateQueues(context.Background(), c, "jobs", cfg.MaxReceives, cfg.Visibility)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qc := sqs.Config{URL: url, Visibility: cfg.Visibility, PollWait: time.Second}
+		q, err := sqs.New(c, qc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		killedWorker(t, e, cfg, q, childConfig{SQS: &qc, SQSURL: endpoint})
+	})
+}
+
+func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queue, cc childConfig) {
 	msg := e.newJob(t, "landscape.mp4")
 	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(t.TempDir(), "uploading")
-	cc, _ := json.Marshal(childConfig{DSN: e.dsn, NATS: e.nats, S3: e.s3, Queue: qc, Marker: marker, WorkDir: t.TempDir()})
+	cc.DSN, cc.NATS, cc.S3, cc.Marker, cc.WorkDir = e.dsn, e.nats, e.s3, marker, t.TempDir()
+	ccJSON, _ := json.Marshal(cc)
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(cc))
+	cmd.Env = append(os.Environ(), childEnv+"="+string(ccJSON))
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -489,8 +517,16 @@ func child(cfgJSON string) int {
 	if err != nil {
 		return fail(err)
 	}
-	q, err := jsqueue.New(ctx, js, cc.Queue)
-	if err != nil {
+	var q transcoder.Queue
+	if cc.SQS != nil {
+		c, err := sqs.NewClient(ctx, sqs.ClientConfig{Endpoint: cc.SQSURL, Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
+		if err != nil {
+			return fail(err)
+		}
+		if q, err = sqs.New(c, *cc.SQS); err != nil {
+			return fail(err)
+		}
+	} else if q, err = jsqueue.New(ctx, js, cc.Queue); err != nil {
 		return fail(err)
 	}
 	cfg := testConfig(&testing.T{})
