@@ -41,6 +41,9 @@ var Routes = []Route{
 	{"GET", "/videos/{id}"},
 	{"PUT", "/videos/{id}"},
 	{"DELETE", "/videos/{id}"},
+	{"POST", "/uploads"},
+	{"POST", "/uploads/{jobId}/complete"},
+	{"GET", "/jobs/{id}"},
 }
 
 // Config holds the gallery server's settings.
@@ -51,6 +54,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// Runtime is reported by /health.
 	Runtime string
+	// Uploads enables the upload and job routes and the removal of deleted videos'
+	// objects; nil answers those routes 503.
+	Uploads *Uploads
 }
 
 // Verifier checks a Bearer token and returns its user.
@@ -98,11 +104,14 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, re
 	s.registry.MustRegister(s.requests, s.latency)
 
 	handlers := map[Route]http.HandlerFunc{
-		{"GET", "/health"}:         s.health,
-		{"GET", "/videos"}:         s.listVideos,
-		{"GET", "/videos/{id}"}:    s.getVideo,
-		{"PUT", "/videos/{id}"}:    s.updateVideo,
-		{"DELETE", "/videos/{id}"}: s.deleteVideo,
+		{"GET", "/health"}:                    s.health,
+		{"GET", "/videos"}:                    s.listVideos,
+		{"GET", "/videos/{id}"}:               s.getVideo,
+		{"PUT", "/videos/{id}"}:               s.updateVideo,
+		{"DELETE", "/videos/{id}"}:            s.deleteVideo,
+		{"POST", "/uploads"}:                  s.createUpload,
+		{"POST", "/uploads/{jobId}/complete"}: s.completeUpload,
+		{"GET", "/jobs/{id}"}:                 s.getJob,
 	}
 	allowed := map[string][]string{}
 	for _, r := range Routes {
@@ -325,10 +334,16 @@ func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err, s.log)
 		return
 	}
+	// The video as it was, for the objects to remove; errors are the delete's to report.
+	old, _ := s.videos.FindVideoByID(r.Context(), id, user.ID)
 	if err := s.videos.DeleteVideo(r.Context(), id, user.ID); err != nil {
 		writeError(w, r, err, s.log)
 		return
 	}
+	if old == nil {
+		old = &videoforge.Video{ID: id}
+	}
+	s.removeVideoObjects(context.WithoutCancel(r.Context()), old)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -37,6 +37,7 @@ type Edge struct {
 	metrics *metrics
 
 	verifier Verifier
+	media    func(ctx *fasthttp.RequestCtx) bool // the embedded media server, when set
 
 	ready      atomic.Bool
 	readyCh    chan struct{}

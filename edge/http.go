@@ -74,6 +74,9 @@ func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
 		e.readiness(ctx)
 		return
 	}
+	if e.media != nil && e.media(ctx) {
+		return
+	}
 	path, _ = bytes.CutPrefix(path, prefixBytes)
 	route := routeOther
 	if !ctx.IsGet() && !ctx.IsHead() {

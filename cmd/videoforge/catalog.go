@@ -120,14 +120,31 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 // serveGallery opens the database and serves the gallery on ln until ctx ends; extra
 // adds routes outside the API (the dev issuer's JWKS).
 func serveGallery(ctx context.Context, ln net.Listener, dbCfg postgres.Config, verifier catalog.Verifier, gf *galleryFlags, extra func(*catalog.Server)) error {
+	return serveGalleryWith(ctx, ln, dbCfg, verifier, gf, nil, extra)
+}
+
+// serveGalleryWith is serveGallery with the upload routes configured by uploads, which
+// returns their configuration over the gallery's database and a function that stops
+// what it started.
+func serveGalleryWith(ctx context.Context, ln net.Listener, dbCfg postgres.Config, verifier catalog.Verifier, gf *galleryFlags,
+	uploads func(*postgres.DB) (*catalog.Uploads, func(), error), extra func(*catalog.Server)) error {
 	db, err := postgres.Open(ctx, dbCfg)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer db.Close()
-	srv := catalog.NewServer(catalog.Config{CORSOrigins: splitList(*gf.cors), Runtime: "go"},
-		postgres.NewVideoService(db), verifier, db.Ping, slog.Default())
+	cfg := catalog.Config{CORSOrigins: splitList(*gf.cors), Runtime: "go"}
+	if uploads != nil {
+		up, stop, err := uploads(db)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stop()
+		cfg.Uploads = up
+	}
+	srv := catalog.NewServer(cfg, postgres.NewVideoService(db), verifier, db.Ping, slog.Default())
 	if extra != nil {
 		extra(srv)
 	}

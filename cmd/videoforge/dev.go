@@ -21,8 +21,12 @@ import (
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/pgcluster"
+	"github.com/videoforge/videoforge/playback"
 	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/transcoder"
 )
 
 // defaultNATSPort is the embedded nats-server's client port unless NATS_PORT says
@@ -42,8 +46,19 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	f.env["nats-port"] = "NATS_PORT"
 	edgeAddr := f.string("edge-addr", "EDGE_ADDR", "127.0.0.1:8081", "address of the streaming edge")
 	gf := f.gallery()
+	uf := f.uploads()
+	workers := f.Int("transcoder-workers", 1, "transcoder worker actors"+envNote("TRANSCODER_WORKERS"))
+	f.env["transcoder-workers"] = "TRANSCODER_WORKERS"
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	limits, err := uf.limits()
+	if err != nil {
+		return err
+	}
+	// The embedded S3 gateway makes the object folder the working folder.
+	if *data, err = filepath.Abs(*data); err != nil {
+		return fmt.Errorf("data folder: %w", err)
 	}
 	if err := vfsql.ValidateSchema(*schema); err != nil {
 		return fmt.Errorf("DB_SCHEMA: %w", err)
@@ -85,26 +100,75 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	dbCfg := postgres.Config{URL: dsn, Schema: *schema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
+	s3Cfg, objects, stopS3, err := startDevStorage(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer stopS3() // after everything that stores objects
+	st, err := storage.New(ctx, s3Cfg)
+	if err != nil {
+		return err
+	}
+	playbackKey, err := loadOrCreateSecret(filepath.Join(keyDir(*data), "playback-token.key"))
+	if err != nil {
+		return err
+	}
 	edgeBase := "http://" + edgeLn.Addr().String()
-	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, *data, verifier)
+	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, playbackKey, verifier, func(e *edge.Edge) (func(), error) {
+		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize}, e.PublicVideo, st, slog.Default())
+		if err != nil {
+			return nil, err
+		}
+		e.SetMedia(ms.Handle, limits.MaxSize)
+		return func() { ms.Close() }, nil
+	})
 	if err != nil {
 		return err
 	}
 	defer stopEdge() // after the gallery and the relay, before NATS and PostgreSQL
+	tcfg := transcoder.DefaultConfig()
+	tcfg.Workers, tcfg.ShutdownGrace, tcfg.Limits.MaxSize = *workers, 5*time.Second, limits.MaxSize
+	tctx, stopTranscoder := context.WithCancel(context.WithoutCancel(ctx))
+	tdone := make(chan error, 1)
+	go func() {
+		dbCfg := dbCfg
+		dbCfg.AppName = "videoforge-dev-transcoder"
+		tdone <- serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: natsURL}, slog.Default())
+	}()
+	defer func() {
+		stopTranscoder()
+		if err := <-tdone; err != nil {
+			slog.Error("transcoder stopped", "err", err)
+		}
+	}()
 
 	fmt.Fprintf(stdout, `VideoForge dev stack is up.
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
   streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
+  media         %[4]s/videos/<id>/hls/master.m3u8   (objects in %[2]s/objects)
   metrics       %[1]s/metrics  %[4]s/metrics
   dev JWKS      %[1]s/.well-known/jwks.json
   NATS          %[3]s   (streams CATALOG and JOBS)
   data folder   %[2]s
 Mint a token:   videoforge token -data %[2]s -user alice
+Upload a video: videoforge upload -data %[2]s -user alice -gallery %[1]s -edge %[4]s -nats-url %[3]s -file clip.mp4 -title 'My clip'
 Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
 Stop with Ctrl-C.
 `, base, *data, natsURL, edgeBase)
 	var rp *inProcessRelay
-	err = serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
+	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
+		up, stop, err := devUploads(ctx, db, st, natsURL, limits, func(jobID int64, expires time.Time) string {
+			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		jctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); up.RunJanitor(jctx, min(time.Minute, limits.URLLifetime/4), slog.Default()) }()
+		return up, func() { cancel(); <-done; stop() }, nil
+	}
+	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
 		rp = startRelay(ctx, dbCfg, natsURL, bus.StreamOptions{}, s.Registry())
 	})
@@ -114,11 +178,8 @@ Stop with Ctrl-C.
 
 // startDevEdge runs the streaming edge on ln until stop is called, with the playback
 // token key kept in the data folder, and waits until it has loaded the catalog.
-func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, natsURL, baseURL, data string, verifier edge.Verifier) (stop func(), err error) {
-	key, err := loadOrCreateSecret(filepath.Join(keyDir(data), "playback-token.key"))
-	if err != nil {
-		return nil, err
-	}
+func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, natsURL, baseURL string, key []byte, verifier edge.Verifier,
+	withMedia func(*edge.Edge) (func(), error)) (stop func(), err error) {
 	cfg := edge.Config{NATSURL: natsURL, BaseURL: baseURL, TokenKey: key}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -129,6 +190,11 @@ func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, n
 		return nil, err
 	}
 	e, err := edge.New(cfg, db.Pool(), verifier, slog.Default())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	closeMedia, err := withMedia(e)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -144,6 +210,7 @@ func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, n
 	stop = func() {
 		cancel()
 		<-done
+		closeMedia()
 		db.Close()
 	}
 	wctx, wcancel := context.WithTimeout(ctx, time.Minute)

@@ -10,6 +10,9 @@ locals {
     "GET /api/gallery/videos/{id}",
     "PUT /api/gallery/videos/{id}",
     "DELETE /api/gallery/videos/{id}",
+    "POST /api/gallery/uploads",
+    "POST /api/gallery/uploads/{jobId}/complete",
+    "GET /api/gallery/jobs/{id}",
   ]
 
   # edge: the streaming API.

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/versity/versitygw/backend/meta"
+	"github.com/versity/versitygw/backend/posix"
+	"github.com/versity/versitygw/embedgw"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/catalog"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/transcoder/jsqueue"
+)
+
+// devBucket is the bucket of the dev stack's objects: the folder <data>/objects/videoforge.
+const devBucket = "videoforge"
+
+// uploadFlags are the limits of uploads.
+type uploadFlags struct {
+	maxSize *string
+	types   *string
+	ttl     *time.Duration
+}
+
+func (f *flags) uploads() *uploadFlags {
+	def := catalog.DefaultUploadLimits()
+	return &uploadFlags{
+		maxSize: f.string("upload-max-size", "UPLOAD_MAX_SIZE", strconv.FormatInt(def.MaxSize, 10), "largest upload accepted, in bytes"),
+		types:   f.string("upload-types", "UPLOAD_TYPES", "video/*,application/octet-stream", "accepted media types of uploads as sniffed from their first bytes (patterns)"),
+		ttl:     f.duration("upload-url-ttl", "UPLOAD_URL_TTL", def.URLLifetime, "life of an upload URL; uploads not completed by then are given up and removed"),
+	}
+}
+
+func (u *uploadFlags) limits() (catalog.UploadLimits, error) {
+	l := catalog.UploadLimits{Types: splitList(*u.types), URLLifetime: *u.ttl}
+	var err error
+	if l.MaxSize, err = strconv.ParseInt(*u.maxSize, 10, 64); err != nil || l.MaxSize <= 0 {
+		return l, fmt.Errorf("UPLOAD_MAX_SIZE=%q: want a positive number of bytes", *u.maxSize)
+	}
+	if len(l.Types) == 0 {
+		return l, errors.New("UPLOAD_TYPES is empty")
+	}
+	if l.URLLifetime < time.Minute {
+		return l, fmt.Errorf("UPLOAD_URL_TTL=%v: want at least 1m", l.URLLifetime)
+	}
+	return l, nil
+}
+
+// startDevStorage serves <data>/objects over the S3 API with versitygw's embedded
+// gateway and its posix backend, so that the dev stack takes the same S3 code path as
+// AWS, and creates the bucket. The gateway runs once per process, and its backend makes
+// the object folder the process's working folder: data must be absolute.
+func startDevStorage(ctx context.Context, data string) (cfg storage.Config, root string, stop func(), err error) {
+	dir := filepath.Join(data, "objects")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cfg, "", nil, fmt.Errorf("object folder: %w", err)
+	}
+	secret, err := loadOrCreateSecret(filepath.Join(keyDir(data), "s3-secret.key"))
+	if err != nil {
+		return cfg, "", nil, err
+	}
+	be, err := posix.New(dir, meta.XattrMeta{}, posix.PosixOpts{})
+	if err != nil {
+		return cfg, "", nil, fmt.Errorf("embedded S3 over %s: %w", dir, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return cfg, "", nil, err
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfg = storage.Config{Bucket: devBucket, Region: "us-east-1", Endpoint: "http://" + addr,
+		AccessKey: "videoforge-dev", SecretKey: hex.EncodeToString(secret)}
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() {
+		done <- embedgw.RunVersityGW(gctx, be, &embedgw.Config{
+			RootUserAccess: cfg.AccessKey, RootUserSecret: cfg.SecretKey, Region: cfg.Region,
+			Ports: []string{addr}, MaxConnections: 250, MaxRequests: 250, MultipartMaxParts: 10000, Quiet: true,
+		})
+	}()
+	stop = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				slog.Warn("embedded S3 stopped", "err", err)
+			}
+		case <-time.After(10 * time.Second):
+			slog.Warn("embedded S3 did not stop within 10 s")
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		select {
+		case err := <-done:
+			cancel()
+			return cfg, "", nil, fmt.Errorf("embedded S3: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return cfg, "", nil, fmt.Errorf("embedded S3 not listening on %s", addr)
+		}
+	}
+	st, err := storage.New(ctx, cfg)
+	if err != nil {
+		stop()
+		return cfg, "", nil, err
+	}
+	if _, err := st.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(devBucket)}); err != nil {
+		if _, err := st.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(devBucket)}); err != nil {
+			stop()
+			return cfg, "", nil, fmt.Errorf("embedded S3: create bucket: %w", err)
+		}
+	}
+	slog.Info("embedded S3 started", "endpoint", cfg.Endpoint, "folder", dir)
+	return cfg, filepath.Join(dir, devBucket), stop, nil
+}
+
+// uploadObjects adapts storage.Store to catalog.UploadObjects.
+type uploadObjects struct{ *storage.Store }
+
+func (o uploadObjects) Head(ctx context.Context, key string) (int64, error) { return o.Size(ctx, key) }
+
+// devUploads returns the upload routes' configuration over the dev stack's database,
+// storage and JetStream work queue; uploads go to the edge's media server.
+func devUploads(ctx context.Context, db *postgres.DB, st *storage.Store, natsURL string, limits catalog.UploadLimits,
+	uploadURL func(jobID int64, expires time.Time) string) (*catalog.Uploads, func(), error) {
+	conn, err := bus.Connect(ctx, natsURL, "videoforge-dev-uploads", slog.Default())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := bus.EnsureStreams(ctx, conn.JetStream(), bus.StreamOptions{}); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	q, err := jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: transcoder.DefaultConfig().Visibility,
+		MaxReceives: transcoder.DefaultConfig().MaxReceives})
+	if err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	events := transcoder.NATSEvents{JS: conn.JetStream()}
+	jobs := postgres.NewJobService(db)
+	return &catalog.Uploads{
+		Store: jobs, Jobs: jobs, Objects: uploadObjects{st}, Limits: limits,
+		URL: func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
+			return uploadURL(jobID, expires), nil
+		},
+		Enqueue: func(ctx context.Context, m videoforge.JobMessage) error {
+			if err := transcoder.Enqueue(ctx, q, m); err != nil {
+				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
+			}
+			// The queued event is derived; the job row says queued either way.
+			_ = events.PublishJobEvent(ctx, videoforge.JobEvent{JobID: m.JobID, VideoID: m.VideoID,
+				Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
+			return nil
+		},
+	}, conn.Close, nil
+}

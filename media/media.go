@@ -1,0 +1,314 @@
+// Package media is the embedded media server: it serves the local object folder to
+// players (HLS playlists, segments, thumbnails, storyboards) with the same path-token
+// check the CDN does, and takes upload PUTs that carry a valid upload token. It runs
+// inside the edge when VideoForge is embedded; in AWS, S3 and CloudFront do its job.
+package media
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/playback"
+	"github.com/videoforge/videoforge/storage"
+)
+
+// Config holds the media server's settings.
+type Config struct {
+	// Root is the bucket's folder: the object at key is the file Root/key.
+	Root string
+	// TokenKey checks playback and upload tokens.
+	TokenKey []byte
+	// MaxUploadSize bounds an upload PUT, in bytes; 0 means no bound.
+	MaxUploadSize int64
+}
+
+// Lookup tells whether a video may be played without a token (public) and whether it
+// exists (ENOTFOUND when it does not).
+type Lookup func(ctx context.Context, videoID int64) (public bool, err error)
+
+// Uploader stores an upload's bytes (storage.Store, through the S3 API, so that the
+// object gets its metadata as any other).
+type Uploader interface {
+	Put(ctx context.Context, key string, r io.Reader) error
+}
+
+// Server answers media requests.
+type Server struct {
+	cfg    Config
+	root   *os.Root
+	lookup Lookup
+	up     Uploader
+	log    *slog.Logger
+}
+
+// New opens the object folder. Reads go through an os.Root, so that no path, link
+// or name reaches outside it.
+func New(cfg Config, lookup Lookup, up Uploader, log *slog.Logger) (*Server, error) {
+	if err := playback.ValidateKey(cfg.TokenKey); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Root, 0o755); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{cfg: cfg, root: root, lookup: lookup, up: up, log: log.With("component", "media")}, nil
+}
+
+// Close releases the object folder.
+func (s *Server) Close() error { return s.root.Close() }
+
+var (
+	prefixVideos  = []byte("/videos/")
+	prefixToken   = []byte("/t/")
+	prefixUploads = []byte("/uploads/")
+)
+
+// Handle answers the request and returns true when its path is the media server's
+// (/videos/…, /t/…, /uploads/…); other paths are left to the caller.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) bool {
+	p := ctx.Path()
+	switch {
+	case bytes.HasPrefix(p, prefixUploads):
+		s.upload(ctx, string(p))
+	case bytes.HasPrefix(p, prefixVideos), bytes.HasPrefix(p, prefixToken):
+		s.serve(ctx, string(p))
+	default:
+		return false
+	}
+	return true
+}
+
+var (
+	errNotFound  = videoforge.Errorf(videoforge.ENOTFOUND, "not found")
+	errForbidden = videoforge.Errorf(videoforge.EFORBIDDEN, "this video needs a valid playback token")
+)
+
+// serve answers GET and HEAD of an object, with Range.
+func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
+	if !ctx.IsGet() && !ctx.IsHead() {
+		ctx.Response.Header.Set("Allow", "GET, HEAD")
+		fail(ctx, videoforge.Errorf(videoforge.EINVALID, "only GET and HEAD are answered"), fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	signed := strings.HasPrefix(p, "/t/")
+	if signed {
+		vp, err := playback.Check(s.cfg.TokenKey, p, time.Now())
+		switch {
+		case errors.Is(err, playback.ErrMalformed):
+			fail(ctx, errNotFound, 0)
+			return
+		case err != nil:
+			fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: %s", strings.TrimPrefix(err.Error(), "playback: check token: ")), 0)
+			return
+		}
+		p = vp
+	}
+	id, rel, ok := split(p)
+	if !ok {
+		fail(ctx, errNotFound, 0)
+		return
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	public, err := s.lookup(lctx, id)
+	cancel()
+	if err != nil {
+		fail(ctx, err, 0)
+		return
+	}
+	if !signed && !public {
+		fail(ctx, errForbidden, 0)
+		return
+	}
+	key := "videos/" + strconv.FormatInt(id, 10) + "/" + rel
+	f, err := s.root.Open(key)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			fail(ctx, errNotFound, 0)
+		} else {
+			fail(ctx, videoforge.Errorf(videoforge.ENOTFOUND, "not found"), 0)
+			s.log.Warn("open object", "key", key, "err", err)
+		}
+		return
+	}
+	st, err := f.Stat()
+	if err != nil || st.IsDir() {
+		f.Close()
+		fail(ctx, errNotFound, 0)
+		return
+	}
+	h := &ctx.Response.Header
+	h.SetContentType(storage.ContentType(key))
+	cache := storage.CacheControl(key)
+	if signed {
+		// A token URL is one viewer's: shared caches must not keep it past the token.
+		cache = strings.Replace(cache, "public", "private", 1)
+	}
+	h.Set("Cache-Control", cache)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.SetLastModified(st.ModTime())
+	size := st.Size()
+	start, end := int64(0), size-1
+	if rng := ctx.Request.Header.Peek("Range"); len(rng) > 0 && size > 0 {
+		s0, e0, err := fasthttp.ParseByteRange(rng, int(size))
+		if err != nil {
+			f.Close()
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			fail(ctx, videoforge.Errorf(videoforge.EINVALID, "unsatisfiable range"), fasthttp.StatusRequestedRangeNotSatisfiable)
+			return
+		}
+		start, end = int64(s0), int64(e0)
+		h.SetContentRange(s0, e0, int(size))
+		ctx.SetStatusCode(fasthttp.StatusPartialContent)
+	}
+	n := end - start + 1
+	if ctx.IsHead() {
+		f.Close()
+		h.SetContentLength(int(n))
+		ctx.Response.SkipBody = true
+		return
+	}
+	ctx.SetBodyStream(&section{io.NewSectionReader(f, start, n), f}, int(n))
+}
+
+// section is a part of an open file that closes the file when the response is sent.
+type section struct {
+	*io.SectionReader
+	f *os.File
+}
+
+func (s *section) Close() error { return s.f.Close() }
+
+// split parses "/videos/<id>/<rest>" with a rest made of plain names only.
+func split(p string) (int64, string, bool) {
+	tail, ok := strings.CutPrefix(p, "/videos/")
+	if !ok {
+		return 0, "", false
+	}
+	ids, rel, ok := strings.Cut(tail, "/")
+	id, err := strconv.ParseInt(ids, 10, 64)
+	if !ok || err != nil || id <= 0 || strconv.FormatInt(id, 10) != ids || rel == "" || strings.ContainsAny(rel, "\\\x00") {
+		return 0, "", false
+	}
+	for seg := range strings.SplitSeq(rel, "/") {
+		if seg == "" || seg == "." || seg == ".." || strings.HasPrefix(seg, ".") {
+			return 0, "", false
+		}
+	}
+	return id, rel, true
+}
+
+// upload answers PUT /uploads/<jobId>/source?expires&signature.
+func (s *Server) upload(ctx *fasthttp.RequestCtx, p string) {
+	if !ctx.IsPut() {
+		ctx.Response.Header.Set("Allow", "PUT")
+		fail(ctx, videoforge.Errorf(videoforge.EINVALID, "PUT the file here"), fasthttp.StatusMethodNotAllowed)
+		return
+	}
+	tail, _ := strings.CutPrefix(p, "/uploads/")
+	ids, rest, _ := strings.Cut(tail, "/")
+	id, err := strconv.ParseInt(ids, 10, 64)
+	if err != nil || id <= 0 || rest != "source" {
+		fail(ctx, errNotFound, 0)
+		return
+	}
+	q, err := url.ParseQuery(string(ctx.URI().QueryString()))
+	if err == nil {
+		err = playback.CheckUpload(s.cfg.TokenKey, id, q, time.Now())
+	}
+	if err != nil {
+		fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "upload token refused: %s", strings.TrimPrefix(err.Error(), "playback: check upload token: ")), 0)
+		return
+	}
+	max := s.cfg.MaxUploadSize
+	if cl := ctx.Request.Header.ContentLength(); max > 0 && cl > 0 && int64(cl) > max {
+		ctx.SetConnectionClose() // the body is not read
+		fail(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file has %d bytes, more than the limit of %d", cl, max), 0)
+		return
+	}
+	var body io.Reader
+	if st := ctx.RequestBodyStream(); st != nil {
+		body = st
+	} else {
+		body = bytes.NewReader(ctx.Request.Body())
+	}
+	lr := &limitReader{r: body, left: max, max: max}
+	uctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	err = s.up.Put(uctx, videoforge.UploadKey(id), lr)
+	if lr.over {
+		ctx.SetConnectionClose()
+		fail(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file is larger than the limit of %d bytes", max), 0)
+		return
+	}
+	if err != nil {
+		s.log.Error("upload failed", "job", id, "err", err)
+		fail(ctx, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not store the upload; try again"), 0)
+		return
+	}
+	s.log.Info("upload stored", "job", id, "bytes", lr.n)
+	ctx.SetStatusCode(fasthttp.StatusOK)
+}
+
+// limitReader fails once more than max bytes came (max 0: no limit).
+type limitReader struct {
+	r         io.Reader
+	left, max int64
+	n         int64
+	over      bool
+}
+
+var errTooLarge = errors.New("upload over the size limit")
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.max > 0 && l.n > l.max {
+		l.over = true
+		return n, errTooLarge
+	}
+	return n, err
+}
+
+var statusOf = map[string]int{
+	videoforge.EINVALID:     fasthttp.StatusBadRequest,
+	videoforge.EFORBIDDEN:   fasthttp.StatusForbidden,
+	videoforge.ENOTFOUND:    fasthttp.StatusNotFound,
+	videoforge.ETOOLARGE:    fasthttp.StatusRequestEntityTooLarge,
+	videoforge.EUNAVAILABLE: fasthttp.StatusServiceUnavailable,
+	videoforge.ECONFLICT:    fasthttp.StatusConflict,
+}
+
+func fail(ctx *fasthttp.RequestCtx, err error, status int) {
+	if status == 0 {
+		var ok bool
+		if status, ok = statusOf[videoforge.ErrorCode(err)]; !ok {
+			status = fasthttp.StatusInternalServerError
+		}
+	}
+	ctx.Response.Header.Del("Cache-Control")
+	ctx.Response.Header.Set("Cache-Control", "no-store")
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json; charset=utf-8")
+	msg, _ := json.Marshal(videoforge.ErrorMessage(err))
+	ctx.SetBodyString(`{"error":{"code":"` + videoforge.ErrorCode(err) + `","message":` + string(msg) + `}}`)
+}
