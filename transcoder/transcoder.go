@@ -246,6 +246,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
 	case errors.Is(context.Cause(jctx), errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		log.Info("video deleted during the job; dropping it")
+		t.removeResults(log, msg)
 		// FailJob keeps the reason on the job row; the video is gone already.
 		t.fail(log, d, msg, "the video was deleted while it was being processed")
 	case errors.Is(context.Cause(jctx), errShutdown):
@@ -253,6 +254,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		t.release(d, 0)
 	case permanent(err):
 		log.Info("job failed", "reason", videoforge.ErrorMessage(err))
+		t.removeResults(log, msg)
 		t.fail(log, d, msg, videoforge.ErrorMessage(err))
 	default:
 		t.retry(jctx, log, d, msg, err)
@@ -274,6 +276,7 @@ func (t *Transcoder) retry(ctx context.Context, log *slog.Logger, d Delivery, ms
 	if d.Attempt() >= t.cfg.MaxReceives {
 		reason := fmt.Sprintf("gave up after %d attempts: %s", d.Attempt(), errorText(err))
 		log.Error("job failed for good", "err", err)
+		t.removeResults(log, msg)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if ferr := t.jobs.FailJob(bctx, msg.JobID, msg.VideoID, reason); ferr != nil {
@@ -296,6 +299,25 @@ func errorText(err error) string {
 		return videoforge.ErrorMessage(err)
 	}
 	return truncate(err.Error(), 500)
+}
+
+// prefixRemover is the part of storage.Store that removes a failed job's results.
+type prefixRemover interface {
+	DeletePrefix(ctx context.Context, prefix string) error
+}
+
+// removeResults removes whatever a job that will not complete stored of its video's
+// results, so that a failed or abandoned job leaves no half-written objects.
+func (t *Transcoder) removeResults(log *slog.Logger, msg videoforge.JobMessage) {
+	r, ok := t.store.(prefixRemover)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.DeletePrefix(ctx, videoforge.VideoPrefix(msg.VideoID)); err != nil {
+		log.Warn("could not remove the job's partial results", "err", err)
+	}
 }
 
 func (t *Transcoder) fail(log *slog.Logger, d Delivery, msg videoforge.JobMessage, reason string) {
