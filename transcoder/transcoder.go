@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
@@ -41,6 +43,7 @@ type Config struct {
 	Limits           ffmpeg.Limits
 	FFmpeg           ffmpeg.Config
 	Bin              ffmpeg.Binaries
+	Metrics          prometheus.Registerer // where the metrics are registered; nil: nowhere
 }
 
 // DefaultConfig returns the configuration used unless told otherwise.
@@ -82,6 +85,7 @@ type Transcoder struct {
 	events Events
 	log    *slog.Logger
 	runner *ffmpeg.Runner
+	m      *metrics
 
 	// testHook, when set, runs at the named points of a job; tests use it to crash
 	// workers ("panic") at chosen moments.
@@ -99,8 +103,12 @@ func New(cfg Config, q Queue, st Storage, jobs videoforge.JobService, events Eve
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = time.Second
 	}
+	m, err := newMetrics(cfg.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("transcoder metrics: %w", err)
+	}
 	return &Transcoder{cfg: cfg, queue: q, store: st, jobs: jobs, events: events, log: log.With("component", "transcoder"),
-		runner: &ffmpeg.Runner{Bin: cfg.Bin, Config: cfg.FFmpeg}}, nil
+		runner: &ffmpeg.Runner{Bin: cfg.Bin, Config: cfg.FFmpeg}, m: m}, nil
 }
 
 // Run starts the workers and returns when ctx ends and every worker has stopped: each
@@ -139,6 +147,7 @@ func (t *Transcoder) supervise(ctx, jobCtx context.Context, i int) {
 		if !crashed {
 			return
 		}
+		t.m.restarts.Inc()
 		t.log.Error("worker crashed; restarting it", "worker", i, "after", backoff)
 		select {
 		case <-ctx.Done():
@@ -182,11 +191,15 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	if err := json.Unmarshal(d.Body(), &msg); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 || msg.SourceKey == "" {
 		// Nothing to mark failed: the message goes back and, after the maximum
 		// receives, to the dead-letter queue for somebody to look at.
+		t.m.outcome(outcomeUnreadable)
 		t.log.Error("unreadable job message", "attempt", d.Attempt(), "body", truncate(string(d.Body()), 200), "err", err)
 		t.release(d, t.cfg.RetryDelay)
 		return
 	}
 	log := t.log.With("job", msg.JobID, "video", msg.VideoID, "attempt", d.Attempt())
+	t.m.inFlight.Inc()
+	defer t.m.inFlight.Dec()
+	received := time.Now()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -226,6 +239,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		return
 	}
 	if !started {
+		t.m.outcome(outcomeDropped)
 		log.Info("job already finished or its video deleted; dropping the message")
 		t.ack(log, d)
 		return
@@ -241,18 +255,23 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	switch {
 	case err == nil:
 		t.hook("committed")
+		t.m.outcome(outcomeCompleted)
+		t.m.seconds.Observe(time.Since(received).Seconds())
 		t.ack(log, d)
 		t.publish(msg, videoforge.JobEventCompleted, 100, d.Attempt(), "")
 		log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
 	case errors.Is(context.Cause(jctx), errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
+		t.m.outcome(outcomeDropped)
 		log.Info("video deleted during the job; dropping it")
 		t.removeResults(log, msg)
 		// FailJob keeps the reason on the job row; the video is gone already.
 		t.fail(log, d, msg, "the video was deleted while it was being processed")
 	case errors.Is(context.Cause(jctx), errShutdown):
+		t.m.outcome(outcomeHandedBack)
 		log.Info("shutting down; handing the job back")
 		t.release(d, 0)
 	case permanent(err):
+		t.m.outcome(outcomeFailed)
 		log.Info("job failed", "reason", videoforge.ErrorMessage(err))
 		t.removeResults(log, msg)
 		t.fail(log, d, msg, videoforge.ErrorMessage(err))
@@ -275,6 +294,7 @@ func permanent(err error) bool {
 func (t *Transcoder) retry(ctx context.Context, log *slog.Logger, d Delivery, msg videoforge.JobMessage, err error) {
 	if d.Attempt() >= t.cfg.MaxReceives {
 		reason := fmt.Sprintf("gave up after %d attempts: %s", d.Attempt(), errorText(err))
+		t.m.outcome(outcomeFailed)
 		log.Error("job failed for good", "err", err)
 		t.removeResults(log, msg)
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -288,6 +308,7 @@ func (t *Transcoder) retry(ctx context.Context, log *slog.Logger, d Delivery, ms
 		return
 	}
 	delay := t.cfg.RetryDelay * time.Duration(d.Attempt())
+	t.m.outcome(outcomeRetried)
 	log.Warn("job attempt failed; retrying", "err", err, "in", delay)
 	t.release(d, delay)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -324,6 +325,8 @@ func TestTranscodeJetStream(t *testing.T) {
 	silent := e.newJob(t, "portrait.mp4")
 	bad := e.newJob(t, "corrupt.mp4")
 	kinds := e.eventKinds(t, good.JobID)
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
 	for _, m := range []videoforge.JobMessage{good, silent, bad} {
 		if err := transcoder.Enqueue(context.Background(), q, m); err != nil {
 			t.Fatal(err)
@@ -354,6 +357,33 @@ func TestTranscodeJetStream(t *testing.T) {
 		v, err := e.videos.FindVideoByID(context.Background(), bad.VideoID, "alice")
 		if err != nil || v.Status != videoforge.StatusFailed {
 			t.Errorf("video %+v %v", v, err)
+		}
+	})
+	t.Run("Metrics", func(t *testing.T) {
+		// The counters move just after the commit the subtests above waited for.
+		deadline := time.Now().Add(5 * time.Second)
+	again:
+		got := map[string]float64{}
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() == "videoforge_transcoder_messages_total" {
+					got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+				}
+				if mf.GetName() == "videoforge_transcoder_job_seconds" {
+					got["observed"] = float64(m.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+		if got["completed"] != 2 || got["failed"] != 1 || got["retried"] != 0 || got["observed"] != 2 {
+			if time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				goto again
+			}
+			t.Errorf("metrics %v: want 2 completed (2 observed), 1 failed", got)
 		}
 	})
 	// Every message was acked: the work queue is empty.

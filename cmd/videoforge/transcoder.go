@@ -6,8 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -58,6 +65,7 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	audio := f.string("audio-bitrate", "TRANSCODER_AUDIO_BITRATE", "128k", "AAC bitrate of every variant")
 	maxDuration := f.duration("max-duration", "TRANSCODER_MAX_DURATION", def.Limits.MaxDuration, "longest source accepted")
 	maxSize := f.string("max-size", "TRANSCODER_MAX_SIZE", strconv.FormatInt(def.Limits.MaxSize, 10), "largest source accepted, in bytes")
+	metricsAddr := f.string("metrics-addr", "TRANSCODER_METRICS_ADDR", "", "address to serve Prometheus metrics on (/metrics); empty serves none")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -98,6 +106,21 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	if s.SQS.URL == "" && s.NATSURL == "" {
 		return errors.New("no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
+	}
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("TRANSCODER_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		slog.Info("transcoder metrics", "addr", ln.Addr().String())
+		s.Config.Metrics = reg
 	}
 	return serveTranscoder(ctx, s, slog.Default())
 }
