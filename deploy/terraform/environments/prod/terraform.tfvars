@@ -1,5 +1,5 @@
-# prod: a NAT gateway and a transcoder/edge/catalog spread per availability zone, a
-# multi-AZ database with deletion protection, interface endpoints for the config reads.
+# prod: a NAT gateway per availability zone, groups spread over three zones, a multi-AZ
+# database with deletion protection, interface endpoints for the configuration reads.
 region          = "eu-west-1"
 release_version = "v0.1.0"
 cors_origins    = ["https://videoforge.example.com"]
@@ -7,6 +7,8 @@ cors_origins    = ["https://videoforge.example.com"]
 vpc_cidr            = "10.50.0.0/16"
 single_nat_gateway  = false
 interface_endpoints = ["sqs", "ssm", "secretsmanager"]
+# Pin the image so that a new Debian AMI rolls out only when you choose:
+# ami_id = "ami-0123456789abcdef0"
 
 roles = {
   edge       = { instance_type = "c7g.large", min_size = 3, max_size = 12, desired_capacity = 3 }
