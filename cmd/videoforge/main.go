@@ -31,6 +31,7 @@ func commands() []command {
 		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards", runTranscoder},
 		{"migrate", "apply the database migrations", runMigrate},
 		{"token", "print a token that the dev stack accepts", runToken},
+		{"upload", "upload a video file and wait until it plays", runUpload},
 		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "videoforge", version)
 			return err

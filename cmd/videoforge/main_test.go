@@ -46,10 +46,11 @@ func (s *syncBuffer) String() string {
 var (
 	galleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
 	edgeURL    = regexp.MustCompile(`streaming\s+(http://\S+)/api/stream`)
+	natsURL    = regexp.MustCompile(`NATS\s+(nats://\S+)`)
 )
 
 // stack is a running dev stack's base URLs.
-type stack struct{ gallery, edge string }
+type stack struct{ gallery, edge, nats string }
 
 // startDev runs `videoforge dev` in-process on free ports and returns its base URLs;
 // the stack stops when the test ends.
@@ -76,7 +77,11 @@ func startDev(t *testing.T, data string) stack {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if g, e := galleryURL.FindStringSubmatch(out.String()), edgeURL.FindStringSubmatch(out.String()); g != nil && e != nil {
-			return stack{gallery: g[1], edge: e[1]}
+			n := natsURL.FindStringSubmatch(out.String())
+			if n == nil {
+				t.Fatalf("dev printed no NATS URL:\n%s", out.String())
+			}
+			return stack{gallery: g[1], edge: e[1], nats: n[1]}
 		}
 		select {
 		case err := <-done:

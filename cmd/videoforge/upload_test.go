@@ -1,0 +1,342 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	vfsql "github.com/videoforge/videoforge/sql"
+)
+
+// makeClip encodes a small test clip (4 s, 480x360, with sound: two rungs of the ladder).
+func makeClip(t *testing.T) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "clip.mp4")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=480x360:rate=25",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "4", "-c:v", "libx264", "-preset", "ultrafast",
+		"-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", name).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffmpeg (apt-get install ffmpeg) could not make the test clip: %v\n%s", err, out)
+	}
+	return name
+}
+
+// playable has ffmpeg read an HLS playlist (and every segment it lists) to the end.
+func playable(url string) error {
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", url, "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ffmpeg -i %s: %v: %s", url, err, out)
+	}
+	return nil
+}
+
+func get(t *testing.T, url, token string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, b
+}
+
+func put(t *testing.T, url string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("PUT", url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// eventually polls cond every 50 ms until it holds or d passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUploadToPlayback goes from a file on disk to a playing stream through the dev
+// stack, as a creator and players would, and checks that bad uploads end with clear
+// errors and failed jobs, never stuck ones.
+func TestUploadToPlayback(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	t.Setenv("DATABASE_URL", dsn)
+	t.Setenv("UPLOAD_MAX_SIZE", "3000000")
+	data := t.TempDir()
+	s := startDev(t, data)
+	clip := makeClip(t)
+	gallery := s.gallery + "/api/gallery"
+	alice := mintToken(t, data, "alice")
+	objects := filepath.Join(data, "objects", devBucket)
+
+	// The creator's command: upload with progress, follow the job, print the URL.
+	var out syncBuffer
+	start := time.Now()
+	err := run(context.Background(), []string{"upload", "-data", data, "-user", "alice", "-gallery", s.gallery, "-edge", s.edge,
+		"-nats-url", s.nats, "-file", clip, "-title", "E2E clip", "-timeout", "2m"}, &out)
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, out.String())
+	}
+	t.Logf("upload to ready in %v", time.Since(start).Round(time.Millisecond))
+	m := regexp.MustCompile(`video (\d+), job (\d+)`).FindStringSubmatch(out.String())
+	u := regexp.MustCompile(`stream URL: (\S+)`).FindStringSubmatch(out.String())
+	if m == nil || u == nil || !strings.Contains(out.String(), "100%") {
+		t.Fatalf("upload printed no ids, progress or URL:\n%s", out.String())
+	}
+	id, jobID := m[1], m[2]
+	oldURL := u[1]
+
+	// A repeated complete is harmless.
+	if code, body := call(t, "POST", gallery+"/uploads/"+jobID+"/complete", alice, ""); code != 202 || !strings.Contains(body, `"status":"completed"`) {
+		t.Errorf("repeated complete: %d %s", code, body)
+	}
+	if code, body := call(t, "GET", gallery+"/jobs/"+jobID, alice, ""); code != 200 || !strings.Contains(body, `"progress":100`) {
+		t.Errorf("job: %d %s", code, body)
+	}
+
+	// Every variant plays to the end; images and Range requests are served.
+	var qs struct {
+		Qualities []struct{ Name, URL string }
+	}
+	if res, body := get(t, s.edge+"/api/stream/"+id+"/qualities", ""); res.StatusCode != 200 || json.Unmarshal(body, &qs) != nil || len(qs.Qualities) != 2 {
+		t.Fatalf("qualities: %d %s", res.StatusCode, body)
+	}
+	if err := playable(oldURL); err != nil {
+		t.Error(err)
+	}
+	for _, q := range qs.Qualities {
+		if err := playable(q.URL); err != nil {
+			t.Error(err)
+		}
+	}
+	res, body := get(t, oldURL, "")
+	if ct, cc := res.Header.Get("Content-Type"), res.Header.Get("Cache-Control"); ct != "application/vnd.apple.mpegurl" || !strings.Contains(cc, "max-age=10") {
+		t.Errorf("master playlist: %s, %s", ct, cc)
+	}
+	seg := strings.TrimSuffix(qs.Qualities[0].URL, "index.m3u8") + "seg_0000.ts"
+	res, body = get(t, seg, "", "Range", "bytes=0-187")
+	if res.StatusCode != 206 || len(body) != 188 || res.Header.Get("Content-Type") != "video/mp2t" || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+		t.Errorf("segment range: %d, %d bytes, %v", res.StatusCode, len(body), res.Header)
+	}
+	var th struct{ URL string }
+	if res, body := get(t, s.edge+"/api/stream/"+id+"/thumbnail", ""); res.StatusCode != 200 || json.Unmarshal(body, &th) != nil {
+		t.Fatalf("thumbnail: %d %s", res.StatusCode, body)
+	}
+	folder := strings.TrimSuffix(th.URL, "thumbnail.jpg")
+	for name, ct := range map[string]string{"thumbnail.jpg": "image/jpeg", "storyboard.jpg": "image/jpeg", "storyboard.vtt": "text/vtt; charset=utf-8"} {
+		if res, body := get(t, folder+name, ""); res.StatusCode != 200 || res.Header.Get("Content-Type") != ct || len(body) == 0 {
+			t.Errorf("%s: %d %s", name, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+	}
+	if res, _ := get(t, s.edge+"/videos/"+id+"/hls/../../../uploads/"+jobID+"/source", ""); res.StatusCode == 200 {
+		t.Error("a path out of the video folder was served")
+	}
+
+	// Private: the old URL and unsigned URLs are refused, the owner's new URL plays.
+	if code, body := call(t, "PUT", gallery+"/videos/"+id, alice, `{"visibility":"private"}`); code != 200 {
+		t.Fatalf("make private: %d %s", code, body)
+	}
+	eventually(t, 10*time.Second, "old URL refused", func() bool {
+		res, _ := get(t, oldURL, "")
+		return res.StatusCode == 403
+	})
+	if res, _ := get(t, s.edge+"/videos/"+id+"/thumbnail.jpg", ""); res.StatusCode != 403 {
+		t.Errorf("unsigned thumbnail of a private video: %d", res.StatusCode)
+	}
+	if res, _ := get(t, s.edge+"/api/stream/"+id, ""); res.StatusCode != 404 {
+		t.Errorf("stream URL of a private video for anybody: %d", res.StatusCode)
+	}
+	var priv struct{ URL string }
+	if res, body := get(t, s.edge+"/api/stream/"+id, alice); res.StatusCode != 200 || json.Unmarshal(body, &priv) != nil || !strings.Contains(priv.URL, "/t/") {
+		t.Fatalf("owner's stream URL: %d %s", res.StatusCode, body)
+	}
+	if err := playable(priv.URL); err != nil {
+		t.Error(err)
+	}
+	forged := regexp.MustCompile(`/t/(\d+)/[^/]+/`).ReplaceAllString(priv.URL, "/t/$1/"+strings.Repeat("A", 43)+"/")
+	if res, _ := get(t, forged, ""); res.StatusCode != 403 {
+		t.Errorf("forged token: %d", res.StatusCode)
+	}
+
+	// Delete: the edge answers 404 and the objects are gone.
+	if code, body := call(t, "DELETE", gallery+"/videos/"+id, alice, ""); code != 204 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	eventually(t, 10*time.Second, "edge 404 after delete", func() bool {
+		res, _ := get(t, s.edge+"/api/stream/"+id, alice)
+		return res.StatusCode == 404
+	})
+	if res, _ := get(t, priv.URL, ""); res.StatusCode != 404 {
+		t.Errorf("media after delete: %d", res.StatusCode)
+	}
+	for _, dir := range []string{filepath.Join(objects, "videos", id), filepath.Join(objects, "uploads", jobID)} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("%s still exists after delete: %v", dir, err)
+		}
+	}
+
+	t.Run("BadUploads", func(t *testing.T) { badUploads(t, s, data, dsn, clip) })
+}
+
+type upload struct {
+	videoforge.Upload
+	id string
+}
+
+func startUpload(t *testing.T, gallery, token, title string) upload {
+	t.Helper()
+	code, body := call(t, "POST", gallery+"/uploads", token, `{"title":"`+title+`","visibility":"unlisted"}`)
+	var u upload
+	if code != 201 || json.Unmarshal([]byte(body), &u.Upload) != nil || u.UploadURL == "" {
+		t.Fatalf("start upload: %d %s", code, body)
+	}
+	u.id = fmt.Sprint(u.JobID)
+	return u
+}
+
+func badUploads(t *testing.T, s stack, data, dsn, clip string) {
+	gallery := s.gallery + "/api/gallery"
+	alice, bob := mintToken(t, data, "alice"), mintToken(t, data, "bob")
+	src, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobState := func(u upload) videoforge.JobView {
+		t.Helper()
+		var j videoforge.JobView
+		code, body := call(t, "GET", gallery+"/jobs/"+u.id, alice, "")
+		if code != 200 || json.Unmarshal([]byte(body), &j) != nil {
+			t.Fatalf("job %s: %d %s", u.id, code, body)
+		}
+		return j
+	}
+	failed := func(t *testing.T, u upload, want string) {
+		t.Helper()
+		var j videoforge.JobView
+		eventually(t, 30*time.Second, "job "+u.id+" failed", func() bool {
+			j = jobState(u)
+			return j.Status == videoforge.JobFailed
+		})
+		if j.Error == nil || !strings.Contains(*j.Error, want) {
+			t.Errorf("job error %v, want it to say %q", j.Error, want)
+		}
+		if code, body := call(t, "GET", gallery+"/videos/"+fmt.Sprint(u.VideoID), alice, ""); code != 200 || !strings.Contains(body, `"status":"failed"`) {
+			t.Errorf("video of a failed job: %d %s", code, body)
+		}
+	}
+	rejected := func(t *testing.T, body []byte, status int, msg string) {
+		u := startUpload(t, gallery, alice, t.Name())
+		if code, b := put(t, u.UploadURL, body); code != 200 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, "")
+		if code != status || !strings.Contains(b, msg) {
+			t.Errorf("complete: %d %s, want %d saying %q", code, b, status, msg)
+		}
+		failed(t, u, msg)
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 409 || !strings.Contains(b, msg) {
+			t.Errorf("complete again: %d %s", code, b)
+		}
+	}
+	t.Run("Empty", func(t *testing.T) { rejected(t, nil, 400, "empty") })
+	t.Run("TextRenamedMP4", func(t *testing.T) {
+		rejected(t, []byte("just some text, renamed to clip.mp4\n"), 400, "not a video")
+	})
+	t.Run("Truncated", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "truncated")
+		if code, b := put(t, u.UploadURL, src[:len(src)/3]); code != 200 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 202 {
+			t.Fatalf("complete: %d %s", code, b)
+		}
+		failed(t, u, "")
+	})
+	t.Run("OverSizeLimit", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "too big")
+		if code, b := put(t, u.UploadURL, make([]byte, 3000001)); code != 413 || !strings.Contains(b, "limit") {
+			t.Errorf("PUT: %d %s", code, b)
+		}
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 409 {
+			t.Errorf("complete: %d %s", code, b)
+		}
+	})
+	t.Run("CompleteBeforePUT", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "early")
+		code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, "")
+		if code != 409 || !strings.Contains(b, "PUT the file") {
+			t.Errorf("complete: %d %s", code, b)
+		}
+		if j := jobState(u); j.Status != videoforge.JobPending {
+			t.Errorf("job %s after an early complete", j.Status)
+		}
+	})
+	t.Run("SomeoneElsesJob", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "alice's")
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", bob, ""); code != 403 {
+			t.Errorf("bob completes alice's job: %d %s", code, b)
+		}
+		if code, b := call(t, "GET", gallery+"/jobs/"+u.id, bob, ""); code != 403 {
+			t.Errorf("bob reads alice's job: %d %s", code, b)
+		}
+		if code, b := put(t, strings.Replace(u.UploadURL, "/uploads/"+u.id+"/", "/uploads/"+fmt.Sprint(u.JobID+1000)+"/", 1), src); code != 403 {
+			t.Errorf("PUT with another job's token: %d %s", code, b)
+		}
+		if code, b := call(t, "GET", gallery+"/jobs/"+u.id, "", ""); code != 401 {
+			t.Errorf("anonymous job: %d %s", code, b)
+		}
+	})
+	// Uploads never completed are given up after their lifetime (here: now) by the
+	// janitor's query, and their bytes removed; none stays pending.
+	t.Run("Abandoned", func(t *testing.T) {
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		ids, err := postgres.NewJobService(db).ExpireUploads(context.Background(), time.Now().Add(time.Hour), "not completed in time")
+		if err != nil || len(ids) < 3 {
+			t.Fatalf("expired %v, %v; want the three pending uploads", ids, err)
+		}
+		var pending int
+		if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE status IN ('pending', 'queued', 'processing')`).Scan(&pending); err != nil || pending != 0 {
+			t.Errorf("%d jobs still pending or running (%v)", pending, err)
+		}
+	})
+}
