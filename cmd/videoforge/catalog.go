@@ -74,6 +74,7 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
 	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to; empty runs no relay")
 	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
+	uf := f.catalogUploads()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -86,6 +87,10 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	authCfg, err := af.config()
+	if err != nil {
+		return err
+	}
+	uploads, err := uf.setup(ctx, *nf.url, streams)
 	if err != nil {
 		return err
 	}
@@ -107,10 +112,10 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	slog.Info("gallery listening", "addr", ln.Addr().String(), "schema", dbCfg.Schema)
 	if *nf.url == "" || !*withRelay {
 		slog.Warn("no relay in this process: catalog events wait in the outbox for 'videoforge relay'", "nats_url_set", *nf.url != "")
-		return serveGallery(ctx, ln, dbCfg, verifier, gf, nil)
+		return serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, nil)
 	}
 	var rp *inProcessRelay
-	err = serveGallery(ctx, ln, dbCfg, verifier, gf, func(s *catalog.Server) {
+	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		rp = startRelay(ctx, dbCfg, *nf.url, streams, s.Registry())
 	})
 	rp.stop()

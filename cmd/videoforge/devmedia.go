@@ -18,7 +18,6 @@ import (
 	"github.com/versity/versitygw/backend/posix"
 	"github.com/versity/versitygw/embedgw"
 
-	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -161,21 +160,9 @@ func devUploads(ctx context.Context, db *postgres.DB, st *storage.Store, natsURL
 		conn.Close()
 		return nil, nil, err
 	}
-	events := transcoder.NATSEvents{JS: conn.JetStream()}
-	jobs := postgres.NewJobService(db)
-	return &catalog.Uploads{
-		Store: jobs, Jobs: jobs, Objects: uploadObjects{st}, Limits: limits,
-		URL: func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
+	up := newUploads(db, st, q, transcoder.NATSEvents{JS: conn.JetStream()}, limits,
+		func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
 			return uploadURL(jobID, expires), nil
-		},
-		Enqueue: func(ctx context.Context, m videoforge.JobMessage) error {
-			if err := transcoder.Enqueue(ctx, q, m); err != nil {
-				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
-			}
-			// The queued event is derived; the job row says queued either way.
-			_ = events.PublishJobEvent(ctx, videoforge.JobEvent{JobID: m.JobID, VideoID: m.VideoID,
-				Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
-			return nil
-		},
-	}, conn.Close, nil
+		})
+	return up, conn.Close, nil
 }

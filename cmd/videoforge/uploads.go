@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/catalog"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/transcoder/jsqueue"
+	"github.com/videoforge/videoforge/transcoder/sqs"
+)
+
+// catalogUploadFlags are the settings of the catalog's upload routes in production:
+// the bucket uploads go to (presigned PUTs) and the job queue.
+type catalogUploadFlags struct {
+	bucket, region, endpoint, key, secret *string
+	sqsURL, sqsEndpoint                   *string
+	limits                                *uploadFlags
+}
+
+func (f *flags) catalogUploads() *catalogUploadFlags {
+	return &catalogUploadFlags{
+		bucket:      f.string("s3-bucket", "S3_BUCKET_NAME", "", "bucket uploads go to (presigned PUTs); empty answers the upload routes 503"),
+		region:      f.string("s3-region", "AWS_REGION", "", "AWS region of the bucket and the queue"),
+		endpoint:    f.string("s3-endpoint", "S3_ENDPOINT", "", "S3-compatible server (path-style); empty means AWS"),
+		key:         f.string("s3-access-key-id", "S3_ACCESS_KEY_ID", "", "access key for an S3-compatible server; in AWS use the instance role"),
+		secret:      f.string("s3-secret-access-key", "S3_SECRET_ACCESS_KEY", "", "secret key for an S3-compatible server"),
+		sqsURL:      f.string("sqs-queue-url", "SQS_QUEUE_URL", "", "SQS queue of job messages; empty: the JetStream work queue at NATS_URL"),
+		sqsEndpoint: f.string("sqs-endpoint", "SQS_ENDPOINT", "", "SQS-compatible server; empty means AWS"),
+		limits:      f.uploads(),
+	}
+}
+
+// setup returns the upload routes' configuration, or nil when no bucket is set.
+func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams bus.StreamOptions) (func(*postgres.DB) (*catalog.Uploads, func(), error), error) {
+	limits, err := c.limits.limits()
+	if err != nil {
+		return nil, err
+	}
+	if *c.bucket == "" {
+		slog.Warn("S3_BUCKET_NAME is not set: the upload routes answer 503")
+		return nil, nil
+	}
+	if *c.sqsURL == "" && natsURL == "" {
+		return nil, fmt.Errorf("S3_BUCKET_NAME is set but there is no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
+	}
+	st, err := storage.New(ctx, storage.Config{Bucket: *c.bucket, Region: *c.region, Endpoint: *c.endpoint, AccessKey: *c.key, SecretKey: *c.secret})
+	if err != nil {
+		return nil, err
+	}
+	return func(db *postgres.DB) (*catalog.Uploads, func(), error) {
+		var q transcoder.Queue
+		stop := func() {}
+		var events transcoder.Events
+		if natsURL != "" {
+			conn, err := bus.Connect(ctx, natsURL, "videoforge-catalog-uploads", slog.Default())
+			if err != nil {
+				return nil, nil, err
+			}
+			stop = conn.Close
+			events = transcoder.NATSEvents{JS: conn.JetStream()}
+			if *c.sqsURL == "" {
+				if err := bus.EnsureStreams(ctx, conn.JetStream(), streams); err != nil {
+					stop()
+					return nil, nil, err
+				}
+				def := transcoder.DefaultConfig()
+				if q, err = jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: def.Visibility, MaxReceives: def.MaxReceives, Replicas: streams.Replicas}); err != nil {
+					stop()
+					return nil, nil, err
+				}
+			}
+		}
+		if *c.sqsURL != "" {
+			client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: *c.region, Endpoint: *c.sqsEndpoint})
+			if err == nil {
+				q, err = sqs.New(client, sqs.Config{URL: *c.sqsURL, Visibility: transcoder.DefaultConfig().Visibility})
+			}
+			if err != nil {
+				stop()
+				return nil, nil, err
+			}
+		}
+		up := newUploads(db, st, q, events, limits, func(ctx context.Context, _ int64, key string, expires time.Time) (string, error) {
+			return st.PresignPut(ctx, key, expires)
+		})
+		jctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); up.RunJanitor(jctx, min(time.Minute, limits.URLLifetime/4), slog.Default()) }()
+		return up, func() { cancel(); <-done; stop() }, nil
+	}, nil
+}
+
+// newUploads configures the upload routes over the catalog's database, a bucket and a
+// job queue; events, when not nil, get each job's queued event.
+func newUploads(db *postgres.DB, st *storage.Store, q transcoder.Queue, events transcoder.Events, limits catalog.UploadLimits,
+	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *catalog.Uploads {
+	jobs := postgres.NewJobService(db)
+	return &catalog.Uploads{
+		Store: jobs, Jobs: jobs, Objects: uploadObjects{st}, Limits: limits, URL: url,
+		Enqueue: func(ctx context.Context, m videoforge.JobMessage) error {
+			if err := transcoder.Enqueue(ctx, q, m); err != nil {
+				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
+			}
+			if events != nil {
+				// The queued event is derived; the job row says queued either way.
+				_ = events.PublishJobEvent(ctx, videoforge.JobEvent{JobID: m.JobID, VideoID: m.VideoID,
+					Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
+			}
+			return nil
+		},
+	}
+}
