@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
 	only := fs.String("only", "", "run only this part: gallery, edge, freshness or transcoder")
 	verbose := fs.Bool("v", false, "log progress")
-	trSize := fs.String("transcoder-size", "1280x720", "source size of the transcoder benchmark")
+	trSize := fs.String("transcoder-size", "1920x1080", "source size of the transcoder benchmark")
 	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
 	trRuns := fs.Int("transcoder-runs", 2, "runs of each transcoder measurement; the best counts")
 	bin := fs.String("bin", "bin/videoforge", "the videoforge binary whose dev stack the freshness benchmark runs")

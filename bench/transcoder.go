@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ func benchTranscoder(ctx context.Context, size string, seconds, runs int) ([]row
 		return nil, nil, fmt.Errorf("generate the source (is ffmpeg installed? make deps): %v: %s", err, out)
 	}
 	cfg := ffmpeg.DefaultConfig()
+	loadBefore := loadAverage()
 	info, err := ffmpeg.Probe(ctx, ffmpeg.Binaries{}, src, ffmpeg.Limits{})
 	if err != nil {
 		return nil, nil, err
@@ -124,8 +126,23 @@ func benchTranscoder(ctx context.Context, size string, seconds, runs int) ([]row
 			fmt.Sprintf("%+.1f %% (%.2fs vs %.2fs)", 100*(worker.Seconds()/plain.Seconds()-1), worker.Seconds(), plain.Seconds()), "≤ 5 %", cmd},
 		{"the same, CPU time", fmt.Sprintf("%+.1f %% (%.2fs vs %.2fs)", 100*(workerCPU.Seconds()/oneCPU.Seconds()-1), workerCPU.Seconds(), oneCPU.Seconds()), "≤ 5 %", cmd},
 	}
-	notes := []string{fmt.Sprintf("Transcoder: preset %s, best of %d runs each; the per-rendition runs are sequential, each decoding the source again.", cfg.Preset, runs)}
+	notes := []string{fmt.Sprintf("Transcoder: preset %s, best of %d runs each; the per-rendition runs are sequential, each decoding the source again. "+
+		"Load average before and after: %s, %s (other work on the machine shrinks the wall-time gain of one process, whose encoders run side by side).",
+		cfg.Preset, runs, loadBefore, loadAverage())}
 	return rows, notes, nil
+}
+
+// loadAverage returns the one-minute load average, or "?".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 // cpuTime returns the user and system time of this process and its waited-for children.
