@@ -66,6 +66,9 @@ type Uploads struct {
 	// de-duplicates; the job's state makes a repeat harmless anyway).
 	Enqueue func(ctx context.Context, m videoforge.JobMessage) error
 	Limits  UploadLimits
+	// Abandoned, when set, removes whatever else an upload given up by the janitor
+	// left (the partial files of a resumable upload).
+	Abandoned func(jobID int64)
 }
 
 type createUploadBody struct {
@@ -253,6 +256,9 @@ func (up *Uploads) RunJanitor(ctx context.Context, every time.Duration, log *slo
 		for _, id := range ids {
 			if err := up.Objects.DeletePrefix(ctx, path.Dir(videoforge.UploadKey(id))+"/"); err != nil {
 				log.Warn("upload janitor: remove upload", "job", id, "err", err)
+			}
+			if up.Abandoned != nil {
+				up.Abandoned(id)
 			}
 		}
 		if len(ids) > 0 {

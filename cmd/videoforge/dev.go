@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/pgcluster"
@@ -156,11 +158,24 @@ Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
 Stop with Ctrl-C.
 `, base, *data, natsURL, edgeBase)
 	var rp *inProcessRelay
+	var tusHandler http.Handler
 	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
 		up, stop, err := devUploads(ctx, db, st, natsURL, limits, func(jobID int64, expires time.Time) string {
 			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
 		})
 		if err != nil {
+			return nil, nil, err
+		}
+		tusDir := filepath.Join(*data, "tus")
+		up.Abandoned = func(jobID int64) {
+			name := filepath.Join(tusDir, "job-"+strconv.FormatInt(jobID, 10))
+			os.Remove(name)
+			os.Remove(name + ".info")
+		}
+		tusHandler, err = tus.New(tus.Config{Dir: tusDir, BasePath: tusPath, MaxSize: limits.MaxSize,
+			Verify: verifier.Verify, Jobs: up.Store, Objects: st, Log: slog.Default()})
+		if err != nil {
+			stop()
 			return nil, nil, err
 		}
 		jctx, cancel := context.WithCancel(ctx)
@@ -170,11 +185,15 @@ Stop with Ctrl-C.
 	}
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
+		s.Handle(tusPath, tusHandler)
 		rp = startRelay(ctx, dbCfg, natsURL, bus.StreamOptions{}, s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
 	return err
 }
+
+// tusPath is where the dev stack takes resumable (tus) uploads.
+const tusPath = catalog.Prefix + "/tus/"
 
 // startDevEdge runs the streaming edge on ln until stop is called, with the playback
 // token key kept in the data folder, and waits until it has loaded the catalog.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +36,8 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder of the dev stack, to mint a token")
 	user := f.string("user", "", "alice", "user id of the minted token")
 	wait := f.duration("timeout", "", 30*time.Minute, "how long to wait for the video to be ready")
+	resumable := f.bool("tus", "", false, "send the file with the tus protocol (resumable, in chunks) instead of one PUT")
+	chunk := f.Int64("chunk", 8<<20, "bytes per tus PATCH")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -77,20 +80,28 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "video %d, job %d: uploading %s (%s)\n", up.VideoID, up.JobID, *file, humanBytes(st.Size()))
 
 	bar := &progressBar{w: stdout, label: "upload"}
-	req, err := http.NewRequestWithContext(ctx, "PUT", up.UploadURL, &countingReader{r: in, total: st.Size(), bar: bar})
-	if err != nil {
-		return err
-	}
-	req.ContentLength = st.Size()
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("upload: %w", err)
-	}
-	rb, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
-	res.Body.Close()
-	bar.done()
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("upload: %s", apiError(res.StatusCode, rb))
+	if *resumable {
+		err = tusUpload(ctx, strings.TrimRight(*gallery, "/")+"/api/gallery/tus/", *token, up.JobID, in, st.Size(), *chunk, bar)
+		bar.done()
+		if err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+	} else {
+		req, err := http.NewRequestWithContext(ctx, "PUT", up.UploadURL, &countingReader{r: in, total: st.Size(), bar: bar})
+		if err != nil {
+			return err
+		}
+		req.ContentLength = st.Size()
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("upload: %w", err)
+		}
+		rb, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
+		bar.done()
+		if res.StatusCode/100 != 2 {
+			return fmt.Errorf("upload: %s", apiError(res.StatusCode, rb))
+		}
 	}
 	var job videoforge.JobView
 	if err := c.do(ctx, "POST", "/uploads/"+strconv.FormatInt(up.JobID, 10)+"/complete", nil, &job); err != nil {
@@ -329,4 +340,63 @@ func fileExt(p string) string {
 		return b[i:]
 	}
 	return ""
+}
+
+// tusUpload sends the file to the tus endpoint in chunks; after a failed PATCH it asks
+// the server where it got to (HEAD) and resumes from there, a few times.
+func tusUpload(ctx context.Context, endpoint, token string, jobID int64, f *os.File, size, chunk int64, bar *progressBar) error {
+	tusReq := func(method, url string, body io.Reader, hdr map[string]string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url, body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		req.Header.Set("Authorization", "Bearer "+token)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 64<<10))
+		res.Body.Close()
+		if res.StatusCode/100 != 2 {
+			return res, fmt.Errorf("%s %s: %d %s", method, url, res.StatusCode, strings.TrimSpace(string(b)))
+		}
+		return res, nil
+	}
+	res, err := tusReq("POST", endpoint, nil, map[string]string{"Upload-Length": strconv.FormatInt(size, 10),
+		"Upload-Metadata": "jobId " + base64.StdEncoding.EncodeToString([]byte(strconv.FormatInt(jobID, 10)))})
+	if err != nil {
+		return err
+	}
+	loc, err := res.Location()
+	if err != nil {
+		return fmt.Errorf("tus: no upload location: %w", err)
+	}
+	var off int64
+	failures := 0
+	for off < size {
+		n := min(chunk, size-off)
+		res, err := tusReq("PATCH", loc.String(), io.NewSectionReader(f, off, n), map[string]string{
+			"Content-Type": "application/offset+octet-stream", "Upload-Offset": strconv.FormatInt(off, 10)})
+		if err == nil {
+			off, err = strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
+		}
+		if err != nil {
+			if failures++; failures > 5 || ctx.Err() != nil || (res != nil && res.StatusCode/100 == 4 && res.StatusCode != http.StatusConflict) {
+				return err
+			}
+			time.Sleep(time.Duration(failures) * 500 * time.Millisecond)
+			// Resume where the server got to.
+			if res, herr := tusReq("HEAD", loc.String(), nil, nil); herr == nil {
+				off, _ = strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
+			}
+			continue
+		}
+		failures = 0
+		bar.set(float64(off) / float64(size))
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -211,6 +212,7 @@ func TestUploadToPlayback(t *testing.T) {
 		}
 	}
 
+	t.Run("Resumable", func(t *testing.T) { resumable(t, s, data, clip) })
 	t.Run("BadUploads", func(t *testing.T) { badUploads(t, s, data, dsn, clip) })
 }
 
@@ -338,5 +340,83 @@ func badUploads(t *testing.T, s stack, data, dsn, clip string) {
 		if err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM jobs WHERE status IN ('pending', 'queued', 'processing')`).Scan(&pending); err != nil || pending != 0 {
 			t.Errorf("%d jobs still pending or running (%v)", pending, err)
 		}
+	})
+}
+
+// resumable uploads the clip with tus in several PATCHes, checks that another user
+// cannot touch the upload, and that it plays like any other.
+func resumable(t *testing.T, s stack, data, clip string) {
+	gallery := s.gallery + "/api/gallery"
+	alice, bob := mintToken(t, data, "alice"), mintToken(t, data, "bob")
+
+	// By hand: the first half, a resume from the server's offset, another user refused.
+	u := startUpload(t, gallery, alice, "tus by hand")
+	src, err := os.ReadFile(clip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tus := func(method, url, token string, body []byte, hdr ...string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, url, bytes.NewReader(body))
+		req.Header.Set("Tus-Resumable", "1.0.0")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res
+	}
+	meta := "jobId " + base64.StdEncoding.EncodeToString([]byte(u.id))
+	if res := tus("POST", gallery+"/tus/", bob, nil, "Upload-Length", fmt.Sprint(len(src)), "Upload-Metadata", meta); res.StatusCode != 403 {
+		t.Errorf("bob creates a tus upload for alice's job: %d", res.StatusCode)
+	}
+	res := tus("POST", gallery+"/tus/", alice, nil, "Upload-Length", fmt.Sprint(len(src)), "Upload-Metadata", meta)
+	loc := res.Header.Get("Location")
+	if res.StatusCode != 201 || loc == "" {
+		t.Fatalf("create: %d %q", res.StatusCode, loc)
+	}
+	half := len(src) / 2
+	if res := tus("PATCH", loc, alice, src[:half], "Content-Type", "application/offset+octet-stream", "Upload-Offset", "0"); res.StatusCode != 204 {
+		t.Fatalf("first PATCH: %d", res.StatusCode)
+	}
+	if res := tus("HEAD", loc, bob, nil); res.StatusCode != 403 {
+		t.Errorf("bob HEADs alice's upload: %d", res.StatusCode)
+	}
+	res = tus("HEAD", loc, alice, nil)
+	if res.StatusCode != 200 || res.Header.Get("Upload-Offset") != fmt.Sprint(half) {
+		t.Fatalf("HEAD: %d offset %q", res.StatusCode, res.Header.Get("Upload-Offset"))
+	}
+	if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 409 {
+		t.Errorf("complete before the last PATCH: %d %s", code, b)
+	}
+	if res := tus("PATCH", loc, alice, src[half:], "Content-Type", "application/offset+octet-stream", "Upload-Offset", fmt.Sprint(half)); res.StatusCode != 204 {
+		t.Fatalf("second PATCH: %d", res.StatusCode)
+	}
+	if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 202 {
+		t.Errorf("complete: %d %s", code, b)
+	}
+
+	// The command, in 200 kB chunks, to a playing stream.
+	var out syncBuffer
+	err = run(context.Background(), []string{"upload", "-tus", "-chunk", "200000", "-data", data, "-user", "alice",
+		"-gallery", s.gallery, "-edge", s.edge, "-nats-url", s.nats, "-file", clip, "-title", "tus clip", "-timeout", "2m"}, &out)
+	u2 := regexp.MustCompile(`stream URL: (\S+)`).FindStringSubmatch(out.String())
+	if err != nil || u2 == nil {
+		t.Fatalf("upload -tus: %v\n%s", err, out.String())
+	}
+	if err := playable(u2[1]); err != nil {
+		t.Error(err)
+	}
+	var j videoforge.JobView
+	eventually(t, 30*time.Second, "the hand-made tus upload's job completes", func() bool {
+		code, body := call(t, "GET", gallery+"/jobs/"+u.id, alice, "")
+		return code == 200 && json.Unmarshal([]byte(body), &j) == nil && j.Status == videoforge.JobCompleted
 	})
 }
