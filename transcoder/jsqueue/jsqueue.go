@@ -139,7 +139,7 @@ func (q *Queue) Send(ctx context.Context, id string, body []byte) error {
 	return nil
 }
 
-// Receive waits up to the poll time for a message. A message past its allowed
+// Receive waits up to the poll time for a message, or until ctx ends. A message past its allowed
 // receives is moved to the dead-letter stream on the way and not returned.
 func (q *Queue) Receive(ctx context.Context) (transcoder.Delivery, error) {
 	deadline := time.Now().Add(q.cfg.PollWait)
@@ -151,15 +151,25 @@ func (q *Queue) Receive(ctx context.Context) (transcoder.Delivery, error) {
 		if wait < 10*time.Millisecond {
 			return nil, nil
 		}
-		batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(wait))
+		wctx, cancel := context.WithDeadline(ctx, deadline)
+		batch, err := q.cons.Fetch(1, jetstream.FetchContext(wctx))
 		if err != nil {
+			cancel()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("jsqueue: receive: %w", err)
 		}
 		var msg jetstream.Msg
 		for m := range batch.Messages() {
 			msg = m
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		cancel()
+		if msg == nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) &&
+			!errors.Is(err, context.Canceled) {
 			return nil, fmt.Errorf("jsqueue: receive: %w", err)
 		}
 		if msg == nil {

@@ -79,3 +79,18 @@ func TestSendDeduplicates(t *testing.T) {
 		t.Fatalf("stream %+v holds %d messages", info.Config, info.State.Msgs)
 	}
 }
+
+func TestReceiveStopsWithContext(t *testing.T) {
+	js := startJetStream(t)
+	q, err := jsqueue.New(context.Background(), js, jsqueue.Config{PollWait: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	d, err := q.Receive(ctx)
+	if d != nil || err == nil || time.Since(began) > 5*time.Second {
+		t.Fatalf("Receive returned %v, %v after %v; want the context's error at once", d, err, time.Since(began))
+	}
+}
