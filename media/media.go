@@ -104,6 +104,16 @@ var (
 
 // serve answers GET and HEAD of an object, with Range.
 func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
+	if ctx.IsOptions() {
+		// A browser player's preflight (hls.js sends Range).
+		h := &ctx.Response.Header
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Range")
+		h.Set("Access-Control-Max-Age", "600")
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
 		fail(ctx, videoforge.Errorf(videoforge.EINVALID, "only GET and HEAD are answered"), fasthttp.StatusMethodNotAllowed)
@@ -165,6 +175,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 	h.Set("Cache-Control", cache)
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 	h.SetLastModified(st.ModTime())
 	size := st.Size()
 	start, end := int64(0), size-1

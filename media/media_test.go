@@ -164,6 +164,10 @@ func TestRange(t *testing.T) {
 	if res := do(s, "HEAD", "/videos/1/hls/360p/seg_0000.ts", ""); res.StatusCode() != 200 || res.Header.ContentLength() != 1000 {
 		t.Errorf("HEAD: %d %d", res.StatusCode(), res.Header.ContentLength())
 	}
+	res = do(s, "OPTIONS", "/videos/1/hls/360p/seg_0000.ts", "", "Origin", "https://player.example", "Access-Control-Request-Headers", "range")
+	if res.StatusCode() != 204 || !strings.Contains(string(res.Header.Peek("Access-Control-Allow-Headers")), "Range") {
+		t.Errorf("preflight: %d %s", res.StatusCode(), res.Header.Peek("Access-Control-Allow-Headers"))
+	}
 }
 
 func TestUpload(t *testing.T) {
