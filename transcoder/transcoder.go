@@ -86,6 +86,7 @@ type Transcoder struct {
 	log    *slog.Logger
 	runner *ffmpeg.Runner
 	m      *metrics
+	dead   Queue // watched when not nil; see WatchDeadLetters
 
 	// testHook, when set, runs at the named points of a job; tests use it to crash
 	// workers ("panic") at chosen moments.
@@ -128,6 +129,9 @@ func (t *Transcoder) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for i := range t.cfg.Workers {
 		wg.Go(func() { t.supervise(ctx, jobCtx, i) })
+	}
+	if t.dead != nil {
+		wg.Go(func() { t.watchDeadLetters(ctx) })
 	}
 	wg.Wait()
 	t.log.Info("transcoder stopped")

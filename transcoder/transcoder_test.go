@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -692,5 +693,57 @@ func TestVideoDeletedMidJob(t *testing.T) {
 	}
 	if d, err := q.Receive(context.Background()); err != nil || d != nil {
 		t.Errorf("the message is still queued: %v %v", d, err)
+	}
+}
+
+// TestDeadLetterWatcher: a job whose worker died on its last attempt reaches the
+// dead-letter queue unmarked; the watcher marks it failed and removes the message.
+func TestDeadLetterWatcher(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.MaxReceives = 1
+	q, _ := e.jsQueue(t, cfg)
+	dead, err := q.DeadLetters(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	// A worker takes the job, starts it and dies without a word.
+	d, err := q.Receive(context.Background())
+	if err != nil || d == nil {
+		t.Fatalf("receive: %v %v", d, err)
+	}
+	if ok, err := e.jobs.StartJob(context.Background(), msg.JobID, msg.VideoID); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	kinds := e.eventKinds(t, msg.JobID)
+	tr, err := transcoder.New(cfg, q, e.st, e.jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.WatchDeadLetters(dead)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = tr.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	j := e.waitJob(t, msg.JobID, videoforge.JobFailed, cfg.Visibility+30*time.Second)
+	if j.Error == nil || !strings.Contains(*j.Error, "last attempt") || j.Attempts != 1 {
+		t.Errorf("job %+v: want failed after its one attempt, saying the worker stopped", j)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(kinds(), videoforge.JobEventFailed) {
+		if time.Now().After(deadline) {
+			t.Fatalf("events %v: want failed", kinds())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if d, err := dead.Receive(context.Background()); err != nil || d != nil {
+		t.Errorf("the dead letter is still there: %v %v", d, err)
 	}
 }

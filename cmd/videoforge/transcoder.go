@@ -32,6 +32,7 @@ type transcoderSettings struct {
 	DB      postgres.Config
 	S3      storage.Config
 	SQS     sqs.Config        // used when URL is set; else the JetStream work queue at NATSURL
+	SQSDead string            // URL of the SQS dead-letter queue to watch; empty: not watched
 	SQSConn sqs.ClientConfig  // region and endpoint of SQS
 	NATSURL string            // job events, and the work queue without SQS; empty: no events
 	Streams bus.StreamOptions // replicas of the streams the role declares
@@ -44,6 +45,7 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	dbf := f.database()
 	nf := f.nats("", "NATS server(s): job events, and the job queue when SQS_QUEUE_URL is empty")
 	queueURL := f.string("sqs-queue-url", "SQS_QUEUE_URL", "", "SQS queue of job messages; its redrive policy names the dead-letter queue")
+	sqsDead := f.string("sqs-dead-letter-queue-url", "SQS_DLQ_URL", "", "the SQS queue's dead-letter queue, watched to mark jobs whose last worker died failed; empty: not watched")
 	sqsEndpoint := f.string("sqs-endpoint", "SQS_ENDPOINT", "", "SQS-compatible server; empty means AWS")
 	bucket := f.string("s3-bucket", "S3_BUCKET_NAME", "", "bucket of uploads and results")
 	region := f.string("aws-region", "AWS_REGION", "", "AWS region; the SDK's default chain when empty")
@@ -99,6 +101,7 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 		Config: cfg, DB: dbCfg, NATSURL: *nf.url, Streams: streams,
 		S3:      storage.Config{Bucket: *bucket, Region: *region, Endpoint: *s3Endpoint, AccessKey: *s3Key, SecretKey: *s3Secret},
 		SQS:     sqs.Config{URL: *queueURL, Visibility: cfg.Visibility},
+		SQSDead: *sqsDead,
 		SQSConn: sqs.ClientConfig{Region: *region, Endpoint: *sqsEndpoint},
 	}
 	if err := s.S3.Validate(); err != nil {
@@ -137,7 +140,7 @@ func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger
 		return err
 	}
 	var events transcoder.Events
-	var q transcoder.Queue
+	var q, dead transcoder.Queue
 	if s.NATSURL != "" {
 		conn, err := bus.Connect(ctx, s.NATSURL, "videoforge-transcoder", log)
 		if err != nil {
@@ -158,6 +161,9 @@ func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger
 				return err
 			}
 			q = jq
+			if dead, err = jq.DeadLetters(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	if s.SQS.URL != "" {
@@ -168,10 +174,18 @@ func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger
 		if q, err = sqs.New(c, s.SQS); err != nil {
 			return err
 		}
+		if s.SQSDead != "" {
+			if dead, err = sqs.New(c, sqs.Config{URL: s.SQSDead, Visibility: s.Config.Visibility}); err != nil {
+				return err
+			}
+		}
 	}
 	tr, err := transcoder.New(s.Config, q, st, postgres.NewJobService(db), events, log)
 	if err != nil {
 		return err
+	}
+	if dead != nil {
+		tr.WatchDeadLetters(dead)
 	}
 	return tr.Run(ctx)
 }
