@@ -17,6 +17,15 @@ func (e *Edge) SetMedia(h func(ctx *fasthttp.RequestCtx) bool, maxBody int64) {
 		maxBody = 1 << 40
 	}
 	e.server.MaxRequestBodySize = int(maxBody)
+	// A client that asks first (Expect: 100-continue, as curl and the upload command
+	// do) learns of a body over the limit before sending it, instead of having its
+	// connection cut mid-body.
+	e.server.ExpectHandler = func(ctx *fasthttp.RequestCtx) int {
+		if int64(ctx.Request.Header.ContentLength()) > maxBody {
+			return fasthttp.StatusRequestEntityTooLarge
+		}
+		return fasthttp.StatusContinue
+	}
 	e.server.ReadTimeout = time.Hour // an upload's body is read within the request
 	e.server.WriteTimeout = 10 * time.Minute
 }

@@ -92,6 +92,7 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		req.ContentLength = st.Size()
+		req.Header.Set("Expect", "100-continue") // a refused file is not sent
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return fmt.Errorf("upload: %w", err)
