@@ -102,9 +102,11 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 		Durable:   cfg.Consumer,
 		AckPolicy: jetstream.AckExplicitPolicy,
 		AckWait:   cfg.AckWait,
-		// One delivery more than allowed: the extra one is how a message that crashed
-		// its last worker reaches the dead-letter stream (see Receive).
-		MaxDeliver:    cfg.MaxReceives + 1,
+		// No server-side bound: Receive moves a message past its allowed receives to
+		// the dead-letter stream. A bound here would strand a message whose last
+		// delivery was lost on its way (a fetch that expired as it arrived): the server
+		// would never deliver it again, and nothing would dead-letter it.
+		MaxDeliver:    -1,
 		MaxAckPending: -1,
 	})
 	if err != nil {
