@@ -6,13 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -61,19 +57,14 @@ func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var reg prometheus.Registerer = prometheus.NewRegistry()
 	if *metricsAddr != "" {
-		ln, err := net.Listen("tcp", *metricsAddr)
+		r, stop, err := serveMetrics(*metricsAddr, "RELAY_METRICS_ADDR", "relay")
 		if err != nil {
-			return fmt.Errorf("RELAY_METRICS_ADDR: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		slog.Info("relay metrics", "addr", ln.Addr().String())
+		defer stop()
+		reg = r
 	}
 	return publishOutbox(ctx, dbCfg, *nf.url, streams, reg, slog.Default())
 }

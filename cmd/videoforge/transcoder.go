@@ -6,15 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -111,18 +104,11 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 		return errors.New("no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
 	}
 	if *metricsAddr != "" {
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-		ln, err := net.Listen("tcp", *metricsAddr)
+		reg, stop, err := serveMetrics(*metricsAddr, "TRANSCODER_METRICS_ADDR", "transcoder")
 		if err != nil {
-			return fmt.Errorf("TRANSCODER_METRICS_ADDR: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		slog.Info("transcoder metrics", "addr", ln.Addr().String())
+		defer stop()
 		s.Config.Metrics = reg
 	}
 	return serveTranscoder(ctx, s, slog.Default())
