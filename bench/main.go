@@ -77,6 +77,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("edge: %w", err)
 		}
 		rows = append(rows, er...)
+		hr, err := benchHit(ctx)
+		if err != nil {
+			return fmt.Errorf("edge hit: %w", err)
+		}
+		rows = append(rows, hr...)
 		notes = append(notes, en...)
 	}
 	if *only == "" || *only == "freshness" {
