@@ -226,6 +226,7 @@ type streamMsg struct {
 	Subject string
 	MsgID   string
 	Event   *videoforge.Event
+	Data    []byte
 }
 
 func (e *env) stream() []streamMsg {
@@ -249,7 +250,7 @@ func (e *env) stream() []streamMsg {
 		if err != nil {
 			e.t.Fatalf("message %d: %v", seq, err)
 		}
-		out = append(out, streamMsg{Seq: seq, Subject: m.Subject, MsgID: m.Header.Get(jetstream.MsgIDHeader), Event: ev})
+		out = append(out, streamMsg{Seq: seq, Subject: m.Subject, MsgID: m.Header.Get(jetstream.MsgIDHeader), Event: ev, Data: m.Data})
 	}
 	return out
 }
@@ -316,6 +317,10 @@ func (e *env) checkExactlyOnceInOrder() {
 		if m.Subject != r.Subject || m.Event.Version != r.Version || m.Event.Video.ID != r.VideoID {
 			e.t.Errorf("outbox row %d: stream has %s version %d of video %d, want %s version %d of video %d",
 				r.ID, m.Subject, m.Event.Version, m.Event.Video.ID, r.Subject, r.Version, r.VideoID)
+		}
+		// The body is the catalog's own text, in the contract's key order.
+		if string(m.Data) != string(r.Payload) || !strings.HasPrefix(string(m.Data), `{"id":"`) {
+			e.t.Errorf("outbox row %d: stream body %.80s…, outbox %.80s…", r.ID, m.Data, r.Payload)
 		}
 		var want videoforge.Event
 		if err := json.Unmarshal(r.Payload, &want); err != nil {
