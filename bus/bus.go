@@ -6,7 +6,9 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -104,9 +106,38 @@ func replicas(opt StreamOptions) int {
 // changes nothing.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, opt StreamOptions) error {
 	for _, cfg := range []jetstream.StreamConfig{CatalogStreamConfig(opt), JobsStreamConfig(opt)} {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
+		if err := EnsureStream(ctx, js, cfg); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// EnsureStream creates a stream, or updates it when its settings differ from cfg.
+//
+// A stream whose settings already match is left alone rather than updated in place:
+// an update rewrites the stream's store configuration while consumers may be being
+// created on it, which nats-server v2.15 does without a lock (its race detector
+// reports it), and there is nothing to change anyway.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) error {
+	if s, err := js.Stream(ctx, cfg.Name); err == nil && sameStream(s.CachedInfo().Config, cfg) {
+		return nil
+	} else if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("bus: look up stream %s: %w", cfg.Name, err)
+	}
+	if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("bus: declare stream %s: %w", cfg.Name, err)
+	}
+	return nil
+}
+
+// sameStream reports whether an existing stream has the settings cfg asks for. A
+// numeric setting cfg leaves at zero takes the server's default, whatever it is.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	same := func(h, w int64) bool { return w == 0 || h == w }
+	return have.Description == want.Description && slices.Equal(have.Subjects, want.Subjects) &&
+		have.Storage == want.Storage && have.Retention == want.Retention && have.Discard == want.Discard &&
+		same(int64(have.MaxAge), int64(want.MaxAge)) && same(have.MaxBytes, want.MaxBytes) &&
+		same(int64(have.MaxMsgSize), int64(want.MaxMsgSize)) && same(int64(have.Duplicates), int64(want.Duplicates)) &&
+		same(int64(have.Replicas), int64(want.Replicas)) && have.AllowDirect == want.AllowDirect
 }

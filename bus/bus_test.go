@@ -120,6 +120,18 @@ func TestEnsureStreams(t *testing.T) {
 			t.Errorf("stream %s: got %+v", want.Name, got)
 		}
 	}
+	// A stream whose settings drifted is brought back; one that matches is left alone.
+	drifted := bus.CatalogStreamConfig(bus.StreamOptions{})
+	drifted.MaxAge = time.Hour
+	if _, err := js.UpdateStream(ctx, drifted); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(ctx, js, bus.StreamOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := js.Stream(ctx, bus.CatalogStream); err != nil || s.CachedInfo().Config.MaxAge != bus.CatalogMaxAge {
+		t.Errorf("drifted stream not brought back: %v", err)
+	}
 	// The subjects of the contract land in their streams.
 	for subject, stream := range map[string]string{
 		videoforge.CatalogSubject(42, videoforge.EventUpdated):    bus.CatalogStream,

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/transcoder"
 )
 
@@ -94,8 +95,8 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 		{Name: cfg.DeadStream, Subjects: []string{cfg.DeadSubject}, Description: "VideoForge transcoding jobs that were received too often",
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 10 * time.Minute},
 	} {
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
-			return nil, fmt.Errorf("jsqueue: declare stream %s: %w", sc.Name, err)
+		if err := bus.EnsureStream(ctx, js, sc); err != nil {
+			return nil, fmt.Errorf("jsqueue: %w", err)
 		}
 	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
