@@ -51,6 +51,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, catalog.Config{CORSOrigins: []string{"https://app.example"}})
+}
+
+// newEnvWith is newEnv with the server's configuration.
+func newEnvWith(t *testing.T, cfg catalog.Config) *env {
+	t.Helper()
 	ctx := context.Background()
 	db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: vfsql.DefaultSchema})
 	if err != nil {
@@ -72,8 +78,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	videos := postgres.NewVideoService(db)
-	srv := catalog.NewServer(catalog.Config{CORSOrigins: []string{"https://app.example"}},
-		videos, verifier, db.Ping, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := catalog.NewServer(cfg, videos, verifier, db.Ping, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
 	return &env{t: t, url: ts.URL, videos: videos, db: db, key: key, kid: issuer.KeyID(), issuer: issuer}

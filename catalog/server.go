@@ -57,6 +57,8 @@ type Config struct {
 	// Uploads enables the upload and job routes and the removal of deleted videos'
 	// objects; nil answers those routes 503.
 	Uploads *Uploads
+	// Playback turns thumbnail object keys into URLs; nil shows them as stored.
+	Playback *Playback
 }
 
 // Verifier checks a Bearer token and returns its user.
@@ -222,6 +224,9 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err, s.log)
 		return
 	}
+	for _, v := range videos {
+		s.present(v)
+	}
 	writeJSON(w, http.StatusOK, struct {
 		Videos     []*videoforge.Video `json:"videos"`
 		Pagination pagination          `json:"pagination"`
@@ -248,6 +253,7 @@ func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err, s.log)
 		return
 	}
+	s.present(v)
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -282,6 +288,7 @@ func (s *Server) updateVideo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err, s.log)
 		return
 	}
+	s.present(v)
 	writeJSON(w, http.StatusOK, v)
 }
 

@@ -7,12 +7,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"time"
 
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/playback"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
 
@@ -56,6 +59,8 @@ func (a *authFlags) config() (auth.Config, error) {
 type galleryFlags struct {
 	cors  *string
 	grace *time.Duration
+	// playback is set after parsing: nil shows thumbnail keys as stored.
+	playback *catalog.Playback
 }
 
 func (f *flags) gallery() *galleryFlags {
@@ -65,12 +70,42 @@ func (f *flags) gallery() *galleryFlags {
 	}
 }
 
+// playbackFlags are the settings that turn stored object keys into media URLs.
+type playbackFlags struct {
+	base, key *string
+	ttl       *time.Duration
+}
+
+func (f *flags) playback() *playbackFlags {
+	return &playbackFlags{
+		base: f.string("playback-base-url", "PLAYBACK_BASE_URL", "", "origin of media URLs (the CDN domain, or the edge)"),
+		key:  f.string("playback-token-key", "PLAYBACK_TOKEN_KEY", "", "key signing playback tokens, at least 32 bytes (or PLAYBACK_TOKEN_KEY_FILE)"),
+		ttl:  f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL, "shortest life of a playback token"),
+	}
+}
+
+// config returns the playback settings, or nil when no base URL is set. A key is
+// required with a base URL, as unlisted and private videos need signed URLs.
+func (p *playbackFlags) config() (*catalog.Playback, error) {
+	if *p.base == "" {
+		return nil, nil
+	}
+	if u, err := url.Parse(*p.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("PLAYBACK_BASE_URL=%q: want an absolute http(s) URL", *p.base)
+	}
+	if err := playback.ValidateKey([]byte(*p.key)); err != nil {
+		return nil, fmt.Errorf("PLAYBACK_TOKEN_KEY: %w", err)
+	}
+	return &catalog.Playback{BaseURL: *p.base, TokenKey: []byte(*p.key), TokenTTL: *p.ttl}, nil
+}
+
 func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	f := newFlags("catalog", "Serves the gallery API (/api/gallery) on PostgreSQL.")
 	addr := f.string("addr", "GALLERY_ADDR", ":8080", "address to listen on")
 	dbf := f.database()
 	af := f.auth()
 	gf := f.gallery()
+	pf := f.playback()
 	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
 	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to; empty runs no relay")
 	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
@@ -88,6 +123,9 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	authCfg, err := af.config()
 	if err != nil {
+		return err
+	}
+	if gf.playback, err = pf.config(); err != nil {
 		return err
 	}
 	uploads, err := uf.setup(ctx, *nf.url, streams)
@@ -139,7 +177,7 @@ func serveGalleryWith(ctx context.Context, ln net.Listener, dbCfg postgres.Confi
 		return err
 	}
 	defer db.Close()
-	cfg := catalog.Config{CORSOrigins: splitList(*gf.cors), Runtime: "go"}
+	cfg := catalog.Config{CORSOrigins: splitList(*gf.cors), Runtime: "go", Playback: gf.playback}
 	if uploads != nil {
 		up, stop, err := uploads(db)
 		if err != nil {

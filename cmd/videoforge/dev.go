@@ -116,6 +116,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	edgeBase := "http://" + edgeLn.Addr().String()
+	gf.playback = &catalog.Playback{BaseURL: edgeBase, TokenKey: playbackKey}
 	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, playbackKey, verifier, func(e *edge.Edge) (func(), error) {
 		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize}, e.PublicVideo, st, slog.Default())
 		if err != nil {

@@ -16,9 +16,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	f := newFlags("edge", "Serves the streaming API (/api/stream) from memory, kept current by the CATALOG stream and PostgreSQL.")
 	addr := f.string("addr", "EDGE_ADDR", edge.DefaultAddr, "address to listen on")
 	natsURL := f.string("nats-url", "NATS_URL", "", "NATS server(s) to follow catalog events from; empty reconciles with PostgreSQL only")
-	base := f.string("playback-base-url", "PLAYBACK_BASE_URL", "", "origin of playback URLs (the CDN domain, or this edge)")
-	key := f.string("playback-token-key", "PLAYBACK_TOKEN_KEY", "", "key signing playback tokens, at least 32 bytes (or PLAYBACK_TOKEN_KEY_FILE)")
-	ttl := f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL, "shortest life of a playback token")
+	pf := f.playback()
 	stale := f.duration("staleness", "EDGE_STALENESS", edge.DefaultStaleness, "reconcile period: bound on serving a changed video's old state when events are lost")
 	dbf := f.database()
 	af := f.auth()
@@ -29,7 +27,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *base, TokenKey: []byte(*key), TokenTTL: *ttl, Staleness: *stale}
+	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *pf.base, TokenKey: []byte(*pf.key), TokenTTL: *pf.ttl, Staleness: *stale}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -1,0 +1,49 @@
+package catalog
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/playback"
+)
+
+// Playback says how the gallery turns stored object keys into URLs a player can load.
+type Playback struct {
+	// BaseURL is the origin of media URLs (PLAYBACK_BASE_URL): the CDN, or the edge.
+	BaseURL string
+	// TokenKey signs the URLs of videos that are not public (PLAYBACK_TOKEN_KEY).
+	TokenKey []byte
+	// TokenTTL is how long a signed URL lives (PLAYBACK_TOKEN_TTL).
+	TokenTTL time.Duration
+}
+
+// present rewrites the video's thumbnail object key ("videos/<id>/thumbnail.jpg", as the
+// transcoder stores it) into a URL: plain for public videos, carrying a path token for
+// the others, which the gallery only shows to those allowed to see them. Without
+// playback settings, or for a value that is not a key of the video's folder, it stays as
+// stored.
+func (s *Server) present(v *videoforge.Video) {
+	p := s.cfg.Playback
+	if p == nil || v.ThumbnailURL == nil {
+		return
+	}
+	folder := "videos/" + strconv.FormatInt(v.ID, 10) + "/"
+	rel, ok := strings.CutPrefix(*v.ThumbnailURL, folder)
+	if !ok || rel == "" {
+		return
+	}
+	base := strings.TrimRight(p.BaseURL, "/")
+	var u string
+	if v.Visibility == videoforge.Public {
+		u = base + "/" + folder + rel
+	} else {
+		ttl := p.TokenTTL
+		if ttl <= 0 {
+			ttl = time.Hour
+		}
+		u = base + playback.Sign(p.TokenKey, v.ID, time.Now().Add(ttl)) + rel
+	}
+	v.ThumbnailURL = &u
+}
