@@ -107,13 +107,13 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, re
 
 	handlers := map[Route]http.HandlerFunc{
 		{"GET", "/health"}:                    s.health,
-		{"GET", "/videos"}:                    s.listVideos,
-		{"GET", "/videos/{id}"}:               s.getVideo,
-		{"PUT", "/videos/{id}"}:               s.updateVideo,
-		{"DELETE", "/videos/{id}"}:            s.deleteVideo,
-		{"POST", "/uploads"}:                  s.createUpload,
-		{"POST", "/uploads/{jobId}/complete"}: s.completeUpload,
-		{"GET", "/jobs/{id}"}:                 s.getJob,
+		{"GET", "/videos"}:                    s.api(s.listVideos),
+		{"GET", "/videos/{id}"}:               s.api(s.getVideo),
+		{"PUT", "/videos/{id}"}:               s.api(s.updateVideo),
+		{"DELETE", "/videos/{id}"}:            s.api(s.deleteVideo),
+		{"POST", "/uploads"}:                  s.api(s.createUpload),
+		{"POST", "/uploads/{jobId}/complete"}: s.api(s.completeUpload),
+		{"GET", "/jobs/{id}"}:                 s.api(s.getJob),
 	}
 	allowed := map[string][]string{}
 	for _, r := range Routes {
@@ -177,6 +177,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	return nil
 }
 
+// api adapts a handler that writes its answer on success and returns the error to
+// answer otherwise.
+func (s *Server) api(h func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, err, s.log)
+		}
+	}
+}
+
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, struct {
 		Status  string `json:"status"`
@@ -205,24 +215,21 @@ type pagination struct {
 	TotalPages int `json:"totalPages"`
 }
 
-func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) {
+func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.optionalUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	q, err := ParseListQuery(r.URL.Query())
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	if user != nil {
 		q.Filter.Viewer = user.ID
 	}
 	videos, total, err := s.videos.FindVideos(r.Context(), q.Filter)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	for _, v := range videos {
 		s.present(v)
@@ -231,18 +238,17 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) {
 		Videos     []*videoforge.Video `json:"videos"`
 		Pagination pagination          `json:"pagination"`
 	}{videos, pagination{Total: total, Page: q.Page, Limit: q.Limit, TotalPages: (total + q.Limit - 1) / q.Limit}})
+	return nil
 }
 
-func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.optionalUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	viewer := ""
 	if user != nil {
@@ -250,11 +256,11 @@ func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := s.videos.FindVideoByID(r.Context(), id, viewer)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	s.present(v)
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // Bounds of the fields an owner may change.
@@ -263,33 +269,29 @@ const (
 	MaxDescriptionLength = 10000
 )
 
-func (s *Server) updateVideo(w http.ResponseWriter, r *http.Request) {
+func (s *Server) updateVideo(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.requireUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	var upd videoforge.VideoUpdate
 	if err := s.decodeBody(w, r, &upd); err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	if err := ValidateUpdate(&upd); err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	v, err := s.videos.UpdateVideo(r.Context(), id, user.ID, upd)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	s.present(v)
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // ValidateUpdate checks and normalises the fields of an update: a title is trimmed and
@@ -330,28 +332,26 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request) {
+func (s *Server) deleteVideo(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.requireUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	// The video as it was, for the objects to remove; errors are the delete's to report.
 	old, _ := s.videos.FindVideoByID(r.Context(), id, user.ID)
 	if err := s.videos.DeleteVideo(r.Context(), id, user.ID); err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	if old == nil {
 		old = &videoforge.Video{ID: id}
 	}
 	s.removeVideoObjects(context.WithoutCancel(r.Context()), old)
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // optionalUser returns the caller if the request carries a token and nil if it does

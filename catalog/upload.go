@@ -84,21 +84,18 @@ func (s *Server) uploads() (*Uploads, error) {
 	return s.cfg.Uploads, nil
 }
 
-func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.requireUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	up, err := s.uploads()
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	var body createUploadBody
 	if err := s.decodeBody(w, r, &body); err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	vis := videoforge.Public
 	if body.Visibility != nil {
@@ -106,40 +103,35 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	upd := videoforge.VideoUpdate{Title: &body.Title, Description: body.Description, Visibility: &vis}
 	if err := ValidateUpdate(&upd); err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	v := &videoforge.Video{UserID: user.ID, Title: *upd.Title, Description: upd.Description, Visibility: vis}
 	j, err := up.Store.CreateUpload(r.Context(), v)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	expires := j.CreatedAt.Add(up.Limits.URLLifetime).UTC().Truncate(time.Second)
 	url, err := up.URL(r.Context(), j.ID, j.SourceKey, expires)
 	if err != nil {
-		writeError(w, r, fmt.Errorf("upload URL: %w", err), s.log)
-		return
+		return fmt.Errorf("upload URL: %w", err)
 	}
 	s.log.Info("upload started", "job", j.ID, "video", v.ID, "user", user.ID)
 	writeJSON(w, http.StatusCreated, videoforge.Upload{JobID: j.ID, VideoID: v.ID, UploadURL: url, ExpiresAt: expires})
+	return nil
 }
 
-func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
+func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.requireUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	up, err := s.uploads()
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	id, err := ParseID(r.PathValue("jobId"))
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	var rejected error // the upload itself is wrong: the job fails
 	var videoID int64
@@ -164,15 +156,14 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("upload rejected", "job", id, "reason", reason)
 	}
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	if j.Status == videoforge.JobFailed && j.Error != nil {
 		// A repeated complete of a failed upload says why it failed.
-		writeError(w, r, videoforge.Errorf(videoforge.ECONFLICT, "job %d failed: %s", id, *j.Error), s.log)
-		return
+		return videoforge.Errorf(videoforge.ECONFLICT, "job %d failed: %s", id, *j.Error)
 	}
 	writeJSON(w, http.StatusAccepted, j)
+	return nil
 }
 
 // check looks at the uploaded object: present, not empty, within the size limit and
@@ -200,28 +191,25 @@ func (up *Uploads) check(ctx context.Context, j *videoforge.Job) error {
 	return nil
 }
 
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
 	user, err := s.requireUser(r)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	up, err := s.uploads()
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	id, err := ParseID(r.PathValue("id"))
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	j, err := up.Store.FindJob(r.Context(), id, user.ID)
 	if err != nil {
-		writeError(w, r, err, s.log)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, j)
+	return nil
 }
 
 // removeVideoObjects removes a deleted video's objects and its upload, logging what
