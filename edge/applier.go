@@ -67,7 +67,11 @@ func (a *applier) apply(c change) {
 		if !ok || cur < 0 {
 			a.live.Add(1)
 		}
-		a.cache.Set(v.id, v, 1)
+		if !a.cache.Set(v.id, v, 1) {
+			// ristretto drops a set when its buffer is full: drain it and set again.
+			a.cache.Wait()
+			a.cache.Set(v.id, v, 1)
+		}
 		n++
 	}
 	for _, d := range c.deletes {
