@@ -1,5 +1,5 @@
 #!/bin/sh
-# terraform validate for every environment, offline, against the AWS provider in a local
+# terraform validate and a mocked plan (terraform test) for every environment, offline, against the AWS provider in a local
 # plugin directory (TF_PLUGIN_DIR, laid out as
 # registry.terraform.io/hashicorp/aws/<version>/linux_amd64/terraform-provider-aws_v<version>_x5).
 # Without that provider it says so and exits 0: fmt and the Go test still ran.
@@ -27,6 +27,9 @@ for env in environments/*/; do
   echo "tf-check: terraform validate $env"
   if TF_DATA_DIR=$data "$tf" -chdir="$env" init -input=false -backend=false -plugin-dir="$dir" >"$data/init.log" 2>&1; then
     TF_DATA_DIR=$data "$tf" -chdir="$env" validate -no-color || status=1
+    # A plan against a mocked provider (tests/*.tftest.hcl): expressions evaluate,
+    # templates render, no cycles.
+    TF_DATA_DIR=$data "$tf" -chdir="$env" test -no-color || status=1
   else
     cat "$data/init.log" >&2
     status=1

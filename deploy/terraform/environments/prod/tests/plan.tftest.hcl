@@ -1,0 +1,38 @@
+# A plan of the whole environment against a mocked AWS provider: every expression,
+# count and for_each evaluates, templates render and nothing depends on itself. Run by
+# `make tf-check` (deploy/terraform/validate.sh) when the AWS provider is at hand.
+
+mock_provider "aws" {
+  mock_data "aws_availability_zones" {
+    defaults = { names = ["eu-west-1a", "eu-west-1b", "eu-west-1c"] }
+  }
+  mock_data "aws_region" {
+    defaults = { region = "eu-west-1" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_ami" {
+    defaults = { id = "ami-0123456789abcdef0", root_device_name = "/dev/xvda" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+}
+
+run "plan" {
+  command = plan
+
+  assert {
+    condition     = contains(output.api_routes, "GET /api/gallery/videos/{id}") && contains(output.api_routes, "GET /api/stream/{videoId}")
+    error_message = "the API Gateway routes lack the gallery or the stream"
+  }
+
+  assert {
+    condition     = output.config_path == "/videoforge-prod/config"
+    error_message = "the roles' configuration is not under /videoforge-prod/config"
+  }
+}
