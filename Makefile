@@ -21,8 +21,8 @@ run: deps build
 test: deps
 	$(GO) test -race -count=1 -timeout 15m ./...
 
-## tf-check: deploy/terraform: fmt, the HCL test, and validate per environment when the
-## AWS provider is in TF_PLUGIN_DIR (default ~/.terraform-providers); `make test` runs the first two
+## tf-check: deploy/terraform: fmt, the HCL test, and validate and a mocked plan per environment
+## when the AWS provider is in TF_PLUGIN_DIR (default ~/.terraform-providers); `make test` runs the first two
 tf-check:
 	terraform fmt -check -recursive deploy/terraform
 	$(GO) test -count=1 ./deploy/terraform/
