@@ -64,7 +64,7 @@ func TestUserDataRenders(t *testing.T) {
 	}
 	secrets := map[string]map[string]string{
 		"edge":       {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
-		"catalog":    {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db"},
+		"catalog":    {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
 		"transcoder": {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db"},
 	}
 	for role, sec := range secrets {

@@ -2,7 +2,7 @@
 # - every role: read its configuration (SSM under /<name>/config/{common,<role>}), the
 #   database secret, and the release binaries;
 # - catalog: presign uploads and check them (uploads/*), delete a video's objects,
-#   queue jobs;
+#   queue jobs, and the playback token key (it signs thumbnail URLs);
 # - transcoder: read sources, write renditions (videos/*), work the job queue and its
 #   dead-letter queue;
 # - edge: the playback token key; it touches no bucket or queue.
@@ -67,6 +67,12 @@ data "aws_iam_policy_document" "edge" {
 
 data "aws_iam_policy_document" "catalog" {
   source_policy_documents = [data.aws_iam_policy_document.base["catalog"].json]
+
+  statement {
+    sid       = "ReadTokenKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.token_key_secret_arn]
+  }
 
   statement {
     sid = "Uploads"

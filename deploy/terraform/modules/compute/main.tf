@@ -18,7 +18,7 @@ locals {
 
   secrets = {
     edge       = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn }
-    catalog    = { DB_PASSWORD = var.db_secret_arn }
+    catalog    = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn }
     transcoder = { DB_PASSWORD = var.db_secret_arn }
   }
 

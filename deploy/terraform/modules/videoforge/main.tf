@@ -58,7 +58,11 @@ locals {
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"
     }, lookup(var.extra_config, "edge", {}))
-    transcoder = lookup(var.extra_config, "transcoder", {})
+    transcoder = merge({
+      SQS_DLQ_URL             = module.queue.dlq_url
+      TRANSCODER_MAX_RECEIVES = tostring(var.queue_max_receive_count)
+      TRANSCODER_WORK_DIR     = "/var/lib/videoforge/work"
+    }, lookup(var.extra_config, "transcoder", {}))
   }
 }
 
