@@ -17,6 +17,8 @@ type Playback struct {
 	TokenKey []byte
 	// TokenTTL is how long a signed URL lives (PLAYBACK_TOKEN_TTL).
 	TokenTTL time.Duration
+	// SignPublic signs public videos' URLs too (PLAYBACK_SIGN_PUBLIC), as the edge does.
+	SignPublic bool
 }
 
 // present rewrites the video's thumbnail object key ("videos/<id>/thumbnail.jpg", as the
@@ -36,7 +38,7 @@ func (s *Server) present(v *videoforge.Video) {
 	}
 	base := strings.TrimRight(p.BaseURL, "/")
 	var u string
-	if v.Visibility == videoforge.Public {
+	if v.Visibility == videoforge.Public && !p.SignPublic {
 		u = base + "/" + folder + rel
 	} else {
 		ttl := p.TokenTTL

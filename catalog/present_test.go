@@ -59,3 +59,23 @@ func TestThumbnailURL(t *testing.T) {
 		t.Errorf("listing shows %v", got)
 	}
 }
+
+// TestThumbnailURLSignPublic: with SignPublic a public video's thumbnail is signed too.
+func TestThumbnailURLSignPublic(t *testing.T) {
+	key := []byte(strings.Repeat("k", 32))
+	e := newEnvWith(t, catalog.Config{Playback: &catalog.Playback{BaseURL: "https://cdn.example", TokenKey: key, SignPublic: true}})
+	pub := e.video("alice", "pub", public, ready)
+	if _, err := e.db.Pool().Exec(t.Context(), `UPDATE videos SET thumbnail_url = $2 WHERE id = $1`,
+		pub.ID, fmt.Sprintf("videos/%d/thumbnail.jpg", pub.ID)); err != nil {
+		t.Fatal(err)
+	}
+	var v videoforge.Video
+	e.do("GET", fmt.Sprint("/videos/", pub.ID), "", nil).decode(t, &v)
+	u, err := url.Parse(*v.ThumbnailURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := playback.Check(key, u.Path, time.Now()); err != nil || p != fmt.Sprintf("/videos/%d/thumbnail.jpg", pub.ID) {
+		t.Errorf("public thumbnail %s: %q %v", u, p, err)
+	}
+}

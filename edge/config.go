@@ -40,6 +40,11 @@ type Config struct {
 	// TokenTTL is the shortest life of a playback token (PLAYBACK_TOKEN_TTL); tokens
 	// live up to ExpiryWindow longer.
 	TokenTTL time.Duration
+	// SignPublic gives public videos token URLs too (PLAYBACK_SIGN_PUBLIC), for a CDN
+	// that cannot tell a public video's folder from a private one's: with it, no object
+	// is served without a token, and the CDN's cache key (the path after the token is
+	// checked and removed) stays the same for everyone.
+	SignPublic bool
 	// Staleness bounds how long the edge may serve a changed video's old state when
 	// events are lost (EDGE_STALENESS): the reconcile period.
 	Staleness time.Duration

@@ -329,3 +329,23 @@ func TestViewsFlushedInBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestSignPublic: with SignPublic even a public video's URLs carry a folder token that
+// the CDN's check accepts, and they name the same objects as the plain ones.
+func TestSignPublic(t *testing.T) {
+	dsn, _, vs := catalogDB(t)
+	pub := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.SignPublic = true })
+	a := e.get(t, "/api/stream/"+id(pub), "")
+	u, ok := a.body["url"].(string)
+	if a.status != 200 || !ok || a.body["expiresAt"] == nil {
+		t.Fatalf("stream: %d %v", a.status, a.body)
+	}
+	path, found := strings.CutPrefix(u, "https://cdn.example")
+	if !found {
+		t.Fatalf("url %s", u)
+	}
+	if p, err := playback.Check(tokenKey, path, time.Now()); err != nil || p != "/videos/"+id(pub)+"/hls/master.m3u8" {
+		t.Errorf("url %s: %q %v", u, p, err)
+	}
+}

@@ -127,13 +127,13 @@ func (e *Edge) video(ctx *fasthttp.RequestCtx, path []byte) int {
 		return route
 	}
 	var ans *answers
-	switch v.vis {
-	case visPublic:
+	switch {
+	case v.vis == visPublic && !e.cfg.SignPublic:
 		if ans = v.ans.Load(); ans == nil {
 			ans = v.build(e.cfg.BaseURL, nil, 0)
 			v.ans.Store(ans) // racing builders store equal answers
 		}
-	case visUnlisted:
+	case v.vis == visPublic || v.vis == visUnlisted:
 		w := window(time.Now(), e.cfg.TokenTTL)
 		if ans = v.ans.Load(); ans == nil || ans.window != w {
 			ans = v.build(e.cfg.BaseURL, e.cfg.TokenKey, w)

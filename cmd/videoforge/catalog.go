@@ -72,8 +72,9 @@ func (f *flags) gallery() *galleryFlags {
 
 // playbackFlags are the settings that turn stored object keys into media URLs.
 type playbackFlags struct {
-	base, key *string
-	ttl       *time.Duration
+	base, key  *string
+	ttl        *time.Duration
+	signPublic *bool
 }
 
 func (f *flags) playback() *playbackFlags {
@@ -81,6 +82,8 @@ func (f *flags) playback() *playbackFlags {
 		base: f.string("playback-base-url", "PLAYBACK_BASE_URL", "", "origin of media URLs (the CDN domain, or the edge)"),
 		key:  f.string("playback-token-key", "PLAYBACK_TOKEN_KEY", "", "key signing playback tokens, at least 32 bytes (or PLAYBACK_TOKEN_KEY_FILE)"),
 		ttl:  f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL, "shortest life of a playback token"),
+		signPublic: f.bool("playback-sign-public", "PLAYBACK_SIGN_PUBLIC", false,
+			"give public videos token URLs too, for a CDN that serves no object without a token"),
 	}
 }
 
@@ -96,7 +99,7 @@ func (p *playbackFlags) config() (*catalog.Playback, error) {
 	if err := playback.ValidateKey([]byte(*p.key)); err != nil {
 		return nil, fmt.Errorf("PLAYBACK_TOKEN_KEY: %w", err)
 	}
-	return &catalog.Playback{BaseURL: *p.base, TokenKey: []byte(*p.key), TokenTTL: *p.ttl}, nil
+	return &catalog.Playback{BaseURL: *p.base, TokenKey: []byte(*p.key), TokenTTL: *p.ttl, SignPublic: *p.signPublic}, nil
 }
 
 func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {

@@ -27,7 +27,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *pf.base, TokenKey: []byte(*pf.key), TokenTTL: *pf.ttl, Staleness: *stale}
+	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *pf.base, TokenKey: []byte(*pf.key), TokenTTL: *pf.ttl, SignPublic: *pf.signPublic, Staleness: *stale}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -113,9 +113,9 @@ variable "api_throttling_burst_limit" {
 }
 
 variable "allow_plain_playback_paths" {
-  description = "Serve /videos/<id>/... from the CDN without a token (public videos)."
+  description = "Serve /videos/<id>/... from the CDN without a token. The CDN cannot tell a public video's folder from a private one's, so this exposes private videos to anyone who guesses an id; when false (the default) the services sign every playback URL (PLAYBACK_SIGN_PUBLIC)."
   type        = bool
-  default     = true
+  default     = false
 }
 
 variable "auth_callback_urls" {

@@ -46,6 +46,7 @@ locals {
     COGNITO_CLIENT_ID    = module.auth.client_id
     AWS_REGION           = data.aws_region.current.region
     PLAYBACK_BASE_URL    = module.storage.playback_base_url
+    PLAYBACK_SIGN_PUBLIC = tostring(!var.allow_plain_playback_paths) # the CDN serves nothing without a token
     CORS_ORIGINS         = join(",", var.cors_origins)
     LOG_LEVEL            = var.log_level
   }, lookup(var.extra_config, "common", {}))
