@@ -1,4 +1,6 @@
-# The dev environment. State lives in the S3 backend configured at init time:
+# One environment (dev, prod: var.environment in its terraform.tfvars). Both share this
+# file, variables.tf and outputs.tf (prod's are links to dev's) and differ in their
+# terraform.tfvars and backend. State lives in the S3 backend configured at init time:
 #   terraform init -backend-config=backend.hcl   (copy backend.hcl.example)
 # or, without remote state, terraform init -backend=false for validate only.
 
@@ -21,7 +23,7 @@ provider "aws" {
   default_tags {
     tags = {
       Project     = "videoforge"
-      Environment = "dev"
+      Environment = var.environment
       ManagedBy   = "terraform"
     }
   }
@@ -30,7 +32,7 @@ provider "aws" {
 module "videoforge" {
   source = "../../modules/videoforge"
 
-  name                             = "videoforge-dev"
+  name                             = "videoforge-${var.environment}"
   release_version                  = var.release_version
   cors_origins                     = var.cors_origins
   vpc_cidr                         = var.vpc_cidr

@@ -1,5 +1,6 @@
 # dev: the smallest sizes that still run every part as in prod: one NAT gateway, a
 # single-AZ database without deletion protection, burstable instances.
+environment     = "dev"
 region          = "eu-west-1"
 release_version = "v0.1.0"
 cors_origins    = ["http://localhost:3000", "http://127.0.0.1:8080"]

@@ -1,3 +1,13 @@
+variable "environment" {
+  description = "Name of the environment (dev, prod): resource names are videoforge-<environment>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.environment))
+    error_message = "environment must be lower-case letters, digits and dashes."
+  }
+}
+
 variable "region" {
   description = "AWS region of the environment."
   type        = string

@@ -1,5 +1,6 @@
 # prod: a NAT gateway per availability zone, groups spread over three zones, a multi-AZ
 # database with deletion protection, interface endpoints for the configuration reads.
+environment     = "prod"
 region          = "eu-west-1"
 release_version = "v0.1.0"
 cors_origins    = ["https://videoforge.example.com"]

@@ -32,7 +32,7 @@ run "plan" {
   }
 
   assert {
-    condition     = output.config_path == "/videoforge-dev/config"
-    error_message = "the roles' configuration is not under /videoforge-dev/config"
+    condition     = output.config_path == "/videoforge-${var.environment}/config"
+    error_message = "the roles' configuration is not under /videoforge-<environment>/config"
   }
 }
