@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/auth"
 )
 
 // UploadLimits bound what an upload may be.
@@ -120,16 +121,26 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
+// jobRequest reads what every job route needs: the signed-in caller, the upload
+// settings and the job id in the path parameter param.
+func (s *Server) jobRequest(r *http.Request, param string) (*auth.User, *Uploads, int64, error) {
 	user, err := s.requireUser(r)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	up, err := s.uploads()
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
-	id, err := ParseID(r.PathValue("jobId"))
+	id, err := ParseID(r.PathValue(param))
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return user, up, id, nil
+}
+
+func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
+	user, up, id, err := s.jobRequest(r, "jobId")
 	if err != nil {
 		return err
 	}
@@ -192,15 +203,7 @@ func (up *Uploads) check(ctx context.Context, j *videoforge.Job) error {
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
-	user, err := s.requireUser(r)
-	if err != nil {
-		return err
-	}
-	up, err := s.uploads()
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(r.PathValue("id"))
+	user, up, id, err := s.jobRequest(r, "id")
 	if err != nil {
 		return err
 	}

@@ -44,13 +44,11 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	dbURL := f.string("database-url", "DATABASE_URL", "", "PostgreSQL to use when it answers; else a private cluster is started")
 	schema := f.string("db-schema", "DB_SCHEMA", vfsql.DefaultSchema, "schema holding the catalog's tables")
 	natsURLFlag := f.string("nats-url", "NATS_URL", "", "NATS to use; empty starts an embedded nats-server with its store under the data folder")
-	natsPort := f.Int("nats-port", defaultNATSPort, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one"+envNote("NATS_PORT"))
-	f.env["nats-port"] = "NATS_PORT"
+	natsPort := f.int("nats-port", "NATS_PORT", defaultNATSPort, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one")
 	edgeAddr := f.string("edge-addr", "EDGE_ADDR", "127.0.0.1:8081", "address of the streaming edge")
 	gf := f.gallery()
 	uf := f.uploads()
-	workers := f.Int("transcoder-workers", 1, "transcoder worker actors"+envNote("TRANSCODER_WORKERS"))
-	f.env["transcoder-workers"] = "TRANSCODER_WORKERS"
+	workers := f.int("transcoder-workers", "TRANSCODER_WORKERS", 1, "transcoder worker actors")
 	if err := f.parse(args); err != nil {
 		return err
 	}

@@ -41,6 +41,11 @@ func (f *flags) duration(name, env string, def time.Duration, usage string) *tim
 	return f.Duration(name, def, usage+envNote(env))
 }
 
+func (f *flags) int(name, env string, def int, usage string) *int {
+	f.env[name] = env
+	return f.Int(name, def, usage+envNote(env))
+}
+
 func (f *flags) bool(name, env string, def bool, usage string) *bool {
 	f.env[name] = env
 	return f.Bool(name, def, usage+envNote(env))

@@ -22,11 +22,9 @@ type natsFlags struct {
 }
 
 func (f *flags) nats(defaultURL, usage string) *natsFlags {
-	f.env["nats-replicas"] = "NATS_STREAM_REPLICAS"
 	return &natsFlags{
-		url: f.string("nats-url", "NATS_URL", defaultURL, usage),
-		replicas: f.Int("nats-replicas", 1, "copies of the CATALOG and JOBS streams in a NATS cluster"+
-			envNote("NATS_STREAM_REPLICAS")),
+		url:      f.string("nats-url", "NATS_URL", defaultURL, usage),
+		replicas: f.int("nats-replicas", "NATS_STREAM_REPLICAS", 1, "copies of the CATALOG and JOBS streams in a NATS cluster"),
 	}
 }
 

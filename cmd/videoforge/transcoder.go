@@ -46,10 +46,8 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	s3Key := f.string("s3-access-key-id", "S3_ACCESS_KEY_ID", "", "access key for an S3-compatible server; in AWS use the instance role")
 	s3Secret := f.string("s3-secret-access-key", "S3_SECRET_ACCESS_KEY", "", "secret key for an S3-compatible server")
 	def := transcoder.DefaultConfig()
-	f.env["workers"] = "TRANSCODER_WORKERS"
-	workers := f.Int("workers", def.Workers, "worker actors, each running one ffmpeg at a time"+envNote("TRANSCODER_WORKERS"))
-	f.env["max-receives"] = "TRANSCODER_MAX_RECEIVES"
-	maxReceives := f.Int("max-receives", def.MaxReceives, "receives of a message before the dead-letter queue; with SQS, the redrive policy's maxReceiveCount"+envNote("TRANSCODER_MAX_RECEIVES"))
+	workers := f.int("workers", "TRANSCODER_WORKERS", def.Workers, "worker actors, each running one ffmpeg at a time")
+	maxReceives := f.int("max-receives", "TRANSCODER_MAX_RECEIVES", def.MaxReceives, "receives of a message before the dead-letter queue; with SQS, the redrive policy's maxReceiveCount")
 	visibility := f.duration("visibility", "TRANSCODER_VISIBILITY", def.Visibility, "a received job's invisibility, renewed by the heartbeat every third of it")
 	grace := f.duration("shutdown-grace", "TRANSCODER_SHUTDOWN_GRACE", def.ShutdownGrace, "how long jobs in flight may finish at shutdown before they are handed back")
 	workDir := f.string("work-dir", "TRANSCODER_WORK_DIR", "", "folder for the jobs' files; the system's temporary folder when empty")
