@@ -105,6 +105,8 @@ resource "aws_s3_bucket_cors_configuration" "media" {
 }
 
 data "aws_iam_policy_document" "media" {
+  source_policy_documents = [data.aws_iam_policy_document.tls_only["media"].json]
+
   statement {
     sid       = "CloudFrontReadsVideos"
     actions   = ["s3:GetObject"]
@@ -119,22 +121,6 @@ data "aws_iam_policy_document" "media" {
       values   = [aws_cloudfront_distribution.media.arn]
     }
   }
-
-  statement {
-    sid       = "TLSOnly"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.media.arn, "${aws_s3_bucket.media.arn}/*"]
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
 }
 
 resource "aws_s3_bucket_policy" "media" {
@@ -143,12 +129,15 @@ resource "aws_s3_bucket_policy" "media" {
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
 
-data "aws_iam_policy_document" "artifacts" {
+# Every bucket refuses requests that do not use TLS.
+data "aws_iam_policy_document" "tls_only" {
+  for_each = { media = aws_s3_bucket.media.arn, artifacts = aws_s3_bucket.artifacts.arn }
+
   statement {
     sid       = "TLSOnly"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.artifacts.arn, "${aws_s3_bucket.artifacts.arn}/*"]
+    resources = [each.value, "${each.value}/*"]
     principals {
       type        = "*"
       identifiers = ["*"]
@@ -163,6 +152,6 @@ data "aws_iam_policy_document" "artifacts" {
 
 resource "aws_s3_bucket_policy" "artifacts" {
   bucket     = aws_s3_bucket.artifacts.id
-  policy     = data.aws_iam_policy_document.artifacts.json
+  policy     = data.aws_iam_policy_document.tls_only["artifacts"].json
   depends_on = [aws_s3_bucket_public_access_block.this]
 }
