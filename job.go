@@ -31,11 +31,14 @@ type Job struct {
 }
 
 // JobMessage is the body of a job queue message: which job, for which video, from which
-// source object (uploads/<jobId>/source).
+// source object (uploads/<jobId>/source). The worker takes the sealed source from the
+// job row, not from the message. Send numbers the job's messages (1 for the one sent
+// at complete, more for the sweeper's re-sends), so that each has its own queue id.
 type JobMessage struct {
 	JobID     int64  `json:"jobId"`
 	VideoID   int64  `json:"videoId"`
 	SourceKey string `json:"sourceKey"`
+	Send      int    `json:"send,omitempty"`
 }
 
 // JobResult is what a finished job commits to the catalog.
@@ -46,7 +49,7 @@ type JobResult struct {
 	AudioCodec   string  // the source's; "" without audio
 	FileSize     int64   // bytes of the source
 	ThumbnailURL string  // object key of the thumbnail
-	S3Key        string  // the video's folder, videos/<id>
+	S3Key        string  // the attempt's folder, videos/<id>/a<token>, without the slash
 	Renditions   []Rendition
 }
 
@@ -61,21 +64,61 @@ type JobEvent struct {
 	OccurredAt time.Time `json:"occurredAt"`
 }
 
-// JobService is the catalog's side of transcoding jobs. Every method may be called
-// again for the same job (a queue message handled twice) and then changes nothing more.
+// Source is an upload's object as it was sealed when its complete was accepted: the
+// transcoder reads exactly this object, and a changed one (a PUT after complete) is
+// refused rather than transcoded.
+type Source struct {
+	Key       string // uploads/<jobId>/source
+	Size      int64  // bytes
+	ETag      string // the object's entity tag when sealed
+	VersionID string // the object's version in a versioned bucket; "" otherwise
+}
+
+// Attempt is one worker's hold on a job. Token fences it: the job's progress,
+// completion and failure are accepted only with the current token, so that a worker
+// that lost the job (paused past its lease, a duplicate delivery) can change nothing.
+type Attempt struct {
+	JobID    int64
+	VideoID  int64
+	Token    int64  // grows by one per attempt; the job's attempts
+	Failures int    // failures of the work itself before this attempt
+	Source   Source // what to transcode
+}
+
+// Folder returns the attempt's own folder of results, videos/<id>/a<token>/: an attempt
+// writes nothing anywhere else, so that no attempt overwrites or deletes what
+// another one committed.
+func (a *Attempt) Folder() string { return AttemptFolder(a.VideoID, a.Token) }
+
+// JobService is the catalog's side of transcoding jobs, fenced by attempt tokens.
+// Every method may be called again with the same arguments (a retry after an outage)
+// and then changes nothing more. Errors whose code is ECONFLICT say that the attempt
+// was superseded or the job finished; ENOTFOUND, that the video was deleted; the
+// others (EUNAVAILABLE, internal) are outages worth retrying.
 type JobService interface {
-	// StartJob marks the job processing and counts the attempt. It returns false,
-	// with no change, when there is nothing left to do: the job is completed or
-	// failed, or its video was deleted.
-	StartJob(ctx context.Context, jobID, videoID int64) (bool, error)
-	// UpdateJobProgress records how far the job is, in percent. It is ENOTFOUND when
-	// the video was deleted meanwhile, so that the worker stops.
-	UpdateJobProgress(ctx context.Context, jobID, videoID int64, progress float64) error
-	// CompleteJob commits the results in one transaction: the video becomes ready
-	// with its metadata and renditions, its version grows, its catalog event is
-	// written, and the job is completed. A job already completed is left as it is.
-	CompleteJob(ctx context.Context, jobID, videoID int64, r JobResult) (*Video, error)
-	// FailJob marks the job and its video failed with the reason, unless the job is
-	// already completed.
-	FailJob(ctx context.Context, jobID, videoID int64, reason string) error
+	// StartJob takes a queued job (or one whose last attempt's lease ran out) for a
+	// new attempt held for lease, marks it and its video processing and returns the
+	// attempt. It returns nil and no error when there is nothing to do: the job is
+	// completed, failed, not queued yet, or its video was deleted (the job is then
+	// marked failed). While another attempt's lease is alive it is ECONFLICT.
+	StartJob(ctx context.Context, jobID, videoID int64, lease time.Duration) (*Attempt, error)
+	// UpdateJobProgress records how far the attempt is, in percent, and renews its
+	// lease for lease more; a negative progress only renews the lease.
+	UpdateJobProgress(ctx context.Context, a *Attempt, progress float64, lease time.Duration) error
+	// CompleteJob commits the attempt's results in one transaction: the video becomes
+	// ready with its metadata and renditions (the attempt's folder), its version
+	// grows, its catalog event is written, and the job is completed. Called again
+	// for an attempt whose commit landed, it returns the video as it is.
+	CompleteJob(ctx context.Context, a *Attempt, r JobResult) (*Video, error)
+	// RetryJob records a failure of the work itself: the job is queued again for
+	// another attempt, or, with maxFailures reached, failed with the reason (and its
+	// video). It reports whether the job failed for good.
+	RetryJob(ctx context.Context, a *Attempt, reason string, maxFailures int) (failed bool, err error)
+	// ReleaseJob hands the attempt's job back without counting a failure (a worker
+	// shutting down): queued again, its lease ended.
+	ReleaseJob(ctx context.Context, a *Attempt) error
+	// FailJob marks the job and its video failed with the reason: the attempt's job
+	// when a is not nil, otherwise the job jobID unless a live attempt holds it or it
+	// is completed or failed already.
+	FailJob(ctx context.Context, jobID, videoID int64, a *Attempt, reason string) error
 }

@@ -25,6 +25,12 @@ func VideoPrefix(videoID int64) string {
 	return "videos/" + strconv.FormatInt(videoID, 10) + "/"
 }
 
+// AttemptFolder returns the folder of one job attempt's results inside its video's
+// folder, videos/<id>/a<token>/.
+func AttemptFolder(videoID, token int64) string {
+	return VideoPrefix(videoID) + "a" + strconv.FormatInt(token, 10) + "/"
+}
+
 // JobView is a job as its owner sees it, with the video it makes.
 type JobView struct {
 	Job
@@ -39,13 +45,24 @@ type UploadService interface {
 	// one transaction, with the video's created event, and sets v's ID and JobID.
 	CreateUpload(ctx context.Context, v *Video) (*Job, error)
 	// CompleteUpload locks the job, checks that userID owns it (EFORBIDDEN otherwise)
-	// and, while it is pending, calls queue and marks it queued; queue's error
-	// aborts. A job that is no longer pending is returned unchanged, so that a
-	// repeated complete is harmless.
-	CompleteUpload(ctx context.Context, jobID int64, userID string, queue func(ctx context.Context, j *Job, videoID int64) error) (*JobView, error)
+	// and, while it is pending, calls seal, records the Source it returns and marks
+	// the job queued, with no message sent yet; seal's error aborts. A job that is no
+	// longer pending is returned unchanged, so that a repeated complete is harmless.
+	// The caller then sends the job's message and calls MarkJobSent.
+	CompleteUpload(ctx context.Context, jobID int64, userID string, seal func(ctx context.Context, j *Job, videoID int64) (Source, error)) (*JobView, error)
+	// MarkJobSent records that the job's message number sends went to the queue.
+	MarkJobSent(ctx context.Context, jobID int64, sends int) error
+	// UnsentJobs returns up to limit jobs that need their message (again): queued
+	// and never sent for longer than grace, sent longer ago than resend times two to
+	// the number of earlier sends without a worker taking them, or held by an attempt
+	// whose lease ended more than resend ago. Each is returned once per period: the
+	// call counts the send it asks for.
+	UnsentJobs(ctx context.Context, grace, resend time.Duration, limit int) ([]JobMessage, error)
 	// FindJob returns the job if userID owns it (EFORBIDDEN otherwise).
 	FindJob(ctx context.Context, jobID int64, userID string) (*JobView, error)
-	// ExpireUploads marks failed the pending jobs created before cutoff, with their
-	// videos, and returns their ids so that their objects can be removed.
+	// ExpireUploads marks failed the jobs still pending that were created before
+	// cutoff, with their videos, each under its row lock so that a complete in flight
+	// wins or loses as a whole, and returns their ids so that their objects can be
+	// removed.
 	ExpireUploads(ctx context.Context, cutoff time.Time, reason string) ([]int64, error)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,10 +12,14 @@ import (
 )
 
 // JobService implements videoforge.JobService on PostgreSQL. Each method locks the
-// job's row first, so that two workers holding the same message (a visibility timeout
-// that ran out mid-job) take turns, and the second sees what the first did.
+// job's row first, so that two workers holding the same message take turns and the
+// second sees what the first did; the row's attempts column is the fencing token.
 type JobService struct {
 	db *DB
+
+	// testHook, when set, runs at the named points with the job's id; tests use it
+	// to let a complete race the janitor.
+	testHook func(point string, jobID int64)
 }
 
 var _ videoforge.JobService = (*JobService)(nil)
@@ -24,14 +29,35 @@ func NewJobService(db *DB) *JobService {
 	return &JobService{db: db}
 }
 
-// lockJob locks the job's row and returns its status.
-func lockJob(ctx context.Context, tx pgx.Tx, jobID int64) (videoforge.JobStatus, error) {
-	var status videoforge.JobStatus
-	err := tx.QueryRow(ctx, `SELECT status FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&status)
+// jobRow is what the job methods read of a locked job.
+type jobRow struct {
+	status   videoforge.JobStatus
+	attempts int64
+	failures int
+	live     bool // an attempt's lease has not run out
+	source   videoforge.Source
+}
+
+// lockJob locks the job's row and reads it.
+func lockJob(ctx context.Context, tx pgx.Tx, jobID int64) (*jobRow, error) {
+	var j jobRow
+	err := tx.QueryRow(ctx, `SELECT status, attempts, failures, coalesce(lease_until > now(), false),
+			coalesce(source_key, ''), coalesce(source_etag, ''), coalesce(source_version, ''), coalesce(source_size, 0)
+		FROM jobs WHERE id = $1 FOR UPDATE`, jobID).Scan(&j.status, &j.attempts, &j.failures, &j.live,
+		&j.source.Key, &j.source.ETag, &j.source.VersionID, &j.source.Size)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", videoforge.Errorf(videoforge.ENOTFOUND, "job %d not found", jobID)
+		return nil, videoforge.Errorf(videoforge.ENOTFOUND, "job %d not found", jobID)
 	}
-	return status, err
+	return &j, err
+}
+
+// current checks that a is the attempt holding the job.
+func (j *jobRow) current(a *videoforge.Attempt) error {
+	if j.status != videoforge.JobProcessing || j.attempts != a.Token {
+		return videoforge.Errorf(videoforge.ECONFLICT, "attempt %d of job %d no longer holds it (the job is %s, at attempt %d)",
+			a.Token, a.JobID, j.status, j.attempts)
+	}
+	return nil
 }
 
 // lockJobVideo locks the video of the job for the rest of the transaction; ENOTFOUND
@@ -49,25 +75,36 @@ func (s *JobService) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) err
 	return translate(op, pgx.BeginFunc(ctx, s.db.pool, fn))
 }
 
-// StartJob marks the job processing, counts the attempt and marks the video
-// processing (with its catalog event when that changes its status).
-func (s *JobService) StartJob(ctx context.Context, jobID, videoID int64) (bool, error) {
-	started := false
+func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// StartJob takes the job for a new attempt; see videoforge.JobService.
+func (s *JobService) StartJob(ctx context.Context, jobID, videoID int64, lease time.Duration) (*videoforge.Attempt, error) {
+	var a *videoforge.Attempt
 	err := s.inTx(ctx, "start job "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
-		status, err := lockJob(ctx, tx, jobID)
-		if err != nil {
-			return err
-		}
-		if status == videoforge.JobCompleted || status == videoforge.JobFailed {
-			return nil
-		}
-		if err := lockJobVideo(ctx, tx, jobID, videoID); videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
-			return nil
+		a = nil // a retried transaction starts over
+		j, err := lockJob(ctx, tx, jobID)
+		if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
+			return nil // a message naming no job: nothing to do
 		} else if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'processing', attempts = attempts + 1, progress = 0,
-			updated_at = now() WHERE id = $1`, jobID); err != nil {
+		switch {
+		case j.status == videoforge.JobProcessing && j.live:
+			return videoforge.Errorf(videoforge.ECONFLICT, "job %d is held by attempt %d", jobID, j.attempts)
+		case j.status != videoforge.JobQueued && j.status != videoforge.JobProcessing:
+			return nil // pending (never completed: no message should exist), completed or failed
+		}
+		if err := lockJobVideo(ctx, tx, jobID, videoID); videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
+			_, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'the video was deleted', lease_until = NULL,
+				updated_at = now() WHERE id = $1`, jobID)
+			return err
+		} else if err != nil {
+			return err
+		}
+		var token int64
+		if err := tx.QueryRow(ctx, `UPDATE jobs SET status = 'processing', attempts = attempts + 1, progress = 0,
+			lease_until = now() + make_interval(secs => $2), updated_at = now() WHERE id = $1 RETURNING attempts`,
+			jobID, seconds(lease)).Scan(&token); err != nil {
 			return err
 		}
 		v, err := scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'processing', version = version + 1,
@@ -82,46 +119,65 @@ func (s *JobService) StartJob(ctx context.Context, jobID, videoID int64) (bool, 
 		} else if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		started = true
+		a = &videoforge.Attempt{JobID: jobID, VideoID: videoID, Token: token, Failures: j.failures, Source: j.source}
 		return nil
 	})
-	return started, err
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }
 
-// UpdateJobProgress records the job's progress while it is processing.
-func (s *JobService) UpdateJobProgress(ctx context.Context, jobID, videoID int64, progress float64) error {
-	progress = min(max(progress, 0), 100)
-	tag, err := s.db.pool.Exec(ctx, `UPDATE jobs SET progress = $2, updated_at = now()
-		WHERE id = $1 AND status = 'processing' AND EXISTS (SELECT 1 FROM videos WHERE id = $3 AND job_id = $1)`,
-		jobID, progress, videoID)
+// UpdateJobProgress records the attempt's progress and renews its lease.
+func (s *JobService) UpdateJobProgress(ctx context.Context, a *videoforge.Attempt, progress float64, lease time.Duration) error {
+	if progress >= 0 {
+		progress = min(progress, 100)
+	}
+	tag, err := s.db.pool.Exec(ctx, `UPDATE jobs SET progress = CASE WHEN $3 < 0 THEN progress ELSE $3 END,
+			lease_until = now() + make_interval(secs => $4), updated_at = now()
+		WHERE id = $1 AND attempts = $2 AND status = 'processing'
+			AND EXISTS (SELECT 1 FROM videos WHERE id = $5 AND job_id = $1)`,
+		a.JobID, a.Token, progress, seconds(lease), a.VideoID)
 	if err != nil {
 		return translate("update job progress", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return videoforge.Errorf(videoforge.ENOTFOUND, "job %d is not processing, or its video %d is gone", jobID, videoID)
+	if tag.RowsAffected() > 0 {
+		return nil
 	}
-	return nil
+	var videoExists bool
+	if err := s.db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM videos WHERE id = $1 AND job_id = $2)`,
+		a.VideoID, a.JobID).Scan(&videoExists); err != nil {
+		return translate("update job progress", err)
+	}
+	if !videoExists {
+		return videoforge.Errorf(videoforge.ENOTFOUND, "video %d of job %d is gone", a.VideoID, a.JobID)
+	}
+	return videoforge.Errorf(videoforge.ECONFLICT, "attempt %d of job %d no longer holds it", a.Token, a.JobID)
 }
 
-// CompleteJob commits a job's results: the video ready with its metadata and ladder,
-// its version one more, its updated event in the outbox, the job completed. When the
-// job is already completed nothing changes and the video is returned as it is.
-func (s *JobService) CompleteJob(ctx context.Context, jobID, videoID int64, r videoforge.JobResult) (*videoforge.Video, error) {
+// CompleteJob commits an attempt's results: the video ready with its metadata and
+// ladder in the attempt's folder, its version one more, its updated event in the
+// outbox, the job completed. Only the current attempt may commit; a repeated call
+// of the attempt that committed returns the video as it is.
+func (s *JobService) CompleteJob(ctx context.Context, a *videoforge.Attempt, r videoforge.JobResult) (*videoforge.Video, error) {
 	var v *videoforge.Video
-	err := s.inTx(ctx, "complete job "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
-		status, err := lockJob(ctx, tx, jobID)
+	err := s.inTx(ctx, "complete job "+strconv.FormatInt(a.JobID, 10), func(tx pgx.Tx) error {
+		j, err := lockJob(ctx, tx, a.JobID)
 		if err != nil {
 			return err
 		}
-		if err := lockJobVideo(ctx, tx, jobID, videoID); err != nil {
+		if err := lockJobVideo(ctx, tx, a.JobID, a.VideoID); err != nil {
 			return err
 		}
-		if status == videoforge.JobCompleted {
-			v, err = scanVideo(tx.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, videoID))
+		if j.status == videoforge.JobCompleted && j.attempts == a.Token {
+			v, err = scanVideo(tx.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, a.VideoID))
 			if err != nil {
 				return err
 			}
 			return loadRenditions(ctx, tx, v)
+		}
+		if err := j.current(a); err != nil {
+			return err
 		}
 		var audio *string
 		if r.AudioCodec != "" {
@@ -131,14 +187,14 @@ func (s *JobService) CompleteJob(ctx context.Context, jobID, videoID int64, r vi
 				video_codec = $4, audio_codec = $5, file_size = $6, thumbnail_url = $7,
 				s3_key = coalesce(nullif($8, ''), s3_key), version = version + 1, updated_at = now()
 			WHERE id = $1 RETURNING `+videoColumns,
-			videoID, r.Duration, r.Resolution, r.VideoCodec, audio, r.FileSize, r.ThumbnailURL, r.S3Key))
+			a.VideoID, r.Duration, r.Resolution, r.VideoCodec, audio, r.FileSize, r.ThumbnailURL, r.S3Key))
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM renditions WHERE video_id = $1`, videoID); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM renditions WHERE video_id = $1`, a.VideoID); err != nil {
 			return err
 		}
-		if err := insertRenditions(ctx, tx, videoID, r.Renditions); err != nil {
+		if err := insertRenditions(ctx, tx, a.VideoID, r.Renditions); err != nil {
 			return err
 		}
 		if err := loadRenditions(ctx, tx, v); err != nil {
@@ -147,8 +203,8 @@ func (s *JobService) CompleteJob(ctx context.Context, jobID, videoID int64, r vi
 		if err := writeEvent(ctx, tx, videoforge.EventUpdated, v); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'completed', progress = 100, error = NULL, updated_at = now()
-			WHERE id = $1`, jobID)
+		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'completed', progress = 100, error = NULL, lease_until = NULL,
+			updated_at = now() WHERE id = $1`, a.JobID)
 		return err
 	})
 	if err != nil {
@@ -157,33 +213,86 @@ func (s *JobService) CompleteJob(ctx context.Context, jobID, videoID int64, r vi
 	return v, nil
 }
 
-// FailJob marks the job failed with the reason and its video failed (with its event),
-// unless the job is already completed or failed.
-func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, reason string) error {
-	return s.inTx(ctx, "fail job "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
-		status, err := lockJob(ctx, tx, jobID)
+// RetryJob counts a failure of the work and queues the job again, or fails it.
+func (s *JobService) RetryJob(ctx context.Context, a *videoforge.Attempt, reason string, maxFailures int) (bool, error) {
+	failed := false
+	err := s.inTx(ctx, "retry job "+strconv.FormatInt(a.JobID, 10), func(tx pgx.Tx) error {
+		failed = false
+		j, err := lockJob(ctx, tx, a.JobID)
 		if err != nil {
 			return err
 		}
-		if status == videoforge.JobCompleted || status == videoforge.JobFailed {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`,
-			jobID, reason); err != nil {
+		if err := j.current(a); err != nil {
 			return err
 		}
-		v, err := scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'failed', version = version + 1,
-			updated_at = now() WHERE id = $1 AND job_id = $2 RETURNING `+videoColumns, videoID, jobID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // the video was deleted; the job keeps the reason
-		} else if err != nil {
-			return err
+		if j.failures+1 >= maxFailures {
+			failed = true
+			_, err := tx.Exec(ctx, `UPDATE jobs SET failures = failures + 1 WHERE id = $1`, a.JobID)
+			if err != nil {
+				return err
+			}
+			return failLocked(ctx, tx, a.JobID, a.VideoID, reason)
 		}
-		if err := loadRenditions(ctx, tx, v); err != nil {
-			return err
-		}
-		return writeEvent(ctx, tx, videoforge.EventUpdated, v)
+		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'queued', failures = failures + 1, lease_until = NULL,
+			updated_at = now() WHERE id = $1`, a.JobID)
+		return err
 	})
+	return failed, err
+}
+
+// ReleaseJob queues the attempt's job again without counting a failure.
+func (s *JobService) ReleaseJob(ctx context.Context, a *videoforge.Attempt) error {
+	_, err := s.db.pool.Exec(ctx, `UPDATE jobs SET status = 'queued', lease_until = NULL, updated_at = now()
+		WHERE id = $1 AND attempts = $2 AND status = 'processing'`, a.JobID, a.Token)
+	return translate("release job", err)
+}
+
+// FailJob marks the job failed with the reason and its video failed (with its event):
+// the attempt's job when a is set, otherwise any job not completed, failed or held by
+// a live attempt.
+func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, a *videoforge.Attempt, reason string) error {
+	return s.inTx(ctx, "fail job "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
+		j, err := lockJob(ctx, tx, jobID)
+		if err != nil {
+			return err
+		}
+		if a != nil {
+			if j.status == videoforge.JobFailed && j.attempts == a.Token {
+				return nil // a repeated call
+			}
+			if err := j.current(a); err != nil {
+				return err
+			}
+		} else {
+			switch {
+			case j.status == videoforge.JobCompleted || j.status == videoforge.JobFailed:
+				return nil
+			case j.status == videoforge.JobProcessing && j.live:
+				return videoforge.Errorf(videoforge.ECONFLICT, "job %d is held by attempt %d", jobID, j.attempts)
+			}
+		}
+		return failLocked(ctx, tx, jobID, videoID, reason)
+	})
+}
+
+// failLocked marks the locked job failed and its video failed, with its event; a
+// deleted video leaves the reason on the job alone.
+func failLocked(ctx context.Context, tx pgx.Tx, jobID, videoID int64, reason string) error {
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, lease_until = NULL, updated_at = now()
+		WHERE id = $1`, jobID, reason); err != nil {
+		return err
+	}
+	v, err := scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'failed', version = version + 1,
+		updated_at = now() WHERE id = $1 AND job_id = $2 RETURNING `+videoColumns, videoID, jobID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if err := loadRenditions(ctx, tx, v); err != nil {
+		return err
+	}
+	return writeEvent(ctx, tx, videoforge.EventUpdated, v)
 }
 
 // CreateJob inserts a job and sets its ID and times.

@@ -70,9 +70,9 @@ func ownJob(j *videoforge.JobView, err error, jobID int64, userID string) (*vide
 	return j, nil
 }
 
-// CompleteUpload queues a pending job once; see videoforge.UploadService.
+// CompleteUpload seals and queues a pending job once; see videoforge.UploadService.
 func (s *JobService) CompleteUpload(ctx context.Context, jobID int64, userID string,
-	queue func(ctx context.Context, j *videoforge.Job, videoID int64) error) (*videoforge.JobView, error) {
+	seal func(ctx context.Context, j *videoforge.Job, videoID int64) (videoforge.Source, error)) (*videoforge.JobView, error) {
 	var out *videoforge.JobView
 	err := s.inTx(ctx, "complete upload "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
 		j, err := scanJob(tx.QueryRow(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = $1 FOR UPDATE`, jobID))
@@ -86,17 +86,52 @@ func (s *JobService) CompleteUpload(ctx context.Context, jobID int64, userID str
 		if j.VideoID == nil {
 			return videoforge.Errorf(videoforge.ECONFLICT, "the video of job %d was deleted", jobID)
 		}
-		if err := queue(ctx, &j.Job, *j.VideoID); err != nil {
+		src, err := seal(ctx, &j.Job, *j.VideoID)
+		if err != nil {
 			return err
 		}
-		out, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET status = 'queued', updated_at = now() WHERE id = $1
-			RETURNING `+jobColumns, jobID))
+		out, err = scanJob(tx.QueryRow(ctx, `UPDATE jobs SET status = 'queued', source_key = $2, source_etag = $3,
+				source_version = nullif($4, ''), source_size = $5, sends = 0, sent_at = NULL, updated_at = now()
+			WHERE id = $1 RETURNING `+jobColumns, jobID, src.Key, src.ETag, src.VersionID, src.Size))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// MarkJobSent records that the job's message number sends is in the queue.
+func (s *JobService) MarkJobSent(ctx context.Context, jobID int64, sends int) error {
+	_, err := s.db.pool.Exec(ctx, `UPDATE jobs SET sends = greatest(sends, $2), sent_at = now() WHERE id = $1`, jobID, sends)
+	return translate("mark job sent", err)
+}
+
+// UnsentJobs returns the jobs that need their message (again); see
+// videoforge.UploadService. It only reads: the caller marks each one sent once its
+// message is in the queue, and two sweepers asking at once get the same send
+// numbers, which the queue's de-duplication (or the job's fencing) makes harmless.
+func (s *JobService) UnsentJobs(ctx context.Context, grace, resend time.Duration, limit int) ([]videoforge.JobMessage, error) {
+	rows, err := s.db.pool.Query(ctx, `SELECT j.id, v.id, coalesce(j.source_key, ''), j.sends + 1
+		FROM jobs j JOIN videos v ON v.job_id = j.id
+		WHERE j.status IN ('queued', 'processing') AND j.updated_at < now() - make_interval(secs => $1)
+			AND CASE
+				WHEN j.status = 'processing' AND j.lease_until >= now() - make_interval(secs => $2) THEN false
+				WHEN j.sent_at IS NULL THEN true
+				ELSE j.sent_at < now() - make_interval(secs => $2 * power(2, least(greatest(j.sends - 1, 0), 10)))
+			END
+		ORDER BY j.id LIMIT $3`, seconds(grace), seconds(resend), limit)
+	if err != nil {
+		return nil, translate("find unsent jobs", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (videoforge.JobMessage, error) {
+		var m videoforge.JobMessage
+		return m, r.Scan(&m.JobID, &m.VideoID, &m.SourceKey, &m.Send)
+	})
+	if err != nil {
+		return nil, translate("find unsent jobs", err)
+	}
+	return msgs, nil
 }
 
 // FindJob returns the job to its owner.
@@ -108,8 +143,9 @@ func (s *JobService) FindJob(ctx context.Context, jobID int64, userID string) (*
 	return j, nil
 }
 
-// ExpireUploads fails the pending jobs created before cutoff, one by one, so that each
-// takes the same path as any failed job (its video failed, with its event).
+// ExpireUploads fails the jobs still pending that were created before cutoff, each in
+// its own transaction under its row lock: a complete that locked the row first has
+// queued it, and the janitor leaves it alone.
 func (s *JobService) ExpireUploads(ctx context.Context, cutoff time.Time, reason string) ([]int64, error) {
 	rows, err := s.db.pool.Query(ctx, `SELECT j.id, coalesce(v.id, 0) FROM jobs j LEFT JOIN videos v ON v.job_id = j.id
 		WHERE j.status = 'pending' AND j.created_at < $1 ORDER BY j.id LIMIT 1000`, cutoff)
@@ -126,10 +162,24 @@ func (s *JobService) ExpireUploads(ctx context.Context, cutoff time.Time, reason
 	}
 	var ids []int64
 	for _, p := range pairs {
-		if err := s.FailJob(ctx, p.job, p.video, reason); err != nil {
+		if s.testHook != nil {
+			s.testHook("expire", p.job)
+		}
+		expired := false
+		err := s.inTx(ctx, "expire upload "+strconv.FormatInt(p.job, 10), func(tx pgx.Tx) error {
+			j, err := lockJob(ctx, tx, p.job)
+			if err != nil || j.status != videoforge.JobPending {
+				return err
+			}
+			expired = true
+			return failLocked(ctx, tx, p.job, p.video, reason)
+		})
+		if err != nil {
 			return ids, err
 		}
-		ids = append(ids, p.job)
+		if expired {
+			ids = append(ids, p.job)
+		}
 	}
 	return ids, nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -350,8 +351,28 @@ func (s *VideoService) UpdateVideo(ctx context.Context, id int64, userID string,
 // more than the last one so that edges order it after every earlier change.
 func (s *VideoService) DeleteVideo(ctx context.Context, id int64, userID string) error {
 	return s.inTx(ctx, "delete video", func(tx pgx.Tx) error {
+		// The job's row first, as every job method locks it, then the video's: the
+		// same order everywhere, so that a delete never deadlocks with a worker.
+		var jobID *int64
+		if err := tx.QueryRow(ctx, `SELECT job_id FROM videos WHERE id = $1`, id).Scan(&jobID); err != nil &&
+			!errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		if jobID != nil {
+			if _, err := tx.Exec(ctx, `SELECT 1 FROM jobs WHERE id = $1 FOR UPDATE`, *jobID); err != nil {
+				return err
+			}
+		}
 		if err := lockOwned(ctx, tx, id, userID); err != nil {
 			return err
+		}
+		// A job still waiting or running for the video ends with it: nothing will
+		// pick a queued job of a deleted video up, and a running one stops.
+		if jobID != nil {
+			if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = 'the video was deleted',
+				lease_until = NULL, updated_at = now() WHERE id = $1 AND status NOT IN ('completed', 'failed')`, *jobID); err != nil {
+				return err
+			}
 		}
 		// The event carries the ladder the video had, so that consumers know which
 		// objects to remove; the renditions go with the row.
