@@ -219,6 +219,8 @@ type Object struct {
 	Size         int64
 	ContentType  string
 	CacheControl string
+	ETag         string // the entity tag, quotes included, as S3 gives it
+	VersionID    string // the version in a versioned bucket; "" otherwise
 }
 
 // Head returns an object's size and headers; ENOTFOUND when it does not exist.
@@ -228,17 +230,60 @@ func (s *Store) Head(ctx context.Context, key string) (*Object, error) {
 		return nil, translate("head "+key, err)
 	}
 	return &Object{Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType),
-		CacheControl: aws.ToString(out.CacheControl)}, nil
+		CacheControl: aws.ToString(out.CacheControl), ETag: aws.ToString(out.ETag), VersionID: aws.ToString(out.VersionId)}, nil
+}
+
+// Seal returns the object at key as it is now, for DownloadSource to read exactly
+// that object later; ENOTFOUND when it does not exist.
+func (s *Store) Seal(ctx context.Context, key string) (videoforge.Source, error) {
+	o, err := s.Head(ctx, key)
+	if err != nil {
+		return videoforge.Source{}, err
+	}
+	return videoforge.Source{Key: key, Size: o.Size, ETag: o.ETag, VersionID: o.VersionID}, nil
 }
 
 // Download writes the object at key to the file name, in ranged parts for large
 // objects, and returns its size.
 func (s *Store) Download(ctx context.Context, key, name string) (int64, error) {
+	return s.download(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}, name)
+}
+
+// DownloadSource writes the sealed object src to the file name: its version when the
+// bucket keeps versions, and in any case only while its entity tag is the sealed one,
+// checked on every ranged part. An object changed or removed since it was sealed is
+// EINVALID, with a message that says so.
+func (s *Store) DownloadSource(ctx context.Context, src videoforge.Source, name string) (int64, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(src.Key)}
+	if src.ETag != "" {
+		in.IfMatch = aws.String(src.ETag)
+	}
+	if src.VersionID != "" {
+		in.VersionId = aws.String(src.VersionID)
+	}
+	n, err := s.download(ctx, in, name)
+	var api smithy.APIError
+	switch {
+	case videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
+		return 0, videoforge.Errorf(videoforge.EINVALID, "the upload %s is gone", src.Key)
+	case errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed":
+		return 0, videoforge.Errorf(videoforge.EINVALID, "the upload %s was changed after it was completed", src.Key)
+	case err != nil:
+		return 0, err
+	case src.Size > 0 && n != src.Size:
+		os.Remove(name)
+		return 0, videoforge.Errorf(videoforge.EINVALID, "the upload %s has %d bytes, not the %d it had when completed", src.Key, n, src.Size)
+	}
+	return n, nil
+}
+
+func (s *Store) download(ctx context.Context, in *s3.GetObjectInput, name string) (int64, error) {
+	key := aws.ToString(in.Key)
 	f, err := os.Create(name)
 	if err != nil {
 		return 0, fmt.Errorf("storage: download %s: %w", key, err)
 	}
-	n, err := s.down.Download(ctx, f, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	n, err := s.down.Download(ctx, f, in)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}

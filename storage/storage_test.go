@@ -154,3 +154,39 @@ func TestErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestDownloadSource: the sealed object downloads; one replaced after sealing (a PUT
+// after complete), even with the same size, is refused rather than read.
+func TestDownloadSource(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	key := "uploads/5/source"
+	body := bytes.Repeat([]byte("a"), 9<<20) // more than one ranged part
+	if err := st.Put(ctx, key, bytes.NewReader(body)); err != nil {
+		t.Fatal(err)
+	}
+	src, err := st.Seal(ctx, key)
+	if err != nil || src.ETag == "" || src.Size != int64(len(body)) {
+		t.Fatalf("seal: %+v %v", src, err)
+	}
+	name := filepath.Join(t.TempDir(), "source")
+	if n, err := st.DownloadSource(ctx, src, name); err != nil || n != int64(len(body)) {
+		t.Fatalf("download: %d %v", n, err)
+	}
+	if err := st.Put(ctx, key, bytes.NewReader(bytes.Repeat([]byte("b"), len(body)))); err != nil {
+		t.Fatal(err)
+	}
+	_, err = st.DownloadSource(ctx, src, name)
+	if videoforge.ErrorCode(err) != videoforge.EINVALID || !strings.Contains(err.Error(), "changed after it was completed") {
+		t.Fatalf("download of a replaced source: %v", err)
+	}
+	if _, err := os.Stat(name); !os.IsNotExist(err) {
+		t.Fatalf("a refused download left its file: %v", err)
+	}
+	if err := st.DeletePrefix(ctx, "uploads/5/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DownloadSource(ctx, src, name); videoforge.ErrorCode(err) != videoforge.EINVALID {
+		t.Fatalf("download of a removed source: %v", err)
+	}
+}
