@@ -12,7 +12,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +32,10 @@ type Config struct {
 	TokenKey []byte
 	// MaxUploadSize bounds an upload PUT, in bytes; 0 means no bound.
 	MaxUploadSize int64
+	// UploadOpen, when set, tells whether a job still takes its source: nil while it
+	// is pending, an ECONFLICT error once its upload was completed (ENOTFOUND when
+	// there is no such job). A sealed job's PUT is answered 409 and stores nothing.
+	UploadOpen func(ctx context.Context, jobID int64) error
 }
 
 // Lookup tells whether a video may be played without a token (public) and whether it
@@ -88,7 +91,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) bool {
 	p := ctx.Path()
 	switch {
 	case bytes.HasPrefix(p, prefixUploads):
-		s.upload(ctx, string(p))
+		s.upload(ctx)
 	case bytes.HasPrefix(p, prefixVideos), bytes.HasPrefix(p, prefixToken):
 		s.serve(ctx, string(p))
 	default:
@@ -226,78 +229,6 @@ func split(p string) (int64, string, bool) {
 		}
 	}
 	return id, rel, true
-}
-
-// upload answers PUT /uploads/<jobId>/source?expires&signature.
-func (s *Server) upload(ctx *fasthttp.RequestCtx, p string) {
-	if !ctx.IsPut() {
-		ctx.Response.Header.Set("Allow", "PUT")
-		fail(ctx, videoforge.Errorf(videoforge.EINVALID, "PUT the file here"), fasthttp.StatusMethodNotAllowed)
-		return
-	}
-	tail, _ := strings.CutPrefix(p, "/uploads/")
-	ids, rest, _ := strings.Cut(tail, "/")
-	id, err := strconv.ParseInt(ids, 10, 64)
-	if err != nil || id <= 0 || rest != "source" {
-		fail(ctx, errNotFound, 0)
-		return
-	}
-	q, err := url.ParseQuery(string(ctx.URI().QueryString()))
-	if err == nil {
-		err = playback.CheckUpload(s.cfg.TokenKey, id, q, time.Now())
-	}
-	if err != nil {
-		fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "upload token refused: %s", strings.TrimPrefix(err.Error(), "playback: check upload token: ")), 0)
-		return
-	}
-	max := s.cfg.MaxUploadSize
-	if cl := ctx.Request.Header.ContentLength(); max > 0 && cl > 0 && int64(cl) > max {
-		ctx.SetConnectionClose() // the body is not read
-		fail(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file has %d bytes, more than the limit of %d", cl, max), 0)
-		return
-	}
-	var body io.Reader
-	if st := ctx.RequestBodyStream(); st != nil {
-		body = st
-	} else {
-		body = bytes.NewReader(ctx.Request.Body())
-	}
-	lr := &limitReader{r: body, left: max, max: max}
-	uctx, cancel := context.WithTimeout(context.Background(), time.Hour)
-	defer cancel()
-	err = s.up.Put(uctx, videoforge.UploadKey(id), lr)
-	if lr.over {
-		ctx.SetConnectionClose()
-		fail(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file is larger than the limit of %d bytes", max), 0)
-		return
-	}
-	if err != nil {
-		s.log.Error("upload failed", "job", id, "err", err)
-		fail(ctx, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not store the upload; try again"), 0)
-		return
-	}
-	s.log.Info("upload stored", "job", id, "bytes", lr.n)
-	ctx.SetStatusCode(fasthttp.StatusOK)
-}
-
-// limitReader fails once more than max bytes came (max 0: no limit).
-type limitReader struct {
-	r         io.Reader
-	left, max int64
-	n         int64
-	over      bool
-}
-
-var errTooLarge = errors.New("upload over the size limit")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.max > 0 && l.n > l.max {
-		l.over = true
-		return n, errTooLarge
-	}
-	return n, err
 }
 
 var statusOf = map[string]int{

@@ -1,0 +1,204 @@
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/playback"
+)
+
+// What a refused upload's client may still send. Up to drainLimit bytes of the body
+// are read (within drainTime) before the answer, so that a client that writes its whole
+// body before reading gets the answer and keeps its connection. A longer body gets the
+// answer with Connection: close, and then up to lingerLimit more bytes are read and
+// dropped (for at most lingerTime) while the client reads it, instead of resetting the
+// connection under a client that is still sending.
+const (
+	drainLimit  = 4 << 20
+	drainTime   = 10 * time.Second
+	lingerLimit = 32 << 20
+	lingerTime  = 5 * time.Second
+)
+
+// Expect decides, for a request that sent Expect: 100-continue, whether its body may
+// come: an upload PUT that would be refused (bad or expired token, over the size
+// limit, a job already completed) gets its error now, before the client sends the file.
+// It returns fasthttp.StatusContinue to let the body come, or the status of the error
+// it wrote into the response. Other paths are left to come.
+func (s *Server) Expect(ctx *fasthttp.RequestCtx) int {
+	if !bytes.HasPrefix(ctx.Path(), prefixUploads) {
+		return fasthttp.StatusContinue
+	}
+	if _, status, err := s.checkUpload(ctx); err != nil {
+		fail(ctx, err, status)
+		return ctx.Response.StatusCode()
+	}
+	return fasthttp.StatusContinue
+}
+
+// checkUpload checks everything about an upload PUT that the headers tell: the method,
+// the path, the token, the declared size and the job's state. It returns the job id, or
+// the error with its status (0: the error code's).
+func (s *Server) checkUpload(ctx *fasthttp.RequestCtx) (int64, int, error) {
+	if !ctx.IsPut() {
+		ctx.Response.Header.Set("Allow", "PUT")
+		return 0, fasthttp.StatusMethodNotAllowed, videoforge.Errorf(videoforge.EINVALID, "PUT the file here")
+	}
+	tail, _ := strings.CutPrefix(string(ctx.Path()), "/uploads/")
+	ids, rest, _ := strings.Cut(tail, "/")
+	id, err := strconv.ParseInt(ids, 10, 64)
+	if err != nil || id <= 0 || rest != "source" {
+		return 0, 0, errNotFound
+	}
+	q, err := url.ParseQuery(string(ctx.URI().QueryString()))
+	if err == nil {
+		err = playback.CheckUpload(s.cfg.TokenKey, id, q, time.Now())
+	}
+	if err != nil {
+		return 0, 0, videoforge.Errorf(videoforge.EFORBIDDEN, "upload token refused: %s", strings.TrimPrefix(err.Error(), "playback: check upload token: "))
+	}
+	if cl, max := ctx.Request.Header.ContentLength(), s.cfg.MaxUploadSize; max > 0 && cl > 0 && int64(cl) > max {
+		return 0, 0, videoforge.Errorf(videoforge.ETOOLARGE, "the file has %d bytes, more than the limit of %d", cl, max)
+	}
+	if s.cfg.UploadOpen != nil {
+		jctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.cfg.UploadOpen(jctx, id)
+		cancel()
+		switch videoforge.ErrorCode(err) {
+		case "":
+		case videoforge.ECONFLICT, videoforge.ENOTFOUND, videoforge.EUNAVAILABLE:
+			return 0, 0, err
+		default:
+			s.log.Error("upload: look up job", "job", id, "err", err)
+			return 0, 0, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not look up job %d; try again", id)
+		}
+	}
+	return id, 0, nil
+}
+
+// upload answers PUT /uploads/<jobId>/source?expires&signature.
+func (s *Server) upload(ctx *fasthttp.RequestCtx) {
+	id, status, err := s.checkUpload(ctx)
+	if err != nil {
+		s.refuse(ctx, err, status, false)
+		return
+	}
+	var body io.Reader
+	if st := ctx.RequestBodyStream(); st != nil {
+		body = st
+	} else {
+		body = bytes.NewReader(ctx.Request.Body())
+	}
+	br := &bodyReader{r: body, max: s.cfg.MaxUploadSize, length: int64(ctx.Request.Header.ContentLength())}
+	uctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	err = s.up.Put(uctx, videoforge.UploadKey(id), br)
+	switch {
+	case br.over:
+		s.refuse(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file is larger than the limit of %d bytes", s.cfg.MaxUploadSize), 0, false)
+	case br.err != nil:
+		// The client's fault: the body ended before its length or its chunks are
+		// malformed. Nothing was stored, and the rest of the connection is not HTTP.
+		s.refuse(ctx, videoforge.Errorf(videoforge.EINVALID, "the request body could not be read: %v", br.err), 0, true)
+	case err != nil:
+		s.log.Error("upload failed", "job", id, "err", err)
+		ctx.Response.Header.Set("Retry-After", "5")
+		s.refuse(ctx, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not store the upload; try again"), 0, false)
+	default:
+		s.log.Info("upload stored", "job", id, "bytes", br.n)
+		ctx.SetStatusCode(fasthttp.StatusOK)
+	}
+}
+
+// refuse answers err to an upload whose body may still be on its way: it reads and
+// drops a bounded amount of it first, and past that closes the connection only after
+// lingering, so that the client reads the answer rather than a connection reset.
+// broken says that the body's framing is lost, so nothing more is read as a body.
+func (s *Server) refuse(ctx *fasthttp.RequestCtx, err error, status int, broken bool) {
+	fail(ctx, err, status)
+	st := ctx.RequestBodyStream()
+	if st == nil {
+		return // no body, or one read whole already
+	}
+	if cl := ctx.Request.Header.ContentLength(); !broken && cl <= drainLimit {
+		// A known short body, or a chunked one that may be.
+		_ = ctx.SetReadDeadline(time.Now().Add(drainTime))
+		if _, err := io.CopyN(io.Discard, st, drainLimit+1); errors.Is(err, io.EOF) {
+			return
+		}
+	}
+	// The server would close the connection right after the answer, with the body
+	// still coming, which resets it: the answer is written here instead, and the
+	// connection closed after lingering.
+	res := fasthttp.AcquireResponse()
+	ctx.Response.CopyTo(res)
+	res.SetConnectionClose()
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(c net.Conn) {
+		defer fasthttp.ReleaseResponse(res)
+		linger(c, res)
+	})
+}
+
+// linger writes the answer to a connection whose client may still be sending, then
+// half-closes it and reads what the client still sends, within bounds, before the
+// server closes it: a close with unread bytes would reset the connection and could
+// throw away the answer on the client's side.
+func linger(c net.Conn, res *fasthttp.Response) {
+	_ = c.SetWriteDeadline(time.Now().Add(lingerTime))
+	w := bufio.NewWriter(c)
+	if res.Write(w) != nil || w.Flush() != nil {
+		return
+	}
+	raw := c
+	if u, ok := c.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = u.UnsafeConn()
+	}
+	if cw, ok := raw.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	_ = c.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, c, lingerLimit)
+}
+
+// bodyReader reads an upload's body: it fails once more than max bytes came (max 0:
+// no limit) and remembers the client's own failures (a body shorter than its
+// Content-Length, broken chunks) apart from the store's.
+type bodyReader struct {
+	r      io.Reader
+	max    int64
+	length int64 // Content-Length; negative when chunked
+	n      int64
+	over   bool
+	err    error
+}
+
+var errTooLarge = errors.New("upload over the size limit")
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	switch {
+	case b.max > 0 && b.n > b.max:
+		b.over = true
+		return n, errTooLarge
+	case errors.Is(err, io.EOF) && b.length >= 0 && b.n < b.length:
+		// The server's body stream ends quietly when the client closes early.
+		err = io.ErrUnexpectedEOF
+		b.err = err
+	case err != nil && !errors.Is(err, io.EOF):
+		b.err = err
+	}
+	return n, err
+}
