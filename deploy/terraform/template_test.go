@@ -118,5 +118,9 @@ func TestUserDataRenders(t *testing.T) {
 		if !strings.Contains(script, "routes: [ \"nats-route://10.40.128.10:6222\"") {
 			t.Errorf("nats config lacks its routes:\n%s", script)
 		}
+		// The README promises that an acknowledged write survives a crash.
+		if !strings.Contains(script, "sync_interval: always") {
+			t.Errorf("nats config does not sync every write:\n%s", script)
+		}
 	})
 }

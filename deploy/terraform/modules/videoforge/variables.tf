@@ -115,9 +115,9 @@ variable "queue_visibility_timeout_seconds" {
 }
 
 variable "queue_max_receive_count" {
-  description = "Receives before a job moves to the dead-letter queue."
+  description = "Receives before a job moves to the dead-letter queue; more than transcoder_max_attempts, since duplicates and hand-backs are receives too."
   type        = number
-  default     = 5
+  default     = 10
 }
 
 variable "alarm_emails" {
