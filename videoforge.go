@@ -58,8 +58,10 @@ type Video struct {
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
 
-	// S3Key is the object key of the video's folder or source (the seed's s3_key).
-	S3Key string `json:"-"`
+	// S3Key is the object key of the folder of the video's current objects
+	// (videos/<id>/a<attempt>, the committed attempt's) or, before it is ready, of its
+	// source (the seed's s3_key). Only events carry it, as they carry Renditions.
+	S3Key string `json:"s3Key,omitempty"`
 	// Version grows by one on every change of the row; events carry it.
 	Version int64 `json:"-"`
 	// Renditions are the ladder's variants; only events and the edge carry them.

@@ -27,6 +27,7 @@ type Playback struct {
 // playback settings, or for a value that is not a key of the video's folder, it stays as
 // stored.
 func (s *Server) present(v *videoforge.Video) {
+	v.S3Key = "" // a storage detail, carried by events only
 	p := s.cfg.Playback
 	if p == nil || v.ThumbnailURL == nil {
 		return

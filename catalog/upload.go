@@ -45,8 +45,9 @@ func (l UploadLimits) Accepts(mediaType string) bool {
 
 // UploadObjects is what the upload routes need of object storage (storage.Store).
 type UploadObjects interface {
-	// Head returns an object's size; ENOTFOUND when it does not exist.
-	Head(ctx context.Context, key string) (int64, error)
+	// Seal returns the object as it is now (size, entity tag, version), which is
+	// what the job will transcode; ENOTFOUND when it does not exist.
+	Seal(ctx context.Context, key string) (videoforge.Source, error)
 	// Sniff returns the media type of an object's first bytes.
 	Sniff(ctx context.Context, key string) (string, error)
 	// DeletePrefix removes every object under prefix.
@@ -63,14 +64,27 @@ type Uploads struct {
 	// URL returns where the client PUTs a job's source: an S3 presigned PUT in AWS,
 	// the embedded media server otherwise.
 	URL func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)
-	// Enqueue sends the job's message (exactly once per job id where the queue
-	// de-duplicates; the job's state makes a repeat harmless anyway).
-	Enqueue func(ctx context.Context, m videoforge.JobMessage) error
-	Limits  UploadLimits
+	// Send puts a job's message in the queue, de-duplicated by job and send number
+	// where the queue de-duplicates; the job's fencing makes a repeat harmless anyway.
+	// It is called only after the job was committed queued.
+	Send   func(ctx context.Context, m videoforge.JobMessage) error
+	Limits UploadLimits
+	// SendGrace is how long a job committed queued may wait for its message before
+	// the sweeper sends it (a crash between the commit and the send); Resend, how
+	// long a sent message may go without a worker taking the job (and a dead
+	// attempt's lease without a new one) before the sweeper sends another, doubling
+	// with each one sent. Zero means DefaultSendGrace and DefaultResend.
+	SendGrace, Resend time.Duration
 	// Abandoned, when set, removes whatever else an upload given up by the janitor
 	// left (the partial files of a resumable upload).
 	Abandoned func(jobID int64)
 }
+
+// Defaults of Uploads.SendGrace and Uploads.Resend.
+const (
+	DefaultSendGrace = 30 * time.Second
+	DefaultResend    = 15 * time.Minute
+)
 
 type createUploadBody struct {
 	Title       string                 `json:"title"`
@@ -146,19 +160,17 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 	}
 	var rejected error // the upload itself is wrong: the job fails
 	var videoID int64
-	j, err := up.Store.CompleteUpload(r.Context(), id, user.ID, func(ctx context.Context, j *videoforge.Job, vid int64) error {
+	j, err := up.Store.CompleteUpload(r.Context(), id, user.ID, func(ctx context.Context, j *videoforge.Job, vid int64) (videoforge.Source, error) {
 		videoID = vid
-		if err := up.check(ctx, j); err != nil {
-			if c := videoforge.ErrorCode(err); c == videoforge.EINVALID || c == videoforge.ETOOLARGE {
-				rejected = err
-			}
-			return err
+		src, err := up.check(ctx, j)
+		if c := videoforge.ErrorCode(err); c == videoforge.EINVALID || c == videoforge.ETOOLARGE {
+			rejected = err
 		}
-		return up.Enqueue(ctx, videoforge.JobMessage{JobID: j.ID, VideoID: vid, SourceKey: j.SourceKey})
+		return src, err
 	})
 	if rejected != nil {
 		reason := videoforge.ErrorMessage(rejected)
-		if ferr := up.Jobs.FailJob(r.Context(), id, videoID, reason); ferr != nil {
+		if ferr := up.Jobs.FailJob(r.Context(), id, videoID, nil, reason); ferr != nil {
 			s.log.Error("could not mark a rejected upload failed", "job", id, "err", ferr)
 		}
 		if derr := up.Objects.DeletePrefix(r.Context(), path.Dir(videoforge.UploadKey(id))+"/"); derr != nil {
@@ -173,33 +185,53 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 		// A repeated complete of a failed upload says why it failed.
 		return videoforge.Errorf(videoforge.ECONFLICT, "job %d failed: %s", id, *j.Error)
 	}
+	if j.Status == videoforge.JobQueued && videoID != 0 {
+		// Committed queued just now: its message goes out after the commit, so that a
+		// message never names a job that is not queued. A crash or a queue outage
+		// here leaves the job to the sweeper (RunJanitor).
+		up.send(context.WithoutCancel(r.Context()), s.log, videoforge.JobMessage{JobID: j.ID, VideoID: videoID, SourceKey: j.SourceKey, Send: 1})
+	}
 	writeJSON(w, http.StatusAccepted, j)
 	return nil
 }
 
+// send puts one message of a queued job in the queue and records it.
+func (up *Uploads) send(ctx context.Context, log *slog.Logger, m videoforge.JobMessage) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := up.Send(ctx, m); err != nil {
+		log.Warn("could not send a job's message; the sweeper sends it later", "job", m.JobID, "send", m.Send, "err", err)
+		return false
+	}
+	if err := up.Store.MarkJobSent(ctx, m.JobID, m.Send); err != nil {
+		log.Warn("could not record a job's message as sent", "job", m.JobID, "err", err)
+	}
+	return true
+}
+
 // check looks at the uploaded object: present, not empty, within the size limit and
-// of an accepted type.
-func (up *Uploads) check(ctx context.Context, j *videoforge.Job) error {
-	size, err := up.Objects.Head(ctx, j.SourceKey)
+// of an accepted type. It returns the object as sealed for the job.
+func (up *Uploads) check(ctx context.Context, j *videoforge.Job) (videoforge.Source, error) {
+	src, err := up.Objects.Seal(ctx, j.SourceKey)
 	if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
-		return videoforge.Errorf(videoforge.ECONFLICT, "nothing was uploaded for job %d yet: PUT the file to its uploadUrl first", j.ID)
+		return src, videoforge.Errorf(videoforge.ECONFLICT, "nothing was uploaded for job %d yet: PUT the file to its uploadUrl first", j.ID)
 	} else if err != nil {
-		return err
+		return src, err
 	}
 	switch {
-	case size == 0:
-		return videoforge.Errorf(videoforge.EINVALID, "the uploaded file is empty")
-	case up.Limits.MaxSize > 0 && size > up.Limits.MaxSize:
-		return videoforge.Errorf(videoforge.ETOOLARGE, "the uploaded file has %d bytes, more than the limit of %d", size, up.Limits.MaxSize)
+	case src.Size == 0:
+		return src, videoforge.Errorf(videoforge.EINVALID, "the uploaded file is empty")
+	case up.Limits.MaxSize > 0 && src.Size > up.Limits.MaxSize:
+		return src, videoforge.Errorf(videoforge.ETOOLARGE, "the uploaded file has %d bytes, more than the limit of %d", src.Size, up.Limits.MaxSize)
 	}
 	typ, err := up.Objects.Sniff(ctx, j.SourceKey)
 	if err != nil {
-		return err
+		return src, err
 	}
 	if !up.Limits.Accepts(typ) {
-		return videoforge.Errorf(videoforge.EINVALID, "the uploaded file is %s, not a video", typ)
+		return src, videoforge.Errorf(videoforge.EINVALID, "the uploaded file is %s, not a video", typ)
 	}
-	return nil
+	return src, nil
 }
 
 func (s *Server) getJob(w http.ResponseWriter, r *http.Request) error {
@@ -233,32 +265,63 @@ func (s *Server) removeVideoObjects(ctx context.Context, v *videoforge.Video) {
 	}
 }
 
-// RunJanitor gives up, every interval until ctx ends, the uploads not completed
-// within their lifetime: their jobs and videos fail and their bytes are removed.
+// RunJanitor, every interval until ctx ends, gives up the uploads not completed
+// within their lifetime (their jobs and videos fail and their bytes are removed) and
+// sweeps the queued jobs that have no message: never sent (a crash or a queue outage
+// right after complete), lost, or left by an attempt that died with no message to
+// bring the job back.
 func (up *Uploads) RunJanitor(ctx context.Context, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		ids, err := up.Store.ExpireUploads(ctx, time.Now().Add(-up.Limits.URLLifetime),
-			"the upload was not completed within "+up.Limits.URLLifetime.String())
-		if err != nil && ctx.Err() == nil {
-			log.Warn("upload janitor", "err", err)
-		}
-		for _, id := range ids {
-			if err := up.Objects.DeletePrefix(ctx, path.Dir(videoforge.UploadKey(id))+"/"); err != nil {
-				log.Warn("upload janitor: remove upload", "job", id, "err", err)
-			}
-			if up.Abandoned != nil {
-				up.Abandoned(id)
-			}
-		}
-		if len(ids) > 0 {
-			log.Info("gave up uploads never completed", "jobs", ids)
-		}
+		up.expire(ctx, log)
+		up.sweep(ctx, log)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+func (up *Uploads) expire(ctx context.Context, log *slog.Logger) {
+	ids, err := up.Store.ExpireUploads(ctx, time.Now().Add(-up.Limits.URLLifetime),
+		"the upload was not completed within "+up.Limits.URLLifetime.String())
+	if err != nil && ctx.Err() == nil {
+		log.Warn("upload janitor", "err", err)
+	}
+	for _, id := range ids {
+		if err := up.Objects.DeletePrefix(ctx, path.Dir(videoforge.UploadKey(id))+"/"); err != nil {
+			log.Warn("upload janitor: remove upload", "job", id, "err", err)
+		}
+		if up.Abandoned != nil {
+			up.Abandoned(id)
+		}
+	}
+	if len(ids) > 0 {
+		log.Info("gave up uploads never completed", "jobs", ids)
+	}
+}
+
+func (up *Uploads) sweep(ctx context.Context, log *slog.Logger) {
+	grace, resend := up.SendGrace, up.Resend
+	if grace <= 0 {
+		grace = DefaultSendGrace
+	}
+	if resend <= 0 {
+		resend = DefaultResend
+	}
+	msgs, err := up.Store.UnsentJobs(ctx, grace, resend, 1000)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Warn("job sweeper", "err", err)
+		}
+		return
+	}
+	for _, m := range msgs {
+		if !up.send(ctx, log, m) {
+			return // the queue is down: the next round tries again
+		}
+		log.Info("sent a job's message again", "job", m.JobID, "send", m.Send)
 	}
 }

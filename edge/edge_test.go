@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/playback"
 )
@@ -348,4 +349,52 @@ func TestSignPublic(t *testing.T) {
 	if p, err := playback.Check(tokenKey, path, time.Now()); err != nil || p != "/videos/"+id(pub)+"/hls/master.m3u8" {
 		t.Errorf("url %s: %q %v", u, p, err)
 	}
+}
+
+// TestAttemptFolder: a video committed by a job attempt plays from that attempt's
+// folder, read from PostgreSQL at start and from the events that follow.
+func TestAttemptFolder(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	ctx := context.Background()
+	ns := startNATS(t)
+	js := postgres.NewJobService(db)
+	job := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/x/source"}
+	if err := js.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	v := newVideo("alice", videoforge.Public, videoforge.StatusUploaded)
+	v.JobID = &job.ID
+	create(t, vs, v)
+	a, err := js.StartJob(ctx, job.ID, v.ID, time.Minute)
+	if err != nil || a == nil {
+		t.Fatal(a, err)
+	}
+	f := a.Folder()
+	if _, err := js.CompleteJob(ctx, a, videoforge.JobResult{Duration: 1, Resolution: "1280x720", VideoCodec: "h264",
+		ThumbnailURL: f + "thumbnail.jpg", S3Key: strings.TrimSuffix(f, "/"),
+		Renditions: []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2_800_000, Playlist: f + "hls/720p/index.m3u8"}}}); err != nil {
+		t.Fatal(err)
+	}
+	e := startEdge(t, pool(t, dsn), ns.url(), nil, nil)
+	base := "https://cdn.example/" + f
+	check := func(id int64, base string) error {
+		a := e.get(t, "/"+itoa(int(id)), "")
+		q := e.get(t, "/"+itoa(int(id))+"/qualities", "")
+		th := e.get(t, "/"+itoa(int(id))+"/thumbnail", "")
+		if a.status != 200 || a.body["url"] != base+"hls/master.m3u8" || th.body["url"] != base+"thumbnail.jpg" ||
+			q.status != 200 || q.body["qualities"].([]any)[0].(map[string]any)["url"] != base+"hls/720p/index.m3u8" {
+			return fmt.Errorf("stream %v, qualities %v, thumbnail %v; want everything under %s", a.body, q.body, th.body, base)
+		}
+		return nil
+	}
+	if err := check(v.ID, base); err != nil {
+		t.Fatal("from the snapshot: ", err)
+	}
+	// A later attempt's commit, as an event.
+	x := *v
+	next := videoforge.AttemptFolder(v.ID, 2)
+	x.Status, x.S3Key = videoforge.StatusReady, strings.TrimSuffix(next, "/")
+	x.Renditions = []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2_800_000, Playlist: next + "hls/720p/index.m3u8"}}
+	publish(t, ns.js(), "attempt-2", videoforge.EventUpdated, 100, &x)
+	checkFor(t, 5*time.Second, func() error { return check(v.ID, "https://cdn.example/"+next) })
 }

@@ -25,7 +25,7 @@ type store struct {
 
 const videoSelect = `SELECT id, version, (extract(epoch FROM updated_at) * 1000000)::bigint,
 	CASE visibility WHEN 'public' THEN 0 WHEN 'unlisted' THEN 1 ELSE 2 END::int2,
-	status = 'ready', CASE WHEN visibility = 'private' THEN user_id ELSE '' END
+	status = 'ready', CASE WHEN visibility = 'private' THEN user_id ELSE '' END, s3_key
 	FROM videos`
 
 const renditionSelect = `SELECT video_id, name, width, height, bandwidth, playlist FROM renditions`
@@ -54,6 +54,17 @@ func (in *interner) str(b []byte) string {
 	return s
 }
 
+// intern returns the shared copy of s.
+func (in *interner) intern(s string) string {
+	if t, ok := in.strs[s]; ok {
+		return t
+	}
+	if len(in.strs) <= 100_000 {
+		in.strs[s] = s
+	}
+	return s
+}
+
 func (in *interner) ladder(l []rendition) []rendition {
 	in.key = in.key[:0]
 	for _, r := range l {
@@ -76,7 +87,7 @@ func (in *interner) ladder(l []rendition) []rendition {
 
 // batch reads up to limit videos with lo < id ≤ hi in id order, with their renditions.
 func (s *store) batch(ctx context.Context, in *interner, lo, hi int64, limit int) ([]*video, error) {
-	vs, err := s.videos(ctx, videoSelect+` WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`, lo, hi, limit)
+	vs, err := s.videos(ctx, in, videoSelect+` WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`, lo, hi, limit)
 	if err != nil || len(vs) == 0 {
 		return vs, err
 	}
@@ -87,7 +98,7 @@ func (s *store) batch(ctx context.Context, in *interner, lo, hi int64, limit int
 
 // byIDs reads the given videos (those that exist), in id order.
 func (s *store) byIDs(ctx context.Context, in *interner, ids []int64) ([]*video, error) {
-	vs, err := s.videos(ctx, videoSelect+` WHERE id = ANY($1) ORDER BY id`, ids)
+	vs, err := s.videos(ctx, in, videoSelect+` WHERE id = ANY($1) ORDER BY id`, ids)
 	if err != nil || len(vs) == 0 {
 		return vs, err
 	}
@@ -150,7 +161,7 @@ func (s *store) addViews(ctx context.Context, ids, counts []int64) error {
 	return nil
 }
 
-func (s *store) videos(ctx context.Context, sql string, args ...any) ([]*video, error) {
+func (s *store) videos(ctx context.Context, in *interner, sql string, args ...any) ([]*video, error) {
 	rows, err := s.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("edge: read videos: %w", err)
@@ -160,10 +171,14 @@ func (s *store) videos(ctx context.Context, sql string, args ...any) ([]*video, 
 	for rows.Next() {
 		v := &video{}
 		var vis int16
-		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &v.owner); err != nil {
+		var key string
+		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &v.owner, &key); err != nil {
 			return nil, fmt.Errorf("edge: read videos: %w", err)
 		}
 		v.vis = uint8(vis)
+		if f := folderOf(videoforge.VideoPrefix(v.id), key); f != "" {
+			v.folder = in.intern(f)
+		}
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {

@@ -39,6 +39,7 @@ type video struct {
 	vis         uint8
 	ready       bool
 	notFound    bool        // a negative entry: the id is unknown to PostgreSQL
+	folder      string      // the current objects' folder inside the video's, "a3/" (or "" for the flat layout)
 	ladder      []rendition // shared between videos with the same ladder
 
 	ans       atomic.Pointer[answers]
@@ -67,12 +68,24 @@ func fromVideo(v *videoforge.Video, version int64) *video {
 	if x.vis == visPrivate {
 		x.owner = v.UserID
 	}
-	prefix := "videos/" + strconv.FormatInt(v.ID, 10) + "/"
+	prefix := videoforge.VideoPrefix(v.ID)
+	x.folder = folderOf(prefix, v.S3Key)
 	for _, r := range v.Renditions {
 		x.ladder = append(x.ladder, rendition{name: r.Name, rel: relPath(prefix, r.Name, r.Playlist),
 			width: int32(r.Width), height: int32(r.Height), bandwidth: int32(r.Bandwidth)})
 	}
 	return x
+}
+
+// folderOf returns the folder of a video's current objects relative to its folder
+// prefix (videos/<id>/), from the row's s3_key: "a3/" for videos/<id>/a3, "" when the
+// key is the folder itself or not inside it (a source not transcoded yet).
+func folderOf(prefix, key string) string {
+	rel, ok := strings.CutPrefix(key, prefix)
+	if !ok || rel == "" || strings.Contains(rel, "/") {
+		return ""
+	}
+	return rel + "/"
 }
 
 // relPath returns a variant playlist's path inside the video folder; a key outside
@@ -134,9 +147,9 @@ func (v *video) build(base string, key []byte, expiry int64) *answers {
 	}
 	return &answers{
 		window:    expiry,
-		stream:    mustJSON(streamBody{VideoID: id, URL: folder + "hls/master.m3u8", Format: "hls", ExpiresAt: exp}),
+		stream:    mustJSON(streamBody{VideoID: id, URL: folder + v.folder + "hls/master.m3u8", Format: "hls", ExpiresAt: exp}),
 		qualities: mustJSON(qs),
-		thumbnail: mustJSON(thumbnailBody{VideoID: id, URL: folder + "thumbnail.jpg"}),
+		thumbnail: mustJSON(thumbnailBody{VideoID: id, URL: folder + v.folder + "thumbnail.jpg"}),
 	}
 }
 

@@ -103,8 +103,8 @@ func newUploads(db *postgres.DB, st *storage.Store, q transcoder.Queue, events t
 	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *catalog.Uploads {
 	jobs := postgres.NewJobService(db)
 	return &catalog.Uploads{
-		Store: jobs, Jobs: jobs, Objects: uploadObjects{st}, Limits: limits, URL: url,
-		Enqueue: func(ctx context.Context, m videoforge.JobMessage) error {
+		Store: jobs, Jobs: jobs, Objects: st, Limits: limits, URL: url,
+		Send: func(ctx context.Context, m videoforge.JobMessage) error {
 			if err := transcoder.Enqueue(ctx, q, m); err != nil {
 				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
 			}
