@@ -39,7 +39,8 @@ func kbps(bps int) string { return strconv.Itoa(bps/1000) + "k" }
 // encoded with H.264 (and AAC when the source has sound), keyframes forced on segment
 // boundaries so that every variant's segments line up, VOD playlists per variant and a
 // master playlist listing them with BANDWIDTH, RESOLUTION and CODECS. Progress goes to
-// standard output (-progress pipe:1).
+// standard output (-progress pipe:1). The source is opened as InputArgs says, as the
+// container plan.Format names.
 func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 	n := len(plan.Variants)
 	var graph strings.Builder
@@ -55,8 +56,9 @@ func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 		fmt.Fprintf(&graph, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, v.Width, v.Height, i)
 	}
 	seg := strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
-	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
-		"-i", src, "-filter_complex", graph.String()}
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"}
+	args = append(args, InputArgs(src, plan.Format)...)
+	args = append(args, "-filter_complex", graph.String())
 	for i := range n {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
 	}
@@ -109,11 +111,16 @@ func ThumbnailSize(info *Info, cfg Config) (int, int) {
 
 // ThumbnailArgs returns ffmpeg's arguments for a JPEG of one frame at the given time:
 // seeking on the input, which jumps to the keyframe before it instead of decoding from
-// the start.
+// the start. The source is opened as InputArgs says, its container detected among the
+// allowed ones; Runner.Thumbnail names the probed container besides.
 func ThumbnailArgs(src, out string, at float64, w, h int) []string {
-	return []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-		"-ss", strconv.FormatFloat(at, 'f', 3, 64), "-i", src,
-		"-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d,setsar=1", w, h), "-q:v", "3", "-an", out}
+	return thumbnailArgs(src, "", out, at, w, h)
+}
+
+func thumbnailArgs(src, format, out string, at float64, w, h int) []string {
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", strconv.FormatFloat(at, 'f', 3, 64)}
+	args = append(args, InputArgs(src, format)...)
+	return append(args, "-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d,setsar=1", w, h), "-q:v", "3", "-an", out)
 }
 
 // Storyboard describes a sprite of evenly spaced frames and where each tile is.
@@ -143,11 +150,18 @@ func PlanStoryboard(info *Info, cfg Config) Storyboard {
 }
 
 // StoryboardArgs returns ffmpeg's arguments for the sprite: one frame per interval,
-// scaled to a tile and laid out by the tile filter into one JPEG.
+// scaled to a tile and laid out by the tile filter into one JPEG. The source is opened
+// as InputArgs says, its container detected among the allowed ones; Runner.Storyboard
+// names the probed container besides.
 func StoryboardArgs(src, out string, sb Storyboard) []string {
-	return []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-i", src, "-an",
+	return storyboardArgs(src, "", out, sb)
+}
+
+func storyboardArgs(src, format, out string, sb Storyboard) []string {
+	args := append([]string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error"}, InputArgs(src, format)...)
+	return append(args, "-an",
 		"-vf", fmt.Sprintf("fps=1/%d,scale=%d:%d,setsar=1,tile=%dx%d", sb.Interval, sb.TileWidth, sb.TileHeight, sb.Columns, sb.Rows),
-		"-frames:v", "1", "-q:v", "4", out}
+		"-frames:v", "1", "-q:v", "4", out)
 }
 
 // VTT returns the WebVTT file of the storyboard: one cue per tile, pointing into image
@@ -238,66 +252,166 @@ func splitAttrs(s string) []string {
 	return append(out, s[start:])
 }
 
-// Runner runs the commands of a job.
+// Runner runs the commands of a job. Every run reads the source through InputArgs, as
+// the container its probe accepted, and is bounded by Config.TimeLimit of the source's
+// duration.
 type Runner struct {
 	Bin    Binaries
 	Config Config
 }
 
+// bounded returns ctx limited to the time one run over a source of duration seconds
+// may take; the limit ends the run with an EINVALID error naming it.
+func (r *Runner) bounded(ctx context.Context, what string, duration float64) (context.Context, context.CancelFunc) {
+	limit := r.Config.TimeLimit(duration)
+	return context.WithTimeoutCause(ctx, limit, videoforge.Errorf(videoforge.EINVALID,
+		"the upload takes too long to process: the %s ran past its limit of %s for %.1fs of video", what, limit, duration))
+}
+
+// checkFormat refuses a container outside the allow-list before ffmpeg is started;
+// "" lets ffmpeg detect it among the allowed ones.
+func checkFormat(format string) error {
+	if _, ok := AllowedFormat(format); format != "" && !ok {
+		return errNotAllowed("it was probed as " + format)
+	}
+	return nil
+}
+
+// sourceError turns what ffmpeg says about an unreadable source into an EINVALID error,
+// so that the job fails for good instead of retrying.
+func sourceError(err error) error {
+	var exit *ExitError
+	switch {
+	case !errors.As(err, &exit):
+		return err
+	case refused(exit.Stderr):
+		return errNotAllowed(exit.Stderr)
+	case strings.Contains(exit.Stderr, "Invalid data found"):
+		return videoforge.Errorf(videoforge.EINVALID, "the upload is corrupt: %s", firstLine(exit.Stderr))
+	}
+	return err
+}
+
 // Encode encodes plan's ladder from src into outDir/hls, calling progress (when not nil)
-// with each of ffmpeg's reports. A source whose encoded duration falls well short of the
-// probed one is truncated: an EINVALID error.
+// with each of ffmpeg's reports. It then reads back every variant's playlist: a ladder
+// whose length falls well short of the probed duration is a truncated upload, one that
+// lasts well beyond it an upload with inconsistent timestamps; both are EINVALID
+// errors, as are a source outside the allow-list and a run past its time limit.
 func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, progress func(Progress)) error {
+	if err := checkFormat(plan.Format); err != nil {
+		return err
+	}
+	ctx, cancel := r.bounded(ctx, "encode", plan.Duration)
+	defer cancel()
 	for _, v := range plan.Variants {
 		if err := os.MkdirAll(filepath.Join(outDir, HLSDir, v.Name), 0o755); err != nil {
 			return err
 		}
 	}
 	pr, pw := io.Pipe()
-	var last Progress
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_ = ParseProgress(pr, func(p Progress) {
-			last = p
 			if progress != nil {
 				progress(p)
 			}
 		})
 		_, _ = io.Copy(io.Discard, pr)
 	})
-	err := run(ctx, r.Bin.ffmpeg(), LadderArgs(src, outDir, plan, r.Config), pw)
+	err := run(ctx, r.Bin.ffmpeg(), LadderArgs(src, outDir, plan, r.Config), pw, nil)
 	pw.Close()
 	wg.Wait()
-	var exit *ExitError
-	if errors.As(err, &exit) && strings.Contains(exit.Stderr, "Invalid data found") {
-		return videoforge.Errorf(videoforge.EINVALID, "the upload is corrupt: %s", firstLine(exit.Stderr))
-	}
 	if err != nil {
-		return err
+		return sourceError(err)
 	}
-	got := last.OutTime.Seconds()
-	if plan.Duration > 0 && got < plan.Duration*0.9-0.5 {
-		return videoforge.Errorf(videoforge.EINVALID, "the upload is truncated: its video ends at %.1fs of %.1fs", got, plan.Duration)
+	if plan.Duration <= 0 {
+		return nil
+	}
+	for _, v := range plan.Variants {
+		got, err := playlistSeconds(filepath.Join(outDir, HLSDir, v.Name, VariantIndex))
+		if err != nil {
+			return err
+		}
+		if err := checkLength(got, plan.Duration, r.Config.SegmentDuration.Seconds()); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// Thumbnail writes outDir/thumbnail.jpg and returns its size.
+// checkLength compares an encoded variant's length with the source's probed duration,
+// both in seconds. Slack for the short side covers a last frame's duration and audio
+// that ends before the video; for the long side, one segment of rounding.
+func checkLength(got, want, segment float64) error {
+	switch {
+	case got < want*0.9-0.5:
+		return videoforge.Errorf(videoforge.EINVALID, "the upload is truncated: its video ends at %.1fs of %.1fs", got, want)
+	case got > want*1.1+max(segment, 1):
+		return videoforge.Errorf(videoforge.EINVALID, "the upload's timestamps are inconsistent: it encodes to %.1fs but claims %.1fs", got, want)
+	}
+	return nil
+}
+
+// playlistSeconds returns the length of a VOD media playlist that ffmpeg wrote: the
+// sum of its #EXTINF durations. A playlist without #EXT-X-ENDLIST is unfinished.
+func playlistSeconds(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("ffmpeg wrote no %s: %w", path, err)
+	}
+	defer f.Close()
+	sum, ended := 0.0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if d, ok := strings.CutPrefix(line, "#EXTINF:"); ok {
+			d, _, _ = strings.Cut(d, ",")
+			sec, err := strconv.ParseFloat(d, 64)
+			if err != nil || sec < 0 {
+				return 0, fmt.Errorf("%s: bad %q", path, line)
+			}
+			sum += sec
+		} else if line == "#EXT-X-ENDLIST" {
+			ended = true
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if !ended {
+		return 0, fmt.Errorf("%s has no #EXT-X-ENDLIST: ffmpeg did not finish it", path)
+	}
+	return sum, nil
+}
+
+// Thumbnail writes outDir/thumbnail.jpg and returns its size. Like Encode, it reads the
+// source as the probed container (info.Format) within the time limit.
 func (r *Runner) Thumbnail(ctx context.Context, src, outDir string, info *Info) (w, h int, err error) {
 	w, h = ThumbnailSize(info, r.Config)
-	err = run(ctx, r.Bin.ffmpeg(), ThumbnailArgs(src, filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration), w, h), nil)
+	if err := checkFormat(info.Format); err != nil {
+		return w, h, err
+	}
+	ctx, cancel := r.bounded(ctx, "thumbnail", info.Duration)
+	defer cancel()
+	err = sourceError(run(ctx, r.Bin.ffmpeg(), thumbnailArgs(src, info.Format, filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration), w, h), nil, nil))
 	if err == nil {
 		err = nonEmpty(filepath.Join(outDir, ThumbnailFile))
 	}
 	return w, h, err
 }
 
-// Storyboard writes outDir/storyboard.jpg and outDir/storyboard.vtt.
+// Storyboard writes outDir/storyboard.jpg and outDir/storyboard.vtt. Like Encode, it
+// reads the source as the probed container (info.Format) within the time limit.
 func (r *Runner) Storyboard(ctx context.Context, src, outDir string, info *Info) (Storyboard, error) {
 	sb := PlanStoryboard(info, r.Config)
-	out := filepath.Join(outDir, StoryboardFile)
-	if err := run(ctx, r.Bin.ffmpeg(), StoryboardArgs(src, out, sb), nil); err != nil {
+	if err := checkFormat(info.Format); err != nil {
 		return sb, err
+	}
+	ctx, cancel := r.bounded(ctx, "storyboard", info.Duration)
+	defer cancel()
+	out := filepath.Join(outDir, StoryboardFile)
+	if err := run(ctx, r.Bin.ffmpeg(), storyboardArgs(src, info.Format, out, sb), nil, nil); err != nil {
+		return sb, sourceError(err)
 	}
 	if err := nonEmpty(out); err != nil {
 		return sb, err

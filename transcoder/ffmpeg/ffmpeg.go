@@ -62,12 +62,13 @@ func (e *ExitError) Error() string {
 // run starts name with args in its own process group and waits for it. Cancelling ctx
 // sends SIGINT to the whole group, and after KillDelay SIGKILL, so that neither ffmpeg
 // nor anything it started outlives the job. stdout, when not nil, receives the
-// process's standard output as it comes.
+// process's standard output as it comes; tail, when not nil, keeps the last lines of
+// its standard error (an ExitError carries them too).
 //
 // The output pipes are plain files rather than exec's copying goroutines: Wait then
 // returns when ffmpeg exits, even if something it started still holds the pipes, and
 // that straggler is killed with the rest of the group right after.
-func run(ctx context.Context, name string, args []string, stdout io.Writer) error {
+func run(ctx context.Context, name string, args []string, stdout io.Writer, tail *tailBuffer) error {
 	if stdout == nil {
 		stdout = io.Discard
 	}
@@ -96,7 +97,9 @@ func run(ctx context.Context, name string, args []string, stdout io.Writer) erro
 		errR.Close()
 		return fmt.Errorf("start %s: %w", name, err)
 	}
-	tail := &tailBuffer{max: stderrLines}
+	if tail == nil {
+		tail = newTail()
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		_, _ = io.Copy(stdout, outR)
@@ -123,6 +126,8 @@ func run(ctx context.Context, name string, args []string, stdout io.Writer) erro
 	}
 	return nil
 }
+
+func newTail() *tailBuffer { return &tailBuffer{max: stderrLines} }
 
 // tailBuffer keeps the last max lines written to it.
 type tailBuffer struct {

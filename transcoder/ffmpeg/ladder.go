@@ -28,6 +28,33 @@ type Config struct {
 	StoryboardColumns   int // tiles per row of the sprite
 	StoryboardMaxTiles  int // the interval between tiles grows past this many
 	Threads             int // x264 threads; 0 lets ffmpeg choose
+
+	// Every ffmpeg run on a source (encode, thumbnail, storyboard) may take at most
+	// TimeLimitBase plus TimeLimitFactor times the source's probed duration; past it
+	// the run is stopped and fails as EINVALID. Zero values mean the defaults (see
+	// DefaultConfig). The bound is generous: the whole ladder encodes at about its
+	// duration's length on two cores, so a run that takes many times that is stuck
+	// on this source, and retrying would only tie up another worker.
+	TimeLimitBase   time.Duration
+	TimeLimitFactor float64
+}
+
+// Default time limits of a run; see Config.TimeLimitBase.
+const (
+	DefaultTimeLimitBase   = 2 * time.Minute
+	DefaultTimeLimitFactor = 8
+)
+
+// TimeLimit returns how long one ffmpeg run over a source of duration seconds may take.
+func (c Config) TimeLimit(duration float64) time.Duration {
+	base, factor := c.TimeLimitBase, c.TimeLimitFactor
+	if base <= 0 {
+		base = DefaultTimeLimitBase
+	}
+	if factor <= 0 {
+		factor = DefaultTimeLimitFactor
+	}
+	return base + time.Duration(factor*max(0, duration)*float64(time.Second))
 }
 
 // DefaultConfig returns the ladder VideoForge serves unless configured otherwise.
@@ -48,6 +75,8 @@ func DefaultConfig() Config {
 		StoryboardTileWidth: 160,
 		StoryboardColumns:   10,
 		StoryboardMaxTiles:  100,
+		TimeLimitBase:       DefaultTimeLimitBase,
+		TimeLimitFactor:     DefaultTimeLimitFactor,
 	}
 }
 
@@ -65,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("no x264 preset")
 	case c.ThumbnailWidth < 2 || c.StoryboardTileWidth < 2 || c.StoryboardColumns < 1 || c.StoryboardMaxTiles < 1:
 		return fmt.Errorf("thumbnail and storyboard sizes must be positive")
+	case c.TimeLimitBase < 0 || c.TimeLimitFactor < 0:
+		return fmt.Errorf("time limits must not be negative")
 	}
 	return nil
 }
@@ -108,6 +139,10 @@ type Plan struct {
 	FPS      float64   // the output frame rate when the source's is capped; 0 keeps it
 	Audio    bool
 	Duration float64 // seconds of the source
+	// Format is the source's container as its probe read it (Info.Format); the encode
+	// reads the source as that container only. Empty lets ffmpeg detect it, still
+	// among the allowed containers alone.
+	Format string
 }
 
 // PlanLadder chooses the variants for a source: every rung not taller than the source's
@@ -135,6 +170,7 @@ func PlanLadder(info *Info, cfg Config) Plan {
 	}
 	p.Audio = info.HasAudio()
 	p.Duration = info.Duration
+	p.Format = info.Format
 	return p
 }
 

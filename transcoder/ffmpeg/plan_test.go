@@ -109,20 +109,24 @@ func TestConfigValidate(t *testing.T) {
 
 func TestCommandGolden(t *testing.T) {
 	cfg := DefaultConfig()
-	hd := &Info{Width: 1920, Height: 1080, FPS: 60, AudioCodec: "aac", Duration: 12.5}
+	hd := &Info{Width: 1920, Height: 1080, FPS: 60, AudioCodec: "aac", Duration: 12.5, Format: "mov,mp4,m4a,3gp,3g2,mj2"}
 	t.Run("LadderWithAudio", func(t *testing.T) {
 		golden(t, "ladder_audio", argv(LadderArgs("/in/source", "/out", PlanLadder(hd, cfg), cfg)))
 	})
 	t.Run("LadderNoAudio", func(t *testing.T) {
-		info := &Info{Width: 480, Height: 854, FPS: 30, Duration: 3}
+		info := &Info{Width: 480, Height: 854, FPS: 30, Duration: 3, Format: "matroska,webm"}
 		golden(t, "ladder_portrait_silent", argv(LadderArgs("/in/source", "/out", PlanLadder(info, cfg), cfg)))
 	})
 	t.Run("Thumbnail", func(t *testing.T) {
 		w, h := ThumbnailSize(hd, cfg)
-		golden(t, "thumbnail", argv(ThumbnailArgs("/in/source", "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h)))
+		golden(t, "thumbnail", argv(thumbnailArgs("/in/source", hd.Format, "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h)))
+	})
+	t.Run("ThumbnailDetected", func(t *testing.T) {
+		w, h := ThumbnailSize(hd, cfg)
+		golden(t, "thumbnail_detected", argv(ThumbnailArgs("/in/source", "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h)))
 	})
 	t.Run("Storyboard", func(t *testing.T) {
-		golden(t, "storyboard", argv(StoryboardArgs("/in/source", "/out/storyboard.jpg", PlanStoryboard(hd, cfg))))
+		golden(t, "storyboard", argv(storyboardArgs("/in/source", "mpegts", "/out/storyboard.jpg", PlanStoryboard(hd, cfg))))
 	})
 	t.Run("StoryboardVTT", func(t *testing.T) {
 		golden(t, "storyboard_vtt", PlanStoryboard(hd, cfg).VTT(StoryboardFile))
@@ -160,7 +164,11 @@ func TestParseProbe(t *testing.T) {
 			Info{Width: 1047, Height: 576, VideoCodec: "mpeg2video", Duration: 2}, ""},
 		{"ErrAudioOnly", `{"streams":[{"codec_type":"audio","codec_name":"mp3"},{"codec_type":"video","codec_name":"mjpeg","width":500,"height":500,
 			"disposition":{"attached_pic":1}}],"format":{"duration":"200"}}`, Info{}, "audio only"},
+		{"Frames", `{"streams":[{"codec_type":"video","codec_name":"h264","width":64,"height":48,"nb_read_packets":"31"}],"format":{"format_name":"matroska,webm","duration":"14339.03"}}`,
+			Info{Width: 64, Height: 48, VideoCodec: "h264", Duration: 14339.03, Format: "matroska,webm", VideoFrames: 31}, ""},
 		{"ErrNoStreams", `{"streams":[],"format":{}}`, Info{}, "no video stream"},
+		{"ErrNoFrames", `{"streams":[{"codec_type":"video","codec_name":"h264","width":64,"height":48,"nb_read_packets":"0"}],"format":{"duration":"2"}}`, Info{}, "no frames"},
+		{"ErrUnsized", `{"streams":[{"codec_type":"video","codec_name":"rawvideo","width":0,"height":0}],"format":{"duration":"1"}}`, Info{}, "no picture size"},
 		{"ErrGarbage", `not json`, Info{}, "corrupt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -196,6 +204,12 @@ func TestValidate(t *testing.T) {
 		{"ErrTooLarge", func(i *Info) { i.Size = 5001 }, videoforge.ETOOLARGE, "5001 bytes"},
 		{"ErrTooManyPixels", func(i *Info) { i.Width, i.Height = 3840, 2160 }, videoforge.ETOOLARGE, "3840x2160"},
 		{"ErrTooSmall", func(i *Info) { i.Width = 1 }, videoforge.EINVALID, "too small"},
+		{"ErrOverMaxDimension", func(i *Info) { i.Width, i.Height = 65535, 2 }, videoforge.ETOOLARGE, "65535x2"},
+		{"FramesFillDuration", func(i *Info) { i.Duration, i.VideoFrames = 50, 10 }, "", ""},
+		{"ShortAndSparse", func(i *Info) { i.Duration, i.VideoFrames = 30, 1 }, "", ""},
+		{"FramesUnknown", func(i *Info) { i.Duration = 50 }, "", ""},
+		{"ErrSparse", func(i *Info) { i.Duration, i.VideoFrames = 50, 9 }, videoforge.EINVALID, "claims to last 50s but holds only 9 frames"},
+		{"ErrSparseBeforeTooLong", func(i *Info) { i.Duration, i.VideoFrames = 14340, 2 }, videoforge.EINVALID, "claims to last 3h59m0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			i := ok
@@ -205,6 +219,89 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("got %v, want %s %q", err, tc.code, tc.msg)
 			}
 		})
+	}
+}
+
+func TestAllowedFormat(t *testing.T) {
+	for _, tc := range []struct {
+		format, short string
+		ok            bool
+	}{
+		{"mov,mp4,m4a,3gp,3g2,mj2", "mov", true},
+		{"matroska,webm", "matroska", true},
+		{"mpegts", "mpegts", true},
+		{"mov", "mov", true},
+		{"mp4", "", false}, // one element of a name list is not the demuxer's name
+		{"mpegtsraw", "", false},
+		{"mpegvideo", "", false},
+		{"hls", "", false},
+		{"dash", "", false},
+		{"concat", "", false},
+		{"image2", "", false},
+		{"webm_dash_manifest", "", false},
+		{"", "", false},
+	} {
+		short, ok := AllowedFormat(tc.format)
+		if short != tc.short || ok != tc.ok {
+			t.Errorf("AllowedFormat(%q) = %q, %v; want %q, %v", tc.format, short, ok, tc.short, tc.ok)
+		}
+	}
+}
+
+func TestTimeLimit(t *testing.T) {
+	if got := (Config{}).TimeLimit(60); got != DefaultTimeLimitBase+8*time.Minute {
+		t.Errorf("zero config: %v", got)
+	}
+	if got := (Config{TimeLimitBase: time.Second, TimeLimitFactor: 0.5}).TimeLimit(10); got != 6*time.Second {
+		t.Errorf("configured: %v", got)
+	}
+	if got := DefaultConfig().TimeLimit(-1); got != DefaultTimeLimitBase {
+		t.Errorf("negative duration: %v", got)
+	}
+}
+
+func TestCheckLength(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+		err       string
+	}{
+		{"OK", 10.0, 10.01, ""},
+		{"LastFrameShort", 9.5, 10, ""},
+		{"ErrTruncated", 5, 10, "truncated: its video ends at 5.0s of 10.0s"},
+		{"SegmentRounding", 14, 10, ""},
+		{"ErrLonger", 40, 10, "encodes to 40.0s but claims 10.0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkLength(tc.got, tc.want, 4)
+			if tc.err == "" && err != nil || tc.err != "" && (videoforge.ErrorCode(err) != videoforge.EINVALID || !strings.Contains(videoforge.ErrorMessage(err), tc.err)) {
+				t.Fatalf("got %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func TestPlaylistSeconds(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	got, err := playlistSeconds(write("ok.m3u8", "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.000000,\nseg_0000.ts\n#EXTINF:1.5,\nseg_0001.ts\n#EXT-X-ENDLIST\n"))
+	if err != nil || got != 5.5 {
+		t.Errorf("got %v, %v; want 5.5", got, err)
+	}
+	if _, err := playlistSeconds(write("open.m3u8", "#EXTM3U\n#EXTINF:4,\nseg_0000.ts\n")); err == nil {
+		t.Error("a playlist without ENDLIST was accepted")
+	}
+	if _, err := playlistSeconds(write("bad.m3u8", "#EXTM3U\n#EXTINF:x,\nseg_0000.ts\n#EXT-X-ENDLIST\n")); err == nil {
+		t.Error("a bad EXTINF was accepted")
+	}
+	if _, err := playlistSeconds(filepath.Join(dir, "missing.m3u8")); err == nil {
+		t.Error("a missing playlist was accepted")
 	}
 }
 

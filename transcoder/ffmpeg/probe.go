@@ -24,7 +24,10 @@ type Info struct {
 	VideoCodec string  // e.g. "h264"
 	AudioCodec string  // e.g. "aac"; "" without audio
 	Size       int64   // bytes
-	Format     string  // the container, as ffprobe names it
+	Format     string  // the container, as ffprobe names it (its format_name)
+	// VideoFrames is how many packets (frames) of the video stream ffprobe read from
+	// start to end; 0 when unknown.
+	VideoFrames int64
 }
 
 // HasAudio reports whether the source has an audio stream to carry into the ladder.
@@ -37,14 +40,42 @@ type Limits struct {
 	MaxPixels   int   // width × height of the source
 }
 
-// ProbeArgs returns ffprobe's arguments for reading a source's streams and format.
+// MaxDimension is the largest width or height of a source, whatever the limits: more
+// than any H.264 level decodes, and a guard against sizes a forged header claims.
+const MaxDimension = 16384
+
+// A claimed duration must be backed by frames: a source longer than
+// sparseCheckAfter whose video holds fewer than one frame per maxFrameSpacing of it
+// is refused. ffmpeg's constant-frame-rate output would otherwise duplicate frames
+// across the whole claim: a 1.7 KB Matroska file of 31 frames whose last one is
+// stamped at 3 h 59 min kept an encode busy for hours, duplicating 430,000 frames.
+const (
+	maxFrameSpacing  = 5.0  // seconds of claimed duration per frame, at most
+	sparseCheckAfter = 30.0 // seconds; shorter sources are cheap whatever they claim
+)
+
+// ProbeTimeLimit is how long ffprobe may take over a source of size bytes: a floor,
+// plus the time to read the whole file at a slow disk's pace, since -count_packets
+// reads it all.
+func ProbeTimeLimit(size int64) time.Duration {
+	const floor, bytesPerSecond = 30 * time.Second, 20 << 20
+	return floor + time.Duration(size/bytesPerSecond)*time.Second
+}
+
+// ProbeArgs returns ffprobe's arguments for reading a source's streams and format:
+// through the input restrictions of InputArgs, counting the packets of every stream
+// (which reads the file to its end: a plausibility check of the claimed duration).
 func ProbeArgs(path string) []string {
-	return []string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams", "--", path}
+	return append([]string{"-v", "error", "-count_packets", "-print_format", "json", "-show_format", "-show_streams"},
+		InputArgs(path, "")...)
 }
 
 // Probe reads the source at path with ffprobe and checks it against limits. A source
 // that is not a playable video is an EINVALID error (ETOOLARGE for limits) whose
-// message says why: corrupt, truncated, audio-only, zero duration, too long, too large.
+// message says why: not a container VideoForge reads (a playlist, a manifest, a concat
+// list, any other format), corrupt, truncated, audio-only, zero duration, a claimed
+// duration its frames do not fill, too long, too large. ffprobe runs for at most
+// ProbeTimeLimit of the file's size; past it the source is refused as EINVALID.
 func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -56,17 +87,32 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 	if limits.MaxSize > 0 && st.Size() > limits.MaxSize {
 		return nil, videoforge.Errorf(videoforge.ETOOLARGE, "the upload is %d bytes, over the limit of %d", st.Size(), limits.MaxSize)
 	}
+	limit := ProbeTimeLimit(st.Size())
+	ctx, cancel := context.WithTimeoutCause(ctx, limit,
+		videoforge.Errorf(videoforge.EINVALID, "the upload cannot be read: ffprobe took longer than %s over it", limit))
+	defer cancel()
 	var out bytes.Buffer
-	err = run(ctx, bin.ffprobe(), ProbeArgs(path), &out)
+	tail := newTail()
+	err = run(ctx, bin.ffprobe(), ProbeArgs(path), &out, tail)
 	var exit *ExitError
 	if errors.As(err, &exit) {
+		if refused(exit.Stderr) {
+			return nil, errNotAllowed(exit.Stderr)
+		}
 		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is not a video that can be read (corrupt or truncated): %s", firstLine(exit.Stderr))
 	} else if err != nil {
 		return nil, err
 	}
 	info, err := ParseProbe(out.Bytes())
 	if err != nil {
+		if e := tail.String(); e != "" && videoforge.ErrorCode(err) == videoforge.EINVALID {
+			return nil, videoforge.Errorf(videoforge.EINVALID, "%s (ffprobe: %s)", videoforge.ErrorMessage(err), firstLine(e))
+		}
 		return nil, err
+	}
+	if _, ok := AllowedFormat(info.Format); !ok {
+		// ffprobe refuses these itself; this holds should its whitelist ever not.
+		return nil, errNotAllowed("ffprobe read it as " + info.Format)
 	}
 	if info.Size == 0 {
 		info.Size = st.Size()
@@ -75,6 +121,18 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 		return nil, err
 	}
 	return info, nil
+}
+
+// refused reports whether ffmpeg's or ffprobe's stderr says that the input's format or
+// a protocol it asked for is outside the allow-lists.
+func refused(stderr string) bool {
+	return strings.Contains(stderr, "not on whitelist")
+}
+
+func errNotAllowed(detail string) error {
+	return videoforge.Errorf(videoforge.EINVALID, "the upload is not a video in a container VideoForge reads "+
+		"(MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV, Ogg, MXF, WMV, MPEG-PS); playlists, manifests and "+
+		"concat lists are refused: %s", firstLine(detail))
 }
 
 func firstLine(s string) string {
@@ -95,6 +153,7 @@ type probeOutput struct {
 		AvgFrameRate      string            `json:"avg_frame_rate"`
 		RFrameRate        string            `json:"r_frame_rate"`
 		Duration          string            `json:"duration"`
+		NbReadPackets     string            `json:"nb_read_packets"`
 		Disposition       map[string]int    `json:"disposition"`
 		Tags              map[string]string `json:"tags"`
 		SideDataList      []struct {
@@ -117,12 +176,16 @@ func ParseProbe(b []byte) (*Info, error) {
 	}
 	info := &Info{Format: p.Format.FormatName}
 	info.Size, _ = strconv.ParseInt(p.Format.Size, 10, 64)
-	video := -1
+	video, unsized := -1, false
 	for i, s := range p.Streams {
 		switch s.CodecType {
 		case "video":
 			// Cover art in music files is a one-picture "video" stream.
-			if s.Disposition["attached_pic"] == 1 || s.Width <= 0 || s.Height <= 0 {
+			if s.Disposition["attached_pic"] == 1 {
+				continue
+			}
+			if s.Width <= 0 || s.Height <= 0 {
+				unsized = true
 				continue
 			}
 			if video < 0 {
@@ -138,10 +201,22 @@ func ParseProbe(b []byte) (*Info, error) {
 		if info.AudioCodec != "" {
 			return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is audio only: it has no video stream")
 		}
+		if unsized {
+			return nil, videoforge.Errorf(videoforge.EINVALID, "the upload's video has no picture size that can be decoded (corrupt, or an impossible size)")
+		}
 		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload has no video stream")
 	}
 	v := p.Streams[video]
 	info.VideoCodec = v.CodecName
+	if v.NbReadPackets != "" {
+		n, err := strconv.ParseInt(v.NbReadPackets, 10, 64)
+		if err == nil && n == 0 {
+			return nil, videoforge.Errorf(videoforge.EINVALID, "the upload's video stream holds no frames")
+		}
+		if err == nil && n > 0 {
+			info.VideoFrames = n
+		}
+	}
 	w, h := v.Width, v.Height
 	if num, den, ok := ratio(v.SampleAspectRatio); ok && num != den {
 		w = int(math.Round(float64(w) * float64(num) / float64(den)))
@@ -172,13 +247,20 @@ func ParseProbe(b []byte) (*Info, error) {
 	return info, nil
 }
 
-// Validate checks a probed source against limits.
+// Validate checks a probed source against limits, and against what no source may be
+// whatever the limits: smaller than 2x2, larger than MaxDimension a side, without
+// duration, or claiming a duration that its frames do not fill.
 func Validate(info *Info, limits Limits) error {
 	switch {
 	case info.Width < 2 || info.Height < 2:
 		return videoforge.Errorf(videoforge.EINVALID, "the video is %dx%d, too small to encode", info.Width, info.Height)
+	case info.Width > MaxDimension || info.Height > MaxDimension:
+		return videoforge.Errorf(videoforge.ETOOLARGE, "the video is %dx%d, over the largest size of %d pixels a side", info.Width, info.Height, MaxDimension)
 	case !(info.Duration > 0):
 		return videoforge.Errorf(videoforge.EINVALID, "the video has zero duration")
+	case info.VideoFrames > 0 && info.Duration > sparseCheckAfter && float64(info.VideoFrames)*maxFrameSpacing < info.Duration:
+		return videoforge.Errorf(videoforge.EINVALID, "the video claims to last %s but holds only %d frames, fewer than one per %gs: its length or timestamps are implausible",
+			time.Duration(info.Duration*float64(time.Second)).Round(time.Second), info.VideoFrames, maxFrameSpacing)
 	case limits.MaxDuration > 0 && info.Duration > limits.MaxDuration.Seconds():
 		return videoforge.Errorf(videoforge.ETOOLARGE, "the video is %s long, over the limit of %s",
 			time.Duration(info.Duration*float64(time.Second)).Round(time.Second), limits.MaxDuration)
