@@ -39,6 +39,7 @@ type JobMessage struct {
 	VideoID   int64  `json:"videoId"`
 	SourceKey string `json:"sourceKey"`
 	Send      int    `json:"send,omitempty"`
+	HandBack  int64  `json:"handBack,omitempty"` // the attempt that handed the job back at shutdown
 }
 
 // JobResult is what a finished job commits to the catalog.
@@ -90,6 +91,10 @@ type Attempt struct {
 // another one committed.
 func (a *Attempt) Folder() string { return AttemptFolder(a.VideoID, a.Token) }
 
+// ErrJobHeld is the ECONFLICT of StartJob and FailJob for a job that a live attempt
+// holds: its lease has not run out.
+var ErrJobHeld = &Error{Code: ECONFLICT, Message: "a live attempt holds the job"}
+
 // JobService is the catalog's side of transcoding jobs, fenced by attempt tokens.
 // Every method may be called again with the same arguments (a retry after an outage)
 // and then changes nothing more. Errors whose code is ECONFLICT say that the attempt
@@ -118,7 +123,8 @@ type JobService interface {
 	// shutting down): queued again, its lease ended.
 	ReleaseJob(ctx context.Context, a *Attempt) error
 	// FailJob marks the job and its video failed with the reason: the attempt's job
-	// when a is not nil, otherwise the job jobID unless a live attempt holds it or it
-	// is completed or failed already.
+	// when a is not nil, otherwise the job jobID. It is ECONFLICT for a completed
+	// job, a superseded attempt, or (a nil) a job a live attempt holds; a job failed
+	// already is left as it is.
 	FailJob(ctx context.Context, jobID, videoID int64, a *Attempt, reason string) error
 }

@@ -3,6 +3,7 @@ package transcoder
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -47,8 +48,26 @@ func (t *Transcoder) deadLetter(ctx context.Context, d Delivery) {
 		return
 	}
 	log := t.log.With("job", msg.JobID, "video", msg.VideoID)
-	reason := fmt.Sprintf("gave up after %d receives: the worker stopped during its last attempt", t.cfg.MaxReceives)
-	if err := t.jobs.FailJob(ctx, msg.JobID, msg.VideoID, reason); err != nil && videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+	reason := fmt.Sprintf("gave up after %d receives of its message: the worker stopped during each attempt", t.cfg.MaxReceives)
+	err := t.jobs.FailJob(ctx, msg.JobID, msg.VideoID, nil, reason)
+	switch {
+	case err == nil:
+	case errors.Is(err, videoforge.ErrJobHeld):
+		// The lease of the attempt that had the message last has not run out yet, or
+		// a live attempt holds the job (this was a duplicate): look again once the
+		// lease would have run out.
+		log.Info("a dead-lettered job's attempt holds a lease; looking again later", "err", err)
+		t.release(d, t.cfg.Visibility)
+		return
+	case videoforge.ErrorCode(err) == videoforge.ECONFLICT:
+		log.Info("a dead-lettered job is completed; dropping the dead letter", "err", err)
+		t.ack(log, d)
+		return
+	case videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
+		log.Info("a dead-lettered job no longer exists; dropping the dead letter")
+		t.ack(log, d)
+		return
+	default:
 		log.Warn("could not mark a dead-lettered job failed; retrying later", "err", err)
 		t.release(d, t.cfg.RetryDelay)
 		return

@@ -37,12 +37,27 @@ type Delivery interface {
 	Release(ctx context.Context, delay time.Duration) error
 }
 
-// Enqueue sends a job's message, identified by the job's id so that sending it twice
-// queues it once where the queue de-duplicates.
+// Enqueue sends a job's message, identified by the job's id and send number
+// (MessageID) so that sending the same one twice queues it once where the queue
+// de-duplicates.
 func Enqueue(ctx context.Context, q Queue, m videoforge.JobMessage) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return q.Send(ctx, "job-"+strconv.FormatInt(m.JobID, 10), body)
+	return q.Send(ctx, MessageID(m), body)
+}
+
+// MessageID is the queue's de-duplication id of a job message: job-<jobId> for the
+// first send, job-<jobId>-<send> for later ones and -h<attempt> for a hand-back at
+// shutdown, which must not be dropped as repeats of the first.
+func MessageID(m videoforge.JobMessage) string {
+	id := "job-" + strconv.FormatInt(m.JobID, 10)
+	if m.Send > 1 {
+		id += "-" + strconv.FormatInt(int64(m.Send), 10)
+	}
+	if m.HandBack > 0 {
+		id += "-h" + strconv.FormatInt(m.HandBack, 10)
+	}
+	return id
 }

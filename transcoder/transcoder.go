@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,8 +23,11 @@ import (
 
 // Storage is where sources come from and results go (storage.Store).
 type Storage interface {
-	Download(ctx context.Context, key, name string) (int64, error)
+	// DownloadSource writes the sealed source to the file name; a changed or
+	// removed source is EINVALID.
+	DownloadSource(ctx context.Context, src videoforge.Source, name string) (int64, error)
 	PutDir(ctx context.Context, dir, prefix string, last ...string) error
+	DeletePrefix(ctx context.Context, prefix string) error
 }
 
 // Events publishes job events on videoforge.jobs.<jobId>.<kind>; see NATSEvents.
@@ -34,9 +38,11 @@ type Events interface {
 // Config tunes a transcoder.
 type Config struct {
 	Workers          int           // worker actors; 0 means 1
-	Visibility       time.Duration // a received message's invisibility, renewed every third of it
-	MaxReceives      int           // the queue's receives before the dead-letter queue; the last attempt marks the job failed
-	RetryDelay       time.Duration // before a failed attempt's message comes back
+	Visibility       time.Duration // a received message's invisibility and an attempt's lease, renewed every third of it
+	MaxAttempts      int           // failures of the work itself (ffmpeg, a crash) before the job fails; outages never count
+	MaxReceives      int           // the queue's receives before the dead-letter queue (SQS: the redrive policy's maxReceiveCount)
+	RetryDelay       time.Duration // before a failed attempt's message comes back, times the failures so far
+	OutageBackoff    time.Duration // the longest pause between retries of a step that failed for an outage
 	ShutdownGrace    time.Duration // how long in-flight jobs may go on after shutdown begins
 	ProgressInterval time.Duration // at most one progress event and database update per interval
 	WorkDir          string        // where jobs keep their files; os.TempDir() when empty
@@ -51,8 +57,10 @@ func DefaultConfig() Config {
 	return Config{
 		Workers:          1,
 		Visibility:       60 * time.Second,
-		MaxReceives:      5,
+		MaxAttempts:      3,
+		MaxReceives:      10,
 		RetryDelay:       10 * time.Second,
+		OutageBackoff:    5 * time.Second,
 		ShutdownGrace:    30 * time.Second,
 		ProgressInterval: time.Second,
 		Limits:           ffmpeg.Limits{MaxDuration: 4 * time.Hour, MaxSize: 20 << 30, MaxPixels: 4096 * 2304},
@@ -67,8 +75,10 @@ func (c Config) Validate() error {
 		return errors.New("TRANSCODER_WORKERS must be at least 1")
 	case c.Visibility < 3*time.Second:
 		return errors.New("the visibility timeout must be at least 3s")
-	case c.MaxReceives < 1:
-		return errors.New("the maximum receives must be at least 1")
+	case c.MaxAttempts < 1:
+		return errors.New("TRANSCODER_MAX_ATTEMPTS must be at least 1")
+	case c.MaxReceives < c.MaxAttempts:
+		return errors.New("TRANSCODER_MAX_RECEIVES must be at least TRANSCODER_MAX_ATTEMPTS, and had better be more: duplicates and lapsed heartbeats are receives too")
 	}
 	if err := c.FFmpeg.Validate(); err != nil {
 		return fmt.Errorf("ladder: %w", err)
@@ -89,7 +99,7 @@ type Transcoder struct {
 	dead   Queue // watched when not nil; see WatchDeadLetters
 
 	// testHook, when set, runs at the named points of a job; tests use it to crash
-	// workers ("panic") at chosen moments.
+	// workers ("panic"), pause them (block) or cut a dependency at chosen moments.
 	testHook func(point string)
 }
 
@@ -104,6 +114,9 @@ func New(cfg Config, q Queue, st Storage, jobs videoforge.JobService, events Eve
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = time.Second
 	}
+	if cfg.OutageBackoff <= 0 {
+		cfg.OutageBackoff = 5 * time.Second
+	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("transcoder metrics: %w", err)
@@ -113,8 +126,8 @@ func New(cfg Config, q Queue, st Storage, jobs videoforge.JobService, events Eve
 }
 
 // Run starts the workers and returns when ctx ends and every worker has stopped: each
-// in-flight job either finishes within ShutdownGrace or is stopped and its message
-// handed back at once.
+// in-flight job either finishes within ShutdownGrace or is stopped and handed back at
+// once, without counting as an attempt.
 func (t *Transcoder) Run(ctx context.Context) error {
 	t.log.Info("transcoder started", "workers", t.cfg.Workers)
 	// Jobs run on their own context: shutdown stops taking messages at once and
@@ -139,8 +152,9 @@ func (t *Transcoder) Run(ctx context.Context) error {
 }
 
 var (
-	errShutdown  = errors.New("shutting down")
-	errVideoGone = errors.New("the video was deleted")
+	errShutdown   = errors.New("shutting down")
+	errVideoGone  = errors.New("the video was deleted")
+	errSuperseded = errors.New("a newer attempt holds the job")
 )
 
 // supervise runs worker i and restarts it when it crashes, with a growing pause.
@@ -188,99 +202,178 @@ func (t *Transcoder) worker(ctx, jobCtx context.Context, i int) (crashed bool) {
 	return false
 }
 
-// handle processes one delivery to its end: acked when the job is done for good
-// (completed, or failed for a reason retrying would not change), released otherwise.
+// job is one delivery being handled: its message and, once started, its attempt.
+type job struct {
+	d       Delivery
+	msg     videoforge.JobMessage
+	log     *slog.Logger
+	attempt atomic.Pointer[videoforge.Attempt]
+	cancel  context.CancelCauseFunc
+}
+
+// handle processes one delivery to its end. Only the current attempt of a job
+// changes anything: a stale one (superseded, or its video deleted) removes its own
+// folder and leaves the message alone; an outage is waited out; a failure of the
+// work counts against the job's attempts.
 func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	var msg videoforge.JobMessage
-	if err := json.Unmarshal(d.Body(), &msg); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 || msg.SourceKey == "" {
+	if err := json.Unmarshal(d.Body(), &msg); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 {
 		// Nothing to mark failed: the message goes back and, after the maximum
 		// receives, to the dead-letter queue for somebody to look at.
 		t.m.outcome(outcomeUnreadable)
-		t.log.Error("unreadable job message", "attempt", d.Attempt(), "body", truncate(string(d.Body()), 200), "err", err)
+		t.log.Error("unreadable job message", "receive", d.Attempt(), "body", truncate(string(d.Body()), 200), "err", err)
 		t.release(d, t.cfg.RetryDelay)
 		return
 	}
-	log := t.log.With("job", msg.JobID, "video", msg.VideoID, "attempt", d.Attempt())
 	t.m.inFlight.Inc()
 	defer t.m.inFlight.Dec()
 	received := time.Now()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	j := &job{d: d, msg: msg, log: t.log.With("job", msg.JobID, "video", msg.VideoID, "receive", d.Attempt()), cancel: cancel}
 
-	// The heartbeat keeps the message invisible while the job runs.
+	// The heartbeat keeps the message invisible and, once the job is started, the
+	// attempt's lease alive; it stops the job when the attempt lost it.
 	hbDone := make(chan struct{})
 	defer func() { <-hbDone }()
 	defer cancel(nil)
 	go func() {
 		defer close(hbDone)
-		tick := time.NewTicker(t.cfg.Visibility / 3)
-		defer tick.Stop()
-		for {
-			select {
-			case <-jctx.Done():
-				return
-			case <-tick.C:
-				if err := d.Extend(jctx, t.cfg.Visibility); err != nil && jctx.Err() == nil {
-					log.Warn("heartbeat failed", "err", err)
-				}
-			}
-		}
+		t.heartbeat(jctx, j)
 	}()
-	// A crash hands the message back at once rather than after the visibility timeout.
+	// A crash counts as a failure of the work and hands the message back at once.
 	defer func() {
 		if r := recover(); r != nil {
 			cancel(nil)
-			// On the last attempt, retry marks the job failed; the message goes on
-			// to the dead-letter queue either way.
-			t.retry(ctx, log, d, msg, fmt.Errorf("the worker crashed: %v", r))
+			if a := j.attempt.Load(); a != nil {
+				t.failed(ctx, j, a, fmt.Errorf("the worker crashed: %v", r))
+			} else {
+				t.release(d, 0)
+			}
 			panic(r)
 		}
 	}()
 
-	started, err := t.jobs.StartJob(jctx, msg.JobID, msg.VideoID)
-	if err != nil {
-		t.retry(jctx, log, d, msg, err)
+	var a *videoforge.Attempt
+	err := t.patiently(jctx, j.log, "start the job", func(ctx context.Context) (err error) {
+		a, err = t.jobs.StartJob(ctx, msg.JobID, msg.VideoID, t.cfg.Visibility)
+		return err
+	})
+	switch {
+	case errors.Is(context.Cause(jctx), errShutdown):
+		t.m.outcome(outcomeHandedBack)
+		t.release(d, 0)
 		return
-	}
-	if !started {
+	case errors.Is(err, videoforge.ErrJobHeld):
+		// A duplicate delivery, or the message of an attempt whose heartbeat
+		// stopped reaching the queue: back after the holder's lease would have run
+		// out, to take over if the holder died.
+		t.m.outcome(outcomeBusy)
+		j.log.Info("another attempt holds the job; the message comes back after its lease", "err", err)
+		t.release(d, t.cfg.Visibility)
+		return
+	case err != nil:
+		t.m.outcome(outcomeRetried)
+		j.log.Warn("could not start the job", "err", err)
+		t.release(d, t.cfg.RetryDelay)
+		return
+	case a == nil:
 		t.m.outcome(outcomeDropped)
-		log.Info("job already finished or its video deleted; dropping the message")
-		t.ack(log, d)
+		j.log.Info("nothing to do: the job is finished, not queued, or its video deleted; dropping the message")
+		t.ack(j.log, d)
 		return
 	}
-	t.publish(msg, videoforge.JobEventStarted, 0, d.Attempt(), "")
+	j.attempt.Store(a)
+	j.log = j.log.With("attempt", a.Token)
+	t.publish(msg, videoforge.JobEventStarted, 0, int(a.Token), "")
 	t.hook("started")
 	began := time.Now()
-	res, err := t.process(jctx, cancel, log, msg, d.Attempt())
+	res, err := t.process(jctx, j, a)
 	if err == nil {
 		t.hook("committing")
-		_, err = t.jobs.CompleteJob(jctx, msg.JobID, msg.VideoID, *res)
+		err = t.patiently(jctx, j.log, "commit the results", func(ctx context.Context) error {
+			_, err := t.jobs.CompleteJob(ctx, a, *res)
+			return err
+		})
 	}
+	cause := context.Cause(jctx)
 	switch {
 	case err == nil:
 		t.hook("committed")
 		t.m.outcome(outcomeCompleted)
 		t.m.seconds.Observe(time.Since(received).Seconds())
-		t.ack(log, d)
-		t.publish(msg, videoforge.JobEventCompleted, 100, d.Attempt(), "")
-		log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
-	case errors.Is(context.Cause(jctx), errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
+		t.ack(j.log, d)
+		t.publish(msg, videoforge.JobEventCompleted, 100, int(a.Token), "")
+		j.log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
+		t.removeEarlierAttempts(j.log, a)
+	case errors.Is(cause, errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeDropped)
-		log.Info("video deleted during the job; dropping it")
-		t.removeResults(log, msg)
-		// FailJob keeps the reason on the job row; the video is gone already.
-		t.fail(log, d, msg, "the video was deleted while it was being processed")
-	case errors.Is(context.Cause(jctx), errShutdown):
+		j.log.Info("video deleted during the job; dropping it")
+		t.removeFolder(j.log, a)
+		t.ack(j.log, d)
+	case errors.Is(cause, errSuperseded) || videoforge.ErrorCode(err) == videoforge.ECONFLICT:
+		// Whoever holds the job now holds its message too (or its own copy); this
+		// attempt only takes back what it wrote.
+		t.m.outcome(outcomeSuperseded)
+		j.log.Warn("a newer attempt holds the job; this one stops", "err", err)
+		t.removeFolder(j.log, a)
+	case errors.Is(cause, errShutdown):
 		t.m.outcome(outcomeHandedBack)
-		log.Info("shutting down; handing the job back")
-		t.release(d, 0)
+		j.log.Info("shutting down; handing the job back")
+		t.removeFolder(j.log, a)
+		t.handBack(j, a)
 	case permanent(err):
 		t.m.outcome(outcomeFailed)
-		log.Info("job failed", "reason", videoforge.ErrorMessage(err))
-		t.removeResults(log, msg)
-		t.fail(log, d, msg, videoforge.ErrorMessage(err))
+		reason := videoforge.ErrorMessage(err)
+		j.log.Info("job failed", "reason", reason)
+		t.removeFolder(j.log, a)
+		t.fail(j, a, reason)
 	default:
-		t.retry(jctx, log, d, msg, err)
+		t.failed(ctx, j, a, err)
+	}
+}
+
+// heartbeat renews the message's invisibility and the attempt's lease every third of
+// Visibility until ctx ends. A lease the catalog refuses stops the job: its video
+// was deleted, or a newer attempt took it over.
+func (t *Transcoder) heartbeat(ctx context.Context, j *job) {
+	tick := time.NewTicker(t.cfg.Visibility / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		t.hook("heartbeat")
+		if ctx.Err() != nil {
+			return
+		}
+		if err := j.d.Extend(ctx, t.cfg.Visibility); err != nil && ctx.Err() == nil {
+			j.log.Warn("heartbeat to the queue failed", "err", err)
+		}
+		if a := j.attempt.Load(); a != nil {
+			t.renew(ctx, j, a, -1)
+		}
+	}
+}
+
+// renew records progress (or, when pct < 0, only renews the lease) and stops the job
+// when the catalog says the attempt is over.
+func (t *Transcoder) renew(ctx context.Context, j *job, a *videoforge.Attempt, pct float64) {
+	err := t.jobs.UpdateJobProgress(ctx, a, pct, t.cfg.Visibility)
+	switch videoforge.ErrorCode(err) {
+	case "":
+	case videoforge.ENOTFOUND:
+		j.cancel(errVideoGone)
+	case videoforge.ECONFLICT:
+		j.cancel(errSuperseded)
+	default:
+		if ctx.Err() == nil {
+			// An outage: the lease runs on its last renewal meanwhile; the
+			// message's own heartbeat keeps other workers away.
+			j.log.Warn("could not renew the attempt's lease or progress", "err", err)
+		}
 	}
 }
 
@@ -293,28 +386,118 @@ func permanent(err error) bool {
 	return false
 }
 
-// retry hands the message back for another attempt, or, on the last allowed attempt,
-// marks the job failed first; the message then goes on to the dead-letter queue.
-func (t *Transcoder) retry(ctx context.Context, log *slog.Logger, d Delivery, msg videoforge.JobMessage, err error) {
-	if d.Attempt() >= t.cfg.MaxReceives {
-		reason := fmt.Sprintf("gave up after %d attempts: %s", d.Attempt(), errorText(err))
-		t.m.outcome(outcomeFailed)
-		log.Error("job failed for good", "err", err)
-		t.removeResults(log, msg)
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if ferr := t.jobs.FailJob(bctx, msg.JobID, msg.VideoID, reason); ferr != nil {
-			log.Error("could not mark the job failed", "err", ferr)
-		} else {
-			t.publish(msg, videoforge.JobEventFailed, 0, d.Attempt(), reason)
+// definite reports whether err is an answer that retrying the same call would not
+// change, as opposed to an outage.
+func definite(err error) bool {
+	switch videoforge.ErrorCode(err) {
+	case videoforge.EINVALID, videoforge.ETOOLARGE, videoforge.ENOTFOUND, videoforge.ECONFLICT,
+		videoforge.EFORBIDDEN, videoforge.EUNAUTHORIZED:
+		return true
+	}
+	return false
+}
+
+// patiently runs op until it succeeds, gives a definite answer, or ctx ends. Outages
+// of PostgreSQL, storage or the queue are waited out with a growing pause, up to
+// OutageBackoff, and never count against the job's attempts.
+func (t *Transcoder) patiently(ctx context.Context, log *slog.Logger, what string, op func(ctx context.Context) error) error {
+	pause := min(100*time.Millisecond, t.cfg.OutageBackoff)
+	for {
+		err := op(ctx)
+		if err == nil || definite(err) {
+			return err
 		}
-		t.release(d, 0)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w (%w)", what, context.Cause(ctx), err)
+		}
+		t.m.outages.Inc()
+		log.Warn("could not "+what+"; retrying", "err", err, "in", pause)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (%w)", what, context.Cause(ctx), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, t.cfg.OutageBackoff)
+	}
+}
+
+// outageCtx is the context of the steps that end a job: not stopped by shutdown,
+// but bounded, so that an outage cannot hold a worker that is shutting down.
+func outageCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 30*time.Second)
+}
+
+// failed counts a failure of the work: another attempt later, or, with the job's
+// attempts used up, the job failed and the message gone.
+func (t *Transcoder) failed(ctx context.Context, j *job, a *videoforge.Attempt, err error) {
+	t.removeFolder(j.log, a)
+	reason := fmt.Sprintf("gave up after %d attempts: %s", a.Failures+1, errorText(err))
+	bctx, cancel := outageCtx()
+	defer cancel()
+	var gaveUp bool
+	rerr := t.patiently(bctx, j.log, "record the failed attempt", func(ctx context.Context) (err error) {
+		gaveUp, err = t.jobs.RetryJob(ctx, a, reason, t.cfg.MaxAttempts)
+		return err
+	})
+	switch {
+	case videoforge.ErrorCode(rerr) == videoforge.ECONFLICT || videoforge.ErrorCode(rerr) == videoforge.ENOTFOUND:
+		t.m.outcome(outcomeSuperseded)
+		j.log.Warn("the attempt failed, and the job is no longer its own", "err", err, "catalog", rerr)
+	case rerr != nil:
+		// The lease runs out and the message comes back: the next attempt goes on.
+		t.m.outcome(outcomeRetried)
+		j.log.Error("the attempt failed and could not be recorded", "err", err, "catalog", rerr)
+		t.release(j.d, t.cfg.RetryDelay)
+	case gaveUp:
+		t.m.outcome(outcomeFailed)
+		j.log.Error("job failed for good", "err", err)
+		t.ack(j.log, j.d)
+		t.publish(j.msg, videoforge.JobEventFailed, 0, int(a.Token), reason)
+	default:
+		delay := t.cfg.RetryDelay * time.Duration(a.Failures+1)
+		t.m.outcome(outcomeRetried)
+		j.log.Warn("job attempt failed; retrying", "err", err, "in", delay)
+		t.release(j.d, delay)
+	}
+}
+
+// fail marks the attempt's job failed for a reason retrying would not change.
+func (t *Transcoder) fail(j *job, a *videoforge.Attempt, reason string) {
+	ctx, cancel := outageCtx()
+	defer cancel()
+	err := t.patiently(ctx, j.log, "mark the job failed", func(ctx context.Context) error {
+		return t.jobs.FailJob(ctx, a.JobID, a.VideoID, a, reason)
+	})
+	switch {
+	case videoforge.ErrorCode(err) == videoforge.ECONFLICT:
+		j.log.Warn("the job is no longer this attempt's; leaving it", "err", err)
+		return
+	case err != nil && videoforge.ErrorCode(err) != videoforge.ENOTFOUND:
+		j.log.Error("could not mark the job failed; the message comes back", "err", err)
+		t.release(j.d, t.cfg.RetryDelay)
 		return
 	}
-	delay := t.cfg.RetryDelay * time.Duration(d.Attempt())
-	t.m.outcome(outcomeRetried)
-	log.Warn("job attempt failed; retrying", "err", err, "in", delay)
-	t.release(d, delay)
+	t.ack(j.log, j.d)
+	t.publish(j.msg, videoforge.JobEventFailed, 0, int(a.Token), reason)
+}
+
+// handBack returns a job at shutdown without using up a receive of its message: the
+// attempt's lease ends, a fresh message goes to the queue and the old one is
+// removed. When the queue takes no message, the old one is released instead.
+func (t *Transcoder) handBack(j *job, a *videoforge.Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := t.jobs.ReleaseJob(ctx, a); err != nil {
+		j.log.Warn("could not end the attempt's lease; the next attempt waits for it to run out", "err", err)
+	}
+	m := j.msg
+	m.HandBack = a.Token
+	if err := Enqueue(ctx, t.queue, m); err != nil {
+		j.log.Warn("could not send the handed-back job's message; releasing the old one", "err", err)
+		t.release(j.d, 0)
+		return
+	}
+	t.ack(j.log, j.d)
 }
 
 // errorText is what a job's error column shows for an internal failure: the chain's
@@ -326,35 +509,28 @@ func errorText(err error) string {
 	return truncate(err.Error(), 500)
 }
 
-// prefixRemover is the part of storage.Store that removes a failed job's results.
-type prefixRemover interface {
-	DeletePrefix(ctx context.Context, prefix string) error
-}
-
-// removeResults removes whatever a job that will not complete stored of its video's
-// results, so that a failed or abandoned job leaves no half-written objects.
-func (t *Transcoder) removeResults(log *slog.Logger, msg videoforge.JobMessage) {
-	r, ok := t.store.(prefixRemover)
-	if !ok {
-		return
-	}
+// removeFolder removes what the attempt stored: its own folder, which no committed
+// row points to (only the current attempt commits, and it does not call this).
+func (t *Transcoder) removeFolder(log *slog.Logger, a *videoforge.Attempt) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := r.DeletePrefix(ctx, videoforge.VideoPrefix(msg.VideoID)); err != nil {
-		log.Warn("could not remove the job's partial results", "err", err)
+	if err := t.store.DeletePrefix(ctx, a.Folder()); err != nil {
+		log.Warn("could not remove the attempt's results", "folder", a.Folder(), "err", err)
 	}
 }
 
-func (t *Transcoder) fail(log *slog.Logger, d Delivery, msg videoforge.JobMessage, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// removeEarlierAttempts removes, after a commit, the folders of the job's earlier
+// attempts: none of them can commit any more, and a stale one still writing stops at
+// its next heartbeat and removes its folder itself.
+func (t *Transcoder) removeEarlierAttempts(log *slog.Logger, a *videoforge.Attempt) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := t.jobs.FailJob(ctx, msg.JobID, msg.VideoID, reason); err != nil {
-		log.Error("could not mark the job failed; retrying", "err", err)
-		t.release(d, t.cfg.RetryDelay)
-		return
+	for token := int64(1); token < a.Token; token++ {
+		f := videoforge.AttemptFolder(a.VideoID, token)
+		if err := t.store.DeletePrefix(ctx, f); err != nil {
+			log.Warn("could not remove an earlier attempt's results", "folder", f, "err", err)
+		}
 	}
-	t.ack(log, d)
-	t.publish(msg, videoforge.JobEventFailed, 0, d.Attempt(), reason)
 }
 
 func (t *Transcoder) ack(log *slog.Logger, d Delivery) {
@@ -380,18 +556,22 @@ func (t *Transcoder) hook(point string) {
 	}
 }
 
-// process makes and stores a job's results.
-func (t *Transcoder) process(ctx context.Context, cancel context.CancelCauseFunc, log *slog.Logger, msg videoforge.JobMessage, attempt int) (*videoforge.JobResult, error) {
-	dir, err := os.MkdirTemp(t.cfg.WorkDir, "job-"+strconv.FormatInt(msg.JobID, 10)+"-")
+// process makes and stores an attempt's results, in a work folder of its own and
+// under the attempt's own storage folder.
+func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt) (*videoforge.JobResult, error) {
+	dir, err := os.MkdirTemp(t.cfg.WorkDir, "job-"+strconv.FormatInt(a.JobID, 10)+"-a"+strconv.FormatInt(a.Token, 10)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("work folder: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	src := filepath.Join(dir, "source")
-	size, err := t.store.Download(ctx, msg.SourceKey, src)
-	if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
-		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload %s was not found", msg.SourceKey)
-	} else if err != nil {
+	var size int64
+	t.hook("downloading")
+	err = t.patiently(ctx, j.log, "download the source", func(ctx context.Context) (err error) {
+		size, err = t.store.DownloadSource(ctx, a.Source, src)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	info, err := ffmpeg.Probe(ctx, t.cfg.Bin, src, t.cfg.Limits)
@@ -412,14 +592,13 @@ func (t *Transcoder) process(ctx context.Context, cancel context.CancelCauseFunc
 		last = time.Now()
 		// Encoding is most of the work; the rest (thumbnail, storyboard, upload) is
 		// the last 10 %.
-		pct := min(90, 90*p.OutTime.Seconds()/info.Duration)
-		t.progress(ctx, cancel, log, msg, pct, attempt)
+		t.progress(ctx, j, a, min(90, 90*p.OutTime.Seconds()/info.Duration))
 	}
 	t.hook("encoding")
 	if err := t.runner.Encode(ctx, src, out, plan, progress); err != nil {
 		return nil, err
 	}
-	t.progress(ctx, cancel, log, msg, 90, attempt)
+	t.progress(ctx, j, a, 90)
 	if _, _, err := t.runner.Thumbnail(ctx, src, out, info); err != nil {
 		return nil, err
 	}
@@ -435,7 +614,7 @@ func (t *Transcoder) process(ctx context.Context, cancel context.CancelCauseFunc
 	if err != nil {
 		return nil, err
 	}
-	prefix := "videos/" + strconv.FormatInt(msg.VideoID, 10) + "/"
+	prefix := a.Folder()
 	res := &videoforge.JobResult{
 		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
 		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size,
@@ -448,24 +627,21 @@ func (t *Transcoder) process(ctx context.Context, cancel context.CancelCauseFunc
 		})
 	}
 	t.hook("uploading")
-	if err := t.store.PutDir(ctx, out, prefix, ffmpeg.MasterPlaylist); err != nil {
+	err = t.patiently(ctx, j.log, "store the results", func(ctx context.Context) error {
+		return t.store.PutDir(ctx, out, prefix, ffmpeg.MasterPlaylist)
+	})
+	if err != nil {
 		return nil, err
 	}
-	t.progress(ctx, cancel, log, msg, 99, attempt)
+	t.progress(ctx, j, a, 99)
 	return res, nil
 }
 
-// progress records and publishes how far a job is. A deleted video cancels the job.
-func (t *Transcoder) progress(ctx context.Context, cancel context.CancelCauseFunc, log *slog.Logger, msg videoforge.JobMessage, pct float64, attempt int) {
+// progress records and publishes how far a job is.
+func (t *Transcoder) progress(ctx context.Context, j *job, a *videoforge.Attempt, pct float64) {
 	pct = float64(int(pct*10)) / 10
-	err := t.jobs.UpdateJobProgress(ctx, msg.JobID, msg.VideoID, pct)
-	if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
-		cancel(errVideoGone)
-		return
-	} else if err != nil && ctx.Err() == nil {
-		log.Warn("could not record progress", "err", err)
-	}
-	t.publish(msg, videoforge.JobEventProgress, pct, attempt, "")
+	t.renew(ctx, j, a, pct)
+	t.publish(j.msg, videoforge.JobEventProgress, pct, int(a.Token), "")
 }
 
 func (t *Transcoder) publish(msg videoforge.JobMessage, kind string, pct float64, attempt int, reason string) {

@@ -92,8 +92,10 @@ func testConfig(t testing.TB) transcoder.Config {
 	cfg := transcoder.DefaultConfig()
 	cfg.Workers = 2
 	cfg.Visibility = 3 * time.Second
-	cfg.MaxReceives = 2
+	cfg.MaxAttempts = 2
+	cfg.MaxReceives = 3
 	cfg.RetryDelay = 100 * time.Millisecond
+	cfg.OutageBackoff = 200 * time.Millisecond
 	cfg.ShutdownGrace = 0
 	cfg.ProgressInterval = 50 * time.Millisecond
 	cfg.WorkDir = t.TempDir()
@@ -155,24 +157,25 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-// newJob uploads a clip and creates its queued job and uploaded video.
+// newJob uploads a clip as a client does: the upload's pending job and video, the
+// bytes, then complete, which seals the source and queues the job.
 func (e *env) newJob(t *testing.T, clip string) videoforge.JobMessage {
 	t.Helper()
 	ctx := context.Background()
-	j := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued}
-	if err := e.jobs.CreateJob(ctx, j); err != nil {
+	v := &videoforge.Video{UserID: "alice", Title: clip, Visibility: videoforge.Public}
+	j, err := e.jobs.CreateUpload(ctx, v)
+	if err != nil {
 		t.Fatal(err)
 	}
-	key := fmt.Sprintf("uploads/%d/source", j.ID)
-	if err := e.st.PutFile(ctx, key, filepath.Join(clips, clip)); err != nil {
+	if err := e.st.PutFile(ctx, j.SourceKey, filepath.Join(clips, clip)); err != nil {
 		t.Fatal(err)
 	}
-	v := &videoforge.Video{UserID: "alice", JobID: &j.ID, Title: clip, Visibility: videoforge.Public,
-		Status: videoforge.StatusUploaded, S3Key: key}
-	if err := e.videos.CreateVideo(ctx, v); err != nil {
+	if _, err := e.jobs.CompleteUpload(ctx, j.ID, "alice", func(ctx context.Context, j *videoforge.Job, _ int64) (videoforge.Source, error) {
+		return e.st.Seal(ctx, j.SourceKey)
+	}); err != nil {
 		t.Fatal(err)
 	}
-	return videoforge.JobMessage{JobID: j.ID, VideoID: v.ID, SourceKey: key}
+	return videoforge.JobMessage{JobID: j.ID, VideoID: v.ID, SourceKey: j.SourceKey, Send: 1}
 }
 
 func (e *env) jsQueue(t *testing.T, cfg transcoder.Config) (*jsqueue.Queue, jsqueue.Config) {
@@ -247,8 +250,11 @@ func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditio
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Status != videoforge.StatusReady || v.Duration == nil || *v.Duration < 1.9 || v.ThumbnailURL == nil ||
-		*v.ThumbnailURL != fmt.Sprintf("videos/%d/thumbnail.jpg", msg.VideoID) || (v.AudioCodec != nil) != audio {
+	// The committed attempt's folder holds everything the video plays.
+	folder := v.S3Key + "/"
+	if !strings.HasPrefix(folder, videoforge.VideoPrefix(msg.VideoID)+"a") || v.Status != videoforge.StatusReady ||
+		v.Duration == nil || *v.Duration < 1.9 || v.ThumbnailURL == nil || *v.ThumbnailURL != folder+"thumbnail.jpg" ||
+		(v.AudioCodec != nil) != audio {
 		t.Fatalf("video %+v", v)
 	}
 	var ev videoforge.Event
@@ -262,15 +268,15 @@ func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditio
 	var names []string
 	for _, r := range ev.Video.Renditions {
 		names = append(names, fmt.Sprintf("%s:%dx%d", r.Name, r.Width, r.Height))
-		if r.Bandwidth <= 0 || r.Playlist != fmt.Sprintf("videos/%d/hls/%s/index.m3u8", msg.VideoID, r.Name) {
+		if r.Bandwidth <= 0 || r.Playlist != folder+"hls/"+r.Name+"/index.m3u8" {
 			t.Errorf("rendition %+v", r)
 		}
 	}
 	if strings.Join(names, " ") != strings.Join(wantRenditions, " ") {
 		t.Errorf("renditions %v, want %v", names, wantRenditions)
 	}
-	// Everything under the video's folder, read back from S3 into a folder.
-	prefix := fmt.Sprintf("videos/%d/", msg.VideoID)
+	// Everything under the attempt's folder, read back from S3 into a folder.
+	prefix := folder
 	keys, err := e.st.List(ctx, prefix)
 	if err != nil {
 		t.Fatal(err)
@@ -577,8 +583,9 @@ func child(cfgJSON string) int {
 	return 0
 }
 
-// TestPoisonMessage: messages that can never be handled reach the dead-letter queue
-// after the maximum receives, and the supervisor restarts the workers they crash.
+// TestPoisonMessage: a message that is not a job's reaches the dead-letter queue
+// after the maximum receives; a job that crashes its worker every time fails after
+// its attempts, saying so, and the supervisor restarts the workers it crashes.
 func TestPoisonMessage(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig(t)
@@ -593,30 +600,52 @@ func TestPoisonMessage(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
 	start(t, cfg, q, e, func(point string) {
 		if point == "started" {
 			panic("a job that crashes its worker")
 		}
 	})
-	got := map[string]bool{}
+	j := e.waitJob(t, crashing.JobID, videoforge.JobFailed, time.Minute)
+	if j.Attempts != cfg.MaxAttempts || j.Error == nil || !strings.Contains(*j.Error, "crashed") {
+		t.Errorf("job %+v: want failed after %d attempts, saying the worker crashed", j, cfg.MaxAttempts)
+	}
 	deadline := time.Now().Add(time.Minute)
-	for len(got) < 2 {
+	for {
 		if time.Now().After(deadline) {
-			t.Fatalf("dead letters %v after a minute, want both messages", got)
+			t.Fatal("the unreadable message did not reach the dead-letter queue")
 		}
 		d, err := dead.Receive(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if d != nil {
-			got[string(d.Body())] = true
+			if string(d.Body()) != "{not json" {
+				t.Fatalf("dead letter %q: only the unreadable message belongs there", d.Body())
+			}
 			_ = d.Ack(context.Background())
+			break
 		}
 	}
-	j := e.waitJob(t, crashing.JobID, videoforge.JobFailed, 10*time.Second)
-	if j.Attempts != cfg.MaxReceives || j.Error == nil || !strings.Contains(*j.Error, "crashed") {
-		t.Errorf("job %+v: want failed after %d attempts, saying the worker crashed", j, cfg.MaxReceives)
+	if n := testutilCounter(t, reg, "videoforge_transcoder_worker_restarts_total"); n < float64(cfg.MaxAttempts) {
+		t.Errorf("%v worker restarts, want at least %d", n, cfg.MaxAttempts)
 	}
+}
+
+// testutilCounter reads a counter without labels from reg.
+func testutilCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return 0
 }
 
 func mustJSON(v any) []byte {
@@ -701,7 +730,7 @@ func TestVideoDeletedMidJob(t *testing.T) {
 func TestDeadLetterWatcher(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig(t)
-	cfg.MaxReceives = 1
+	cfg.MaxAttempts, cfg.MaxReceives = 1, 1
 	q, _ := e.jsQueue(t, cfg)
 	dead, err := q.DeadLetters(context.Background())
 	if err != nil {
@@ -716,8 +745,8 @@ func TestDeadLetterWatcher(t *testing.T) {
 	if err != nil || d == nil {
 		t.Fatalf("receive: %v %v", d, err)
 	}
-	if ok, err := e.jobs.StartJob(context.Background(), msg.JobID, msg.VideoID); !ok || err != nil {
-		t.Fatal(ok, err)
+	if a, err := e.jobs.StartJob(context.Background(), msg.JobID, msg.VideoID, cfg.Visibility); a == nil || err != nil {
+		t.Fatal(a, err)
 	}
 	kinds := e.eventKinds(t, msg.JobID)
 	tr, err := transcoder.New(cfg, q, e.st, e.jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.DiscardHandler))
@@ -731,7 +760,7 @@ func TestDeadLetterWatcher(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-done })
 
 	j := e.waitJob(t, msg.JobID, videoforge.JobFailed, cfg.Visibility+30*time.Second)
-	if j.Error == nil || !strings.Contains(*j.Error, "last attempt") || j.Attempts != 1 {
+	if j.Error == nil || !strings.Contains(*j.Error, "the worker stopped") || j.Attempts != 1 {
 		t.Errorf("job %+v: want failed after its one attempt, saying the worker stopped", j)
 	}
 	deadline := time.Now().Add(5 * time.Second)

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -90,7 +91,7 @@ func (s *JobService) StartJob(ctx context.Context, jobID, videoID int64, lease t
 		}
 		switch {
 		case j.status == videoforge.JobProcessing && j.live:
-			return videoforge.Errorf(videoforge.ECONFLICT, "job %d is held by attempt %d", jobID, j.attempts)
+			return fmt.Errorf("job %d, attempt %d: %w", jobID, j.attempts, videoforge.ErrJobHeld)
 		case j.status != videoforge.JobQueued && j.status != videoforge.JobProcessing:
 			return nil // pending (never completed: no message should exist), completed or failed
 		}
@@ -248,8 +249,8 @@ func (s *JobService) ReleaseJob(ctx context.Context, a *videoforge.Attempt) erro
 }
 
 // FailJob marks the job failed with the reason and its video failed (with its event):
-// the attempt's job when a is set, otherwise any job not completed, failed or held by
-// a live attempt.
+// the attempt's job when a is set, otherwise any job not failed already. A completed
+// job, or one held by a live attempt (when a is nil), is ECONFLICT.
 func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, a *videoforge.Attempt, reason string) error {
 	return s.inTx(ctx, "fail job "+strconv.FormatInt(jobID, 10), func(tx pgx.Tx) error {
 		j, err := lockJob(ctx, tx, jobID)
@@ -265,10 +266,12 @@ func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, a *video
 			}
 		} else {
 			switch {
-			case j.status == videoforge.JobCompleted || j.status == videoforge.JobFailed:
+			case j.status == videoforge.JobFailed:
 				return nil
+			case j.status == videoforge.JobCompleted:
+				return videoforge.Errorf(videoforge.ECONFLICT, "job %d is completed", jobID)
 			case j.status == videoforge.JobProcessing && j.live:
-				return videoforge.Errorf(videoforge.ECONFLICT, "job %d is held by attempt %d", jobID, j.attempts)
+				return fmt.Errorf("job %d, attempt %d: %w", jobID, j.attempts, videoforge.ErrJobHeld)
 			}
 		}
 		return failLocked(ctx, tx, jobID, videoID, reason)

@@ -47,7 +47,8 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	s3Secret := f.string("s3-secret-access-key", "S3_SECRET_ACCESS_KEY", "", "secret key for an S3-compatible server")
 	def := transcoder.DefaultConfig()
 	workers := f.int("workers", "TRANSCODER_WORKERS", def.Workers, "worker actors, each running one ffmpeg at a time")
-	maxReceives := f.int("max-receives", "TRANSCODER_MAX_RECEIVES", def.MaxReceives, "receives of a message before the dead-letter queue; with SQS, the redrive policy's maxReceiveCount")
+	maxAttempts := f.int("max-attempts", "TRANSCODER_MAX_ATTEMPTS", def.MaxAttempts, "failures of the work itself (not outages, not shutdowns) before a job fails")
+	maxReceives := f.int("max-receives", "TRANSCODER_MAX_RECEIVES", def.MaxReceives, "receives of a message before the dead-letter queue, more than the attempts; with SQS, the redrive policy's maxReceiveCount")
 	visibility := f.duration("visibility", "TRANSCODER_VISIBILITY", def.Visibility, "a received job's invisibility, renewed by the heartbeat every third of it")
 	grace := f.duration("shutdown-grace", "TRANSCODER_SHUTDOWN_GRACE", def.ShutdownGrace, "how long jobs in flight may finish at shutdown before they are handed back")
 	workDir := f.string("work-dir", "TRANSCODER_WORK_DIR", "", "folder for the jobs' files; the system's temporary folder when empty")
@@ -71,7 +72,7 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 		return err
 	}
 	cfg := def
-	cfg.Workers, cfg.MaxReceives, cfg.Visibility, cfg.ShutdownGrace, cfg.WorkDir = *workers, *maxReceives, *visibility, *grace, *workDir
+	cfg.Workers, cfg.MaxAttempts, cfg.MaxReceives, cfg.Visibility, cfg.ShutdownGrace, cfg.WorkDir = *workers, *maxAttempts, *maxReceives, *visibility, *grace, *workDir
 	if cfg.FFmpeg.Rungs, err = parseLadder(*ladder); err != nil {
 		return fmt.Errorf("TRANSCODER_LADDER: %w", err)
 	}
