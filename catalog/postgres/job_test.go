@@ -103,8 +103,8 @@ func TestCompleteJob(t *testing.T) {
 		if b, err := js.StartJob(ctx, j.ID, v.ID, lease); err != nil || b != nil {
 			t.Fatalf("StartJob of a completed job: %v %v", b, err)
 		}
-		if err := js.FailJob(ctx, j.ID, v.ID, nil, "late failure"); err != nil {
-			t.Fatal(err)
+		if err := js.FailJob(ctx, j.ID, v.ID, nil, "late failure"); videoforge.ErrorCode(err) != videoforge.ECONFLICT {
+			t.Fatalf("failing a completed job: %v", err)
 		}
 		if err := js.FailJob(ctx, j.ID, v.ID, a, "late failure"); videoforge.ErrorCode(err) != videoforge.ECONFLICT {
 			t.Fatalf("the committed attempt failing its job: %v", err)
