@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -31,6 +32,15 @@ func TestAbortMultipartUploads(t *testing.T) {
 	open("uploads/1/source") // a second attempt of the same upload
 	keep := open("uploads/12/source")
 
+	listed, err := st.ListMultipartUploads(ctx, "uploads/")
+	if err != nil || len(listed) != 3 {
+		t.Fatalf("listed %v, %v; want 3", listed, err)
+	}
+	for _, u := range listed {
+		if u.Initiated.IsZero() || time.Since(u.Initiated) > time.Hour {
+			t.Errorf("%s initiated %v", u.Key, u.Initiated)
+		}
+	}
 	n, err := st.AbortMultipartUploads(ctx, "uploads/1/")
 	if err != nil || n != 2 {
 		t.Fatalf("aborted %d, %v; want 2", n, err)
