@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,7 +47,8 @@ type childConfig struct {
 	Queue   jsqueue.Config
 	SQS     *sqs.Config // the SQS queue instead of the JetStream one, at SQSEndpoint
 	SQSURL  string
-	Marker  string // written when the job reaches the upload, where the child then waits to be killed
+	Marker  string // written when the job reaches Point, where the child then waits to be killed
+	Point   string // a test hook point; "uploading" when empty
 	WorkDir string
 }
 
@@ -116,14 +118,22 @@ type env struct {
 	s3     storage.Config
 	st     *storage.Store
 	nats   string
+	ns     *server.Server
+	nsOpts server.Options
 	nc     *nats.Conn
 	js     jetstream.JetStream
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, pgtest.NewDatabase(t), s3test.Config(t))
+}
+
+// newEnvWith builds a test's world on the database at dsn and the bucket of s3.
+func newEnvWith(t *testing.T, dsn string, s3 storage.Config) *env {
+	t.Helper()
 	ctx := context.Background()
-	e := &env{dsn: pgtest.NewDatabase(t), s3: s3test.Config(t)}
+	e := &env{dsn: dsn, s3: s3}
 	var err error
 	if e.db, err = postgres.Open(ctx, postgres.Config{URL: e.dsn, Schema: vfsql.DefaultSchema}); err != nil {
 		t.Fatal(err)
@@ -133,18 +143,13 @@ func newEnv(t *testing.T) *env {
 	if e.st, err = storage.New(ctx, e.s3); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(ns.Shutdown)
-	e.nats = ns.ClientURL()
-	if e.nc, err = nats.Connect(e.nats); err != nil {
+	e.nsOpts = server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
+		StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	e.startNATS(t)
+	t.Cleanup(func() { e.ns.Shutdown() })
+	e.nats = e.ns.ClientURL()
+	e.nsOpts.Port = e.ns.Addr().(*net.TCPAddr).Port // a restart comes back on the same port
+	if e.nc, err = nats.Connect(e.nats, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.nc.Close)
@@ -155,6 +160,20 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// startNATS starts the env's nats-server (again, after a stop, on its port and store).
+func (e *env) startNATS(t testing.TB) {
+	opts := e.nsOpts
+	ns, err := server.NewServer(&opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	e.ns = ns
 }
 
 // newJob uploads a clip as a client does: the upload's pending job and video, the
@@ -394,18 +413,25 @@ func TestTranscodeJetStream(t *testing.T) {
 		}
 	})
 	// Every message was acked: the work queue is empty.
+	e.waitQueueEmpty(t)
+}
+
+// waitQueueEmpty waits until the JetStream work queue holds no message: every one was
+// acked.
+func (e *env) waitQueueEmpty(t *testing.T) {
+	t.Helper()
 	s, err := e.js.Stream(context.Background(), jsqueue.DefaultStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		info, err := s.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
 		if info.State.Msgs == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d messages left in the work queue", info.State.Msgs)
@@ -447,15 +473,20 @@ func TestTranscodeSQS(t *testing.T) {
 	}
 }
 
-// TestKilledWorker kills a worker process with SIGKILL in the middle of a job: after
-// the visibility timeout another worker takes the job and completes it, once.
+// TestKilledWorker kills a worker process with SIGKILL at each step of a job
+// (download, encode, upload, commit, and after the commit before the ack): after the
+// visibility timeout another worker takes the job over and completes it, once, or,
+// killed after the commit, finds it done and drops the message.
 func TestKilledWorker(t *testing.T) {
-	t.Run("JetStream", func(t *testing.T) {
-		e := newEnv(t)
-		cfg := testConfig(t)
-		q, qc := e.jsQueue(t, cfg)
-		killedWorker(t, e, cfg, q, childConfig{Queue: qc})
-	})
+	for _, point := range []string{"downloading", "encoding", "uploading", "committing", "committed"} {
+		t.Run("JetStream/"+point, func(t *testing.T) {
+			e := newEnv(t)
+			cfg := testConfig(t)
+			q, qc := e.jsQueue(t, cfg)
+			killedWorker(t, e, cfg, q, childConfig{Queue: qc, Point: point})
+			e.waitQueueEmpty(t)
+		})
+	}
 	t.Run("SQS", func(t *testing.T) {
 		e := newEnv(t)
 		cfg := testConfig(t)
@@ -482,7 +513,10 @@ func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queu
 	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
 		t.Fatal(err)
 	}
-	marker := filepath.Join(t.TempDir(), "uploading")
+	if cc.Point == "" {
+		cc.Point = "uploading"
+	}
+	marker := filepath.Join(t.TempDir(), cc.Point)
 	cc.DSN, cc.NATS, cc.S3, cc.Marker, cc.WorkDir = e.dsn, e.nats, e.s3, marker, t.TempDir()
 	ccJSON, _ := json.Marshal(cc)
 	exe, err := os.Executable()
@@ -502,12 +536,13 @@ func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queu
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the worker process did not reach the upload")
+			t.Fatalf("the worker process did not reach %s", cc.Point)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if j, _ := e.jobs.FindJobByID(context.Background(), msg.JobID); j.Status != videoforge.JobProcessing {
-		t.Fatalf("job %+v: want processing when the worker dies", j)
+	committed := cc.Point == "committed"
+	if j, _ := e.jobs.FindJobByID(context.Background(), msg.JobID); (j.Status == videoforge.JobCompleted) != committed {
+		t.Fatalf("job %+v when the worker dies at %s", j, cc.Point)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -517,11 +552,11 @@ func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queu
 
 	start(t, cfg, q, e, nil)
 	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
-	if since := time.Since(killed); since < cfg.Visibility-time.Second {
+	if since := time.Since(killed); !committed && since < cfg.Visibility-time.Second {
 		t.Errorf("taken over %v after the kill, before the visibility timeout %v", since, cfg.Visibility)
 	}
-	if j.Attempts != 2 {
-		t.Errorf("attempts %d, want 2", j.Attempts)
+	if want := map[bool]int{false: 2, true: 1}[committed]; j.Attempts != want {
+		t.Errorf("attempts %d, want %d", j.Attempts, want)
 	}
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
 	if n := e.readyEvents(t, msg.VideoID); n != 1 {
@@ -574,7 +609,7 @@ func child(cfgJSON string) int {
 		return fail(err)
 	}
 	tr.SetTestHook(func(point string) {
-		if point == "uploading" {
+		if point == cc.Point {
 			_ = os.WriteFile(cc.Marker, nil, 0o644)
 			time.Sleep(time.Hour)
 		}
@@ -682,7 +717,8 @@ func TestShutdownHandsBack(t *testing.T) {
 	}
 	stopped := time.Now()
 	stop()
-	start(t, cfg, q, e, nil)
+	rq := &recordingQueue{Queue: q}
+	start(t, cfg, rq, e, nil)
 	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
 	if since := time.Since(stopped); since > cfg.Visibility/2 {
 		t.Errorf("completed %v after the shutdown: the message was not handed back", since)
@@ -690,6 +726,34 @@ func TestShutdownHandsBack(t *testing.T) {
 	if j.Attempts != 2 || e.readyEvents(t, msg.VideoID) != 1 {
 		t.Errorf("job %+v", j)
 	}
+	// The hand-back did not use up a receive: the job came back as a fresh message.
+	if got := rq.receives(); len(got) != 1 || got[0] != 1 {
+		t.Errorf("receives after the hand-back %v, want one first receive", got)
+	}
+	e.waitQueueEmpty(t)
+}
+
+// recordingQueue is a real queue whose receives are counted.
+type recordingQueue struct {
+	transcoder.Queue
+	mu       sync.Mutex
+	attempts []int
+}
+
+func (q *recordingQueue) Receive(ctx context.Context) (transcoder.Delivery, error) {
+	d, err := q.Queue.Receive(ctx)
+	if d != nil {
+		q.mu.Lock()
+		q.attempts = append(q.attempts, d.Attempt())
+		q.mu.Unlock()
+	}
+	return d, err
+}
+
+func (q *recordingQueue) receives() []int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.attempts)
 }
 
 // TestVideoDeletedMidJob: deleting the video while ffmpeg runs stops the job: nothing is
