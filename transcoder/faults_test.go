@@ -1,0 +1,437 @@
+package transcoder_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/pgcluster"
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/storage/s3test"
+	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/transcoder/sqs"
+	"github.com/videoforge/videoforge/transcoder/sqs/sqstest"
+)
+
+// The fault suite: each test creates the fault that would break "every job is done
+// exactly once, and nothing is lost", against the real servers.
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v", what, d)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// keys lists the objects under prefix.
+func (e *env) keys(t *testing.T, prefix string) []string {
+	t.Helper()
+	keys, err := e.st.List(context.Background(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// jobFailures reads the failures of the work counted on the job.
+func (e *env) jobFailures(t *testing.T, id int64) int {
+	t.Helper()
+	var n int
+	if err := e.db.Pool().QueryRow(context.Background(), `SELECT failures FROM jobs WHERE id = $1`, id).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPausedPastVisibility: two workers on one job. The first is paused (its heartbeats
+// too) past the visibility timeout after encoding; the second takes the job over and
+// commits it. When the first wakes up and stores its results, it finds itself
+// superseded and removes only its own folder: every object of the ready video still
+// answers, and the video was made ready once.
+func TestPausedPastVisibility(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	var paused atomic.Bool
+	reached, wake := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	regA := prometheus.NewRegistry()
+	cfgA := cfg
+	cfgA.Metrics = regA
+	start(t, cfgA, q, e, func(point string) {
+		switch {
+		case point == "uploading" && !paused.Load():
+			paused.Store(true)
+			once.Do(func() { close(reached) })
+			<-wake
+		case point == "heartbeat" && paused.Load():
+			<-wake
+		}
+	})
+	select {
+	case <-reached:
+	case <-time.After(time.Minute):
+		t.Fatal("the first worker did not reach the upload")
+	}
+	start(t, cfg, q, e, nil)
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	if j.Attempts != 2 {
+		t.Fatalf("job %+v: want completed by the second attempt", j)
+	}
+	close(wake)
+	// The first worker wakes, uploads into its own folder, is refused, and removes it.
+	stale := videoforge.AttemptFolder(msg.VideoID, 1)
+	waitFor(t, 30*time.Second, "the stale attempt gives up", func() bool {
+		var superseded float64
+		mfs, _ := regA.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == "superseded" {
+					superseded = m.GetCounter().GetValue()
+				}
+			}
+		}
+		return superseded == 1
+	})
+	if k := e.keys(t, stale); len(k) != 0 {
+		t.Errorf("the stale attempt left %v", k)
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if n := e.readyEvents(t, msg.VideoID); n != 1 {
+		t.Errorf("%d ready events, want 1", n)
+	}
+	if j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Second); j.Attempts != 2 {
+		t.Errorf("job %+v changed after the stale attempt woke", j)
+	}
+}
+
+// TestRedeliveredAfterCommit: a message delivered again after its job was committed
+// (a repeated complete, a lost ack) is dropped, and the video stays as it was.
+func TestRedeliveredAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	start(t, cfg, q, e, nil)
+	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	e.waitQueueEmpty(t)
+	again := msg
+	again.Send = 2 // the sweeper's re-send, not dropped by the queue's de-duplication
+	if err := transcoder.Enqueue(context.Background(), q, again); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the repeated message is dropped", func() bool {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == "dropped" {
+					return m.GetCounter().GetValue() == 1
+				}
+			}
+		}
+		return false
+	})
+	e.waitQueueEmpty(t)
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Second); j.Attempts != 1 || e.readyEvents(t, msg.VideoID) != 1 {
+		t.Errorf("job %+v, %d ready events", j, e.readyEvents(t, msg.VideoID))
+	}
+}
+
+// TestSQSDeliversTwice: an SQS standard queue holding the same job twice, two workers:
+// one attempt does the job, the other copy waits for it and is dropped.
+func TestSQSDeliversTwice(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	ctx := context.Background()
+	c, err := sqs.NewClient(ctx, sqs.ClientConfig{Endpoint: sqstest.Start(t), Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _, err := sqs.CreateQueues(ctx, c, "jobs", cfg.MaxReceives, cfg.Visibility)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := sqs.New(c, sqs.Config{URL: url, Visibility: cfg.Visibility, PollWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := e.newJob(t, "landscape.mp4")
+	for range 2 {
+		if err := transcoder.Enqueue(ctx, q, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start(t, cfg, q, e, nil)
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	waitFor(t, time.Minute, "both copies are gone", func() bool {
+		attrs, err := c.GetQueueAttributes(ctx, &awssqs.GetQueueAttributesInput{QueueUrl: &url,
+			AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameAll}})
+		return err == nil && attrs.Attributes["ApproximateNumberOfMessages"] == "0" &&
+			attrs.Attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
+	})
+	if j.Attempts != 1 || e.readyEvents(t, msg.VideoID) != 1 {
+		t.Errorf("job %+v, %d ready events: want one attempt, ready once", j, e.readyEvents(t, msg.VideoID))
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+}
+
+// TestPostgresOutage stops PostgreSQL as a job commits, for far longer than all the
+// retry delays of the job's attempts together, then starts it again: the job
+// completes, on its first attempt, with no failure counted.
+func TestPostgresOutage(t *testing.T) {
+	ctx := context.Background()
+	cl, err := pgcluster.Start(ctx, t.TempDir(), pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cl.Kill() })
+	dsn := cl.DSN("postgres")
+	if err := vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvWith(t, dsn, s3test.Config(t))
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(ctx, q, msg); err != nil {
+		t.Fatal(err)
+	}
+	// The attempts' own delays: RetryDelay × 1, 2, … up to MaxAttempts.
+	var delays time.Duration
+	for i := 1; i <= cfg.MaxAttempts; i++ {
+		delays += cfg.RetryDelay * time.Duration(i)
+	}
+	outage := 10*delays + 2*cfg.Visibility // the lease runs out meanwhile too
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	var restarted atomic.Int64
+	var once sync.Once
+	start(t, cfg, q, e, func(point string) {
+		if point != "committing" {
+			return
+		}
+		once.Do(func() {
+			if err := cl.Stop(); err != nil {
+				t.Error(err)
+				return
+			}
+			go func() {
+				time.Sleep(outage) // the fault's length, not an assertion
+				c, err := pgcluster.Start(ctx, cl.Dir, pgcluster.Options{Port: cl.Port})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				cl = c
+				restarted.Store(time.Now().UnixNano())
+			}()
+		})
+	})
+	waitFor(t, time.Minute+outage, "PostgreSQL is back", func() bool { return restarted.Load() != 0 })
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	t.Logf("PostgreSQL down %v; the job committed %v after it came back", outage,
+		time.Since(time.Unix(0, restarted.Load())).Round(time.Millisecond))
+	if j.Attempts != 1 || e.jobFailures(t, msg.JobID) != 0 {
+		t.Errorf("job %+v with %d failures: want completed on its first attempt", j, e.jobFailures(t, msg.JobID))
+	}
+	if n := testutilCounter(t, reg, "videoforge_transcoder_outage_retries_total"); n == 0 {
+		t.Error("no step was retried: the outage did not happen")
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if n := e.readyEvents(t, msg.VideoID); n != 1 {
+		t.Errorf("%d ready events, want 1", n)
+	}
+	e.waitQueueEmpty(t)
+}
+
+// cutProxy forwards TCP connections to a target until cut, when it closes them all and
+// refuses new ones, until restored on the same address.
+type cutProxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func newCutProxy(t *testing.T, target string) *cutProxy {
+	p := &cutProxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *cutProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = true, true
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+// cut closes the listener and every connection: the server is gone for clients.
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// restore listens again on the same address.
+func (p *cutProxy) restore() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Error(err)
+		return
+	}
+	p.serve(ln)
+}
+
+// TestStorageOutage cuts S3 off while a job stores its results, for longer than all
+// the retry delays together: the job completes after S3 is back, on its first
+// attempt, and every object of the video is there.
+func TestStorageOutage(t *testing.T) {
+	s3cfg := s3test.Config(t)
+	target := strings.TrimPrefix(strings.TrimPrefix(s3cfg.Endpoint, "http://"), "https://")
+	proxy := newCutProxy(t, target)
+	viaProxy := s3cfg
+	viaProxy.Endpoint = "http://" + proxy.addr
+	e := newEnvWith(t, pgtest.NewDatabase(t), viaProxy)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	outage := 3 * time.Second
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	var once sync.Once
+	var restored atomic.Int64
+	start(t, cfg, q, e, func(point string) {
+		if point == "uploading" {
+			once.Do(func() {
+				proxy.cut()
+				time.AfterFunc(outage, func() { proxy.restore(); restored.Store(time.Now().UnixNano()) })
+			})
+		}
+	})
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	t.Logf("S3 cut off %v; the job committed %v after it came back", outage, time.Since(time.Unix(0, restored.Load())).Round(time.Millisecond))
+	if restored.Load() == 0 || j.Attempts != 1 || e.jobFailures(t, msg.JobID) != 0 {
+		t.Errorf("job %+v: want completed on its first attempt after the outage", j)
+	}
+	if n := testutilCounter(t, reg, "videoforge_transcoder_outage_retries_total"); n == 0 {
+		t.Error("no step was retried: the outage did not happen")
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+}
+
+// TestNATSRestart restarts the NATS server (the work queue and the job events) while
+// a job encodes: the job completes once and its message is acked.
+func TestNATSRestart(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	start(t, cfg, q, e, func(point string) {
+		if point == "encoding" {
+			once.Do(func() {
+				e.ns.Shutdown()
+				e.ns.WaitForShutdown()
+				e.startNATS(t)
+			})
+		}
+	})
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	waitFor(t, 10*time.Second, "the client reconnects", e.nc.IsConnected)
+	e.waitQueueEmpty(t)
+	if j.Attempts > 2 || e.readyEvents(t, msg.VideoID) != 1 {
+		t.Errorf("job %+v, %d ready events", j, e.readyEvents(t, msg.VideoID))
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+}
+
+// TestSourceReplacedAfterComplete: bytes PUT over the source after complete are not
+// what gets transcoded: the job fails saying so, and the replacement never plays.
+func TestSourceReplacedAfterComplete(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	// The owner (or anyone holding the upload URL) replaces the sealed source.
+	if err := e.st.PutFile(context.Background(), msg.SourceKey, filepath.Join(clips, "portrait.mp4")); err != nil {
+		t.Fatal(err)
+	}
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg, q, e, nil)
+	j := e.waitJob(t, msg.JobID, videoforge.JobFailed, time.Minute)
+	if j.Error == nil || !strings.Contains(*j.Error, "changed after it was completed") || j.Attempts != 1 {
+		t.Errorf("job %+v (error %v): want failed once, saying the upload changed", j, j.Error)
+	}
+	if k := e.keys(t, videoforge.VideoPrefix(msg.VideoID)); len(k) != 0 {
+		t.Errorf("a refused source left %v", k)
+	}
+}
