@@ -29,9 +29,14 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/storage/s3test"
 )
 
 func TestMain(m *testing.M) {
+	// The S3 gateway of the upload tests moves the working folder: start it first.
+	if _, err := s3test.Endpoint(); err != nil {
+		panic(err)
+	}
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
 		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
 	})
