@@ -16,6 +16,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/playback"
+	"github.com/videoforge/videoforge/storage"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
 
@@ -113,7 +114,11 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to; empty runs no relay")
 	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
 	uf := f.catalogUploads()
+	tf := f.tus()
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	if err := tf.validate(); err != nil {
 		return err
 	}
 	streams, err := nf.streams()
@@ -150,14 +155,31 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 		ln.Close()
 		return err
 	}
+	var mountTus func(*catalog.Server)
+	if uploads != nil {
+		// Resumable uploads in the bucket: the way for files over S3's 5 GB per PUT.
+		st, err := storage.New(ctx, uf.storageConfig())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		limits, _ := uf.limits.limits() // checked by setup
+		uploads = withBucketTus(ctx, uploads, st, limits, tf, verifier.Verify, &mountTus)
+	}
 	slog.Info("gallery listening", "addr", ln.Addr().String(), "schema", dbCfg.Schema)
-	if *nf.url == "" || !*withRelay {
+	fmt.Fprintf(stdout, "gallery API   http://%s%s\n", ln.Addr(), catalog.Prefix)
+	relay := *nf.url != "" && *withRelay
+	if !relay {
 		slog.Warn("no relay in this process: catalog events wait in the outbox for 'videoforge relay'", "nats_url_set", *nf.url != "")
-		return serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, nil)
 	}
 	var rp *inProcessRelay
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
-		rp = startRelay(ctx, dbCfg, *nf.url, streams, s.Registry())
+		if mountTus != nil {
+			mountTus(s)
+		}
+		if relay {
+			rp = startRelay(ctx, dbCfg, *nf.url, streams, s.Registry())
+		}
 	})
 	rp.stop()
 	return err

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,12 +114,14 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	edgeBase := "http://" + edgeLn.Addr().String()
 	gf.playback = &catalog.Playback{BaseURL: edgeBase, TokenKey: playbackKey}
-	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, playbackKey, verifier, func(e *edge.Edge) (func(), error) {
-		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize}, e.PublicVideo, st, slog.Default())
+	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, playbackKey, verifier, func(e *edge.Edge, db *postgres.DB) (func(), error) {
+		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize,
+			UploadOpen: uploadOpen(postgres.NewJobService(db))}, e.PublicVideo, st, slog.Default())
 		if err != nil {
 			return nil, err
 		}
 		e.SetMedia(ms.Handle, limits.MaxSize)
+		e.SetMediaExpect(ms.Expect)
 		return func() { ms.Close() }, nil
 	})
 	if err != nil {
@@ -157,7 +158,7 @@ Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
 Stop with Ctrl-C.
 `, base, *data, natsURL, edgeBase)
 	var rp *inProcessRelay
-	var tusHandler http.Handler
+	var tusRoutes func(*catalog.Server)
 	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
 		up, stop, err := devUploads(ctx, db, st, natsURL, limits, func(jobID int64, expires time.Time) string {
 			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
@@ -165,18 +166,17 @@ Stop with Ctrl-C.
 		if err != nil {
 			return nil, nil, err
 		}
-		tusDir := filepath.Join(*data, "tus")
-		up.Abandoned = func(jobID int64) {
-			name := filepath.Join(tusDir, "job-"+strconv.FormatInt(jobID, 10))
-			os.Remove(name)
-			os.Remove(name + ".info")
+		// Resumable uploads in a folder: one process takes every request.
+		srv, err := tus.New(tus.Config{Dir: filepath.Join(*data, "tus"), Objects: st, MaxSize: limits.MaxSize,
+			Verify: verifier.Verify, Jobs: postgres.NewJobService(db), Log: slog.Default()})
+		if err == nil {
+			tusRoutes, err = mountTus(srv)
 		}
-		tusHandler, err = tus.New(tus.Config{Dir: tusDir, BasePath: tusPath, MaxSize: limits.MaxSize,
-			Verify: verifier.Verify, Jobs: up.Store, Objects: st, Log: slog.Default()})
 		if err != nil {
 			stop()
 			return nil, nil, err
 		}
+		up.Abandoned = func(jobID int64) { abandonUpload(srv, jobID) }
 		jctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { defer close(done); up.RunJanitor(jctx, min(time.Minute, limits.URLLifetime/4), slog.Default()) }()
@@ -184,20 +184,17 @@ Stop with Ctrl-C.
 	}
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
-		s.Handle(tusPath, tusHandler)
+		tusRoutes(s)
 		rp = startRelay(ctx, dbCfg, natsURL, bus.StreamOptions{}, s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
 	return err
 }
 
-// tusPath is where the dev stack takes resumable (tus) uploads.
-const tusPath = catalog.Prefix + "/tus/"
-
 // startDevEdge runs the streaming edge on ln until stop is called, with the playback
 // token key kept in the data folder, and waits until it has loaded the catalog.
 func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, natsURL, baseURL string, key []byte, verifier edge.Verifier,
-	withMedia func(*edge.Edge) (func(), error)) (stop func(), err error) {
+	withMedia func(*edge.Edge, *postgres.DB) (func(), error)) (stop func(), err error) {
 	cfg := edge.Config{NATSURL: natsURL, BaseURL: baseURL, TokenKey: key}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -212,7 +209,7 @@ func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, n
 		db.Close()
 		return nil, err
 	}
-	closeMedia, err := withMedia(e)
+	closeMedia, err := withMedia(e, db)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -325,6 +325,38 @@ func badUploads(t *testing.T, s stack, data, dsn, clip string) {
 			t.Errorf("anonymous job: %d %s", code, b)
 		}
 	})
+	// complete seals the upload: the upload URL answers 409 and stores nothing.
+	t.Run("PutAfterComplete", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "sealed")
+		if code, b := put(t, u.UploadURL, src); code != 200 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 202 {
+			t.Fatalf("complete: %d %s", code, b)
+		}
+		code, b := put(t, u.UploadURL, []byte("another file, sent after complete"))
+		if code != 409 || !strings.Contains(b, `"code":"conflict"`) {
+			t.Errorf("PUT after complete: %d %s, want 409 conflict", code, b)
+		}
+		// Without asking first too: the answer comes whole, not as a reset.
+		req, _ := http.NewRequest("PUT", u.UploadURL, bytes.NewReader(src))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("PUT after complete without Expect: %v", err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 409 {
+			t.Errorf("PUT after complete without Expect: %d", res.StatusCode)
+		}
+		got, err := os.ReadFile(filepath.Join(data, "objects", devBucket, "uploads", u.id, "source"))
+		if err != nil || !bytes.Equal(got, src) {
+			t.Errorf("the source changed after complete (%d bytes, %v)", len(got), err)
+		}
+		eventually(t, 30*time.Second, "job "+u.id+" completes", func() bool {
+			code, body := call(t, "GET", gallery+"/jobs/"+u.id, alice, "")
+			return code == 200 && strings.Contains(body, `"status":"completed"`)
+		})
+	})
 	// Uploads never completed are given up after their lifetime (here: now) by the
 	// janitor's query, and their bytes removed; none stays pending.
 	t.Run("Abandoned", func(t *testing.T) {
@@ -380,9 +412,10 @@ func resumable(t *testing.T, s stack, data, clip string) {
 	}
 	res := tus("POST", gallery+"/tus/", alice, nil, "Upload-Length", fmt.Sprint(len(src)), "Upload-Metadata", meta)
 	loc := res.Header.Get("Location")
-	if res.StatusCode != 201 || loc == "" {
+	if res.StatusCode != 201 || !strings.HasPrefix(loc, "/api/gallery/tus/") {
 		t.Fatalf("create: %d %q", res.StatusCode, loc)
 	}
+	loc = s.gallery + loc // a path, right behind any proxy
 	half := len(src) / 2
 	if res := tus("PATCH", loc, alice, src[:half], "Content-Type", "application/offset+octet-stream", "Upload-Offset", "0"); res.StatusCode != 204 {
 		t.Fatalf("first PATCH: %d", res.StatusCode)
@@ -403,6 +436,46 @@ func resumable(t *testing.T, s stack, data, clip string) {
 	if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 202 {
 		t.Errorf("complete: %d %s", code, b)
 	}
+
+	// A tus upload whose last bytes come after complete accepted a PUT's file does not
+	// replace it: its PATCH is refused, and so is a new tus upload of the job.
+	t.Run("PatchAfterComplete", func(t *testing.T) {
+		u := startUpload(t, gallery, alice, "tus after complete")
+		other := bytes.Repeat([]byte("not the video "), 1000)
+		meta := "jobId " + base64.StdEncoding.EncodeToString([]byte(u.id))
+		res := tus("POST", gallery+"/tus", alice, nil, "Upload-Length", fmt.Sprint(len(other)), "Upload-Metadata", meta)
+		loc := res.Header.Get("Location")
+		if res.StatusCode != 201 || !strings.HasPrefix(loc, "/api/gallery/tus/") {
+			t.Fatalf("create: %d %q", res.StatusCode, loc)
+		}
+		loc = s.gallery + loc
+		if res := tus("PATCH", loc, alice, other[:100], "Content-Type", "application/offset+octet-stream", "Upload-Offset", "0"); res.StatusCode != 204 {
+			t.Fatalf("first PATCH: %d", res.StatusCode)
+		}
+		if code, b := put(t, u.UploadURL, src); code != 200 {
+			t.Fatalf("PUT: %d %s", code, b)
+		}
+		if code, b := call(t, "POST", gallery+"/uploads/"+u.id+"/complete", alice, ""); code != 202 {
+			t.Fatalf("complete: %d %s", code, b)
+		}
+		if res := tus("PATCH", loc, alice, other[100:], "Content-Type", "application/offset+octet-stream", "Upload-Offset", "100"); res.StatusCode != 409 {
+			t.Errorf("last PATCH after complete: %d, want 409", res.StatusCode)
+		}
+		if res := tus("POST", gallery+"/tus", alice, nil, "Upload-Length", fmt.Sprint(len(other)), "Upload-Metadata", meta); res.StatusCode != 409 {
+			t.Errorf("new tus upload after complete: %d, want 409", res.StatusCode)
+		}
+		if res := tus("HEAD", loc, alice, nil); res.StatusCode != 200 || res.Header.Get("Upload-Offset") != "100" {
+			t.Errorf("HEAD after complete: %d offset %q", res.StatusCode, res.Header.Get("Upload-Offset"))
+		}
+		got, err := os.ReadFile(filepath.Join(data, "objects", devBucket, "uploads", u.id, "source"))
+		if err != nil || !bytes.Equal(got, src) {
+			t.Errorf("the source changed after complete (%d bytes, %v)", len(got), err)
+		}
+		eventually(t, 30*time.Second, "job "+u.id+" completes", func() bool {
+			code, body := call(t, "GET", gallery+"/jobs/"+u.id, alice, "")
+			return code == 200 && strings.Contains(body, `"status":"completed"`)
+		})
+	})
 
 	// The command, in 200 kB chunks, to a playing stream.
 	var out syncBuffer
