@@ -16,8 +16,8 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/playback"
-	"github.com/videoforge/videoforge/storage"
 	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/storage"
 )
 
 // authFlags are the token verification settings.
