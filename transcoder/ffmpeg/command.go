@@ -114,12 +114,22 @@ func ThumbnailSize(info *Info, cfg Config) (int, int) {
 // the start. The source is opened as InputArgs says, its container detected among the
 // allowed ones; Runner.Thumbnail names the probed container besides.
 func ThumbnailArgs(src, out string, at float64, w, h int) []string {
-	return thumbnailArgs(src, "", out, at, w, h)
+	return thumbnailArgs(src, "", out, at, w, h, false)
 }
 
-func thumbnailArgs(src, format, out string, at float64, w, h int) []string {
-	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-ss", strconv.FormatFloat(at, 'f', 3, 64)}
+// thumbnailArgs is ThumbnailArgs for a probed container; decode puts -ss after the
+// input instead, so that ffmpeg decodes from the start up to the time: slower, but
+// it cannot land past the keyframe it needs.
+func thumbnailArgs(src, format, out string, at float64, w, h int, decode bool) []string {
+	ss := []string{"-ss", strconv.FormatFloat(at, 'f', 3, 64)}
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error"}
+	if !decode {
+		args = append(args, ss...)
+	}
 	args = append(args, InputArgs(src, format)...)
+	if decode {
+		args = append(args, ss...)
+	}
 	return append(args, "-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d,setsar=1", w, h), "-q:v", "3", "-an", out)
 }
 
@@ -277,17 +287,37 @@ func checkFormat(format string) error {
 	return nil
 }
 
-// sourceError turns what ffmpeg says about an unreadable source into an EINVALID error,
-// so that the job fails for good instead of retrying.
-func sourceError(err error) error {
+// unreadable are what ffmpeg says, beside an error about the input itself (a line
+// that starts with its URL), when a source cannot be demuxed or decoded.
+var unreadable = []string{
+	"Invalid data found",
+	"Cannot determine format of input stream",
+	"does not contain any stream",
+	"Picture size",        // "Picture size 65535x65535 is invalid"
+	`"0x0" as image size`, // a video stream without a size
+}
+
+// sourceError turns what ffmpeg says about an unreadable source src into an EINVALID
+// error, so that the job fails for good instead of retrying; other failures (a full
+// disk, a killed process) stay as they are. The message names the source "source",
+// not by its path on the worker.
+func sourceError(err error, src string) error {
 	var exit *ExitError
-	switch {
-	case !errors.As(err, &exit):
+	if !errors.As(err, &exit) {
 		return err
-	case refused(exit.Stderr):
-		return errNotAllowed(exit.Stderr)
-	case strings.Contains(exit.Stderr, "Invalid data found"):
-		return videoforge.Errorf(videoforge.EINVALID, "the upload is corrupt: %s", firstLine(exit.Stderr))
+	}
+	stderr := strings.ReplaceAll(exit.Stderr, fileURL(src), "source")
+	if refused(stderr) {
+		return errNotAllowed(stderr)
+	}
+	for _, line := range strings.Split(stderr, " | ") {
+		bad := strings.HasPrefix(line, "source: ")
+		for _, m := range unreadable {
+			bad = bad || strings.Contains(line, m)
+		}
+		if bad {
+			return videoforge.Errorf(videoforge.EINVALID, "the upload is corrupt or unreadable: %s", firstLine(line))
+		}
 	}
 	return err
 }
@@ -322,7 +352,7 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 	pw.Close()
 	wg.Wait()
 	if err != nil {
-		return sourceError(err)
+		return sourceError(err, src)
 	}
 	if plan.Duration <= 0 {
 		return nil
@@ -393,11 +423,21 @@ func (r *Runner) Thumbnail(ctx context.Context, src, outDir string, info *Info) 
 	}
 	ctx, cancel := r.bounded(ctx, "thumbnail", info.Duration)
 	defer cancel()
-	err = sourceError(run(ctx, r.Bin.ffmpeg(), thumbnailArgs(src, info.Format, filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration), w, h), nil, nil))
-	if err == nil {
-		err = nonEmpty(filepath.Join(outDir, ThumbnailFile))
+	out, at := filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration)
+	err = run(ctx, r.Bin.ffmpeg(), thumbnailArgs(src, info.Format, out, at, w, h, false), nil, nil)
+	if err == nil && nonEmpty(out) != nil {
+		// Seeking on the input lands past the only keyframe before the time in some
+		// sources (MPEG-TS with long keyframe intervals), and ffmpeg then writes
+		// nothing: decode from the start instead.
+		err = run(ctx, r.Bin.ffmpeg(), thumbnailArgs(src, info.Format, out, at, w, h, true), nil, nil)
 	}
-	return w, h, err
+	if err != nil {
+		return w, h, sourceError(err, src)
+	}
+	if nonEmpty(out) != nil {
+		return w, h, videoforge.Errorf(videoforge.EINVALID, "the upload has no picture that can be decoded at %.1fs for its thumbnail", at)
+	}
+	return w, h, nil
 }
 
 // Storyboard writes outDir/storyboard.jpg and outDir/storyboard.vtt. Like Encode, it
@@ -411,21 +451,23 @@ func (r *Runner) Storyboard(ctx context.Context, src, outDir string, info *Info)
 	defer cancel()
 	out := filepath.Join(outDir, StoryboardFile)
 	if err := run(ctx, r.Bin.ffmpeg(), storyboardArgs(src, info.Format, out, sb), nil, nil); err != nil {
-		return sb, sourceError(err)
+		return sb, sourceError(err, src)
 	}
-	if err := nonEmpty(out); err != nil {
-		return sb, err
+	if nonEmpty(out) != nil {
+		return sb, videoforge.Errorf(videoforge.EINVALID, "the upload has no picture that can be decoded for its storyboard")
 	}
 	return sb, os.WriteFile(filepath.Join(outDir, StoryboardVTT), sb.VTT(StoryboardFile), 0o644)
 }
 
+// nonEmpty reports whether ffmpeg wrote something at path; it writes nothing, and
+// exits with status 0, when no frame came out of the source.
 func nonEmpty(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("ffmpeg wrote no %s: %w", filepath.Base(path), err)
+		return err
 	}
 	if st.Size() == 0 {
-		return fmt.Errorf("ffmpeg wrote an empty %s", filepath.Base(path))
+		return errors.New("empty")
 	}
 	return nil
 }

@@ -119,7 +119,11 @@ func TestCommandGolden(t *testing.T) {
 	})
 	t.Run("Thumbnail", func(t *testing.T) {
 		w, h := ThumbnailSize(hd, cfg)
-		golden(t, "thumbnail", argv(thumbnailArgs("/in/source", hd.Format, "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h)))
+		golden(t, "thumbnail", argv(thumbnailArgs("/in/source", hd.Format, "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h, false)))
+	})
+	t.Run("ThumbnailDecoded", func(t *testing.T) {
+		w, h := ThumbnailSize(hd, cfg)
+		golden(t, "thumbnail_decoded", argv(thumbnailArgs("/in/source", hd.Format, "/out/thumbnail.jpg", ThumbnailTime(hd.Duration), w, h, true)))
 	})
 	t.Run("ThumbnailDetected", func(t *testing.T) {
 		w, h := ThumbnailSize(hd, cfg)

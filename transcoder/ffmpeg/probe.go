@@ -96,16 +96,17 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 	err = run(ctx, bin.ffprobe(), ProbeArgs(path), &out, tail)
 	var exit *ExitError
 	if errors.As(err, &exit) {
-		if refused(exit.Stderr) {
-			return nil, errNotAllowed(exit.Stderr)
+		stderr := strings.ReplaceAll(exit.Stderr, fileURL(path), "source")
+		if refused(stderr) {
+			return nil, errNotAllowed(stderr)
 		}
-		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is not a video that can be read (corrupt or truncated): %s", firstLine(exit.Stderr))
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is not a video that can be read (corrupt or truncated): %s", firstLine(stderr))
 	} else if err != nil {
 		return nil, err
 	}
 	info, err := ParseProbe(out.Bytes())
 	if err != nil {
-		if e := tail.String(); e != "" && videoforge.ErrorCode(err) == videoforge.EINVALID {
+		if e := strings.ReplaceAll(tail.String(), fileURL(path), "source"); e != "" && videoforge.ErrorCode(err) == videoforge.EINVALID {
 			return nil, videoforge.Errorf(videoforge.EINVALID, "%s (ffprobe: %s)", videoforge.ErrorMessage(err), firstLine(e))
 		}
 		return nil, err
