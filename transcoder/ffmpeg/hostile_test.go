@@ -278,6 +278,26 @@ func TestTimeLimitStopsRun(t *testing.T) {
 	}
 }
 
+// TestTimeLimitEndsDuplicatingRun encodes the 31-frame file whose last frame comes
+// 3 h 59 min after the others, as if its probe had passed: ffmpeg duplicates frames
+// across the gap without reading more input, reports no progress and does not stop
+// on SIGINT, so it is the time limit's kill that ends it.
+func TestTimeLimitEndsDuplicatingRun(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.TimeLimitBase, cfg.TimeLimitFactor = 500*time.Millisecond, 1e-6
+	r := &ffmpeg.Runner{Config: cfg}
+	src := hostileUpload(t, "gap4h.mkv")
+	plan := ffmpeg.Plan{Variants: []ffmpeg.Variant{{Name: "48p", Width: 64, Height: 48, VideoBitrate: 100_000}},
+		Duration: 14339, Format: "matroska,webm"}
+	began := time.Now()
+	err := r.Encode(context.Background(), src, t.TempDir(), plan, nil)
+	t.Logf("stopped after %v: %v", time.Since(began).Round(time.Millisecond), err)
+	if videoforge.ErrorCode(err) != videoforge.EINVALID || !strings.Contains(videoforge.ErrorMessage(err), "ran past its limit") {
+		t.Fatalf("got %v, want EINVALID saying the encode ran past its limit", err)
+	}
+}
+
 // makeHostile writes the binary files of the corpus into dir.
 func makeHostile(dir string) error {
 	tmp, err := os.MkdirTemp("", "hostile-")
