@@ -371,13 +371,15 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 
 // checkLength compares an encoded variant's length with the source's probed duration,
 // both in seconds. Slack for the short side covers a last frame's duration and audio
-// that ends before the video; for the long side, one segment of rounding.
+// that ends before the video; for the long side, one segment of rounding and a sound
+// track that outlasts the video a little. Beyond that, a source's streams disagree
+// (sound long after the pictures end) or its timestamps jump.
 func checkLength(got, want, segment float64) error {
 	switch {
 	case got < want*0.9-0.5:
 		return videoforge.Errorf(videoforge.EINVALID, "the upload is truncated: its video ends at %.1fs of %.1fs", got, want)
 	case got > want*1.1+max(segment, 1):
-		return videoforge.Errorf(videoforge.EINVALID, "the upload's timestamps are inconsistent: it encodes to %.1fs but claims %.1fs", got, want)
+		return videoforge.Errorf(videoforge.EINVALID, "the upload's streams or timestamps are inconsistent: it encodes to %.1fs, but its video lasts %.1fs", got, want)
 	}
 	return nil
 }

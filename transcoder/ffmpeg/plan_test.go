@@ -274,7 +274,7 @@ func TestCheckLength(t *testing.T) {
 		{"LastFrameShort", 9.5, 10, ""},
 		{"ErrTruncated", 5, 10, "truncated: its video ends at 5.0s of 10.0s"},
 		{"SegmentRounding", 14, 10, ""},
-		{"ErrLonger", 40, 10, "encodes to 40.0s but claims 10.0s"},
+		{"ErrLonger", 40, 10, "encodes to 40.0s, but its video lasts 10.0s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := checkLength(tc.got, tc.want, 4)
