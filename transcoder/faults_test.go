@@ -435,3 +435,27 @@ func TestSourceReplacedAfterComplete(t *testing.T) {
 		t.Errorf("a refused source left %v", k)
 	}
 }
+
+// TestVideoDeletedWhileQueued: a video deleted while its job waits in the queue ends
+// the job: the worker drops the message and stores nothing.
+func TestVideoDeletedWhileQueued(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.videos.DeleteVideo(context.Background(), msg.VideoID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	start(t, cfg, q, e, nil)
+	e.waitQueueEmpty(t)
+	j := e.waitJob(t, msg.JobID, videoforge.JobFailed, time.Second)
+	if j.Error == nil || *j.Error != "the video was deleted" || j.Attempts != 0 {
+		t.Errorf("job %+v: want failed without an attempt, saying the video was deleted", j)
+	}
+	if k := e.keys(t, videoforge.VideoPrefix(msg.VideoID)); len(k) != 0 {
+		t.Errorf("stored %v for a deleted video", k)
+	}
+}
