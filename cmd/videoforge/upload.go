@@ -36,8 +36,9 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder of the dev stack, to mint a token")
 	user := f.string("user", "", "alice", "user id of the minted token")
 	wait := f.duration("timeout", "", 30*time.Minute, "how long to wait for the video to be ready")
-	resumable := f.bool("tus", "", false, "send the file with the tus protocol (resumable, in chunks) instead of one PUT")
-	chunk := f.Int64("chunk", 8<<20, "bytes per tus PATCH")
+	resumable := f.bool("tus", "", false, "send the file with the tus protocol (resumable, in chunks) instead of one PUT; files over 5 GiB always go so")
+	chunk := f.Int64("chunk", 8<<20, "bytes per tus PATCH (API Gateway takes at most 10 MB per request)")
+	noWait := f.bool("no-wait", "", false, "stop once complete accepted the upload, without following the job")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -80,8 +81,11 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "video %d, job %d: uploading %s (%s)\n", up.VideoID, up.JobID, *file, humanBytes(st.Size()))
 
 	bar := &progressBar{w: stdout, label: "upload"}
-	if *resumable {
-		err = tusUpload(ctx, strings.TrimRight(*gallery, "/")+"/api/gallery/tus/", *token, up.JobID, in, st.Size(), *chunk, bar)
+	if useTus(*resumable, st.Size()) {
+		if !*resumable {
+			fmt.Fprintf(stdout, "the file is over %s, more than one PUT takes: sending it with tus\n", humanBytes(singlePutMax))
+		}
+		err = tusUpload(ctx, strings.TrimRight(*gallery, "/")+"/api/gallery/tus", *token, up.JobID, in, st.Size(), *chunk, bar)
 		bar.done()
 		if err != nil {
 			return fmt.Errorf("upload: %w", err)
@@ -109,6 +113,9 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("complete upload: %w", err)
 	}
 	fmt.Fprintf(stdout, "job %d %s\n", up.JobID, job.Status)
+	if *noWait {
+		return nil
+	}
 
 	final, err := followJob(ctx, c, *natsURL, up.JobID, &progressBar{w: stdout, label: "transcode"})
 	if err != nil {
@@ -343,6 +350,12 @@ func fileExt(p string) string {
 	return ""
 }
 
+// singlePutMax is the largest file one PUT takes: S3's limit for a single PUT (5 GiB).
+const singlePutMax = 5 << 30
+
+// useTus tells whether a file goes with tus: when asked, and always over singlePutMax.
+func useTus(asked bool, size int64) bool { return asked || size > singlePutMax }
+
 // tusUpload sends the file to the tus endpoint in chunks; after a failed PATCH it asks
 // the server where it got to (HEAD) and resumes from there, a few times.
 func tusUpload(ctx context.Context, endpoint, token string, jobID int64, f *os.File, size, chunk int64, bar *progressBar) error {
@@ -386,13 +399,20 @@ func tusUpload(ctx context.Context, endpoint, token string, jobID int64, f *os.F
 			off, err = strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
 		}
 		if err != nil {
-			if failures++; failures > 5 || ctx.Err() != nil || (res != nil && res.StatusCode/100 == 4 && res.StatusCode != http.StatusConflict) {
+			// 409 is an offset the server does not have (or a job that takes no more
+			// bytes), 423 another request still on the upload; other refusals are final.
+			retry := res == nil || res.StatusCode/100 == 5 || res.StatusCode == http.StatusConflict || res.StatusCode == http.StatusLocked
+			if failures++; failures > 5 || ctx.Err() != nil || !retry {
 				return err
 			}
 			time.Sleep(time.Duration(failures) * 500 * time.Millisecond)
 			// Resume where the server got to.
-			if res, herr := tusReq("HEAD", loc.String(), nil, nil); herr == nil {
-				off, _ = strconv.ParseInt(res.Header.Get("Upload-Offset"), 10, 64)
+			if hres, herr := tusReq("HEAD", loc.String(), nil, nil); herr == nil {
+				was := off
+				off, _ = strconv.ParseInt(hres.Header.Get("Upload-Offset"), 10, 64)
+				if res != nil && res.StatusCode == http.StatusConflict && off == was {
+					return err // not an offset the server lacks: the job is sealed
+				}
 			}
 			continue
 		}
