@@ -459,3 +459,55 @@ func TestVideoDeletedWhileQueued(t *testing.T) {
 		t.Errorf("stored %v for a deleted video", k)
 	}
 }
+
+// TestHostileUploads: the hostile corpus of transcoder/ffmpeg (manifests naming other
+// files, a self-including concat, random bytes, an empty file, huge or impossible
+// claims) as jobs: each fails fast, once, with its reason, leaves nothing stored, and
+// the worker goes on to complete the next, good job.
+func TestHostileUploads(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	q, _ := e.jsQueue(t, cfg)
+	hostile, err := filepath.Glob(filepath.Join(hostileDir, "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{ // the reason each one fails with, in part
+		"claims4h.mkv": "frames", "gap4h.mkv": "frames", "huge_claim.mkv": "size", "over_limit.mkv": "pixels",
+		"random.bin": "not a video", "empty": "empty",
+		"dash.mpd": "container", "hls.m3u8": "container", "hls_then_ts.m3u8": "container",
+		"concat.ffconcat": "container", "concat_self.ffconcat": "container",
+	}
+	var msgs []videoforge.JobMessage
+	for _, p := range hostile {
+		if _, ok := want[filepath.Base(p)]; ok {
+			msgs = append(msgs, e.newJobFrom(t, p))
+		}
+	}
+	if len(msgs) != len(want) {
+		t.Fatalf("found %d of the %d hostile files", len(msgs), len(want))
+	}
+	good := e.newJob(t, "landscape.mp4")
+	for _, m := range append(msgs, good) {
+		if err := transcoder.Enqueue(context.Background(), q, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	began := time.Now()
+	start(t, cfg, q, e, nil)
+	e.waitJob(t, good.JobID, videoforge.JobCompleted, time.Minute)
+	t.Logf("%d hostile jobs failed and the good one completed in %v", len(msgs), time.Since(began).Round(time.Millisecond))
+	for _, m := range msgs {
+		j := e.waitJob(t, m.JobID, videoforge.JobFailed, time.Second)
+		v, _ := e.videos.FindVideoByID(context.Background(), m.VideoID, "alice")
+		reason := want[v.Title]
+		if j.Error == nil || !strings.Contains(*j.Error, reason) || j.Attempts != 1 {
+			t.Errorf("%s: job %+v, error %q: want failed once, saying %q", v.Title, j, *j.Error, reason)
+		}
+		if k := e.keys(t, videoforge.VideoPrefix(m.VideoID)); len(k) != 0 {
+			t.Errorf("%s left %v", v.Title, k)
+		}
+	}
+	e.checkResults(t, good, []string{"240p:320x240", "144p:192x144"}, true)
+}

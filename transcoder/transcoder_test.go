@@ -52,7 +52,10 @@ type childConfig struct {
 	WorkDir string
 }
 
-var clips string
+var (
+	clips      string // generated clips
+	hostileDir string // the hostile corpus of transcoder/ffmpeg, found before the S3 gateway moves the working folder
+)
 
 func TestMain(m *testing.M) {
 	if cfg := os.Getenv(childEnv); cfg != "" {
@@ -63,6 +66,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	clips = dir
+	if hostileDir, err = filepath.Abs(filepath.Join("ffmpeg", "testdata", "hostile")); err != nil {
+		panic(err)
+	}
 	if err := makeClips(dir); err != nil {
 		fmt.Fprintln(os.Stderr, err, "\nthese tests need ffmpeg: apt-get install -y ffmpeg (or make deps)")
 		os.Exit(1)
@@ -180,13 +186,20 @@ func (e *env) startNATS(t testing.TB) {
 // bytes, then complete, which seals the source and queues the job.
 func (e *env) newJob(t *testing.T, clip string) videoforge.JobMessage {
 	t.Helper()
+	return e.newJobFrom(t, filepath.Join(clips, clip))
+}
+
+// newJobFrom is newJob with the file at path.
+func (e *env) newJobFrom(t *testing.T, path string) videoforge.JobMessage {
+	t.Helper()
+	clip := filepath.Base(path)
 	ctx := context.Background()
 	v := &videoforge.Video{UserID: "alice", Title: clip, Visibility: videoforge.Public}
 	j, err := e.jobs.CreateUpload(ctx, v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.st.PutFile(ctx, j.SourceKey, filepath.Join(clips, clip)); err != nil {
+	if err := e.st.PutFile(ctx, j.SourceKey, path); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.jobs.CompleteUpload(ctx, j.ID, "alice", func(ctx context.Context, j *videoforge.Job, _ int64) (videoforge.Source, error) {
