@@ -21,8 +21,6 @@ import (
 	vfsql "github.com/videoforge/videoforge/sql"
 	"github.com/videoforge/videoforge/storage/s3test"
 	"github.com/videoforge/videoforge/transcoder"
-	"github.com/videoforge/videoforge/transcoder/sqs"
-	"github.com/videoforge/videoforge/transcoder/sqs/sqstest"
 )
 
 // The fault suite: each test creates the fault that would break "every job is done
@@ -38,6 +36,23 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// outcomes reads videoforge_transcoder_messages_total{outcome} from reg.
+func outcomes(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == outcome {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // keys lists the objects under prefix.
@@ -103,18 +118,7 @@ func TestPausedPastVisibility(t *testing.T) {
 	close(wake)
 	// The first worker wakes, uploads into its own folder, is refused, and removes it.
 	stale := videoforge.AttemptFolder(msg.VideoID, 1)
-	waitFor(t, 30*time.Second, "the stale attempt gives up", func() bool {
-		var superseded float64
-		mfs, _ := regA.Gather()
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == "superseded" {
-					superseded = m.GetCounter().GetValue()
-				}
-			}
-		}
-		return superseded == 1
-	})
+	waitFor(t, 30*time.Second, "the stale attempt gives up", func() bool { return outcomes(t, regA, "superseded") == 1 })
 	if k := e.keys(t, stale); len(k) != 0 {
 		t.Errorf("the stale attempt left %v", k)
 	}
@@ -147,17 +151,7 @@ func TestRedeliveredAfterCommit(t *testing.T) {
 	if err := transcoder.Enqueue(context.Background(), q, again); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the repeated message is dropped", func() bool {
-		mfs, _ := reg.Gather()
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == "dropped" {
-					return m.GetCounter().GetValue() == 1
-				}
-			}
-		}
-		return false
-	})
+	waitFor(t, 30*time.Second, "the repeated message is dropped", func() bool { return outcomes(t, reg, "dropped") == 1 })
 	e.waitQueueEmpty(t)
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
 	if j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Second); j.Attempts != 1 || e.readyEvents(t, msg.VideoID) != 1 {
@@ -171,18 +165,7 @@ func TestSQSDeliversTwice(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig(t)
 	ctx := context.Background()
-	c, err := sqs.NewClient(ctx, sqs.ClientConfig{Endpoint: sqstest.Start(t), Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, _, err := sqs.CreateQueues(ctx, c, "jobs", cfg.MaxReceives, cfg.Visibility)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := sqs.New(c, sqs.Config{URL: url, Visibility: cfg.Visibility, PollWait: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, c, url := sqsQueue(t, cfg)
 	msg := e.newJob(t, "landscape.mp4")
 	for range 2 {
 		if err := transcoder.Enqueue(ctx, q, msg); err != nil {

@@ -453,9 +453,10 @@ func (e *env) waitQueueEmpty(t *testing.T) {
 	}
 }
 
-func TestTranscodeSQS(t *testing.T) {
-	e := newEnv(t)
-	cfg := testConfig(t)
+// sqsQueue starts an SQS server with a job queue (and its dead-letter queue) for cfg
+// and returns the queue, its client and its URL.
+func sqsQueue(t *testing.T, cfg transcoder.Config) (*sqs.Queue, *awssqs.Client, string) {
+	t.Helper()
 	ctx := context.Background()
 	c, err := sqs.NewClient(ctx, sqs.ClientConfig{Endpoint: sqstest.Start(t), Region: "us-east-1", AccessKey: "test", SecretKey: "test"})
 	if err != nil {
@@ -469,6 +470,14 @@ func TestTranscodeSQS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return q, c, url
+}
+
+func TestTranscodeSQS(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	ctx := context.Background()
+	q, c, url := sqsQueue(t, cfg)
 	msg := e.newJob(t, "landscape.mp4")
 	if err := transcoder.Enqueue(ctx, q, msg); err != nil {
 		t.Fatal(err)
