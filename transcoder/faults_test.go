@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -212,7 +213,7 @@ func TestPostgresOutage(t *testing.T) {
 	for i := 1; i <= cfg.MaxAttempts; i++ {
 		delays += cfg.RetryDelay * time.Duration(i)
 	}
-	outage := 10*delays + 2*cfg.Visibility // the lease runs out meanwhile too
+	outage := outageLength(t, 10*delays+2*cfg.Visibility) // the lease runs out meanwhile too
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
 	var restarted atomic.Int64
@@ -253,6 +254,19 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("%d ready events, want 1", n)
 	}
 	e.waitQueueEmpty(t)
+}
+
+// outageLength is how long the outage tests keep a server away: def, or
+// VIDEOFORGE_TEST_OUTAGE (a duration) to try a real failover's length, such as 120s.
+func outageLength(t *testing.T, def time.Duration) time.Duration {
+	if v := os.Getenv("VIDEOFORGE_TEST_OUTAGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("VIDEOFORGE_TEST_OUTAGE=%q: %v", v, err)
+		}
+		return d
+	}
+	return def
 }
 
 // cutProxy forwards TCP connections to a target until cut, when it closes them all and
@@ -342,7 +356,7 @@ func TestStorageOutage(t *testing.T) {
 	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
 		t.Fatal(err)
 	}
-	outage := 3 * time.Second
+	outage := outageLength(t, 3*time.Second)
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
 	var once sync.Once
