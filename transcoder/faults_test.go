@@ -369,7 +369,7 @@ func TestStorageOutage(t *testing.T) {
 			})
 		}
 	})
-	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute+outage)
 	t.Logf("S3 cut off %v; the job committed %v after it came back", outage, time.Since(time.Unix(0, restored.Load())).Round(time.Millisecond))
 	if restored.Load() == 0 || j.Attempts != 1 || e.jobFailures(t, msg.JobID) != 0 {
 		t.Errorf("job %+v: want completed on its first attempt after the outage", j)
