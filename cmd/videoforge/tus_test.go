@@ -38,6 +38,7 @@ type fleet struct {
 	store      *storage.Store
 	dsn        string
 	alice, bob string
+	tmp        string // TUS_TEMP_DIR: where a PATCH's bytes wait for S3
 }
 
 var catalogURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
@@ -45,7 +46,7 @@ var catalogURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
 func startFleet(t *testing.T) *fleet {
 	t.Helper()
 	ctx := context.Background()
-	fl := &fleet{dsn: pgtest.NewDatabase(t)}
+	fl := &fleet{dsn: pgtest.NewDatabase(t), tmp: t.TempDir()}
 	ns, err := bus.Start(ctx, bus.ServerConfig{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func startFleet(t *testing.T) *fleet {
 	env := map[string]string{
 		"DATABASE_URL": fl.dsn, "MIGRATE_ON_START": "true", "NATS_URL": ns.ClientURL(), "CATALOG_RELAY": "false",
 		"JWKS_URL": jwks.URL, "JWT_ISSUER": auth.DevIssuer, "COGNITO_CLIENT_ID": auth.DevClientID, "COGNITO_USER_POOL_ID": "",
-		"SQS_QUEUE_URL": "", "TUS_PART_SIZE": strconv.Itoa(5 << 20), "PLAYBACK_BASE_URL": "",
+		"SQS_QUEUE_URL": "", "TUS_PART_SIZE": strconv.Itoa(5 << 20), "TUS_TEMP_DIR": fl.tmp, "PLAYBACK_BASE_URL": "",
 	}
 	for _, kv := range s3test.Env(s3Cfg) {
 		k, v, _ := strings.Cut(kv, "=")
@@ -172,14 +173,16 @@ func rawPatch(t *testing.T, base, loc, token string, offset, length int, part []
 	return c
 }
 
-func (fl *fleet) startUpload(t *testing.T, gallery string) int64 {
+func (fl *fleet) startUpload(t *testing.T, gallery string) int64 { return fl.start(t, gallery).JobID }
+
+func (fl *fleet) start(t *testing.T, gallery string) videoforge.Upload {
 	t.Helper()
 	code, body := call(t, "POST", gallery+"/api/gallery/uploads", fl.alice, `{"title":"big one","visibility":"private"}`)
 	var up videoforge.Upload
 	if code != 201 || json.Unmarshal([]byte(body), &up) != nil {
 		t.Fatalf("start upload: %d %s", code, body)
 	}
-	return up.JobID
+	return up
 }
 
 func (fl *fleet) openParts(t *testing.T, jobID int64) int {
@@ -244,6 +247,11 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 	// same upload makes a let go (the lock is shared through PostgreSQL), and b has the
 	// offset a got to.
 	c = rawPatch(t, a, loc, fl.alice, off, len(file)-off, file[off:off+MiB])
+	// Once a's PATCH buffers bytes for S3, it is reading its body.
+	eventually(t, 10*time.Second, "a's PATCH reads its body", func() bool {
+		m, _ := filepath.Glob(filepath.Join(fl.tmp, "tusd-s3-tmp-*"))
+		return len(m) > 0
+	})
 	start := time.Now()
 	res, _ = tusCall(t, "HEAD", b, loc, fl.alice, nil)
 	t.Logf("instance b took the upload over from a's stalled PATCH in %v", time.Since(start).Round(time.Millisecond))
@@ -290,6 +298,63 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 	if sz, err := fl.store.Size(context.Background(), videoforge.UploadKey(jobID)); err != nil || sz != int64(len(file)) {
 		t.Errorf("source after complete: %d, %v", sz, err)
 	}
+
+	// The last bytes of a tus upload that come after complete accepted a PUT's file
+	// (the PATCH began before) do not replace it.
+	t.Run("LastBytesAfterComplete", func(t *testing.T) {
+		up := fl.start(t, a)
+		id := strconv.FormatInt(up.JobID, 10)
+		meta := "jobId " + base64.StdEncoding.EncodeToString([]byte(id))
+		res, _ := tusCall(t, "POST", a, "/api/gallery/tus", fl.alice, nil, "Upload-Length", strconv.Itoa(6*MiB), "Upload-Metadata", meta)
+		loc := res.Header.Get("Location")
+		if res, body := tusCall(t, "PATCH", a, loc, fl.alice, file[:MiB], "Upload-Offset", "0"); res.StatusCode != 204 {
+			t.Fatalf("PATCH: %d %s", res.StatusCode, body)
+		}
+		c := rawPatch(t, b, loc, fl.alice, MiB, 5*MiB, file[MiB:5*MiB])
+		// Once instance b holds the upload's lock, the PATCH was let in: the job
+		// was pending then.
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: fl.dsn, Schema: vfsql.DefaultSchema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		eventually(t, 10*time.Second, "the PATCH holds the upload", func() bool {
+			var n int
+			err := db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&n)
+			return err == nil && n == 1
+		})
+		// Meanwhile the presigned PUT and complete.
+		put := file[6*MiB : 8*MiB]
+		if code, body := putPlain(t, up.UploadURL, put); code != 200 {
+			t.Fatalf("presigned PUT: %d %s", code, body)
+		}
+		if code, body := call(t, "POST", a+"/api/gallery/uploads/"+id+"/complete", fl.alice, ""); code != 202 {
+			t.Fatalf("complete: %d %s", code, body)
+		}
+		if _, err := c.Write(file[5*MiB : 6*MiB]); err != nil {
+			t.Fatal(err)
+		}
+		last, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(last.Body)
+		if last.StatusCode != 409 || !strings.Contains(string(msg), "takes no more bytes") {
+			t.Errorf("the last bytes after complete: %d %s, want 409", last.StatusCode, msg)
+		}
+		r, err := fl.store.Get(context.Background(), videoforge.UploadKey(up.JobID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if !bytes.Equal(got, put) {
+			t.Errorf("the source changed after complete: %d bytes", len(got))
+		}
+		if n := fl.openParts(t, up.JobID); n != 0 {
+			t.Errorf("%d multipart uploads left open", n)
+		}
+	})
 
 	t.Run("Abandoned", func(t *testing.T) {
 		id := fl.startUpload(t, b)
@@ -363,4 +428,20 @@ func TestTusSettings(t *testing.T) {
 			t.Errorf("useTus(%v, %d) = %v", tc.asked, tc.size, got)
 		}
 	}
+}
+
+// putPlain PUTs body to url, as a browser or curl would a presigned URL.
+func putPlain(t *testing.T, url string, body []byte) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest("PUT", url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
 }
