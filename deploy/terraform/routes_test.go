@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/videoforge/videoforge/catalog"
+	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/edge"
 )
 
@@ -31,11 +32,15 @@ func apiRouteKey(method, path string) string {
 	return method + " " + strings.Join(segs, "/")
 }
 
-// goRoutes lists the routes the Go services register, as API Gateway route keys.
+// goRoutes lists the routes the Go services register, as API Gateway route keys: the
+// gallery's, its tus endpoint's and the edge's.
 func goRoutes(catalogRoutes []catalog.Route, edgeRoutes []edge.Route) []string {
 	var keys []string
 	for _, r := range catalogRoutes {
 		keys = append(keys, apiRouteKey(r.Method, catalog.Prefix+r.Path))
+	}
+	for _, r := range tus.Routes {
+		keys = append(keys, apiRouteKey(r.Method, catalog.Prefix+tus.Path+r.Path))
 	}
 	for _, r := range edgeRoutes {
 		keys = append(keys, apiRouteKey(r.Method, edge.Prefix+r.Path))

@@ -4,7 +4,7 @@
 # Paths are forwarded unchanged; the catalog answers with and without its prefix.
 
 locals {
-  routes = toset(concat(local.gallery_routes, local.stream_routes))
+  routes = toset(concat(local.gallery_routes, local.tus_routes, local.stream_routes))
   services = {
     catalog = { port = var.catalog_port, path = "/api/gallery/*", health = "/api/gallery/health", priority = 10 }
     edge    = { port = var.edge_port, path = "/api/stream/*", health = "/api/stream/health", priority = 20 }
@@ -133,9 +133,9 @@ resource "aws_apigatewayv2_api" "this" {
 
   cors_configuration {
     allow_origins  = var.cors_origins
-    allow_methods  = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+    allow_methods  = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     allow_headers  = ["authorization", "content-type", "tus-resumable", "upload-length", "upload-offset", "upload-metadata"]
-    expose_headers = ["location", "retry-after", "upload-offset", "upload-length"]
+    expose_headers = ["location", "retry-after", "tus-resumable", "tus-version", "tus-max-size", "tus-extension", "upload-offset", "upload-length"]
     max_age        = 3600
   }
 }

@@ -15,6 +15,17 @@ locals {
     "GET /api/gallery/jobs/{id}",
   ]
 
+  # catalog: resumable uploads (tus.Path + tus.Routes under catalog.Prefix). An upload's
+  # id holds a slash ("<jobId>/source+<multipart upload id>"), hence the greedy path.
+  # A PATCH goes through API Gateway whole: at most 10 MB each (videoforge upload sends
+  # 8 MiB).
+  tus_routes = [
+    "POST /api/gallery/tus",
+    "HEAD /api/gallery/tus/{id+}",
+    "PATCH /api/gallery/tus/{id+}",
+    "DELETE /api/gallery/tus/{id+}",
+  ]
+
   # edge: the streaming API.
   stream_routes = [
     "GET /api/stream/health",

@@ -1,7 +1,8 @@
 # One instance profile per role, each allowed only what that role does:
 # - every role: read its configuration (SSM under /<name>/config/{common,<role>}), the
 #   database secret, and the release binaries;
-# - catalog: presign uploads and check them (uploads/*), delete a video's objects,
+# - catalog: presign uploads and check them (uploads/*), take resumable uploads there
+#   (multipart uploads, listed to abort those given up), delete a video's objects,
 #   queue jobs, and the playback token key (it signs thumbnail URLs);
 # - transcoder: read sources, write renditions (videos/*), work the job queue and its
 #   dead-letter queue;
@@ -84,6 +85,13 @@ data "aws_iam_policy_document" "catalog" {
       "s3:ListMultipartUploadParts",
     ]
     resources = ["${var.media_bucket_arn}/uploads/*"]
+  }
+
+  # The sweeper of resumable uploads given up lists the multipart uploads in progress.
+  statement {
+    sid       = "ListUploadsInProgress"
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [var.media_bucket_arn]
   }
 
   statement {

@@ -55,6 +55,7 @@ locals {
     catalog = merge({
       GALLERY_ADDR     = ":${local.catalog_port}"
       MIGRATE_ON_START = "true"
+      UPLOAD_URL_TTL   = var.upload_url_ttl
     }, lookup(var.extra_config, "catalog", {}))
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"

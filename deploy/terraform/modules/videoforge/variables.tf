@@ -156,6 +156,16 @@ variable "auth_callback_urls" {
   default     = []
 }
 
+variable "upload_url_ttl" {
+  description = "UPLOAD_URL_TTL of the catalog: how long an upload may take before the janitor gives it up. A 20 GiB file over tus needs hours on a home connection; presigned PUT URLs end earlier when the instance role's credentials that signed them do."
+  type        = string
+  default     = "6h"
+  validation {
+    condition     = can(regex("^[0-9]+(m|h)$", var.upload_url_ttl))
+    error_message = "upload_url_ttl is a Go duration in minutes or hours, such as 90m or 6h."
+  }
+}
+
 variable "log_level" {
   description = "LOG_LEVEL of every role."
   type        = string
