@@ -114,8 +114,14 @@ type Server struct {
 	locker   jobLocker
 }
 
-// lockWait bounds how long a request waits for another one on the same upload to let go.
-const lockWait = 20 * time.Second
+// lockWait bounds how long a request waits for another one on the same upload to let
+// go; finishTime, how long storing a finished upload as the source may take (S3 may
+// take minutes to complete a multipart upload of thousands of parts, and the folder
+// store copies the whole file).
+const (
+	lockWait   = 20 * time.Second
+	finishTime = 30 * time.Minute
+)
 
 // New returns the tus server. An upload is created with the metadata "jobId" of a
 // pending job the caller owns; every request must carry the job owner's Bearer token,
@@ -476,6 +482,11 @@ type sealedUpload struct {
 // once the job's upload was completed it stores nothing and answers 409.
 func (u *sealedUpload) FinishUpload(ctx context.Context) error {
 	s := u.d.s
+	// A client (or API Gateway, after 30 s) that gives up waiting for the last
+	// PATCH's answer must not leave the source half made: tusd would not finish the
+	// upload again, since all its bytes came.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTime)
+	defer cancel()
 	err := s.cfg.Jobs.WhilePending(ctx, u.jobID, func(ctx context.Context) error {
 		var err error
 		for attempt := range 3 {

@@ -109,8 +109,22 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	var job videoforge.JobView
-	if err := c.do(ctx, "POST", "/uploads/"+strconv.FormatInt(up.JobID, 10)+"/complete", nil, &job); err != nil {
-		return fmt.Errorf("complete upload: %w", err)
+	for attempt := 1; ; attempt++ {
+		err := c.do(ctx, "POST", "/uploads/"+strconv.FormatInt(up.JobID, 10)+"/complete", nil, &job)
+		var ae *apiErr
+		// 503: a dependency is down, or the upload's last step is still storing
+		// the source (complete waits for it, within bounds).
+		if err == nil || !errors.As(err, &ae) || ae.status != http.StatusServiceUnavailable || attempt == 20 {
+			if err != nil {
+				return fmt.Errorf("complete upload: %w", err)
+			}
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("complete upload: %w", err)
+		case <-time.After(3 * time.Second):
+		}
 	}
 	fmt.Fprintf(stdout, "job %d %s\n", up.JobID, job.Status)
 	if *noWait {
