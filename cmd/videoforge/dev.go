@@ -147,7 +147,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, `VideoForge dev stack is up.
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
   streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
-  media         %[4]s/videos/<id>/hls/master.m3u8   (objects in %[2]s/objects)
+  media         %[4]s/videos/<id>/a<attempt>/hls/master.m3u8   (objects in %[2]s/objects)
   metrics       %[1]s/metrics  %[4]s/metrics
   dev JWKS      %[1]s/.well-known/jwks.json
   NATS          %[3]s   (streams CATALOG and JOBS)
