@@ -2,7 +2,9 @@ package transcoder_test
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
@@ -507,4 +510,55 @@ func TestHostileUploads(t *testing.T) {
 		}
 	}
 	e.checkResults(t, good, []string{"240p:320x240", "144p:192x144"}, true)
+}
+
+// lostCommitReply is the real job store, except that the first commit's answer is lost
+// (the transaction commits, the reply never arrives) and, meanwhile, shutdown begins.
+type lostCommitReply struct {
+	*postgres.JobService
+	once     sync.Once
+	shutdown func()
+}
+
+func (s *lostCommitReply) CompleteJob(ctx context.Context, a *videoforge.Attempt, r videoforge.JobResult) (*videoforge.Video, error) {
+	v, err := s.JobService.CompleteJob(ctx, a, r)
+	lost := false
+	s.once.Do(func() { lost = true; s.shutdown() })
+	if lost && err == nil {
+		return nil, errors.New("connection reset by peer")
+	}
+	return v, err
+}
+
+// TestCommitReplyLostAtShutdown: a commit that landed while its reply was lost, as the
+// worker shuts down, is found to have landed: the worker keeps the attempt's folder
+// the video now plays from, instead of taking the commit for a failure and removing it.
+func TestCommitReplyLostAtShutdown(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.ShutdownGrace = 0
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	jobs := &lostCommitReply{JobService: e.jobs, shutdown: cancel}
+	tr, err := transcoder.New(cfg, q, e.st, jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = tr.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("the transcoder did not stop")
+	}
+	j := e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Second)
+	if j.Attempts != 1 {
+		t.Errorf("job %+v", j)
+	}
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
 }

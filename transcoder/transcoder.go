@@ -289,14 +289,27 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	t.hook("started")
 	began := time.Now()
 	res, err := t.process(jctx, j, a)
+	inDoubt := false // a commit may have landed: the attempt's folder must stay
 	if err == nil {
 		t.hook("committing")
 		err = t.patiently(jctx, j.log, "commit the results", func(ctx context.Context) error {
 			_, err := t.jobs.CompleteJob(ctx, a, *res)
 			return err
 		})
+		if err != nil && jctx.Err() != nil {
+			// The job's context ended (shutdown, or a heartbeat that found the job
+			// completed) while the commit was on its way: ask once more, outside
+			// it, rather than take a commit that landed for a failure.
+			err = t.settle(j, a, res)
+			inDoubt = err != nil && !definite(err)
+		}
 	}
 	cause := context.Cause(jctx)
+	remove := func() {
+		if !inDoubt {
+			t.removeFolder(j.log, a)
+		}
+	}
 	switch {
 	case err == nil:
 		t.hook("committed")
@@ -309,18 +322,18 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	case errors.Is(cause, errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeDropped)
 		j.log.Info("video deleted during the job; dropping it")
-		t.removeFolder(j.log, a)
+		remove()
 		t.ack(j.log, d)
 	case errors.Is(cause, errSuperseded) || videoforge.ErrorCode(err) == videoforge.ECONFLICT:
 		// Whoever holds the job now holds its message too (or its own copy); this
 		// attempt only takes back what it wrote.
 		t.m.outcome(outcomeSuperseded)
 		j.log.Warn("a newer attempt holds the job; this one stops", "err", err)
-		t.removeFolder(j.log, a)
+		remove()
 	case errors.Is(cause, errShutdown):
 		t.m.outcome(outcomeHandedBack)
 		j.log.Info("shutting down; handing the job back")
-		t.removeFolder(j.log, a)
+		remove()
 		t.handBack(j, a)
 	case permanent(err):
 		t.m.outcome(outcomeFailed)
@@ -331,6 +344,18 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	default:
 		t.failed(ctx, j, a, err)
 	}
+}
+
+// settle commits the attempt's results once more, bounded but outside the job's
+// context: nil when the commit landed (now or before), a definite error when it cannot
+// (superseded, video deleted), another error when the outcome stays unknown.
+func (t *Transcoder) settle(j *job, a *videoforge.Attempt, res *videoforge.JobResult) error {
+	ctx, cancel := outageCtx()
+	defer cancel()
+	return t.patiently(ctx, j.log, "settle the commit", func(ctx context.Context) error {
+		_, err := t.jobs.CompleteJob(ctx, a, *res)
+		return err
+	})
 }
 
 // heartbeat renews the message's invisibility and the attempt's lease every third of
