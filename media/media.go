@@ -101,8 +101,7 @@ func (s *Server) Handle(ctx *fasthttp.RequestCtx) bool {
 }
 
 var (
-	errNotFound  = videoforge.Errorf(videoforge.ENOTFOUND, "not found")
-	errForbidden = videoforge.Errorf(videoforge.EFORBIDDEN, "this video needs a valid playback token")
+	errNotFound = videoforge.Errorf(videoforge.ENOTFOUND, "not found")
 )
 
 // serve answers GET and HEAD of an object, with Range.
@@ -148,7 +147,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		return
 	}
 	if !signed && !public {
-		fail(ctx, errForbidden, 0)
+		// The same answer as for a video that does not exist: an unsigned request
+		// must not learn that a private or unlisted video is there.
+		fail(ctx, errNotFound, 0)
 		return
 	}
 	key := "videos/" + strconv.FormatInt(id, 10) + "/" + rel

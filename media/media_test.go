@@ -114,7 +114,7 @@ func TestServe(t *testing.T) {
 		{"PublicPlaylist", "/videos/1/hls/master.m3u8", 200, "application/vnd.apple.mpegurl", "public, max-age=10"},
 		{"PublicSegment", "/videos/1/hls/360p/seg_0000.ts", 200, "video/mp2t", "immutable"},
 		{"PublicImage", "/videos/1/thumbnail.jpg", 200, "image/jpeg", "immutable"},
-		{"PrivateUnsigned", "/videos/2/hls/master.m3u8", 403, "", ""},
+		{"PrivateUnsigned", "/videos/2/hls/master.m3u8", 404, "", ""}, // as for an unknown video
 		{"PrivateSigned", signed + "hls/master.m3u8", 200, "application/vnd.apple.mpegurl", "private, max-age=10"},
 		{"Expired", expired + "hls/master.m3u8", 403, "", ""},
 		{"TokenForAnotherVideo", strings.Replace(signed, "/videos/2/", "/videos/1/", 1) + "hls/master.m3u8", 403, "", ""},

@@ -174,11 +174,12 @@ func TestUploadToPlayback(t *testing.T) {
 	if code, body := call(t, "PUT", gallery+"/videos/"+id, alice, `{"visibility":"private"}`); code != 200 {
 		t.Fatalf("make private: %d %s", code, body)
 	}
+	// Refused as "not found", the answer for a video that does not exist.
 	eventually(t, 10*time.Second, "old URL refused", func() bool {
 		res, _ := get(t, oldURL, "")
-		return res.StatusCode == 403
+		return res.StatusCode == 404
 	})
-	if res, _ := get(t, s.edge+"/videos/"+id+"/thumbnail.jpg", ""); res.StatusCode != 403 {
+	if res, _ := get(t, s.edge+"/videos/"+id+"/thumbnail.jpg", ""); res.StatusCode != 404 {
 		t.Errorf("unsigned thumbnail of a private video: %d", res.StatusCode)
 	}
 	if res, _ := get(t, s.edge+"/api/stream/"+id, ""); res.StatusCode != 404 {
