@@ -51,6 +51,15 @@ func (s *Server) measure(next http.Handler) http.Handler {
 	})
 }
 
+// The headers a browser may send and read across origins: the API's, and those of
+// the tus protocol, so that a page can upload resumably (tus-js-client).
+const (
+	corsAllowed = "Authorization, Content-Type, Tus-Resumable, Upload-Length, Upload-Offset, Upload-Metadata, " +
+		"Upload-Defer-Length, Upload-Concat, X-HTTP-Method-Override, X-Requested-With"
+	corsExposed = "Location, Retry-After, Tus-Resumable, Tus-Version, Tus-Extension, Tus-Max-Size, " +
+		"Upload-Offset, Upload-Length, Upload-Metadata, Upload-Expires, Upload-Defer-Length, Upload-Concat"
+)
+
 // cors answers preflight requests and marks responses readable by the allowed origins.
 func (s *Server) cors(next http.Handler) http.Handler {
 	any := slices.Contains(s.cfg.CORSOrigins, "*")
@@ -64,10 +73,10 @@ func (s *Server) cors(next http.Handler) http.Handler {
 				h.Set("Access-Control-Allow-Origin", origin)
 				h.Add("Vary", "Origin")
 			}
-			h.Set("Access-Control-Expose-Headers", "Location, Retry-After")
+			h.Set("Access-Control-Expose-Headers", corsExposed)
 			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
-				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+				h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", corsAllowed)
 				h.Set("Access-Control-Max-Age", "600")
 				w.WriteHeader(http.StatusNoContent)
 				return

@@ -402,6 +402,27 @@ func TestCORS(t *testing.T) {
 		!strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 		t.Errorf("preflight: %d %v", res.StatusCode, res.Header)
 	}
+	// A resumable upload from a page: tus's PATCH, its headers asked and read.
+	req, _ = http.NewRequest("OPTIONS", e.url+"/api/gallery/tus/7/source", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "PATCH")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,tus-resumable,upload-offset,content-type")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, want := range []string{"Tus-Resumable", "Upload-Offset", "Upload-Length", "Upload-Metadata", "Authorization"} {
+		if !strings.Contains(res.Header.Get("Access-Control-Allow-Headers"), want) {
+			t.Errorf("tus preflight does not allow %s: %v", want, res.Header)
+		}
+	}
+	if m := res.Header.Get("Access-Control-Allow-Methods"); res.StatusCode != 204 || !strings.Contains(m, "PATCH") || !strings.Contains(m, "HEAD") {
+		t.Errorf("tus preflight: %d, methods %q", res.StatusCode, m)
+	}
+	if x := res.Header.Get("Access-Control-Expose-Headers"); !strings.Contains(x, "Upload-Offset") || !strings.Contains(x, "Location") {
+		t.Errorf("tus headers not readable by the page: %q", x)
+	}
 	req, _ = http.NewRequest("GET", e.url+"/videos", nil)
 	req.Header.Set("Origin", "https://evil.example")
 	res, err = http.DefaultClient.Do(req)
