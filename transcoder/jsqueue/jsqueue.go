@@ -1,6 +1,11 @@
 // Package jsqueue implements the transcoder's job queue as a JetStream work-queue
 // stream, the embedded default: in-progress acks are the heartbeat, and a message
 // received more than the allowed number of times moves to a dead-letter stream.
+//
+// Only the consumer side declares the shared consumer: New, which the transcoder
+// calls, creates or updates it with the transcoder's AckWait. Producers (the upload
+// side) use NewProducer, which only ensures the streams and publishes, so that a
+// producer started after the transcoder cannot reset the consumer's settings.
 package jsqueue
 
 import (
@@ -75,20 +80,26 @@ func (c *Config) defaults() {
 	}
 }
 
-// Queue is the work queue.
-type Queue struct {
-	js   jetstream.JetStream
-	cfg  Config
-	cons jetstream.Consumer
-	dead bool // a queue over the dead-letter stream: nothing goes further
+// Producer sends job messages into the work queue. It never declares or changes the
+// consumer: that is the transcoder's, whose settings (AckWait above all) must not be
+// overridden by whichever process started last.
+type Producer struct {
+	js  jetstream.JetStream
+	cfg Config
 }
 
-var _ transcoder.Queue = (*Queue)(nil)
-
-// New declares the work-queue stream, the dead-letter stream and the shared consumer
-// (creating or updating them) and returns the queue.
-func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error) {
+// NewProducer ensures the work-queue stream and the dead-letter stream exist (creating
+// or updating them) and returns a producer. Of cfg it uses the names and Replicas; the
+// delivery settings are the consumer side's and are ignored.
+func NewProducer(ctx context.Context, js jetstream.JetStream, cfg Config) (*Producer, error) {
 	cfg.defaults()
+	if err := ensureStreams(ctx, js, cfg); err != nil {
+		return nil, err
+	}
+	return &Producer{js: js, cfg: cfg}, nil
+}
+
+func ensureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) error {
 	for _, sc := range []jetstream.StreamConfig{
 		{Name: cfg.Stream, Subjects: []string{cfg.Subject}, Description: "VideoForge transcoding jobs, one message per job",
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 10 * time.Minute},
@@ -96,9 +107,43 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: cfg.Replicas, Duplicates: 10 * time.Minute},
 	} {
 		if err := bus.EnsureStream(ctx, js, sc); err != nil {
-			return nil, fmt.Errorf("jsqueue: %w", err)
+			return fmt.Errorf("jsqueue: %w", err)
 		}
 	}
+	return nil
+}
+
+// Send publishes a message; a second one with the same id within ten minutes is dropped.
+func (p *Producer) Send(ctx context.Context, id string, body []byte) error {
+	var opts []jetstream.PublishOpt
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	if _, err := p.js.Publish(ctx, p.cfg.Subject, body, opts...); err != nil {
+		return fmt.Errorf("jsqueue: send: %w", err)
+	}
+	return nil
+}
+
+// Queue is the work queue as its consumers (the transcoder's workers) see it.
+type Queue struct {
+	*Producer // hand-backs at shutdown are sent into the queue again
+	js        jetstream.JetStream
+	cfg       Config
+	cons      jetstream.Consumer
+	dead      bool // a queue over the dead-letter stream: nothing goes further
+}
+
+var _ transcoder.Queue = (*Queue)(nil)
+
+// New ensures the streams as NewProducer does and declares the shared consumer,
+// creating it or updating it to cfg's AckWait. Only the consumer side calls it.
+func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error) {
+	p, err := NewProducer(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cfg = p.cfg
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:   cfg.Consumer,
 		AckPolicy: jetstream.AckExplicitPolicy,
@@ -113,7 +158,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Queue, error
 	if err != nil {
 		return nil, fmt.Errorf("jsqueue: declare consumer %s: %w", cfg.Consumer, err)
 	}
-	return &Queue{js: js, cfg: cfg, cons: cons}, nil
+	return &Queue{Producer: p, js: js, cfg: cfg, cons: cons}, nil
 }
 
 // DeadLetters returns a queue over the dead-letter stream, for inspecting and
@@ -127,19 +172,7 @@ func (q *Queue) DeadLetters(ctx context.Context) (*Queue, error) {
 	}
 	cfg := q.cfg
 	cfg.Stream, cfg.Subject = cfg.DeadStream, cfg.DeadSubject
-	return &Queue{js: q.js, cfg: cfg, cons: cons, dead: true}, nil
-}
-
-// Send publishes a message; a second one with the same id within ten minutes is dropped.
-func (q *Queue) Send(ctx context.Context, id string, body []byte) error {
-	var opts []jetstream.PublishOpt
-	if id != "" {
-		opts = append(opts, jetstream.WithMsgID(id))
-	}
-	if _, err := q.js.Publish(ctx, q.cfg.Subject, body, opts...); err != nil {
-		return fmt.Errorf("jsqueue: send: %w", err)
-	}
-	return nil
+	return &Queue{Producer: &Producer{js: q.js, cfg: cfg}, js: q.js, cfg: cfg, cons: cons, dead: true}, nil
 }
 
 // Receive waits up to the poll time for a message, or until ctx ends. A message past its allowed

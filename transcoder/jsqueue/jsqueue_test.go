@@ -94,3 +94,86 @@ func TestReceiveStopsWithContext(t *testing.T) {
 		t.Fatalf("Receive returned %v, %v after %v; want the context's error at once", d, err, time.Since(began))
 	}
 }
+
+// TestProducerLeavesConsumer starts the upload side's producer before and after the
+// transcoder's queue: the consumer keeps the AckWait the transcoder gave it, and a
+// producer alone declares no consumer.
+func TestProducerLeavesConsumer(t *testing.T) {
+	js := startJetStream(t)
+	ctx := context.Background()
+	early, err := jsqueue.NewProducer(ctx, js, jsqueue.Config{AckWait: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := early.Send(ctx, "job-1", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, jsqueue.DefaultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := consumers(t, s); n != 0 {
+		t.Fatalf("a producer alone declared %d consumers, want none", n)
+	}
+
+	const ackWait = 7 * time.Second
+	q, err := jsqueue.New(ctx, js, jsqueue.Config{AckWait: ackWait, PollWait: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Producers starting after the transcoder, with the defaults and with other settings.
+	for _, cfg := range []jsqueue.Config{{}, {AckWait: time.Second, MaxReceives: 1}} {
+		p, err := jsqueue.NewProducer(ctx, js, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Send(ctx, "job-2", []byte("2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := s.Consumer(ctx, jsqueue.DefaultConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.AckWait != ackWait {
+		t.Fatalf("consumer AckWait %v after producers started, want the transcoder's %v", info.Config.AckWait, ackWait)
+	}
+	if n := consumers(t, s); n != 1 {
+		t.Fatalf("%d consumers on the stream, want the transcoder's one", n)
+	}
+	// What the producers sent reaches the transcoder, the early message included.
+	var got []string
+	for len(got) < 2 {
+		d, err := q.Receive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			t.Fatalf("received %q, want both messages", got)
+		}
+		got = append(got, string(d.Body()))
+		if err := d.Ack(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, ",") != "1,2" {
+		t.Fatalf("received %q, want 1 then 2 (the second send of job-2 de-duplicated)", got)
+	}
+}
+
+func consumers(t *testing.T, s jetstream.Stream) int {
+	t.Helper()
+	n := 0
+	names := s.ConsumerNames(context.Background())
+	for range names.Name() {
+		n++
+	}
+	if err := names.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
