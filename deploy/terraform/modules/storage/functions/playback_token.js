@@ -27,6 +27,16 @@ function deny() {
   };
 }
 
+// notFound answers a path that is no token path at all, as the media server does
+// (playback.ErrMalformed): there is nothing there, whatever the video.
+function notFound() {
+  return {
+    statusCode: 404,
+    statusDescription: 'Not Found',
+    headers: { 'cache-control': { value: 'no-store' } },
+  };
+}
+
 function digits(s, max) {
   if (s.length === 0 || s.length > max) {
     return false;
@@ -123,7 +133,7 @@ async function handler(event) {
   }
   const t = parse(uri);
   if (t === null) {
-    return deny();
+    return notFound();
   }
   let key;
   try {
