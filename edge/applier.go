@@ -13,19 +13,37 @@ type tombstone struct{ id, version int64 }
 
 // change is one message to the applier. Exactly one of its parts is set.
 type change struct {
-	videos   []*video    // upserts, each applied only if newer than what is held
-	deletes  []tombstone // deletes, remembered so that older events cannot resurrect
-	notFound int64       // an id PostgreSQL does not know, cached briefly
-	absent   *absentQuery
+	videos  []*video    // upserts, each applied only if newer than what is held
+	deletes []tombstone // deletes, remembered so that older events cannot resurrect
+	// hint marks videos as coming from the bus rather than from PostgreSQL: those
+	// that would widen access are not applied but listed in confirm, for the caller
+	// to read from PostgreSQL.
+	hint     bool
+	confirm  *[]int64
+	forced   []forced // PostgreSQL's rows, replacing what is held whatever its version
+	notFound int64    // an id PostgreSQL does not know, cached briefly
+	diff     *diffQuery
 	done     chan struct{} // closed once the change is applied, when not nil
 }
 
-// absentQuery asks which live ids in [lo, hi] are not in present (sorted).
-type absentQuery struct {
-	lo, hi  int64
-	present []int64
-	reply   chan []int64
+// forced is PostgreSQL's state of one id (a row, or nil when it has none), applied
+// only while the held version is still expect: a change applied since the reconciler
+// compared is newer than the comparison.
+type forced struct {
+	id, expect int64
+	video      *video
 }
+
+// diffQuery asks which held ids disagree with PostgreSQL's (id, version) pairs, ids
+// sorted: a live id PostgreSQL lacks or holds at another version, or a deleted one
+// PostgreSQL has.
+type diffQuery struct {
+	ids, versions []int64
+	reply         chan []mismatch
+}
+
+// mismatch is a held id whose version (negative: deleted) differs from PostgreSQL's.
+type mismatch struct{ id, held int64 }
 
 // applier is the one goroutine that writes the cache. It owns the version index: for
 // every id it has seen, the version held (positive) or the version it was deleted at
@@ -63,15 +81,15 @@ func (a *applier) apply(c change) {
 		if ok && (cur < 0 && v.version <= -cur || cur > 0 && v.version < cur) {
 			continue // equal versions are set again: the entry may have been evicted
 		}
+		if c.hint && a.widens(v, cur, ok) {
+			*c.confirm = append(*c.confirm, v.id)
+			continue
+		}
 		a.held[v.id] = v.version
 		if !ok || cur < 0 {
 			a.live.Add(1)
 		}
-		if !a.cache.Set(v.id, v, 1) {
-			// ristretto drops a set when its buffer is full: drain it and set again.
-			a.cache.Wait()
-			a.cache.Set(v.id, v, 1)
-		}
+		a.set(v)
 		n++
 	}
 	for _, d := range c.deletes {
@@ -86,23 +104,43 @@ func (a *applier) apply(c change) {
 		a.cache.Del(d.id)
 		n++
 	}
+	for _, f := range c.forced {
+		cur, ok := a.held[f.id]
+		if !ok || cur != f.expect {
+			continue
+		}
+		if f.video == nil {
+			if cur > 0 {
+				a.held[f.id] = -cur
+				a.live.Add(-1)
+				a.cache.Del(f.id)
+				n++
+			}
+			continue
+		}
+		a.held[f.id] = f.video.version
+		if cur < 0 {
+			a.live.Add(1)
+		}
+		a.set(f.video)
+		n++
+	}
 	if c.notFound != 0 {
 		if cur, ok := a.held[c.notFound]; !ok || cur < 0 {
 			a.cache.SetWithTTL(c.notFound, &video{id: c.notFound, notFound: true}, 1, a.negTTL)
 		}
 	}
-	if q := c.absent; q != nil {
-		var out []int64
+	if q := c.diff; q != nil {
+		var out []mismatch
 		for id, ver := range a.held {
-			if ver > 0 && id >= q.lo && id <= q.hi {
-				if _, found := slices.BinarySearch(q.present, id); !found {
-					out = append(out, id)
-				}
+			i, found := slices.BinarySearch(q.ids, id)
+			if ver > 0 && (!found || q.versions[i] != ver) || ver < 0 && found {
+				out = append(out, mismatch{id: id, held: ver})
 			}
 		}
 		q.reply <- out
 	}
-	if len(c.videos) > 0 {
+	if len(c.videos) > 0 || len(c.forced) > 0 {
 		a.cache.Wait() // new keys go through ristretto's buffers; make them visible
 	}
 	if n > 0 && a.applied != nil {
@@ -111,6 +149,30 @@ func (a *applier) apply(c change) {
 	if c.done != nil {
 		close(c.done)
 	}
+}
+
+func (a *applier) set(v *video) {
+	if !a.cache.Set(v.id, v, 1) {
+		// ristretto drops a set when its buffer is full: drain it and set again.
+		a.cache.Wait()
+		a.cache.Set(v.id, v, 1)
+	}
+}
+
+// widens reports whether serving v instead of what is held (cur, ok from the version
+// index) would show the video to somebody who cannot see it now: an id not held or
+// deleted, a lower visibility (private → unlisted → public), not ready → ready, or
+// another owner of a private video. Such a hint from the bus is confirmed against
+// PostgreSQL first; one that narrows access or changes nothing of it applies at once.
+func (a *applier) widens(v *video, cur int64, ok bool) bool {
+	if !ok || cur < 0 {
+		return true
+	}
+	old, hit := a.cache.Get(v.id)
+	if !hit || old.notFound {
+		return true // evicted: nothing to compare with
+	}
+	return v.vis < old.vis || v.ready && !old.ready || v.vis == visPrivate && old.vis == visPrivate && v.owner != old.owner
 }
 
 // version returns the version held for id, for tests through the edge's metrics.

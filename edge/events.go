@@ -134,12 +134,33 @@ func (f *follower) follow(ctx context.Context, seq uint64) (uint64, error) {
 				e.log.Error("undecodable catalog event skipped", "subject", m.Subject(), "err", err)
 				continue
 			}
-			if err := e.send(ctx, c.change); err != nil {
+			if err := e.apply(ctx, c.change); err != nil {
 				return seq, err
 			}
 			e.metrics.lag.Set(time.Since(c.at).Seconds())
 		}
 	}
+}
+
+// apply hands an event's change to the applier, which applies at once what narrows
+// access; what would widen it is read from PostgreSQL, and PostgreSQL's row is applied
+// instead. When PostgreSQL cannot be read the hint is dropped: the narrower state
+// stays until the next reconcile.
+func (e *Edge) apply(ctx context.Context, c change) error {
+	var confirm []int64
+	if c.hint {
+		c.confirm = &confirm
+	}
+	if err := e.send(ctx, c); err != nil {
+		return err
+	}
+	for _, id := range confirm {
+		e.metrics.confirms.Inc()
+		if _, err := e.load(id, true); err != nil {
+			e.log.Warn("catalog event not confirmed; keeping what is held", "video", id, "err", err)
+		}
+	}
+	return nil
 }
 
 type decoded struct {
@@ -160,6 +181,7 @@ func decodeEvent(data []byte) (decoded, error) {
 	switch ev.Type {
 	case videoforge.EventCreated, videoforge.EventUpdated:
 		d.change.videos = []*video{fromVideo(ev.Video, ev.Version)}
+		d.change.hint = true
 	case videoforge.EventDeleted:
 		d.change.deletes = []tombstone{{id: ev.Video.ID, version: ev.Version}}
 	default:

@@ -3,7 +3,6 @@ package edge
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -102,46 +101,48 @@ func (r *reconciler) once(ctx context.Context) error {
 			return err
 		}
 	}
-	// Deletions: every id PostgreSQL has, against every id held.
-	var present []int64
+	// Every (id, version) PostgreSQL has, against every id held: what disagrees is
+	// read again and PostgreSQL's row replaces what is held, even at a lower version
+	// (a forged event's, or one from before the database was restored from a backup).
+	var ids, versions []int64
 	for after := int64(0); ; {
-		ids, err := e.store.ids(ctx, after, 100_000)
+		is, vs, err := e.store.versions(ctx, after, 100_000)
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(is) == 0 {
 			break
 		}
-		present = append(present, ids...)
-		after = ids[len(ids)-1]
+		ids, versions = append(ids, is...), append(versions, vs...)
+		after = is[len(is)-1]
 	}
-	q := &absentQuery{lo: 0, hi: 1<<63 - 1, present: present, reply: make(chan []int64, 1)}
-	if err := e.send(ctx, change{absent: q}); err != nil {
+	q := &diffQuery{ids: ids, versions: versions, reply: make(chan []mismatch, 1)}
+	if err := e.send(ctx, change{diff: q}); err != nil {
 		return err
 	}
-	candidates := <-q.reply
-	if len(candidates) > 0 {
-		// Confirm: an id read after the scan began (created since) must not be removed.
-		still, err := e.store.byIDs(ctx, r.in, candidates)
+	if ms := <-q.reply; len(ms) > 0 {
+		// Read again: a row changed since the scan began is not replaced by the scan's
+		// version, and one deleted since is removed.
+		wanted := make([]int64, len(ms))
+		for i, m := range ms {
+			wanted[i] = m.id
+		}
+		rows, err := e.store.byIDs(ctx, r.in, wanted)
 		if err != nil {
 			return err
 		}
-		var dels []tombstone
-		for _, id := range candidates {
-			if !slices.ContainsFunc(still, func(v *video) bool { return v.id == id }) {
-				dels = append(dels, tombstone{id: id, version: 1<<62 - 1})
-			}
+		byID := make(map[int64]*video, len(rows))
+		for _, v := range rows {
+			byID[v.id] = v
 		}
-		if len(still) > 0 {
-			if err := e.send(ctx, change{videos: still}); err != nil {
-				return err
-			}
+		fs := make([]forced, len(ms))
+		for i, m := range ms {
+			fs[i] = forced{id: m.id, expect: m.held, video: byID[m.id]}
 		}
-		if len(dels) > 0 {
-			if err := e.send(ctx, change{deletes: dels}); err != nil {
-				return err
-			}
+		if err := e.send(ctx, change{forced: fs}); err != nil {
+			return err
 		}
+		e.metrics.corrected.Add(float64(len(ms)))
 	}
 	r.watermark = now
 	e.metrics.lastReconcile.SetToCurrentTime()

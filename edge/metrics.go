@@ -25,6 +25,8 @@ type metrics struct {
 
 	hits, misses    prometheus.Counter
 	applied         prometheus.Counter
+	confirms        prometheus.Counter
+	corrected       prometheus.Counter
 	viewsFlushed    prometheus.Counter
 	reconciles      *prometheus.CounterVec
 	lag, pending    prometheus.Gauge
@@ -51,6 +53,8 @@ func newMetrics(e *Edge) *metrics {
 	m.hits = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_cache_hits_total", Help: "Look-ups answered from the cache."})
 	m.misses = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_cache_misses_total", Help: "Look-ups that read PostgreSQL."})
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_changes_applied_total", Help: "Catalog changes (snapshot, events, reconciles, misses) applied to the cache."})
+	m.confirms = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_total", Help: "Catalog events that would widen access, read from PostgreSQL before being served."})
+	m.corrected = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reconcile_corrections_total", Help: "Held videos a reconcile replaced with PostgreSQL's row because their versions disagreed."})
 	m.viewsFlushed = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_views_flushed_total", Help: "Views written to PostgreSQL."})
 	m.reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "videoforge_edge_reconciles_total", Help: "Reconciles with PostgreSQL by result."}, []string{"result"})
 	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_edge_event_lag_seconds", Help: "Age of the last catalog event applied when it was applied."})
@@ -66,7 +70,7 @@ func newMetrics(e *Edge) *metrics {
 			}
 			return 0
 		})
-	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.viewsFlushed, m.reconciles,
+	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.confirms, m.corrected, m.viewsFlushed, m.reconciles,
 		m.lag, m.pending, m.lastReconcile, m.snapshotSeconds, size, ready)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m

@@ -128,17 +128,24 @@ func (s *store) changedSince(ctx context.Context, in *interner, since time.Time)
 	return vs, now, err
 }
 
-// ids reads up to limit ids greater than after, in order.
-func (s *store) ids(ctx context.Context, after int64, limit int) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM videos WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+// versions reads up to limit ids greater than after, in order, with their versions.
+func (s *store) versions(ctx context.Context, after int64, limit int) (ids, versions []int64, err error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, version FROM videos WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("edge: scan ids after %d: %w", after, err)
+		return nil, nil, fmt.Errorf("edge: scan versions after %d: %w", after, err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("edge: scan ids after %d: %w", after, err)
+	defer rows.Close()
+	for rows.Next() {
+		var id, v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, nil, fmt.Errorf("edge: scan versions after %d: %w", after, err)
+		}
+		ids, versions = append(ids, id), append(versions, v)
 	}
-	return ids, nil
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("edge: scan versions after %d: %w", after, err)
+	}
+	return ids, versions, nil
 }
 
 // idRange returns the smallest and largest video id, (0, 0) for an empty catalog.
