@@ -206,10 +206,12 @@ func (t *Transcoder) worker(ctx, jobCtx context.Context, i int) (crashed bool) {
 type job struct {
 	d       Delivery
 	msg     videoforge.JobMessage
-	log     *slog.Logger
+	log     atomic.Pointer[slog.Logger] // gains the attempt once started; the heartbeat reads it too
 	attempt atomic.Pointer[videoforge.Attempt]
 	cancel  context.CancelCauseFunc
 }
+
+func (j *job) logger() *slog.Logger { return j.log.Load() }
 
 // handle processes one delivery to its end. Only the current attempt of a job
 // changes anything: a stale one (superseded, or its video deleted) removes its own
@@ -230,7 +232,8 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	received := time.Now()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	j := &job{d: d, msg: msg, log: t.log.With("job", msg.JobID, "video", msg.VideoID, "receive", d.Attempt()), cancel: cancel}
+	j := &job{d: d, msg: msg, cancel: cancel}
+	j.log.Store(t.log.With("job", msg.JobID, "video", msg.VideoID, "receive", d.Attempt()))
 
 	// The heartbeat keeps the message invisible and, once the job is started, the
 	// attempt's lease alive; it stops the job when the attempt lost it.
@@ -255,7 +258,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	}()
 
 	var a *videoforge.Attempt
-	err := t.patiently(jctx, j.log, "start the job", func(ctx context.Context) (err error) {
+	err := t.patiently(jctx, j.logger(), "start the job", func(ctx context.Context) (err error) {
 		a, err = t.jobs.StartJob(ctx, msg.JobID, msg.VideoID, t.cfg.Visibility)
 		return err
 	})
@@ -269,22 +272,22 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		// stopped reaching the queue: back after the holder's lease would have run
 		// out, to take over if the holder died.
 		t.m.outcome(outcomeBusy)
-		j.log.Info("another attempt holds the job; the message comes back after its lease", "err", err)
+		j.logger().Info("another attempt holds the job; the message comes back after its lease", "err", err)
 		t.release(d, t.cfg.Visibility)
 		return
 	case err != nil:
 		t.m.outcome(outcomeRetried)
-		j.log.Warn("could not start the job", "err", err)
+		j.logger().Warn("could not start the job", "err", err)
 		t.release(d, t.cfg.RetryDelay)
 		return
 	case a == nil:
 		t.m.outcome(outcomeDropped)
-		j.log.Info("nothing to do: the job is finished, not queued, or its video deleted; dropping the message")
-		t.ack(j.log, d)
+		j.logger().Info("nothing to do: the job is finished, not queued, or its video deleted; dropping the message")
+		t.ack(j.logger(), d)
 		return
 	}
 	j.attempt.Store(a)
-	j.log = j.log.With("attempt", a.Token)
+	j.log.Store(j.logger().With("attempt", a.Token))
 	t.publish(msg, videoforge.JobEventStarted, 0, int(a.Token), "")
 	t.hook("started")
 	began := time.Now()
@@ -292,7 +295,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	inDoubt := false // a commit may have landed: the attempt's folder must stay
 	if err == nil {
 		t.hook("committing")
-		err = t.patiently(jctx, j.log, "commit the results", func(ctx context.Context) error {
+		err = t.patiently(jctx, j.logger(), "commit the results", func(ctx context.Context) error {
 			_, err := t.jobs.CompleteJob(ctx, a, *res)
 			return err
 		})
@@ -307,7 +310,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	cause := context.Cause(jctx)
 	remove := func() {
 		if !inDoubt {
-			t.removeFolder(j.log, a)
+			t.removeFolder(j.logger(), a)
 		}
 	}
 	switch {
@@ -315,31 +318,31 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		t.hook("committed")
 		t.m.outcome(outcomeCompleted)
 		t.m.seconds.Observe(time.Since(received).Seconds())
-		t.ack(j.log, d)
+		t.ack(j.logger(), d)
 		t.publish(msg, videoforge.JobEventCompleted, 100, int(a.Token), "")
-		j.log.Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
-		t.removeEarlierAttempts(j.log, a)
+		j.logger().Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
+		t.removeEarlierAttempts(j.logger(), a)
 	case errors.Is(cause, errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeDropped)
-		j.log.Info("video deleted during the job; dropping it")
+		j.logger().Info("video deleted during the job; dropping it")
 		remove()
-		t.ack(j.log, d)
+		t.ack(j.logger(), d)
 	case errors.Is(cause, errSuperseded) || videoforge.ErrorCode(err) == videoforge.ECONFLICT:
 		// Whoever holds the job now holds its message too (or its own copy); this
 		// attempt only takes back what it wrote.
 		t.m.outcome(outcomeSuperseded)
-		j.log.Warn("a newer attempt holds the job; this one stops", "err", err)
+		j.logger().Warn("a newer attempt holds the job; this one stops", "err", err)
 		remove()
 	case errors.Is(cause, errShutdown):
 		t.m.outcome(outcomeHandedBack)
-		j.log.Info("shutting down; handing the job back")
+		j.logger().Info("shutting down; handing the job back")
 		remove()
 		t.handBack(j, a)
 	case permanent(err):
 		t.m.outcome(outcomeFailed)
 		reason := videoforge.ErrorMessage(err)
-		j.log.Info("job failed", "reason", reason)
-		t.removeFolder(j.log, a)
+		j.logger().Info("job failed", "reason", reason)
+		t.removeFolder(j.logger(), a)
 		t.fail(j, a, reason)
 	default:
 		t.failed(ctx, j, a, err)
@@ -352,7 +355,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 func (t *Transcoder) settle(j *job, a *videoforge.Attempt, res *videoforge.JobResult) error {
 	ctx, cancel := outageCtx()
 	defer cancel()
-	return t.patiently(ctx, j.log, "settle the commit", func(ctx context.Context) error {
+	return t.patiently(ctx, j.logger(), "settle the commit", func(ctx context.Context) error {
 		_, err := t.jobs.CompleteJob(ctx, a, *res)
 		return err
 	})
@@ -375,7 +378,7 @@ func (t *Transcoder) heartbeat(ctx context.Context, j *job) {
 			return
 		}
 		if err := j.d.Extend(ctx, t.cfg.Visibility); err != nil && ctx.Err() == nil {
-			j.log.Warn("heartbeat to the queue failed", "err", err)
+			j.logger().Warn("heartbeat to the queue failed", "err", err)
 		}
 		if a := j.attempt.Load(); a != nil {
 			t.renew(ctx, j, a, -1)
@@ -397,7 +400,7 @@ func (t *Transcoder) renew(ctx context.Context, j *job, a *videoforge.Attempt, p
 		if ctx.Err() == nil {
 			// An outage: the lease runs on its last renewal meanwhile; the
 			// message's own heartbeat keeps other workers away.
-			j.log.Warn("could not renew the attempt's lease or progress", "err", err)
+			j.logger().Warn("could not renew the attempt's lease or progress", "err", err)
 		}
 	}
 }
@@ -455,33 +458,33 @@ func outageCtx() (context.Context, context.CancelFunc) {
 // failed counts a failure of the work: another attempt later, or, with the job's
 // attempts used up, the job failed and the message gone.
 func (t *Transcoder) failed(ctx context.Context, j *job, a *videoforge.Attempt, err error) {
-	t.removeFolder(j.log, a)
+	t.removeFolder(j.logger(), a)
 	reason := fmt.Sprintf("gave up after %d attempts: %s", a.Failures+1, errorText(err))
 	bctx, cancel := outageCtx()
 	defer cancel()
 	var gaveUp bool
-	rerr := t.patiently(bctx, j.log, "record the failed attempt", func(ctx context.Context) (err error) {
+	rerr := t.patiently(bctx, j.logger(), "record the failed attempt", func(ctx context.Context) (err error) {
 		gaveUp, err = t.jobs.RetryJob(ctx, a, reason, t.cfg.MaxAttempts)
 		return err
 	})
 	switch {
 	case videoforge.ErrorCode(rerr) == videoforge.ECONFLICT || videoforge.ErrorCode(rerr) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeSuperseded)
-		j.log.Warn("the attempt failed, and the job is no longer its own", "err", err, "catalog", rerr)
+		j.logger().Warn("the attempt failed, and the job is no longer its own", "err", err, "catalog", rerr)
 	case rerr != nil:
 		// The lease runs out and the message comes back: the next attempt goes on.
 		t.m.outcome(outcomeRetried)
-		j.log.Error("the attempt failed and could not be recorded", "err", err, "catalog", rerr)
+		j.logger().Error("the attempt failed and could not be recorded", "err", err, "catalog", rerr)
 		t.release(j.d, t.cfg.RetryDelay)
 	case gaveUp:
 		t.m.outcome(outcomeFailed)
-		j.log.Error("job failed for good", "err", err)
-		t.ack(j.log, j.d)
+		j.logger().Error("job failed for good", "err", err)
+		t.ack(j.logger(), j.d)
 		t.publish(j.msg, videoforge.JobEventFailed, 0, int(a.Token), reason)
 	default:
 		delay := t.cfg.RetryDelay * time.Duration(a.Failures+1)
 		t.m.outcome(outcomeRetried)
-		j.log.Warn("job attempt failed; retrying", "err", err, "in", delay)
+		j.logger().Warn("job attempt failed; retrying", "err", err, "in", delay)
 		t.release(j.d, delay)
 	}
 }
@@ -490,19 +493,19 @@ func (t *Transcoder) failed(ctx context.Context, j *job, a *videoforge.Attempt, 
 func (t *Transcoder) fail(j *job, a *videoforge.Attempt, reason string) {
 	ctx, cancel := outageCtx()
 	defer cancel()
-	err := t.patiently(ctx, j.log, "mark the job failed", func(ctx context.Context) error {
+	err := t.patiently(ctx, j.logger(), "mark the job failed", func(ctx context.Context) error {
 		return t.jobs.FailJob(ctx, a.JobID, a.VideoID, a, reason)
 	})
 	switch {
 	case videoforge.ErrorCode(err) == videoforge.ECONFLICT:
-		j.log.Warn("the job is no longer this attempt's; leaving it", "err", err)
+		j.logger().Warn("the job is no longer this attempt's; leaving it", "err", err)
 		return
 	case err != nil && videoforge.ErrorCode(err) != videoforge.ENOTFOUND:
-		j.log.Error("could not mark the job failed; the message comes back", "err", err)
+		j.logger().Error("could not mark the job failed; the message comes back", "err", err)
 		t.release(j.d, t.cfg.RetryDelay)
 		return
 	}
-	t.ack(j.log, j.d)
+	t.ack(j.logger(), j.d)
 	t.publish(j.msg, videoforge.JobEventFailed, 0, int(a.Token), reason)
 }
 
@@ -513,16 +516,16 @@ func (t *Transcoder) handBack(j *job, a *videoforge.Attempt) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := t.jobs.ReleaseJob(ctx, a); err != nil {
-		j.log.Warn("could not end the attempt's lease; the next attempt waits for it to run out", "err", err)
+		j.logger().Warn("could not end the attempt's lease; the next attempt waits for it to run out", "err", err)
 	}
 	m := j.msg
 	m.HandBack = a.Token
 	if err := Enqueue(ctx, t.queue, m); err != nil {
-		j.log.Warn("could not send the handed-back job's message; releasing the old one", "err", err)
+		j.logger().Warn("could not send the handed-back job's message; releasing the old one", "err", err)
 		t.release(j.d, 0)
 		return
 	}
-	t.ack(j.log, j.d)
+	t.ack(j.logger(), j.d)
 }
 
 // errorText is what a job's error column shows for an internal failure: the chain's
@@ -592,7 +595,7 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	src := filepath.Join(dir, "source")
 	var size int64
 	t.hook("downloading")
-	err = t.patiently(ctx, j.log, "download the source", func(ctx context.Context) (err error) {
+	err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
 		size, err = t.store.DownloadSource(ctx, a.Source, src)
 		return err
 	})
@@ -652,7 +655,7 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		})
 	}
 	t.hook("uploading")
-	err = t.patiently(ctx, j.log, "store the results", func(ctx context.Context) error {
+	err = t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
 		return t.store.PutDir(ctx, out, prefix, ffmpeg.MasterPlaylist)
 	})
 	if err != nil {
