@@ -173,23 +173,26 @@ var (
 )
 
 // owner checks that the caller's Bearer token belongs to v's owner; anybody else is
-// told the video does not exist.
+// told the video does not exist. A missing, malformed, expired or otherwise refused
+// token, and a verifier that cannot answer, all make the caller anonymous: a 401 (or
+// 503) here, where only a private video's id leads, would tell an existing private
+// video from a missing id, which is 404 whatever the token.
 func (e *Edge) owner(ctx *fasthttp.RequestCtx, v *video) error {
 	if e.verifier == nil {
 		return errNotFound
 	}
 	token, ok, err := auth.BearerToken(string(ctx.Request.Header.Peek("Authorization")))
-	if err != nil {
-		return err
-	}
-	if !ok {
+	if err != nil || !ok {
 		return errNotFound
 	}
 	vctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	user, err := e.verifier.Verify(vctx, token)
 	if err != nil {
-		return err
+		if videoforge.ErrorCode(err) != videoforge.EUNAUTHORIZED {
+			e.log.Warn("token not verified; the caller is anonymous", "err", err)
+		}
+		return errNotFound
 	}
 	if user.ID != v.owner {
 		return errNotFound
