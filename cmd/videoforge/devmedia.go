@@ -170,8 +170,8 @@ func devUploads(ctx context.Context, db *postgres.DB, st *storage.Store, natsURL
 		conn.Close()
 		return nil, nil, err
 	}
-	q, err := jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: transcoder.DefaultConfig().Visibility,
-		MaxReceives: transcoder.DefaultConfig().MaxReceives})
+	// A producer only: the dev transcoder declares the consumer with its visibility.
+	q, err := jsqueue.NewProducer(ctx, conn.JetStream(), jsqueue.Config{})
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

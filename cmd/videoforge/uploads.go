@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -55,7 +56,7 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 		return nil, err
 	}
 	return func(db *postgres.DB) (*catalog.Uploads, func(), error) {
-		var q transcoder.Queue
+		var q jobSender
 		stop := func() {}
 		var events transcoder.Events
 		if natsURL != "" {
@@ -70,8 +71,8 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 					stop()
 					return nil, nil, err
 				}
-				def := transcoder.DefaultConfig()
-				if q, err = jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: def.Visibility, MaxReceives: def.MaxReceives, Replicas: streams.Replicas}); err != nil {
+				// Only the transcoder declares the queue's consumer, with its visibility.
+				if q, err = jsqueue.NewProducer(ctx, conn.JetStream(), jsqueue.Config{Replicas: streams.Replicas}); err != nil {
 					stop()
 					return nil, nil, err
 				}
@@ -97,15 +98,25 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 	}, nil
 }
 
+// jobSender is the producing half of a job queue: the upload side only sends, so that
+// the consumer's settings stay the transcoder's (jsqueue.Producer, or an SQS queue).
+type jobSender interface {
+	Send(ctx context.Context, id string, body []byte) error
+}
+
 // newUploads configures the upload routes over the catalog's database, a bucket and a
 // job queue; events, when not nil, get each job's queued event.
-func newUploads(db *postgres.DB, st *storage.Store, q transcoder.Queue, events transcoder.Events, limits catalog.UploadLimits,
+func newUploads(db *postgres.DB, st *storage.Store, q jobSender, events transcoder.Events, limits catalog.UploadLimits,
 	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *catalog.Uploads {
 	jobs := postgres.NewJobService(db)
 	return &catalog.Uploads{
 		Store: jobs, Jobs: jobs, Objects: st, Limits: limits, URL: url,
 		Send: func(ctx context.Context, m videoforge.JobMessage) error {
-			if err := transcoder.Enqueue(ctx, q, m); err != nil {
+			body, err := json.Marshal(m)
+			if err == nil {
+				err = q.Send(ctx, transcoder.MessageID(m), body)
+			}
+			if err != nil {
 				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
 			}
 			if events != nil {
