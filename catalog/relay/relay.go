@@ -7,10 +7,25 @@
 // between the ack and the mark) is dropped by JetStream's duplicate window.
 //
 // Any number of relays may run against one schema: they elect one active publisher
-// with a PostgreSQL session advisory lock held by a dedicated connection, and the
-// others wait on that lock and take over the moment its session ends. The active
-// relay reads and marks rows through that same session, so a relay that has lost
-// its session can no longer mark anything.
+// with a PostgreSQL session advisory lock held by a dedicated connection. The lock is
+// held as a lease: the active relay runs a statement on its session at least every
+// LeaseRenew, and a standby that finds the holder's session silent (pg_stat_activity's
+// state_change, on the server's clock) for LeaseTimeout fences it with
+// pg_terminate_backend, waiting until that backend has exited, and only then takes the
+// lock. So a SIGSTOPped or hung relay, whose session the kernel keeps alive, loses the
+// leadership within LeaseTimeout plus LeaseRenew. The active relay reads and marks
+// rows through that same session, and its UPDATE checks that the session still holds
+// the lock: a fenced relay can no longer mark anything.
+//
+// A relay also stops publishing on its own once it has not heard from its session for
+// LeaseTimeout/2 (by its monotonic clock, counted from when it sent the statement, so
+// before the server's count began): it renews first, through a statement that checks
+// it still holds the lock, and gives up the session if that fails. A relay woken from
+// SIGSTOP therefore publishes nothing of the batch it held, except the messages it was
+// stopped in the middle of writing (at most one round, one event per video). Those
+// carry event ids the new leader publishes too: JetStream drops the later copy within
+// its duplicate window (2 min), and consumers order a video's events by version in
+// any case.
 //
 // One video's events are published strictly one after the other: rows go out in
 // rounds holding at most one row per video, sent together, and the next round starts
@@ -70,6 +85,13 @@ type Config struct {
 	// AppName is the relay session's application_name in pg_stat_activity
 	// ("videoforge-relay").
 	AppName string
+	// LeaseRenew is how often the active relay shows it is alive, and how often a
+	// standby checks the lease (1 s).
+	LeaseRenew time.Duration
+	// LeaseTimeout is how long the active relay's session may stay silent before a
+	// standby fences it and takes over (5 s). A statement of the active relay that
+	// runs longer than this may cost it the leadership, which is safe.
+	LeaseTimeout time.Duration
 	// Metrics registers the relay's metrics when not nil.
 	Metrics prometheus.Registerer
 }
@@ -90,6 +112,8 @@ func (c Config) withDefaults() Config {
 	def(&c.QueryTimeout, 10*time.Second)
 	def(&c.Retention, 24*time.Hour)
 	def(&c.CleanupInterval, 10*time.Minute)
+	def(&c.LeaseRenew, time.Second)
+	def(&c.LeaseTimeout, 5*time.Second)
 	if c.AppName == "" {
 		c.AppName = "videoforge-relay"
 	}
@@ -106,6 +130,9 @@ func (c Config) Validate() error {
 		return errors.New("relay: intervals and timeouts must be positive")
 	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
 		return fmt.Errorf("relay: backoff %v to %v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
+	case c.LeaseRenew < 0 || c.LeaseTimeout < 3*c.LeaseRenew:
+		return fmt.Errorf("relay: lease renewed every %v, timeout %v: want a timeout of at least three renewals",
+			c.LeaseRenew, c.LeaseTimeout)
 	}
 	return nil
 }
@@ -127,6 +154,7 @@ type metrics struct {
 	dropped   prometheus.Counter
 	lag       prometheus.Gauge
 	active    prometheus.Gauge
+	fenced    prometheus.Counter
 }
 
 // New returns a relay that reads the outbox of the schema pool's connections use (their
@@ -157,9 +185,11 @@ func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, log *slog.Logge
 			Help: "Age of the oldest unpublished outbox row when last read; 0 when none is left."}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_relay_active",
 			Help: "1 while this relay holds the publisher lock, 0 while it stands by."}),
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_fenced_total",
+			Help: "Stalled active relays this relay fenced (their session terminated) to take over."}),
 	}
 	if cfg.Metrics != nil {
-		for _, c := range []prometheus.Collector{r.m.published, r.m.failures, r.m.dropped, r.m.lag, r.m.active} {
+		for _, c := range []prometheus.Collector{r.m.published, r.m.failures, r.m.dropped, r.m.lag, r.m.active, r.m.fenced} {
 			if err := cfg.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("relay: register metrics: %w", err)
 			}
@@ -212,21 +242,12 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 	}
 	log := r.log.With("schema", *schema)
 	key := lockKey(*schema)
-	var got bool
-	if err := r.query(ctx, func(ctx context.Context) error {
-		return conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got)
-	}); err != nil {
-		return fmt.Errorf("relay: take the publisher lock: %w", err)
-	}
-	if !got {
-		log.Info("another relay is publishing; standing by")
-		bo.reset()
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, key); err != nil {
-			return fmt.Errorf("relay: wait for the publisher lock: %w", err)
-		}
+	l := &lease{r: r, conn: conn, key: key}
+	if err := r.standBy(ctx, l, log, bo); err != nil {
+		return err
 	}
 	channel := Channel(*schema)
-	if err := r.query(ctx, func(ctx context.Context) error {
+	if err := l.do(ctx, func(ctx context.Context) error {
 		_, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
 		return err
 	}); err != nil {
@@ -244,10 +265,10 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 	nextCleanup := time.Now()
 	for {
 		if r.cfg.Retention > 0 && !time.Now().Before(nextCleanup) {
-			r.cleanup(ctx, log)
+			r.cleanup(ctx, l, log)
 			nextCleanup = time.Now().Add(r.cfg.CleanupInterval)
 		}
-		err := r.drain(ctx, conn)
+		err := r.drain(ctx, l)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -256,8 +277,11 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 			r.m.failures.Inc()
 			d := natsBackoff.next()
 			log.Warn("publishing to JetStream failed; retrying", "err", err, "retry_in", d)
-			if !sleep(ctx, d) {
-				return nil
+			if err := l.idle(ctx, d); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
 			continue
 		} else if err != nil {
@@ -265,18 +289,162 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 		}
 		natsBackoff.reset()
 
-		wait := r.cfg.PollInterval
-		if r.cfg.Retention > 0 {
-			wait = max(min(wait, time.Until(nextCleanup)), time.Millisecond)
-		}
-		if err := waitForNotification(ctx, conn, wait); err != nil {
-			if ctx.Err() != nil {
-				return nil
+		nextPoll := time.Now().Add(r.cfg.PollInterval)
+		for {
+			due := nextPoll
+			if r.cfg.Retention > 0 && nextCleanup.Before(due) {
+				due = nextCleanup
 			}
+			wait := min(time.Until(due), r.cfg.LeaseRenew)
+			notified, err := waitForNotification(ctx, conn, max(wait, time.Millisecond))
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			if notified || !time.Now().Before(due) {
+				break
+			}
+			if err := l.renew(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// standBy returns once this relay holds the publisher lock. While another relay holds
+// it, it checks every LeaseRenew whether the holder's session has been silent for
+// LeaseTimeout, and if so fences it: pg_terminate_backend waits until the backend has
+// exited, which ends its lock and any statement it was running, before this relay
+// takes the lock. Each check is a statement of this session, so standbys show up as
+// alive too.
+func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *backoff) error {
+	for announced := false; ; {
+		var got bool
+		if err := l.do(ctx, func(ctx context.Context) error {
+			return l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got)
+		}); err != nil {
+			return fmt.Errorf("relay: take the publisher lock: %w", err)
+		}
+		if got {
+			return nil
+		}
+		if !announced {
+			log.Info("another relay is publishing; standing by")
+			announced = true
+			bo.reset()
+		}
+		var pids []int32
+		if err := l.do(ctx, func(ctx context.Context) error {
+			// The CTE is materialised so that pg_terminate_backend sees only the
+			// holder, never a row the planner would have filtered out later.
+			rows, err := l.conn.Query(ctx, `WITH stalled AS MATERIALIZED (
+				SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+				WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+				AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+				AND ((l.classid::int8 << 32) | l.objid::int8) = $1 AND a.pid <> pg_backend_pid()
+				AND a.state_change < clock_timestamp() - make_interval(secs => $2))
+				SELECT pid FROM stalled WHERE pg_terminate_backend(pid, $3)`,
+				l.key, r.cfg.LeaseTimeout.Seconds(), max(r.cfg.LeaseTimeout.Milliseconds(), 1))
+			if err != nil {
+				return err
+			}
+			pids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+			return err
+		}); err != nil {
+			return fmt.Errorf("relay: check the publisher's lease: %w", err)
+		}
+		if len(pids) > 0 {
+			r.m.fenced.Add(float64(len(pids)))
+			log.Warn("the active relay's lease expired: fenced it (its PostgreSQL session terminated); taking over",
+				"fenced_pid", pids, "lease_timeout", r.cfg.LeaseTimeout)
+			continue // its lock is gone now
+		}
+		if !sleep(ctx, r.cfg.LeaseRenew) {
+			return ctx.Err()
+		}
+	}
+}
+
+// errLeaseLost says the relay's session no longer holds the publisher lock.
+var errLeaseLost = errors.New("relay: lost the publisher lease (another relay fenced this one); standing down")
+
+// lease tracks the active relay's hold on the publisher lock. Every statement of the
+// session renews it; valid reports whether the last one was sent recently enough that
+// no standby can have fenced this relay yet.
+type lease struct {
+	r     *Relay
+	conn  *pgx.Conn
+	key   int64
+	until time.Time // by the monotonic clock
+}
+
+// do runs fn, a statement on the session, and renews the lease when it succeeds: the
+// standbys' count starts when the server finishes it, after it was sent.
+func (l *lease) do(ctx context.Context, fn func(ctx context.Context) error) error {
+	sent := time.Now()
+	if err := l.r.query(ctx, fn); err != nil {
+		return err
+	}
+	l.until = sent.Add(l.r.cfg.LeaseTimeout / 2)
+	return nil
+}
+
+func (l *lease) valid() bool { return time.Now().Before(l.until) }
+
+// renew checks that the session still holds the publisher lock.
+func (l *lease) renew(ctx context.Context) error {
+	var held bool
+	if err := l.do(ctx, func(ctx context.Context) error {
+		return l.conn.QueryRow(ctx, `SELECT EXISTS (`+holdsLock+`)`, l.key).Scan(&held)
+	}); err != nil {
+		return fmt.Errorf("relay: renew the publisher lease: %w", err)
+	}
+	if !held {
+		l.until = time.Time{}
+		return errLeaseLost
+	}
+	return nil
+}
+
+// check renews the lease when it is no longer known to be valid, so that a relay
+// that was stalled publishes nothing more before it knows it still leads.
+func (l *lease) check(ctx context.Context) error {
+	if l.valid() {
+		return nil
+	}
+	return l.renew(ctx)
+}
+
+// renewDue renews the lease when a renewal is due.
+func (l *lease) renewDue(ctx context.Context) error {
+	if time.Until(l.until) > l.r.cfg.LeaseTimeout/2-l.r.cfg.LeaseRenew {
+		return nil
+	}
+	return l.renew(ctx)
+}
+
+// idle waits d, renewing the lease meanwhile.
+func (l *lease) idle(ctx context.Context, d time.Duration) error {
+	end := time.Now().Add(d)
+	for {
+		left := time.Until(end)
+		if left <= 0 {
+			return nil
+		}
+		if !sleep(ctx, min(left, l.r.cfg.LeaseRenew)) {
+			return ctx.Err()
+		}
+		if err := l.renewDue(ctx); err != nil {
 			return err
 		}
 	}
 }
+
+// holdsLock is a query that yields a row while this session holds the advisory lock $1.
+const holdsLock = `SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted
+	AND objsubid = 1 AND ((classid::int8 << 32) | objid::int8) = $1`
 
 // Channel returns the notification channel of a schema's outbox, as the trigger of
 // migration 00002 names it: <schema>_outbox, cut to PostgreSQL's 63 bytes.
@@ -295,27 +463,28 @@ func lockKey(schema string) int64 {
 	return int64(h.Sum64() >> 1)
 }
 
-// waitForNotification returns when a notification arrives or after d, having consumed
-// every notification already received, so that a burst of commits costs one read.
-func waitForNotification(ctx context.Context, conn *pgx.Conn, d time.Duration) error {
+// waitForNotification returns when a notification arrives, reporting true, or after
+// d, having consumed every notification already received, so that a burst of commits
+// costs one read.
+func waitForNotification(ctx context.Context, conn *pgx.Conn, d time.Duration) (bool, error) {
 	wctx, cancel := context.WithTimeout(ctx, d)
 	_, err := conn.WaitForNotification(wctx)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		if wctx.Err() != nil {
-			return nil // time for the poll
+			return false, nil // time for the poll or the lease
 		}
-		return fmt.Errorf("relay: wait for notifications: %w", err)
+		return false, fmt.Errorf("relay: wait for notifications: %w", err)
 	}
 	done, stop := context.WithCancel(context.Background())
 	stop()
 	for {
 		// With a finished context only notifications already buffered are returned.
 		if n, _ := conn.WaitForNotification(done); n == nil {
-			return nil
+			return true, nil
 		}
 	}
 }
@@ -333,9 +502,9 @@ type row struct {
 
 // drain publishes unpublished rows until a read finds none. A *publishError says NATS
 // failed; any other error is PostgreSQL's.
-func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
+func (r *Relay) drain(ctx context.Context, l *lease) error {
 	for ctx.Err() == nil {
-		rows, err := r.fetch(ctx, conn)
+		rows, err := r.fetch(ctx, l)
 		if err != nil {
 			return err
 		}
@@ -345,9 +514,12 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 		}
 		r.m.lag.Set(max(time.Since(rows[0].createdAt).Seconds(), 0))
 		for _, round := range rounds(rows) {
-			acked, dropped, perr := r.publish(ctx, round)
+			acked, dropped, perr := r.publish(ctx, l, round)
+			if errors.Is(perr, errLeaseLost) {
+				return perr // a fenced relay marks nothing
+			}
 			if len(acked)+len(dropped) > 0 {
-				if err := r.mark(ctx, conn, append(acked, dropped...)); err != nil {
+				if err := r.mark(ctx, l, append(acked, dropped...)); err != nil {
 					return err
 				}
 				r.m.published.Add(float64(len(acked)))
@@ -366,10 +538,10 @@ func (r *Relay) drain(ctx context.Context, conn *pgx.Conn) error {
 	return nil
 }
 
-func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn) ([]row, error) {
+func (r *Relay) fetch(ctx context.Context, l *lease) ([]row, error) {
 	var out []row
-	err := r.query(ctx, func(ctx context.Context) error {
-		rows, err := conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at
+	err := l.do(ctx, func(ctx context.Context) error {
+		rows, err := l.conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at
 			FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
 		if err != nil {
 			return err
@@ -388,10 +560,12 @@ func (r *Relay) fetch(ctx context.Context, conn *pgx.Conn) ([]row, error) {
 }
 
 // mark records rows as published. It runs even when ctx has ended, so that the acks
-// of the last round are not thrown away at shutdown.
-func (r *Relay) mark(ctx context.Context, conn *pgx.Conn, ids []int64) error {
-	err := r.query(context.WithoutCancel(ctx), func(ctx context.Context) error {
-		_, err := conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL`, ids)
+// of the last round are not thrown away at shutdown. The UPDATE is fenced: it changes
+// nothing unless this session still holds the publisher lock.
+func (r *Relay) mark(ctx context.Context, l *lease, ids []int64) error {
+	err := l.do(context.WithoutCancel(ctx), func(ctx context.Context) error {
+		_, err := l.conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($2) AND published_at IS NULL
+			AND EXISTS (`+holdsLock+`)`, l.key, ids)
 		return err
 	})
 	if err != nil {
@@ -428,7 +602,10 @@ func (e *publishError) Unwrap() error { return e.err }
 // publish sends one round asynchronously and waits for its acks. It returns the ids
 // of the rows JetStream acknowledged (stored now or before, as a duplicate), those it
 // can never take (see tooLarge), and an error if any other row was not acknowledged.
-func (r *Relay) publish(ctx context.Context, round []row) (acked, dropped []int64, err error) {
+//
+// Before each message it makes sure the lease is still known to be valid, renewing it
+// if not, and it renews the lease while it waits for the acks.
+func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, dropped []int64, err error) {
 	var errs []error
 	type pending struct {
 		row row
@@ -445,6 +622,9 @@ func (r *Relay) publish(ctx context.Context, round []row) (acked, dropped []int6
 	}
 	sent := make([]pending, 0, len(round))
 	for _, x := range round {
+		if err := l.check(ctx); err != nil {
+			return nil, nil, errors.Join(errLeaseLost, err)
+		}
 		f, err := r.js.PublishMsgAsync(bus.NewCatalogMsg(x.subject, x.eventID, x.version, x.payload))
 		if err != nil {
 			fail(x, err)
@@ -458,6 +638,8 @@ func (r *Relay) publish(ctx context.Context, round []row) (acked, dropped []int6
 	deadline := time.Now().Add(r.cfg.AckTimeout)
 	timer := time.NewTimer(r.cfg.AckTimeout)
 	defer timer.Stop()
+	renew := time.NewTicker(r.cfg.LeaseRenew)
+	defer renew.Stop()
 	done := ctx.Done()
 wait:
 	for i := 0; i < len(sent); {
@@ -471,6 +653,10 @@ wait:
 		case <-timer.C:
 			errs = append(errs, fmt.Errorf("%d of %d publishes not acknowledged within %v", len(sent)-i, len(round), r.cfg.AckTimeout))
 			break wait
+		case <-renew.C:
+			if err := l.renewDue(context.WithoutCancel(ctx)); err != nil {
+				return nil, nil, errors.Join(errLeaseLost, err)
+			}
 		case <-done:
 			done = nil
 			timer.Reset(min(time.Until(deadline), shutdownGrace))
@@ -493,7 +679,7 @@ func tooLarge(err error) bool {
 
 // cleanup deletes published rows older than the retention, in slices so that no
 // statement holds many locks for long. Failures are logged: the next cleanup retries.
-func (r *Relay) cleanup(ctx context.Context, log *slog.Logger) {
+func (r *Relay) cleanup(ctx context.Context, l *lease, log *slog.Logger) {
 	const slice = 10000
 	var total int64
 	for ctx.Err() == nil {
@@ -512,6 +698,10 @@ func (r *Relay) cleanup(ctx context.Context, log *slog.Logger) {
 		total += n
 		if n < slice {
 			break
+		}
+		if err := l.renewDue(ctx); err != nil {
+			log.Warn("renewing the publisher lease failed", "err", err)
+			break // the session's next statement finds out
 		}
 	}
 	if total > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -27,6 +28,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild())
+	}
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
 		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
 	})
@@ -39,6 +43,8 @@ var testConfig = relay.Config{
 	AckTimeout:   time.Second,
 	MinBackoff:   20 * time.Millisecond,
 	MaxBackoff:   200 * time.Millisecond,
+	LeaseRenew:   100 * time.Millisecond,
+	LeaseTimeout: time.Second,
 }
 
 // env is a catalog database, an embedded NATS server with the streams declared, and a
@@ -632,12 +638,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg relay.Config
 		ok  bool
 	}{
-		"Defaults":        {relay.Config{}, true},
-		"Test":            {testConfig, true},
-		"ErrBatch":        {relay.Config{BatchSize: -1}, false},
-		"ErrPoll":         {relay.Config{PollInterval: -time.Second}, false},
-		"ErrBackoffOrder": {relay.Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, false},
-		"KeepForever":     {relay.Config{Retention: -1}, true},
+		"Defaults":         {relay.Config{}, true},
+		"Test":             {testConfig, true},
+		"ErrBatch":         {relay.Config{BatchSize: -1}, false},
+		"ErrPoll":          {relay.Config{PollInterval: -time.Second}, false},
+		"ErrBackoffOrder":  {relay.Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, false},
+		"KeepForever":      {relay.Config{Retention: -1}, true},
+		"ErrLeaseShort":    {relay.Config{LeaseRenew: time.Second, LeaseTimeout: 2 * time.Second}, false},
+		"ErrLeaseNegative": {relay.Config{LeaseRenew: -time.Second}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := tc.cfg.Validate(); (err == nil) != tc.ok {

@@ -41,8 +41,17 @@ func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
 	dbf := f.database()
 	nf := f.nats("nats://127.0.0.1:4222", "NATS server(s) to publish to, comma-separated")
 	metricsAddr := f.string("metrics-addr", "RELAY_METRICS_ADDR", "", "address to serve Prometheus metrics on (/metrics); empty serves none")
+	leaseTimeout := f.duration("lease-timeout", "RELAY_LEASE_TIMEOUT", 5*time.Second,
+		"how long the active relay's PostgreSQL session may stay silent before a standby fences it and takes over")
+	leaseRenew := f.duration("lease-renew", "RELAY_LEASE_RENEW", time.Second,
+		"how often the active relay renews its lease and standbys check it (at most a third of the timeout)")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	rc := relay.Config{LeaseTimeout: *leaseTimeout, LeaseRenew: *leaseRenew}
+	if *leaseTimeout <= 0 || *leaseRenew <= 0 || rc.Validate() != nil {
+		return fmt.Errorf("RELAY_LEASE_TIMEOUT=%v, RELAY_LEASE_RENEW=%v: want positive durations, the timeout at least three renewals",
+			*leaseTimeout, *leaseRenew)
 	}
 	dbCfg, err := dbf.config("videoforge-relay")
 	if err != nil {
@@ -64,12 +73,13 @@ func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
 		defer stop()
 		reg = r
 	}
-	return publishOutbox(ctx, dbCfg, *nf.url, streams, reg, slog.Default())
+	rc.Metrics = reg
+	return publishOutbox(ctx, dbCfg, *nf.url, streams, rc, slog.Default())
 }
 
 // publishOutbox is the relay role: it connects to NATS (waiting for it as long as it
 // takes), declares the streams and publishes the outbox until ctx ends.
-func publishOutbox(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, reg prometheus.Registerer, log *slog.Logger) error {
+func publishOutbox(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, rc relay.Config, log *slog.Logger) error {
 	dbCfg.MaxConns = 2 // the relay's own session is separate; the pool only deletes old rows
 	db, err := postgres.Open(ctx, dbCfg)
 	if err != nil {
@@ -96,7 +106,7 @@ func publishOutbox(ctx context.Context, dbCfg postgres.Config, natsURL string, s
 		case <-time.After(wait):
 		}
 	}
-	r, err := relay.New(db.Pool(), conn.JetStream(), relay.Config{Metrics: reg}, log)
+	r, err := relay.New(db.Pool(), conn.JetStream(), rc, log)
 	if err != nil {
 		return err
 	}
@@ -117,7 +127,8 @@ func startRelay(ctx context.Context, dbCfg postgres.Config, natsURL string, stre
 	p := &inProcessRelay{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		if err := publishOutbox(rctx, dbCfg, natsURL, streams, reg, slog.Default()); err != nil {
+		// The lease takes its defaults: in-process relays stand by for one another too.
+		if err := publishOutbox(rctx, dbCfg, natsURL, streams, relay.Config{Metrics: reg}, slog.Default()); err != nil {
 			slog.Error("relay stopped: catalog events stay in the outbox until a relay runs", "err", err)
 		}
 	}()
