@@ -51,26 +51,72 @@ type mismatch struct{ id, held int64 }
 // applied in any order and the highest version wins.
 type applier struct {
 	cache   *ristretto.Cache[int64, *video]
+	neg     *ristretto.Cache[int64, struct{}] // ids PostgreSQL does not know, bounded and expiring
 	negTTL  time.Duration
 	mailbox chan change
 	held    map[int64]int64
 	live    atomic.Int64
 	applied func(n int) // counts applied upserts and deletes, for metrics
+
+	// Tombstones are forgotten after retention, oldest first, so that deleting
+	// videos does not grow the index for ever.
+	retention time.Duration
+	tombs     []tombAt
+	deleted   atomic.Int64 // tombstones held
 }
 
-func newApplier(cache *ristretto.Cache[int64, *video], negTTL time.Duration, applied func(int)) *applier {
-	return &applier{cache: cache, negTTL: negTTL, mailbox: make(chan change, 1024), held: map[int64]int64{}, applied: applied}
+// tombAt is when an id was deleted at a version.
+type tombAt struct {
+	id, version int64
+	at          time.Time
+}
+
+func newApplier(cache *ristretto.Cache[int64, *video], neg *ristretto.Cache[int64, struct{}], negTTL, retention time.Duration, applied func(int)) *applier {
+	return &applier{cache: cache, neg: neg, negTTL: negTTL, retention: retention, mailbox: make(chan change, 1024),
+		held: map[int64]int64{}, applied: applied}
 }
 
 // run applies changes until stop is closed.
 func (a *applier) run(stop <-chan struct{}) {
+	t := time.NewTicker(max(a.retention/4, 10*time.Millisecond))
+	defer t.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case c := <-a.mailbox:
 			a.apply(c)
+		case now := <-t.C:
+			a.prune(now)
 		}
+	}
+}
+
+// tombstone records that id is deleted at version (cur, ok: what was held).
+func (a *applier) tombstone(id, version, cur int64, ok bool) {
+	a.held[id] = -version
+	if !ok || cur > 0 {
+		a.deleted.Add(1)
+	}
+	if ok && cur > 0 {
+		a.live.Add(-1)
+	}
+	a.cache.Del(id)
+	a.tombs = append(a.tombs, tombAt{id: id, version: version, at: time.Now()})
+}
+
+// prune forgets the tombstones older than the retention that were not replaced since.
+func (a *applier) prune(now time.Time) {
+	i := 0
+	for ; i < len(a.tombs) && now.Sub(a.tombs[i].at) >= a.retention; i++ {
+		t := a.tombs[i]
+		if a.held[t.id] == -t.version {
+			delete(a.held, t.id)
+			a.deleted.Add(-1)
+		}
+	}
+	if i > 0 {
+		a.tombs = append(a.tombs[:0:0], a.tombs[i:]...)
 	}
 }
 
@@ -89,6 +135,9 @@ func (a *applier) apply(c change) {
 		if !ok || cur < 0 {
 			a.live.Add(1)
 		}
+		if ok && cur < 0 {
+			a.deleted.Add(-1)
+		}
 		a.set(v)
 		n++
 	}
@@ -97,11 +146,7 @@ func (a *applier) apply(c change) {
 		if ok && (cur < 0 && d.version <= -cur || cur > 0 && d.version < cur) {
 			continue
 		}
-		a.held[d.id] = -d.version
-		if ok && cur > 0 {
-			a.live.Add(-1)
-		}
-		a.cache.Del(d.id)
+		a.tombstone(d.id, d.version, cur, ok)
 		n++
 	}
 	for _, f := range c.forced {
@@ -111,9 +156,7 @@ func (a *applier) apply(c change) {
 		}
 		if f.video == nil {
 			if cur > 0 {
-				a.held[f.id] = -cur
-				a.live.Add(-1)
-				a.cache.Del(f.id)
+				a.tombstone(f.id, cur, cur, true)
 				n++
 			}
 			continue
@@ -121,13 +164,14 @@ func (a *applier) apply(c change) {
 		a.held[f.id] = f.video.version
 		if cur < 0 {
 			a.live.Add(1)
+			a.deleted.Add(-1)
 		}
 		a.set(f.video)
 		n++
 	}
 	if c.notFound != 0 {
 		if cur, ok := a.held[c.notFound]; !ok || cur < 0 {
-			a.cache.SetWithTTL(c.notFound, &video{id: c.notFound, notFound: true}, 1, a.negTTL)
+			a.neg.SetWithTTL(c.notFound, struct{}{}, 1, a.negTTL)
 		}
 	}
 	if q := c.diff; q != nil {
@@ -152,6 +196,9 @@ func (a *applier) apply(c change) {
 }
 
 func (a *applier) set(v *video) {
+	if _, unknown := a.neg.Get(v.id); unknown {
+		a.neg.Del(v.id)
+	}
 	if !a.cache.Set(v.id, v, 1) {
 		// ristretto drops a set when its buffer is full: drain it and set again.
 		a.cache.Wait()

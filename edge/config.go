@@ -19,6 +19,13 @@ const (
 	DefaultFlushInterval = 2 * time.Second
 	DefaultBatchSize     = 10_000
 	DefaultCacheEntries  = 4_000_000
+	// DefaultNegativeEntries bounds the ids remembered as unknown.
+	DefaultNegativeEntries = 100_000
+	// DefaultTombstoneRetention is how long a deleted video's version is remembered.
+	DefaultTombstoneRetention = 10 * time.Minute
+	// DefaultMissRate and DefaultMissBurst bound the PostgreSQL reads of one client.
+	DefaultMissRate  = 20
+	DefaultMissBurst = 100
 	// ExpiryWindow is the step to which token expiries are rounded up, so that the
 	// signed answers of an unlisted video are computed once per window, not per request.
 	ExpiryWindow = 5 * time.Minute
@@ -56,6 +63,19 @@ type Config struct {
 	BatchSize int
 	// CacheEntries bounds the number of videos held.
 	CacheEntries int64
+	// NegativeEntries bounds the number of unknown ids remembered (EDGE_NEGATIVE_ENTRIES).
+	NegativeEntries int64
+	// TombstoneRetention is how long a deleted video's version is remembered, so that
+	// an older event arriving late is ignored (EDGE_TOMBSTONE_RETENTION). After it, a
+	// late event names an id not held, which is read from PostgreSQL before it could
+	// be served.
+	TombstoneRetention time.Duration
+	// MissRate is how many look-ups per second of ids neither held nor remembered as
+	// unknown (each a PostgreSQL read) one client address may make (EDGE_MISS_RATE);
+	// beyond MissBurst (EDGE_MISS_BURST) it is answered 429 with Retry-After. A
+	// negative rate disables the limit.
+	MissRate  float64
+	MissBurst int
 	// Runtime is reported by /health.
 	Runtime string
 }
@@ -81,6 +101,18 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CacheEntries == 0 {
 		c.CacheEntries = DefaultCacheEntries
+	}
+	if c.NegativeEntries == 0 {
+		c.NegativeEntries = DefaultNegativeEntries
+	}
+	if c.TombstoneRetention == 0 {
+		c.TombstoneRetention = DefaultTombstoneRetention
+	}
+	if c.MissRate == 0 {
+		c.MissRate = DefaultMissRate
+	}
+	if c.MissBurst == 0 {
+		c.MissBurst = DefaultMissBurst
 	}
 	if c.Runtime == "" {
 		c.Runtime = "go"
@@ -108,6 +140,15 @@ func (c Config) Validate() error {
 	}
 	if c.NegativeTTL < 0 || c.FlushInterval < 0 || c.BatchSize < 0 || c.CacheEntries < 0 {
 		errs = append(errs, errors.New("edge: negative interval, batch size or cache size"))
+	}
+	if c.NegativeEntries < 0 {
+		errs = append(errs, fmt.Errorf("EDGE_NEGATIVE_ENTRIES=%d: want a positive number", c.NegativeEntries))
+	}
+	if c.TombstoneRetention < 0 {
+		errs = append(errs, fmt.Errorf("EDGE_TOMBSTONE_RETENTION=%v: want a positive duration", c.TombstoneRetention))
+	}
+	if c.MissBurst < 0 {
+		errs = append(errs, fmt.Errorf("EDGE_MISS_BURST=%d: want a positive number", c.MissBurst))
 	}
 	return errors.Join(errs...)
 }

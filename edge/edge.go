@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +32,8 @@ type Edge struct {
 	log   *slog.Logger
 
 	cache   *ristretto.Cache[int64, *video]
+	neg     *ristretto.Cache[int64, struct{}]
+	limiter *missLimiter
 	applier *applier
 	views   viewCounter
 	flusher *flusher
@@ -38,6 +42,8 @@ type Edge struct {
 
 	verifier Verifier
 	media    func(ctx *fasthttp.RequestCtx) bool // the embedded media server, when set
+
+	retryAfter string // of a 429 for too many misses, in seconds
 
 	ready      atomic.Bool
 	readyCh    chan struct{}
@@ -70,10 +76,24 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 	if err != nil {
 		return nil, fmt.Errorf("edge: new cache: %w", err)
 	}
-	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, verifier: verifier,
+	neg, err := ristretto.NewCache(&ristretto.Config[int64, struct{}]{
+		NumCounters:        cfg.NegativeEntries * 10,
+		MaxCost:            cfg.NegativeEntries,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+	})
+	if err != nil {
+		cache.Close()
+		return nil, fmt.Errorf("edge: new negative cache: %w", err)
+	}
+	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
 		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{})}
+	if cfg.MissRate > 0 {
+		e.limiter = newMissLimiter(cfg.MissRate, cfg.MissBurst, 100_000)
+		e.retryAfter = strconv.Itoa(int(math.Ceil(1 / cfg.MissRate)))
+	}
 	e.metrics = newMetrics(e)
-	e.applier = newApplier(cache, cfg.NegativeTTL, func(n int) { e.metrics.applied.Add(float64(n)) })
+	e.applier = newApplier(cache, neg, cfg.NegativeTTL, cfg.TombstoneRetention, func(n int) { e.metrics.applied.Add(float64(n)) })
 	e.flusher = &flusher{counter: &e.views, store: e.store, interval: cfg.FlushInterval, log: e.log,
 		flushed: func(n int64) { e.metrics.viewsFlushed.Add(float64(n)) }, kick: make(chan chan struct{})}
 	e.server = &fasthttp.Server{
@@ -118,6 +138,7 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 		close(stop)
 		wg.Wait()
 		e.cache.Close()
+		e.neg.Close()
 	}()
 
 	serveErr := make(chan error, 1)

@@ -112,6 +112,15 @@ func (e *Edge) video(ctx *fasthttp.RequestCtx, path []byte) int {
 		e.metrics.hits.Inc()
 	} else {
 		e.metrics.misses.Inc()
+		if _, unknown := e.neg.Get(id); unknown {
+			e.fail(ctx, route, errNotFound, 0)
+			return route
+		}
+		if !e.limiter.allow(clientKey(ctx.RemoteAddr()), time.Now()) {
+			e.metrics.limited.Inc()
+			e.fail(ctx, route, errTooManyMisses, 0)
+			return route
+		}
 		var err error
 		if v, err = e.miss(ctx, id); err != nil {
 			e.fail(ctx, route, err, 0)
@@ -170,6 +179,8 @@ var (
 	errBadID    = videoforge.Errorf(videoforge.EINVALID, "videoId must be a positive integer")
 	errNotFound = videoforge.Errorf(videoforge.ENOTFOUND, "video not found")
 	errNotReady = videoforge.Errorf(videoforge.ECONFLICT, "video is not ready for streaming yet")
+
+	errTooManyMisses = videoforge.Errorf(videoforge.ERATELIMIT, "too many look-ups of unknown videos; slow down")
 )
 
 // owner checks that the caller's Bearer token belongs to v's owner; anybody else is
@@ -218,6 +229,7 @@ func (e *Edge) load(id int64, fresh bool) (*video, error) {
 	r, err, _ := e.flight.Do(key, func() (any, error) {
 		qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
+		e.metrics.reads.Inc()
 		vs, err := e.store.byIDs(qctx, newInterner(), []int64{id})
 		if err != nil {
 			return nil, unavailable(err)
@@ -294,6 +306,8 @@ func (e *Edge) fail(ctx *fasthttp.RequestCtx, route int, err error, status int) 
 		e.log.Warn("edge request failed", "path", string(ctx.Path()), "err", err)
 	case videoforge.EINTERNAL:
 		e.log.Error("edge request failed", "path", string(ctx.Path()), "err", err)
+	case videoforge.ERATELIMIT:
+		ctx.Response.Header.Set("Retry-After", e.retryAfter)
 	case videoforge.EUNAUTHORIZED:
 		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="videoforge"`)
 	}

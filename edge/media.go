@@ -35,6 +35,9 @@ func (e *Edge) SetMedia(h func(ctx *fasthttp.RequestCtx) bool, maxBody int64) {
 func (e *Edge) PublicVideo(ctx context.Context, id int64) (bool, error) {
 	v, hit := e.cache.Get(id)
 	if !hit {
+		if _, unknown := e.neg.Get(id); unknown {
+			return false, errNotFound
+		}
 		var err error
 		if v, err = e.miss(ctx, id); err != nil {
 			return false, err

@@ -1,0 +1,147 @@
+package edge_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/edge"
+)
+
+// metric returns the value of a counter or gauge without labels.
+func metric(t testing.TB, r *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := r.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			m := mf.GetMetric()[0]
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback address ip.
+func clientFrom(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 16}}
+}
+
+// TestMissesBounded: many random ids from one client cost at most the client's miss
+// budget of PostgreSQL reads and are answered 429 with Retry-After beyond it, while
+// held videos keep being served to that client and other clients' misses are still
+// read.
+func TestMissesBounded(t *testing.T) {
+	dsn, _, vs := catalogDB(t)
+	known := []*videoforge.Video{
+		create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady)),
+		create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady)),
+	}
+	const rate, burst = 50, 20
+	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, 1000, time.Hour
+	})
+	reg := e.Registry()
+	before := metric(t, reg, "videoforge_edge_reads_total")
+	client := clientFrom("127.0.0.1")
+	var statuses [600]atomic.Int64
+	var retryAfter atomic.Value
+	var knownAsked atomic.Int64
+	start := time.Now()
+	const n = 5000
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := range n / 8 {
+				path := fmt.Sprintf("%s/%d", e.url, 1_000_000+r.Int64N(1<<40))
+				if i%10 == 0 {
+					path = e.url + "/" + id(known[i%len(known)])
+					knownAsked.Add(1)
+				}
+				res, err := client.Get(path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				res.Body.Close()
+				statuses[res.StatusCode].Add(1)
+				if i%10 == 0 && res.StatusCode != 200 {
+					t.Errorf("known video %s: %d", path, res.StatusCode)
+				}
+				if res.StatusCode == 429 {
+					retryAfter.Store(res.Header.Get("Retry-After"))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	reads := metric(t, reg, "videoforge_edge_reads_total") - before
+	limit := burst + rate*elapsed.Seconds() + 2
+	t.Logf("%d requests in %v: %d 200, %d 404, %d 429; %v PostgreSQL reads (bound %.0f)",
+		n, elapsed.Round(time.Millisecond), statuses[200].Load(), statuses[404].Load(), statuses[429].Load(), reads, limit)
+	if reads > limit {
+		t.Errorf("%v reads, want at most %.0f", reads, limit)
+	}
+	if statuses[429].Load() == 0 || retryAfter.Load() != "1" {
+		t.Errorf("no 429 with Retry-After: 1 (%v)", retryAfter.Load())
+	}
+	if statuses[200].Load() != knownAsked.Load() {
+		t.Errorf("%d known videos served, want %d", statuses[200].Load(), knownAsked.Load())
+	}
+	// Another client has its own budget.
+	res, err := clientFrom("127.0.0.2").Get(e.url + "/123456789")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 404 {
+		t.Fatalf("another client's miss: %d", res.StatusCode)
+	}
+}
+
+// TestTombstonesPruned: a deleted video's version is forgotten after the retention,
+// and the video stays 404, also when an old event for it arrives afterwards.
+func TestTombstonesPruned(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	ns := startNATS(t)
+	js := ns.js()
+	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	relay(t, db, js)
+	e := startEdge(t, pool(t, dsn), ns.url(), nil, func(c *edge.Config) { c.TombstoneRetention = 50 * time.Millisecond })
+	if err := vs.DeleteVideo(context.Background(), v.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	relay(t, db, js)
+	checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(v), "", 404))
+	checkFor(t, 5*time.Second, func() error {
+		if n := metric(t, e.Registry(), "videoforge_edge_tombstones"); n != 0 {
+			return fmt.Errorf("%v tombstones", n)
+		}
+		return nil
+	})
+	publish(t, js, "late", videoforge.EventUpdated, v.Version, v)
+	m := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	relay(t, db, js)
+	checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(m), "", 200))
+	if err := statusIs(t, e, "/"+id(v), "", 404)(); err != nil {
+		t.Fatal(err)
+	}
+}
