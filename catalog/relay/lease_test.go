@@ -266,3 +266,39 @@ func (e *env) snapshot() string {
 	}
 	return fmt.Sprintf("stream last seq %d, %d messages; outbox %s", info.State.LastSeq, info.State.Msgs, marks)
 }
+
+// TestIdleLeaderKeepsLease leaves a healthy leader with nothing to publish for three
+// lease timeouts: it keeps renewing its session, so the standby never fences it.
+func TestIdleLeaderKeepsLease(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a := e.startRelay("a", testConfig)
+	e.waitActive(a)
+	b := e.startRelay("b", testConfig)
+	start := time.Now()
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "three lease timeouts of an idle leader", func() error {
+		var silent float64
+		if err := e.db.Pool().QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.state_change)), -1)
+			FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = 'videoforge-relay'
+			AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)`).Scan(&silent); err != nil {
+			return err
+		}
+		if silent < 0 || silent >= testConfig.LeaseTimeout.Seconds() {
+			t.Fatalf("the leader's session has been silent %.3f s, want it renewed every %v", silent, testConfig.LeaseRenew)
+		}
+		if time.Since(start) < 3*testConfig.LeaseTimeout {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if b.metric(t, "videoforge_relay_fenced_total") != 0 || a.metric(t, "videoforge_relay_active") != 1 ||
+		b.metric(t, "videoforge_relay_active") != 0 {
+		t.Fatal("the standby took over from an idle, healthy leader")
+	}
+	e.change("alice", 3)
+	e.waitAllPublished(10 * time.Second)
+	if b.metric(t, "videoforge_relay_published_total") != 0 {
+		t.Error("the standby published")
+	}
+}

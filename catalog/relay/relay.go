@@ -24,8 +24,8 @@
 // SIGSTOP therefore publishes nothing of the batch it held, except the messages it was
 // stopped in the middle of writing (at most one round, one event per video). Those
 // carry event ids the new leader publishes too: JetStream drops the later copy within
-// its duplicate window (2 min), and consumers order a video's events by version in
-// any case.
+// its duplicate window (2 min); after a longer stall such a copy can be stored behind
+// newer events of its video, and consumers, which apply events by version, discard it.
 //
 // One video's events are published strictly one after the other: rows go out in
 // rounds holding at most one row per video, sent together, and the next round starts

@@ -513,6 +513,9 @@ func TestTwoRelays(t *testing.T) {
 	if standby.metric(t, "videoforge_relay_published_total") != 0 {
 		t.Error("the standby published")
 	}
+	if n := a.metric(t, "videoforge_relay_fenced_total") + b.metric(t, "videoforge_relay_fenced_total"); n != 0 {
+		t.Errorf("a busy, healthy leader was fenced %v times", n)
+	}
 	active.stop()
 	e.waitActive(standby)
 	e.change("frank", 10)
