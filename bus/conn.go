@@ -36,14 +36,20 @@ type Conn struct {
 // Connect connects to the NATS server or cluster at servers (one URL or a comma-separated
 // list; credentials may be in the URLs) under the client name name, and returns once
 // connected, retrying until ctx ends. From then on it reconnects endlessly, logging
-// every disconnect and reconnect to log (nil discards).
+// every disconnect and reconnect to log (nil discards). A connection whose URL names a
+// user takes its replies on that user's own inboxes (InboxPrefix), the only ones the
+// user may subscribe to.
 func Connect(ctx context.Context, servers, name string, log *slog.Logger) (*Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	log = log.With("component", "nats")
 	c := &Conn{closed: make(chan struct{})}
-	nc, err := nats.Connect(servers,
+	opts := []nats.Option{}
+	if user := urlUser(servers); user != "" && !strings.ContainsAny(user, ".*> \t") {
+		opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(user)))
+	}
+	nc, err := nats.Connect(servers, append(opts,
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -75,7 +81,7 @@ func Connect(ctx context.Context, servers, name string, log *slog.Logger) (*Conn
 			log.Error("NATS error", "err", err, "subject", subject, "name", name)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { close(c.closed) }),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("bus: connect to %s: %w", redact(servers), err)
 	}

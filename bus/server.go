@@ -29,6 +29,10 @@ type ServerConfig struct {
 	StartTimeout time.Duration
 	// Log receives the server's log lines; nil discards them.
 	Log *slog.Logger
+	// Credentials, when not nil, are the only users the server accepts, one per role
+	// with that role's permissions (see Permissions); clients without them are
+	// refused. Nil leaves the server open to every client, which only tests want.
+	Credentials Credentials
 }
 
 // Server is a running embedded nats-server with JetStream.
@@ -71,6 +75,12 @@ func Start(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		StoreDir:   cfg.StoreDir,
 		SyncAlways: true,
 		NoSigs:     true, // the process's owner handles signals and calls Shutdown
+	}
+	if cfg.Credentials != nil {
+		opts.Users = cfg.Credentials.Users()
+		if len(opts.Users) == 0 {
+			return nil, errors.New("bus: start nats-server: credentials hold no user")
+		}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

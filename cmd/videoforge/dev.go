@@ -84,7 +84,8 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := vfsql.Migrate(ctx, dsn, *schema); err != nil {
 		return err
 	}
-	natsURL, stopNATS, err := devNATS(ctx, *natsURLFlag, filepath.Join(*data, "nats"), *natsPort)
+	natsKeys := filepath.Join(keyDir(*data), "nats")
+	nb, stopNATS, err := devNATS(ctx, *natsURLFlag, filepath.Join(*data, "nats"), natsKeys, *natsPort)
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	edgeBase := "http://" + edgeLn.Addr().String()
 	gf.playback = &catalog.Playback{BaseURL: edgeBase, TokenKey: playbackKey}
-	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, natsURL, edgeBase, playbackKey, verifier, func(e *edge.Edge, db *postgres.DB) (func(), error) {
+	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, nb.reader, edgeBase, playbackKey, verifier, func(e *edge.Edge, db *postgres.DB) (func(), error) {
 		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize,
 			UploadOpen: uploadOpen(postgres.NewJobService(db))}, e.PublicVideo, st, slog.Default())
 		if err != nil {
@@ -135,7 +136,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	go func() {
 		dbCfg := dbCfg
 		dbCfg.AppName = "videoforge-dev-transcoder"
-		tdone <- serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: natsURL}, slog.Default())
+		tdone <- serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: nb.transcoder}, slog.Default())
 	}()
 	defer func() {
 		stopTranscoder()
@@ -144,23 +145,32 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}()
 
+	// The NATS line names the read-only user, so that the stock CLI and the upload
+	// command can follow events; the other roles' passwords stay in the data folder.
+	watch := "nats sub 'videoforge.catalog.>' --server " + nb.reader
+	users := "every role connects with NATS_URL"
+	if nb.server != "" {
+		users = "read-only user; each role has its own, in " + natsKeys
+		watch = fmt.Sprintf("nats sub 'videoforge.catalog.>' --server %s --user %s --password \"$(cat %s)\"",
+			nb.server, bus.RoleReader, bus.PasswordFile(natsKeys, bus.RoleReader))
+	}
 	fmt.Fprintf(stdout, `VideoForge dev stack is up.
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
   streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
   media         %[4]s/videos/<id>/a<attempt>/hls/master.m3u8   (objects in %[2]s/objects)
   metrics       %[1]s/metrics  %[4]s/metrics
   dev JWKS      %[1]s/.well-known/jwks.json
-  NATS          %[3]s   (streams CATALOG and JOBS)
+  NATS          %[3]s   (streams CATALOG and JOBS; %[6]s)
   data folder   %[2]s
 Mint a token:   videoforge token -data %[2]s -user alice
 Upload a video: videoforge upload -data %[2]s -user alice -gallery %[1]s -edge %[4]s -nats-url %[3]s -file clip.mp4 -title 'My clip'
-Watch events:   nats sub 'videoforge.catalog.>' --server %[3]s
+Watch events:   %[5]s
 Stop with Ctrl-C.
-`, base, *data, natsURL, edgeBase)
+`, base, *data, nb.reader, edgeBase, watch, users)
 	var rp *inProcessRelay
 	var tusRoutes func(*catalog.Server)
 	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
-		up, stop, err := devUploads(ctx, db, st, natsURL, limits, func(jobID int64, expires time.Time) string {
+		up, stop, err := devUploads(ctx, db, st, nb.uploads, limits, func(jobID int64, expires time.Time) string {
 			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
 		})
 		if err != nil {
@@ -185,7 +195,7 @@ Stop with Ctrl-C.
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
 		tusRoutes(s)
-		rp = startRelay(ctx, dbCfg, natsURL, bus.StreamOptions{}, s.Registry())
+		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
 	return err
@@ -257,12 +267,26 @@ func loadOrCreateSecret(path string) ([]byte, error) {
 	return key, nil
 }
 
-// devNATS returns the URL of the NATS the dev stack uses: url when set, else that of
-// an embedded nats-server with its store in dir, which stop shuts down.
-func devNATS(ctx context.Context, url, dir string, port int) (string, func(), error) {
+// devBus holds the NATS URL each role of the dev stack connects with, its user's
+// credentials in it.
+type devBus struct {
+	relay, transcoder, uploads, reader string
+	// server is the embedded server's URL without credentials; empty with NATS_URL.
+	server string
+}
+
+// devNATS returns the NATS URLs the dev stack uses: url for every role when set, else
+// those of an embedded nats-server with its store in dir, which stop shuts down. The
+// embedded server requires credentials: one user per role with that role's permissions
+// (bus.Permissions), their passwords kept in keys (made at first start).
+func devNATS(ctx context.Context, url, dir, keys string, port int) (devBus, func(), error) {
 	if url != "" {
 		slog.Info("using NATS from NATS_URL")
-		return url, func() {}, nil
+		return devBus{relay: url, transcoder: url, uploads: url, reader: url}, func() {}, nil
+	}
+	creds, err := bus.LoadOrCreateCredentials(keys)
+	if err != nil {
+		return devBus{}, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
 	if port == defaultNATSPort {
 		// Another NATS (a system one, say) may hold the usual port: the URL printed in
@@ -274,23 +298,26 @@ func devNATS(ctx context.Context, url, dir string, port int) (string, func(), er
 			l.Close()
 		}
 	}
-	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default()})
+	srv, err := bus.Start(ctx, bus.ServerConfig{StoreDir: dir, Port: port, Log: slog.Default(), Credentials: creds})
 	if err != nil {
-		return "", nil, fmt.Errorf("embedded NATS (NATS_PORT=%d): %w", port, err)
+		return devBus{}, nil, fmt.Errorf("embedded NATS (NATS_PORT=%d): %w", port, err)
 	}
-	slog.Info("embedded NATS started", "url", srv.ClientURL(), "store", dir)
+	slog.Info("embedded NATS started", "url", srv.ClientURL(), "store", dir, "credentials", keys)
+	u := srv.ClientURL()
+	b := devBus{server: u, relay: creds.URL(u, bus.RoleRelay), transcoder: creds.URL(u, bus.RoleTranscoder),
+		uploads: creds.URL(u, bus.RoleUploads), reader: creds.URL(u, bus.RoleReader)}
 	// The streams exist before any part starts, so that the edge knows the stream's
-	// position from its first snapshot.
-	conn, err := bus.Connect(ctx, srv.ClientURL(), "videoforge-dev", slog.Default())
+	// position from its first snapshot. Declaring them is the relay's right.
+	conn, err := bus.Connect(ctx, b.relay, "videoforge-dev", slog.Default())
 	if err == nil {
 		err = bus.EnsureStreams(ctx, conn.JetStream(), bus.StreamOptions{})
 		conn.Close()
 	}
 	if err != nil {
 		srv.Shutdown()
-		return "", nil, fmt.Errorf("embedded NATS: %w", err)
+		return devBus{}, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
-	return srv.ClientURL(), srv.Shutdown, nil
+	return b, srv.Shutdown, nil
 }
 
 // devDatabase returns the URL of the database the dev stack uses: url when it answers,
