@@ -26,6 +26,14 @@ const (
 	// DefaultMissRate and DefaultMissBurst bound the PostgreSQL reads of one client.
 	DefaultMissRate  = 20
 	DefaultMissBurst = 100
+	// Client bounds of the listener.
+	DefaultReadTimeout   = 10 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultIdleTimeout   = time.Minute
+	DefaultUploadTimeout = time.Hour
+	DefaultMediaTimeout  = 10 * time.Minute
+	DefaultMaxConnsPerIP = 256
+	DefaultShutdownGrace = 10 * time.Second
 	// ExpiryWindow is the step to which token expiries are rounded up, so that the
 	// signed answers of an unlisted video are computed once per window, not per request.
 	ExpiryWindow = 5 * time.Minute
@@ -76,6 +84,24 @@ type Config struct {
 	// negative rate disables the limit.
 	MissRate  float64
 	MissBurst int
+	// ReadTimeout bounds reading a request, its header included, from its first byte
+	// (EDGE_READ_TIMEOUT): a client that trickles a header in is cut off after it.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer (EDGE_WRITE_TIMEOUT).
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its next request
+	// (EDGE_IDLE_TIMEOUT).
+	IdleTimeout time.Duration
+	// UploadTimeout bounds reading an upload's body on the media server's PUT route
+	// (EDGE_UPLOAD_TIMEOUT), the one route given more than ReadTimeout; MediaTimeout
+	// bounds writing the media server's objects (EDGE_MEDIA_TIMEOUT).
+	UploadTimeout, MediaTimeout time.Duration
+	// MaxConnsPerIP bounds the open connections of one client address
+	// (EDGE_MAX_CONNS_PER_IP); more are answered 429 and closed.
+	MaxConnsPerIP int
+	// ShutdownGrace bounds how long requests in flight may finish once Run's context
+	// ends (SHUTDOWN_GRACE); connections still open then are closed.
+	ShutdownGrace time.Duration
 	// Runtime is reported by /health.
 	Runtime string
 }
@@ -114,6 +140,27 @@ func (c Config) withDefaults() Config {
 	if c.MissBurst == 0 {
 		c.MissBurst = DefaultMissBurst
 	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.UploadTimeout == 0 {
+		c.UploadTimeout = DefaultUploadTimeout
+	}
+	if c.MediaTimeout == 0 {
+		c.MediaTimeout = DefaultMediaTimeout
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
 	if c.Runtime == "" {
 		c.Runtime = "go"
 	}
@@ -146,6 +193,18 @@ func (c Config) Validate() error {
 	}
 	if c.TombstoneRetention < 0 {
 		errs = append(errs, fmt.Errorf("EDGE_TOMBSTONE_RETENTION=%v: want a positive duration", c.TombstoneRetention))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"EDGE_READ_TIMEOUT", c.ReadTimeout}, {"EDGE_WRITE_TIMEOUT", c.WriteTimeout}, {"EDGE_IDLE_TIMEOUT", c.IdleTimeout},
+		{"EDGE_UPLOAD_TIMEOUT", c.UploadTimeout}, {"EDGE_MEDIA_TIMEOUT", c.MediaTimeout}, {"SHUTDOWN_GRACE", c.ShutdownGrace}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", d.name, d.v))
+		}
+	}
+	if c.MaxConnsPerIP < 0 {
+		errs = append(errs, fmt.Errorf("EDGE_MAX_CONNS_PER_IP=%d: want a positive number", c.MaxConnsPerIP))
 	}
 	if c.MissBurst < 0 {
 		errs = append(errs, fmt.Errorf("EDGE_MISS_BURST=%d: want a positive number", c.MissBurst))

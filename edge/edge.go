@@ -99,9 +99,10 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 	e.server = &fasthttp.Server{
 		Handler:                       e.Handle,
 		Name:                          "videoforge-edge",
-		ReadTimeout:                   10 * time.Second,
-		WriteTimeout:                  10 * time.Second,
-		IdleTimeout:                   2 * time.Minute,
+		ReadTimeout:                   cfg.ReadTimeout,
+		WriteTimeout:                  cfg.WriteTimeout,
+		IdleTimeout:                   cfg.IdleTimeout,
+		MaxConnsPerIP:                 cfg.MaxConnsPerIP,
 		NoDefaultDate:                 false,
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,
@@ -137,16 +138,24 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 		cancel()
 		close(stop)
 		wg.Wait()
-		e.cache.Close()
-		e.neg.Close()
+		// Closing a cache clears its tables, which takes most of a second for millions
+		// of entries: it is not worth holding the process's exit for.
+		go func() {
+			e.cache.Close()
+			e.neg.Close()
+		}()
 	}()
 
+	tl := &trackingListener{Listener: ln, conns: map[net.Conn]struct{}{}}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- e.server.Serve(ln) }()
+	go func() { serveErr <- e.server.Serve(tl) }()
 
+	// The flusher outlives the listener, so that the views of the last requests
+	// answered are written too.
+	fctx, fcancel := context.WithCancel(context.WithoutCancel(ctx))
 	var flushWG sync.WaitGroup
-	flushWG.Go(func() { e.flusher.run(ctx) })
-	defer func() { cancel(); flushWG.Wait() }()
+	flushWG.Go(func() { e.flusher.run(fctx) })
+	defer func() { fcancel(); flushWG.Wait() }()
 
 	var conn *natsConn
 	if e.cfg.NATSURL != "" {
@@ -179,13 +188,67 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 		}
 	case <-ctx.Done():
 	}
-	if serr := e.server.ShutdownWithContext(context.WithoutCancel(ctx)); serr != nil && err == nil {
-		err = fmt.Errorf("edge: shutdown: %w", serr)
+	gctx, gcancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.ShutdownGrace)
+	serr := e.server.ShutdownWithContext(gctx)
+	gcancel()
+	if serr != nil {
+		// The grace is over: requests still being read or answered are cut off.
+		n := tl.closeAll()
+		e.log.Warn("shutdown grace over; connections closed", "connections", n, "grace", e.cfg.ShutdownGrace)
 	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
+}
+
+// trackingListener remembers the connections it accepted until they are closed, so
+// that those still open when the shutdown grace is over can be closed.
+type trackingListener struct {
+	net.Listener
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	l.conns[tc] = struct{}{}
+	l.mu.Unlock()
+	return tc, nil
+}
+
+// closeAll closes every connection still open and returns how many there were.
+func (l *trackingListener) closeAll() int {
+	l.mu.Lock()
+	cs := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		cs = append(cs, c)
+	}
+	l.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
+	return len(cs)
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }
 
 // start is the snapshot loader's life: it takes the stream position, loads the catalog,

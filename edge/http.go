@@ -164,7 +164,9 @@ func (e *Edge) video(ctx *fasthttp.RequestCtx, path []byte) int {
 	switch route {
 	case routeStream:
 		body = ans.stream
-		e.views.count(v)
+		if !ctx.IsHead() { // a HEAD plays nothing
+			e.views.count(v)
+		}
 	case routeQualities:
 		body = ans.qualities
 	default:

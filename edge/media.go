@@ -1,8 +1,8 @@
 package edge
 
 import (
+	"bytes"
 	"context"
-	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -26,9 +26,31 @@ func (e *Edge) SetMedia(h func(ctx *fasthttp.RequestCtx) bool, maxBody int64) {
 		}
 		return fasthttp.StatusContinue
 	}
-	e.server.ReadTimeout = time.Hour // an upload's body is read within the request
-	e.server.WriteTimeout = 10 * time.Minute
+	// Only an upload's PUT may take long to read, and only the media objects long to
+	// write; every other request keeps the listener's bounds and a small body.
+	upload := fasthttp.RequestConfig{ReadTimeout: e.cfg.UploadTimeout}
+	media := fasthttp.RequestConfig{WriteTimeout: e.cfg.MediaTimeout, MaxRequestBodySize: smallBody}
+	other := fasthttp.RequestConfig{MaxRequestBodySize: smallBody}
+	e.server.HeaderReceived = func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		uri := h.RequestURI()
+		switch {
+		case h.IsPut() && bytes.HasPrefix(uri, prefixUploads):
+			return upload
+		case bytes.HasPrefix(uri, prefixVideos) || bytes.HasPrefix(uri, prefixToken):
+			return media
+		}
+		return other
+	}
 }
+
+// smallBody bounds the body of every request but an upload's.
+const smallBody = 64 << 10
+
+var (
+	prefixUploads = []byte("/uploads/")
+	prefixVideos  = []byte("/videos/")
+	prefixToken   = []byte("/t/")
+)
 
 // PublicVideo reports whether a video may be played without a token: it is public.
 // It is ENOTFOUND when the video does not exist, for the media server.

@@ -157,11 +157,19 @@ func (s *store) idRange(ctx context.Context) (lo, hi int64, err error) {
 	return lo, hi, nil
 }
 
-// addViews adds counted views in one statement. It does not touch version or
-// updated_at: views are not a change edges need to hear of.
+// addViews adds counted views; ids are sorted. It does not touch version or
+// updated_at: views are not a change edges need to hear of. The rows are locked in
+// id order first, so that two edges flushing the same videos wait for each other
+// instead of deadlocking.
 func (s *store) addViews(ctx context.Context, ids, counts []int64) error {
-	_, err := s.pool.Exec(ctx, `UPDATE videos SET views = videos.views + d.n
-		FROM unnest($1::bigint[], $2::bigint[]) AS d(id, n) WHERE videos.id = d.id`, ids, counts)
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT id FROM videos WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE videos SET views = videos.views + d.n
+			FROM unnest($1::bigint[], $2::bigint[]) AS d(id, n) WHERE videos.id = d.id`, ids, counts)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("edge: add views of %d videos: %w", len(ids), err)
 	}

@@ -3,6 +3,8 @@ package edge
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -60,13 +62,12 @@ func (f *flusher) run(ctx context.Context) {
 		if len(pending) == 0 {
 			return
 		}
-		ids := make([]int64, 0, len(pending))
-		counts := make([]int64, 0, len(pending))
+		ids := slices.Sorted(maps.Keys(pending))
+		counts := make([]int64, len(ids))
 		var total int64
-		for id, n := range pending {
-			ids = append(ids, id)
-			counts = append(counts, n)
-			total += n
+		for i, id := range ids {
+			counts[i] = pending[id]
+			total += counts[i]
 		}
 		if err := f.store.addViews(ctx, ids, counts); err != nil {
 			f.log.Warn("views not flushed; keeping them for the next round", "videos", len(ids), "err", err)
