@@ -37,10 +37,16 @@ type Delivery interface {
 	Release(ctx context.Context, delay time.Duration) error
 }
 
+// Sender is the producing half of a Queue: what the upload side needs, so that the
+// consumer's settings stay the transcoder's (jsqueue.Producer, or an SQS queue).
+type Sender interface {
+	Send(ctx context.Context, id string, body []byte) error
+}
+
 // Enqueue sends a job's message, identified by the job's id and send number
 // (MessageID) so that sending the same one twice queues it once where the queue
 // de-duplicates.
-func Enqueue(ctx context.Context, q Queue, m videoforge.JobMessage) error {
+func Enqueue(ctx context.Context, q Sender, m videoforge.JobMessage) error {
 	body, err := json.Marshal(m)
 	if err != nil {
 		return err

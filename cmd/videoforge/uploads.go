@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -56,7 +55,7 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 		return nil, err
 	}
 	return func(db *postgres.DB) (*catalog.Uploads, func(), error) {
-		var q jobSender
+		var q transcoder.Sender
 		stop := func() {}
 		var events transcoder.Events
 		if natsURL != "" {
@@ -98,25 +97,15 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 	}, nil
 }
 
-// jobSender is the producing half of a job queue: the upload side only sends, so that
-// the consumer's settings stay the transcoder's (jsqueue.Producer, or an SQS queue).
-type jobSender interface {
-	Send(ctx context.Context, id string, body []byte) error
-}
-
 // newUploads configures the upload routes over the catalog's database, a bucket and a
 // job queue; events, when not nil, get each job's queued event.
-func newUploads(db *postgres.DB, st *storage.Store, q jobSender, events transcoder.Events, limits catalog.UploadLimits,
+func newUploads(db *postgres.DB, st *storage.Store, q transcoder.Sender, events transcoder.Events, limits catalog.UploadLimits,
 	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *catalog.Uploads {
 	jobs := postgres.NewJobService(db)
 	return &catalog.Uploads{
 		Store: jobs, Jobs: jobs, Objects: st, Limits: limits, URL: url,
 		Send: func(ctx context.Context, m videoforge.JobMessage) error {
-			body, err := json.Marshal(m)
-			if err == nil {
-				err = q.Send(ctx, transcoder.MessageID(m), body)
-			}
-			if err != nil {
+			if err := transcoder.Enqueue(ctx, q, m); err != nil {
 				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
 			}
 			if events != nil {
