@@ -102,6 +102,10 @@ type Config struct {
 	// ShutdownGrace bounds how long requests in flight may finish once Run's context
 	// ends (SHUTDOWN_GRACE); connections still open then are closed.
 	ShutdownGrace time.Duration
+	// CORSOrigins are the browser origins that may call the streaming API
+	// (EDGE_CORS_ORIGINS, comma-separated): "*" for any, the default. Answers carry
+	// Access-Control-Allow-Origin for them and OPTIONS preflights are answered.
+	CORSOrigins []string
 	// Runtime is reported by /health.
 	Runtime string
 }
@@ -161,6 +165,9 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	if len(c.CORSOrigins) == 0 {
+		c.CORSOrigins = []string{"*"}
+	}
 	if c.Runtime == "" {
 		c.Runtime = "go"
 	}
@@ -201,6 +208,14 @@ func (c Config) Validate() error {
 		{"EDGE_UPLOAD_TIMEOUT", c.UploadTimeout}, {"EDGE_MEDIA_TIMEOUT", c.MediaTimeout}, {"SHUTDOWN_GRACE", c.ShutdownGrace}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s=%v: want a positive duration", d.name, d.v))
+		}
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || strings.HasSuffix(o, "/") {
+			errs = append(errs, fmt.Errorf("EDGE_CORS_ORIGINS: %q: want \"*\" or an origin such as https://player.example", o))
 		}
 	}
 	if c.MaxConnsPerIP < 0 {

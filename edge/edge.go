@@ -34,6 +34,7 @@ type Edge struct {
 	cache   *ristretto.Cache[int64, *video]
 	neg     *ristretto.Cache[int64, struct{}]
 	limiter *missLimiter
+	cors    *cors
 	applier *applier
 	views   viewCounter
 	flusher *flusher
@@ -88,6 +89,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 	}
 	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
 		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{})}
+	e.cors = newCORS(cfg.CORSOrigins)
 	if cfg.MissRate > 0 {
 		e.limiter = newMissLimiter(cfg.MissRate, cfg.MissBurst, 100_000)
 		e.retryAfter = strconv.Itoa(int(math.Ceil(1 / cfg.MissRate)))

@@ -53,3 +53,38 @@ func BenchmarkHit(b *testing.B) {
 		})
 	}
 }
+
+// TestHitAllocatesNothing: the cache-hit path, with and without a browser's Origin
+// header, allocates nothing.
+func TestHitAllocatesNothing(t *testing.T) {
+	for _, origins := range [][]string{nil, {"https://player.example"}} {
+		e, err := New(Config{BaseURL: "https://cdn.example", TokenKey: []byte("alloc test key, at least 32 bytes long"), CORSOrigins: origins}, nil, nil,
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop := make(chan struct{})
+		go e.applier.run(stop)
+		done := make(chan struct{})
+		e.applier.mailbox <- change{videos: []*video{{id: 42, version: 1, vis: visPublic, ready: true,
+			ladder: []rendition{{name: "720p", rel: "hls/720p/index.m3u8", width: 1280, height: 720, bandwidth: 28e5}}}}, done: done}
+		<-done
+		for _, path := range []string{"/api/stream/42", "/api/stream/42/qualities", "/42/thumbnail"} {
+			var ctx fasthttp.RequestCtx
+			ctx.Request.SetRequestURI(path)
+			ctx.Request.Header.SetMethod("GET")
+			ctx.Request.Header.Set("Origin", "https://player.example")
+			e.Handle(&ctx)
+			if ctx.Response.StatusCode() != 200 || len(ctx.Response.Header.Peek("Access-Control-Allow-Origin")) == 0 {
+				t.Fatalf("%s: %d %s", path, ctx.Response.StatusCode(), ctx.Response.Header.String())
+			}
+			if n := testing.AllocsPerRun(1000, func() {
+				ctx.Response.Reset()
+				e.Handle(&ctx)
+			}); n != 0 {
+				t.Errorf("origins %q, %s: %v allocations per hit", origins, path, n)
+			}
+		}
+		close(stop)
+	}
+}

@@ -48,6 +48,7 @@ var (
 	prefixBytes   = []byte(Prefix)
 	suffixQuality = []byte("/qualities")
 	suffixThumb   = []byte("/thumbnail")
+	headerAllow   = []byte("Allow")
 )
 
 // statusOf maps error codes to HTTP statuses.
@@ -79,8 +80,15 @@ func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
 	}
 	path, _ = bytes.CutPrefix(path, prefixBytes)
 	route := routeOther
+	if ctx.IsOptions() {
+		e.cors.preflight(ctx)
+		e.metrics.observe(route, ctx.Response.StatusCode(), start)
+		return
+	}
+	e.cors.allow(ctx)
 	if !ctx.IsGet() && !ctx.IsHead() {
-		e.fail(ctx, route, videoforge.Errorf(videoforge.EINVALID, "only GET is answered"), fasthttp.StatusMethodNotAllowed)
+		ctx.Response.Header.SetBytesKV(headerAllow, valueMethods)
+		e.fail(ctx, route, videoforge.Errorf(videoforge.EINVALID, "only GET, HEAD and OPTIONS are answered"), fasthttp.StatusMethodNotAllowed)
 	} else if string(path) == "/health" {
 		route = routeHealth
 		e.health(ctx)
