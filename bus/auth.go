@@ -31,13 +31,16 @@ const (
 	// RoleUploads is the catalog's upload side: it puts job messages on the work queue
 	// and publishes their "queued" events.
 	RoleUploads Role = "uploads"
+	// RoleCatalog is the catalog process in production, which runs the relay and the
+	// upload side with one connection: it may do what both do.
+	RoleCatalog Role = "catalog"
 	// RoleReader only reads videoforge.catalog.> and videoforge.jobs.>: edges,
 	// the upload command and outside subscribers such as the stock nats CLI.
 	RoleReader Role = "reader"
 )
 
 // Roles returns every role, in a fixed order.
-func Roles() []Role { return []Role{RoleRelay, RoleTranscoder, RoleUploads, RoleReader} }
+func Roles() []Role { return []Role{RoleRelay, RoleTranscoder, RoleUploads, RoleCatalog, RoleReader} }
 
 // The work queue's streams and subjects as the transcoder's JetStream queue declares
 // them; permissions name them.
@@ -113,6 +116,9 @@ func Permissions(r Role) *server.Permissions {
 			api("STREAM.CREATE", JobsStream, TranscodeStream, TranscodeDeadStream),
 			api("STREAM.UPDATE", JobsStream, TranscodeStream, TranscodeDeadStream),
 		), inbox)
+	case RoleCatalog:
+		relay, uploads := Permissions(RoleRelay), Permissions(RoleUploads)
+		return perm(dedupe(concat(relay.Publish.Allow, uploads.Publish.Allow)), inbox)
 	case RoleReader:
 		return perm(concat(
 			info,
@@ -128,6 +134,19 @@ func Permissions(r Role) *server.Permissions {
 
 // JobsSubjectPrefix starts every job event's subject.
 const JobsSubjectPrefix = "videoforge.jobs."
+
+// dedupe drops repeated subjects, keeping the first of each.
+func dedupe(list []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 func concat(lists ...[]string) []string {
 	var out []string

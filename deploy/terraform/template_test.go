@@ -65,7 +65,7 @@ func TestUserDataRenders(t *testing.T) {
 	secrets := map[string]map[string]string{
 		"edge":       {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
 		"catalog":    {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
-		"transcoder": {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db"},
+		"transcoder": {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "NATS_URL": "arn:aws:secretsmanager:eu-west-1:1:secret:nats-transcoder"},
 	}
 	for role, sec := range secrets {
 		t.Run(role, func(t *testing.T) {
@@ -109,10 +109,13 @@ func TestUserDataRenders(t *testing.T) {
 	}
 	t.Run("nats", func(t *testing.T) {
 		script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", map[string]cty.Value{
-			"server_name":  cty.StringVal("videoforge-dev-nats-0"),
-			"cluster_name": cty.StringVal("videoforge-dev"),
-			"routes":       cty.StringVal(`"nats-route://10.40.128.10:6222", "nats-route://10.40.144.10:6222"`),
-			"nats_version": cty.StringVal("2.15.2"),
+			"server_name":   cty.StringVal("videoforge-dev-nats-0"),
+			"cluster_name":  cty.StringVal("videoforge-dev"),
+			"routes":        cty.StringVal(`"nats-route://10.40.128.10:6222", "nats-route://10.40.144.10:6222"`),
+			"nats_version":  cty.StringVal("2.15.2"),
+			"region":        cty.StringVal("eu-west-1"),
+			"authorization": cty.StringVal("authorization { users = [] }"),
+			"users":         cty.MapVal(map[string]cty.Value{"reader": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-reader")}),
 		})
 		bashSyntax(t, "nats", script)
 		if !strings.Contains(script, "routes: [ \"nats-route://10.40.128.10:6222\"") {

@@ -74,10 +74,13 @@ resource "aws_ebs_volume" "store" {
   tags              = merge(var.tags, { Name = "${var.name}-nats-${count.index}" })
 }
 
+data "aws_region" "current" {}
+
 resource "aws_instance" "node" {
-  count         = local.nodes
-  ami           = var.ami_id
-  instance_type = var.instance_type
+  count                = local.nodes
+  ami                  = var.ami_id
+  instance_type        = var.instance_type
+  iam_instance_profile = aws_iam_instance_profile.node.name
 
   primary_network_interface {
     network_interface_id = aws_network_interface.node[count.index].id
@@ -96,10 +99,13 @@ resource "aws_instance" "node" {
 
   user_data_replace_on_change = true
   user_data = templatefile("${path.module}/templates/nats.sh.tftpl", {
-    server_name  = "${var.name}-nats-${count.index}"
-    cluster_name = var.name
-    routes       = local.routes
-    nats_version = var.nats_version
+    server_name   = "${var.name}-nats-${count.index}"
+    cluster_name  = var.name
+    routes        = local.routes
+    nats_version  = var.nats_version
+    region        = data.aws_region.current.region
+    authorization = local.nats_authorization
+    users         = { for u in local.nats_users : u => aws_secretsmanager_secret.nats[u].arn }
   })
 
   tags = merge(var.tags, { Name = "${var.name}-nats-${count.index}", Role = "nats" })

@@ -12,3 +12,17 @@ output "security_group_id" {
   description = "Security group of the nodes."
   value       = aws_security_group.nats.id
 }
+
+output "client_secret_arns" {
+  description = "Secrets Manager secrets of the NATS users by service role (catalog, edge, transcoder): JSON with username, password and url, the NATS_URL with them in it."
+  value = {
+    catalog    = aws_secretsmanager_secret.nats["catalog"].arn
+    edge       = aws_secretsmanager_secret.nats["reader"].arn
+    transcoder = aws_secretsmanager_secret.nats["transcoder"].arn
+  }
+}
+
+output "reader_secret_arn" {
+  description = "Secrets Manager secret of the read-only NATS user, for outside subscribers (the nats CLI)."
+  value       = aws_secretsmanager_secret.nats["reader"].arn
+}

@@ -1,6 +1,6 @@
 # One instance profile per role, each allowed only what that role does:
 # - every role: read its configuration (SSM under /<name>/config/{common,<role>}), the
-#   database secret, and the release binaries;
+#   database secret, its own NATS user's secret, and the release binaries;
 # - catalog: presign uploads and check them (uploads/*), take resumable uploads there
 #   (multipart uploads, listed to abort those given up), delete a video's objects,
 #   queue jobs, and the playback token key (it signs thumbnail URLs);
@@ -47,6 +47,12 @@ data "aws_iam_policy_document" "base" {
     sid       = "ReadDatabaseSecret"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.db_secret_arn]
+  }
+
+  statement {
+    sid       = "ReadNATSUser"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.nats_secret_arns[each.key]]
   }
 
   statement {

@@ -17,9 +17,10 @@ locals {
   )
 
   secrets = {
-    edge       = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn }
-    catalog    = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn }
-    transcoder = { DB_PASSWORD = var.db_secret_arn }
+    # NATS_URL carries the role's own NATS user (see the bus module's auth.tf).
+    edge       = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["edge"] }
+    catalog    = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["catalog"] }
+    transcoder = { DB_PASSWORD = var.db_secret_arn, NATS_URL = var.nats_secret_arns["transcoder"] }
   }
 
   units = {

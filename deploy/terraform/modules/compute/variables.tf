@@ -91,6 +91,11 @@ variable "db_secret_arn" {
   type        = string
 }
 
+variable "nats_secret_arns" {
+  description = "Secrets Manager secrets of each role's NATS user (catalog, edge, transcoder), JSON whose url is the role's NATS_URL."
+  type        = map(string)
+}
+
 variable "token_key_secret_arn" {
   description = "Secrets Manager secret holding the playback token key."
   type        = string

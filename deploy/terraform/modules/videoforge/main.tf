@@ -32,13 +32,13 @@ locals {
   edge_port    = 8081
 
   common_config = merge({
-    DB_HOST              = module.database.address
-    DB_PORT              = tostring(module.database.port)
-    DB_NAME              = module.database.database_name
-    DB_USER              = module.database.username
-    DB_SSLMODE           = "require"
-    DB_SCHEMA            = "videoforge"
-    NATS_URL             = module.bus.nats_url
+    DB_HOST    = module.database.address
+    DB_PORT    = tostring(module.database.port)
+    DB_NAME    = module.database.database_name
+    DB_USER    = module.database.username
+    DB_SSLMODE = "require"
+    DB_SCHEMA  = "videoforge"
+    # NATS_URL is a secret per role (NATS_URL_FILE): it holds the role's NATS user.
     NATS_STREAM_REPLICAS = "3" # CATALOG and JOBS on every node of the cluster
     SQS_QUEUE_URL        = module.queue.queue_url
     S3_BUCKET_NAME       = module.storage.media_bucket_name
@@ -164,6 +164,7 @@ module "compute" {
   dlq_arn                   = module.queue.dlq_arn
   db_secret_arn             = module.database.secret_arn
   token_key_secret_arn      = module.storage.token_key_secret_arn
+  nats_secret_arns          = module.bus.client_secret_arns
   common_config             = local.common_config
   role_config               = local.role_config
   catalog_port              = local.catalog_port

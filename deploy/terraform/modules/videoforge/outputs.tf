@@ -89,8 +89,13 @@ output "db_secret_arn" {
 }
 
 output "nats_url" {
-  description = "NATS cluster (NATS_URL)."
+  description = "NATS cluster, without credentials: each role's NATS_URL, with its user, is in Secrets Manager."
   value       = module.bus.nats_url
+}
+
+output "nats_reader_secret_arn" {
+  description = "Secrets Manager secret of the read-only NATS user (username, password, url), for outside subscribers."
+  value       = module.bus.reader_secret_arn
 }
 
 output "autoscaling_group_names" {
