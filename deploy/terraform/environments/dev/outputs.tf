@@ -89,8 +89,13 @@ output "db_secret_arn" {
 }
 
 output "nats_url" {
-  description = "NATS cluster URL."
+  description = "NATS cluster URL, without credentials (every client needs a NATS user)."
   value       = module.videoforge.nats_url
+}
+
+output "nats_reader_secret_arn" {
+  description = "Secrets Manager secret of the read-only NATS user (username, password, url), for outside subscribers such as the nats CLI."
+  value       = module.videoforge.nats_reader_secret_arn
 }
 
 output "autoscaling_group_names" {
