@@ -97,8 +97,14 @@ type Config struct {
 	// bounds writing the media server's objects (EDGE_MEDIA_TIMEOUT).
 	UploadTimeout, MediaTimeout time.Duration
 	// MaxConnsPerIP bounds the open connections of one client address
-	// (EDGE_MAX_CONNS_PER_IP); more are answered 429 and closed.
+	// (EDGE_MAX_CONNS_PER_IP); more are answered 429 and closed. Negative: no bound,
+	// the default when TrustedProxies is set (the proxies are the only peers then).
 	MaxConnsPerIP int
+	// TrustedProxies is how many proxies in front of the edge append to
+	// X-Forwarded-For (EDGE_TRUSTED_PROXIES): the client address that misses are
+	// counted under is then the entry that many places from the right (entries a
+	// client wrote itself, further left, are ignored). 0: the connection's address.
+	TrustedProxies int
 	// ShutdownGrace bounds how long requests in flight may finish once Run's context
 	// ends (SHUTDOWN_GRACE); connections still open then are closed.
 	ShutdownGrace time.Duration
@@ -161,6 +167,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnsPerIP == 0 {
 		c.MaxConnsPerIP = DefaultMaxConnsPerIP
+		if c.TrustedProxies > 0 {
+			c.MaxConnsPerIP = -1
+		}
 	}
 	if c.ShutdownGrace == 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
@@ -218,8 +227,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("EDGE_CORS_ORIGINS: %q: want \"*\" or an origin such as https://player.example", o))
 		}
 	}
-	if c.MaxConnsPerIP < 0 {
-		errs = append(errs, fmt.Errorf("EDGE_MAX_CONNS_PER_IP=%d: want a positive number", c.MaxConnsPerIP))
+	if c.TrustedProxies < 0 {
+		errs = append(errs, fmt.Errorf("EDGE_TRUSTED_PROXIES=%d: want 0 or more", c.TrustedProxies))
 	}
 	if c.MissBurst < 0 {
 		errs = append(errs, fmt.Errorf("EDGE_MISS_BURST=%d: want a positive number", c.MissBurst))

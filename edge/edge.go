@@ -104,7 +104,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 		ReadTimeout:                   cfg.ReadTimeout,
 		WriteTimeout:                  cfg.WriteTimeout,
 		IdleTimeout:                   cfg.IdleTimeout,
-		MaxConnsPerIP:                 cfg.MaxConnsPerIP,
+		MaxConnsPerIP:                 max(cfg.MaxConnsPerIP, 0),
 		NoDefaultDate:                 false,
 		NoDefaultContentType:          true,
 		DisableHeaderNamesNormalizing: false,

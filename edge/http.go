@@ -124,7 +124,7 @@ func (e *Edge) video(ctx *fasthttp.RequestCtx, path []byte) int {
 			e.fail(ctx, route, errNotFound, 0)
 			return route
 		}
-		if !e.limiter.allow(clientKey(ctx.RemoteAddr()), time.Now()) {
+		if !e.limiter.allow(e.clientAddr(ctx), time.Now()) {
 			e.metrics.limited.Inc()
 			e.fail(ctx, route, errTooManyMisses, 0)
 			return route

@@ -1,10 +1,13 @@
 package edge
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // missLimiter bounds the PostgreSQL reads each client can cause: every id not held
@@ -29,13 +32,42 @@ func newMissLimiter(rate float64, burst, maxClients int) *missLimiter {
 	return &missLimiter{rate: rate, burst: float64(burst), maxClients: maxClients, buckets: map[netip.Addr]*bucket{}}
 }
 
-// clientKey returns the address a client's misses are counted under.
-func clientKey(addr net.Addr) netip.Addr {
-	tcp, ok := addr.(*net.TCPAddr)
+// clientAddr returns the address a request's misses are counted under: the one the
+// trusted proxies name in X-Forwarded-For, else the connection's.
+func (e *Edge) clientAddr(ctx *fasthttp.RequestCtx) netip.Addr {
+	if n := e.cfg.TrustedProxies; n > 0 {
+		if a, ok := forwardedClient(ctx.Request.Header.Peek("X-Forwarded-For"), n); ok {
+			return clientKey(a)
+		}
+	}
+	tcp, ok := ctx.RemoteAddr().(*net.TCPAddr)
 	if !ok {
 		return netip.Addr{}
 	}
 	a, _ := netip.AddrFromSlice(tcp.IP)
+	return clientKey(a)
+}
+
+// forwardedClient returns the entry hops places from the right of an
+// X-Forwarded-For value: the address the outermost of hops trusted proxies, each
+// appending its peer's address, received the request from.
+func forwardedClient(h []byte, hops int) (netip.Addr, bool) {
+	for {
+		i := bytes.LastIndexByte(h, ',')
+		entry := bytes.TrimSpace(h[i+1:])
+		if hops--; hops == 0 {
+			a, err := netip.ParseAddr(string(entry))
+			return a, err == nil
+		}
+		if i < 0 {
+			return netip.Addr{}, false // fewer entries than proxies
+		}
+		h = h[:i]
+	}
+}
+
+// clientKey is a's bucket: IPv6 addresses by /64.
+func clientKey(a netip.Addr) netip.Addr {
 	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64)

@@ -145,3 +145,39 @@ func TestTombstonesPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMissesBehindProxies: behind a trusted proxy, misses are counted per address in
+// X-Forwarded-For, and entries a client adds on the left change nothing.
+func TestMissesBehindProxies(t *testing.T) {
+	dsn, _, _ := catalogDB(t)
+	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+		c.TrustedProxies, c.MissRate, c.MissBurst = 1, 0.5, 2
+	})
+	miss := func(xff string, n int) int {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("%s/%d", e.url, 5_000_000+n), nil)
+		req.Header.Set("X-Forwarded-For", xff)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 429 && res.Header.Get("Retry-After") != "2" {
+			t.Fatalf("Retry-After %q, want 2", res.Header.Get("Retry-After"))
+		}
+		return res.StatusCode
+	}
+	for i, c := range []struct {
+		xff  string
+		want int
+	}{
+		{"203.0.113.1", 404},
+		{"203.0.113.1", 404},
+		{"203.0.113.1", 429},
+		{"198.51.100.9, 203.0.113.1", 429}, // a forged entry on the left
+		{"203.0.113.2", 404},
+	} {
+		if got := miss(c.xff, i); got != c.want {
+			t.Fatalf("%d, X-Forwarded-For %q: %d, want %d", i, c.xff, got, c.want)
+		}
+	}
+}
