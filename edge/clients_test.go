@@ -259,3 +259,50 @@ func TestUploadKeepsItsLongRead(t *testing.T) {
 		t.Fatal("a half request outlived the read timeout")
 	}
 }
+
+// TestConcurrentFlushesDoNotDeadlock: two edges flushing views of the same videos at
+// the same time wait for each other's row locks instead of deadlocking, and every
+// view is written.
+func TestConcurrentFlushesDoNotDeadlock(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	var videos []*videoforge.Video
+	for range 200 {
+		videos = append(videos, create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady)))
+	}
+	p := pool(t, dsn)
+	edges := []*running{
+		startEdge(t, p, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
+		startEdge(t, p, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
+	}
+	const rounds = 5
+	for range rounds {
+		for _, e := range edges {
+			for _, v := range videos {
+				if a := e.get(t, "/"+id(v), ""); a.status != 200 {
+					t.Fatal(a)
+				}
+			}
+		}
+		errs := make(chan error, len(edges))
+		for _, e := range edges {
+			go func() { errs <- e.FlushViews(context.Background()) }()
+		}
+		for range edges {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, e := range edges {
+		if n := metric(t, e.Registry(), "videoforge_edge_view_flush_failures_total"); n != 0 {
+			t.Errorf("edge %d: %v failed flushes", i, n)
+		}
+	}
+	var total int64
+	if err := db.Pool().QueryRow(context.Background(), `SELECT sum(views) FROM videos`).Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(rounds * len(edges) * len(videos)); total != want {
+		t.Fatalf("%d views written, want %d", total, want)
+	}
+}

@@ -97,7 +97,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 	e.metrics = newMetrics(e)
 	e.applier = newApplier(cache, neg, cfg.NegativeTTL, cfg.TombstoneRetention, func(n int) { e.metrics.applied.Add(float64(n)) })
 	e.flusher = &flusher{counter: &e.views, store: e.store, interval: cfg.FlushInterval, log: e.log,
-		flushed: func(n int64) { e.metrics.viewsFlushed.Add(float64(n)) }, kick: make(chan chan struct{})}
+		flushed: func(n int64) { e.metrics.viewsFlushed.Add(float64(n)) }, failed: e.metrics.flushFailures.Inc, kick: make(chan chan struct{})}
 	e.server = &fasthttp.Server{
 		Handler:                       e.Handle,
 		Name:                          "videoforge-edge",

@@ -29,6 +29,7 @@ type metrics struct {
 	reads, limited  prometheus.Counter
 	corrected       prometheus.Counter
 	viewsFlushed    prometheus.Counter
+	flushFailures   prometheus.Counter
 	reconciles      *prometheus.CounterVec
 	lag, pending    prometheus.Gauge
 	lastReconcile   prometheus.Gauge
@@ -61,6 +62,7 @@ func newMetrics(e *Edge) *metrics {
 	tombs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "videoforge_edge_tombstones", Help: "Deleted videos whose version is remembered."},
 		func() float64 { return float64(e.applier.deleted.Load()) })
 	m.viewsFlushed = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_views_flushed_total", Help: "Views written to PostgreSQL."})
+	m.flushFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_view_flush_failures_total", Help: "View flushes that failed (their views are kept for the next one)."})
 	m.reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "videoforge_edge_reconciles_total", Help: "Reconciles with PostgreSQL by result."}, []string{"result"})
 	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_edge_event_lag_seconds", Help: "Age of the last catalog event applied when it was applied."})
 	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_edge_events_pending", Help: "Catalog events in the stream not yet delivered to this edge."})
@@ -75,7 +77,7 @@ func newMetrics(e *Edge) *metrics {
 			}
 			return 0
 		})
-	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.confirms, m.corrected, m.reads, m.limited, tombs, m.viewsFlushed, m.reconciles,
+	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.confirms, m.corrected, m.reads, m.limited, tombs, m.viewsFlushed, m.flushFailures, m.reconciles,
 		m.lag, m.pending, m.lastReconcile, m.snapshotSeconds, size, ready)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m

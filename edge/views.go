@@ -50,6 +50,7 @@ type flusher struct {
 	interval time.Duration
 	log      *slog.Logger
 	flushed  func(views int64)
+	failed   func()
 	kick     chan chan struct{} // flush now and close the channel, for tests and shutdown
 }
 
@@ -71,6 +72,9 @@ func (f *flusher) run(ctx context.Context) {
 		}
 		if err := f.store.addViews(ctx, ids, counts); err != nil {
 			f.log.Warn("views not flushed; keeping them for the next round", "videos", len(ids), "err", err)
+			if f.failed != nil {
+				f.failed()
+			}
 			return
 		}
 		clear(pending)
