@@ -122,6 +122,8 @@ func Permissions(r Role) *server.Permissions {
 	case RoleReader:
 		return perm(concat(
 			info,
+			// Which stream holds a subject: the nats CLI asks before `sub --all`.
+			[]string{"$JS.API.STREAM.NAMES"},
 			api("STREAM.INFO", CatalogStream, JobsStream),
 			apiAll("CONSUMER.CREATE", CatalogStream, JobsStream),
 			apiAll("CONSUMER.MSG.NEXT", CatalogStream, JobsStream),

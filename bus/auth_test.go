@@ -178,6 +178,9 @@ func TestAuthRolesDoTheirJobs(t *testing.T) {
 		if err != nil || info.State.LastSeq != 2 {
 			t.Fatalf("%s reader: stream info: %v, %+v", name, err, info)
 		}
+		if name, err := js.StreamNameBySubject(ctx, bus.CatalogSubjects); err != nil || name != bus.CatalogStream {
+			t.Fatalf("reader: stream by subject (the nats CLI's sub --all): %q, %v", name, err)
+		}
 		if _, err := s.GetLastMsgForSubject(ctx, videoforge.CatalogSubject(7, videoforge.EventUpdated)); err != nil {
 			t.Fatalf("%s reader: direct get: %v", name, err)
 		}
@@ -304,7 +307,7 @@ func TestAuthRefusesWhatARoleDoesNotNeed(t *testing.T) {
 		{bus.RoleReader,
 			[]string{forged, "videoforge.catalog.video.8.created", "videoforge.jobs.1.completed", bus.TranscodeJobSubject,
 				"$JS.API.STREAM.PURGE.CATALOG", "$JS.API.STREAM.DELETE.CATALOG", "$JS.API.STREAM.UPDATE.CATALOG",
-				"$JS.API.STREAM.CREATE.FORGED", "$JS.API.STREAM.MSG.DELETE.CATALOG", "$JS.API.CONSUMER.DELETE.CATALOG.x",
+				"$JS.API.STREAM.CREATE.FORGED", "$JS.API.STREAM.LIST", "$JS.API.STREAM.INFO.TRANSCODE", "$JS.API.STREAM.MSG.DELETE.CATALOG", "$JS.API.CONSUMER.DELETE.CATALOG.x",
 				"$JS.API.CONSUMER.CREATE.TRANSCODE.transcoder", "$JS.API.CONSUMER.MSG.NEXT.TRANSCODE.transcoder",
 				"$JS.ACK.TRANSCODE.transcoder.1.1.1.1.0"},
 			[]string{bus.TranscodeSubjects, "_INBOX_transcoder.>", "_INBOX_relay.>", "$JS.API.>", ">"}},

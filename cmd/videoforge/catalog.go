@@ -111,7 +111,7 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	gf := f.gallery()
 	pf := f.playback()
 	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
-	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to; empty runs no relay")
+	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to, with the catalog's NATS user in the URL (nats://catalog:…@host:4222); empty runs no relay")
 	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
 	uf := f.catalogUploads()
 	tf := f.tus()

@@ -15,7 +15,7 @@ import (
 func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	f := newFlags("edge", "Serves the streaming API (/api/stream) from memory, kept current by the CATALOG stream and PostgreSQL.")
 	addr := f.string("addr", "EDGE_ADDR", edge.DefaultAddr, "address to listen on")
-	natsURL := f.string("nats-url", "NATS_URL", "", "NATS server(s) to follow catalog events from; empty reconciles with PostgreSQL only")
+	natsURL := f.string("nats-url", "NATS_URL", "", "NATS server(s) to follow catalog events from, with the read-only NATS user in the URL (nats://reader:…@host:4222); empty reconciles with PostgreSQL only")
 	pf := f.playback()
 	stale := f.duration("staleness", "EDGE_STALENESS", edge.DefaultStaleness, "reconcile period: bound on serving a changed video's old state when events are lost")
 	dbf := f.database()

@@ -72,6 +72,7 @@ locals {
     reader = {
       publish = [
         "$JS.API.INFO",
+        "$JS.API.STREAM.NAMES",
         "$JS.API.STREAM.INFO.CATALOG",
         "$JS.API.STREAM.INFO.JOBS",
         "$JS.API.CONSUMER.CREATE.CATALOG.>",
