@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -304,5 +306,67 @@ func TestConcurrentFlushesDoNotDeadlock(t *testing.T) {
 	}
 	if want := int64(rounds * len(edges) * len(videos)); total != want {
 		t.Fatalf("%d views written, want %d", total, want)
+	}
+}
+
+// TestViewsOfLastRequestsFlushed: stream hits under way when the edge is stopped are
+// all either answered 200 and counted, or refused: the views written equal the 200
+// answers.
+func TestViewsOfLastRequestsFlushed(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := edge.New(edge.Config{BaseURL: "https://cdn.example", TokenKey: tokenKey, Staleness: time.Hour,
+		FlushInterval: time.Hour, ShutdownGrace: 5 * time.Second}, pool(t, dsn), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx, ln) }()
+	if err := e.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String() + "/api/stream/" + id(v)
+	var ok, sent atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			client := &http.Client{Transport: &http.Transport{}}
+			for sent.Add(1) <= 1000 {
+				res, err := client.Get(url)
+				if err != nil {
+					continue // refused once the listener is closed
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	checkFor(t, 10*time.Second, func() error {
+		if ok.Load() < 300 {
+			return errNotYet
+		}
+		return nil
+	})
+	cancel() // SIGTERM, mid-traffic
+	wg.Wait()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var views int64
+	if err := db.Pool().QueryRow(context.Background(), `SELECT views FROM videos WHERE id = $1`, v.ID).Scan(&views); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d requests, %d answered 200, %d views written", min(sent.Load(), 1000), ok.Load(), views)
+	if views != ok.Load() {
+		t.Fatalf("%d views written, %d answered 200", views, ok.Load())
 	}
 }
