@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +57,12 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		if *token, err = iss.Mint(*user, 24*time.Hour); err != nil {
 			return err
+		}
+	}
+	if u, err := url.Parse(strings.Split(*natsURL, ",")[0]); err == nil && u.User == nil {
+		// The dev stack's NATS takes only its users: follow the job as its reader.
+		if pw, err := os.ReadFile(bus.PasswordFile(filepath.Join(keyDir(*data), "nats"), bus.RoleReader)); err == nil {
+			*natsURL = bus.WithUser(*natsURL, string(bus.RoleReader), strings.TrimSpace(string(pw)))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *wait)
