@@ -39,7 +39,10 @@ type Edge struct {
 	views   viewCounter
 	flusher *flusher
 	flight  singleflight.Group
-	metrics *metrics
+	// confirming holds a token per widening event being read from PostgreSQL.
+	confirming chan struct{}
+	confirmWG  sync.WaitGroup
+	metrics    *metrics
 
 	verifier Verifier
 	media    func(ctx *fasthttp.RequestCtx) bool // the embedded media server, when set
@@ -88,7 +91,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 		return nil, fmt.Errorf("edge: new negative cache: %w", err)
 	}
 	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
-		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{})}
+		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{}), confirming: make(chan struct{}, maxConfirms)}
 	e.cors = newCORS(cfg.CORSOrigins)
 	if cfg.MissRate > 0 {
 		e.limiter = newMissLimiter(cfg.MissRate, cfg.MissBurst, 100_000)
@@ -134,12 +137,14 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() { e.applier.run(stop) })
+	var applierWG, wg sync.WaitGroup
+	applierWG.Go(func() { e.applier.run(stop) })
 	defer func() {
 		cancel()
-		close(stop)
 		wg.Wait()
+		e.confirmWG.Wait() // confirmations send to the applier: it stops after them
+		close(stop)
+		applierWG.Wait()
 		// Closing a cache clears its tables, which takes most of a second for millions
 		// of entries: it is not worth holding the process's exit for.
 		go func() {

@@ -143,9 +143,11 @@ func (f *follower) follow(ctx context.Context, seq uint64) (uint64, error) {
 }
 
 // apply hands an event's change to the applier, which applies at once what narrows
-// access; what would widen it is read from PostgreSQL, and PostgreSQL's row is applied
-// instead. When PostgreSQL cannot be read the hint is dropped: the narrower state
-// stays until the next reconcile.
+// access; what would widen it is read from PostgreSQL in the background, and
+// PostgreSQL's row is applied instead, under the usual version rule (so a read that
+// races a later event cannot undo it). Reads are bounded in number and never hold up
+// the events behind them: when too many are under way, or PostgreSQL cannot be read,
+// the hint is dropped and the narrower state stays until the next reconcile.
 func (e *Edge) apply(ctx context.Context, c change) error {
 	var confirm []int64
 	if c.hint {
@@ -155,13 +157,26 @@ func (e *Edge) apply(ctx context.Context, c change) error {
 		return err
 	}
 	for _, id := range confirm {
-		e.metrics.confirms.Inc()
-		if _, err := e.load(id, true); err != nil {
-			e.log.Warn("catalog event not confirmed; keeping what is held", "video", id, "err", err)
+		select {
+		case e.confirming <- struct{}{}:
+		default:
+			e.metrics.confirmsDropped.Inc()
+			continue
 		}
+		e.metrics.confirms.Inc()
+		e.confirmWG.Go(func() {
+			defer func() { <-e.confirming }()
+			if _, err := e.load(id, true); err != nil {
+				e.metrics.confirmsDropped.Inc()
+				e.log.Warn("catalog event not confirmed; keeping what is held", "video", id, "err", err)
+			}
+		})
 	}
 	return nil
 }
+
+// maxConfirms bounds the PostgreSQL reads of widening events under way at once.
+const maxConfirms = 8
 
 type decoded struct {
 	change change

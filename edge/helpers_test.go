@@ -297,9 +297,10 @@ func issuer(t *testing.T) (*auth.Issuer, *auth.Verifier) {
 // proxy forwards TCP connections to target until closed, so that a test can cut a
 // dependency off the network.
 type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
+	ln      net.Listener
+	mu      sync.Mutex
+	conns   []net.Conn
+	stalled chan struct{} // closed: bytes are no longer forwarded, connections stay open
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -308,7 +309,7 @@ func newProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln}
+	p := &proxy{ln: ln, stalled: make(chan struct{})}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -323,8 +324,8 @@ func newProxy(t *testing.T, target string) *proxy {
 			p.mu.Lock()
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
+			go func() { p.copy(u, c); u.Close() }()
+			go func() { p.copy(c, u); c.Close() }()
 		}
 	}()
 	t.Cleanup(p.cut)
@@ -332,6 +333,31 @@ func newProxy(t *testing.T, target string) *proxy {
 }
 
 func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+// copy forwards src to dst until either fails, holding every byte once stalled.
+func (p *proxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		select {
+		case <-p.stalled:
+			io.Copy(io.Discard, src) // hold the connection open, answer nothing
+			return
+		default:
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall stops forwarding without closing anything: the dependency hangs.
+func (p *proxy) stall() { close(p.stalled) }
 
 // cut closes the listener and every forwarded connection.
 func (p *proxy) cut() {

@@ -3,6 +3,7 @@ package edge_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -161,4 +162,35 @@ func TestRestoredDatabaseConverges(t *testing.T) {
 		return nil
 	})
 	t.Logf("converged %v after the restore (EDGE_STALENESS %v)", time.Since(start).Round(time.Millisecond), staleness)
+}
+
+// TestConfirmationsDoNotHoldUpEvents: while PostgreSQL hangs, events that
+// would widen access are dropped without holding up the ones behind them: a video
+// made private is hidden at once.
+func TestConfirmationsDoNotHoldUpEvents(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	ns := startNATS(t)
+	js := ns.js()
+	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	relay(t, db, js)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := newProxy(t, u.Host)
+	u.Host = px.addr()
+	e := startEdge(t, pool(t, u.String()), ns.url(), nil, nil)
+	px.stall()          // reads hang until their timeout
+	for i := range 50 { // each would need a read that cannot be made
+		w := *v
+		w.ID = 1_000_000 + int64(i)
+		publish(t, js, fmt.Sprint("unknown-", i), videoforge.EventCreated, 1, &w)
+	}
+	x := *v
+	x.Visibility = videoforge.Private
+	publish(t, js, "made-private", videoforge.EventUpdated, v.Version+1, &x)
+	start := time.Now()
+	checkFor(t, 3*time.Second, statusIs(t, e, "/"+id(v)+"/qualities", "", 404)) // counts no view, which could not be written
+	t.Logf("made private %v after 50 unconfirmable events", time.Since(start).Round(time.Millisecond))
+	px.cut() // what still waits on PostgreSQL fails now
 }

@@ -26,6 +26,7 @@ type metrics struct {
 	hits, misses    prometheus.Counter
 	applied         prometheus.Counter
 	confirms        prometheus.Counter
+	confirmsDropped prometheus.Counter
 	reads, limited  prometheus.Counter
 	corrected       prometheus.Counter
 	viewsFlushed    prometheus.Counter
@@ -57,6 +58,7 @@ func newMetrics(e *Edge) *metrics {
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_changes_applied_total", Help: "Catalog changes (snapshot, events, reconciles, misses) applied to the cache."})
 	m.confirms = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_total", Help: "Catalog events that would widen access, read from PostgreSQL before being served."})
 	m.corrected = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reconcile_corrections_total", Help: "Held videos a reconcile replaced with PostgreSQL's row because their versions disagreed."})
+	m.confirmsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_dropped_total", Help: "Widening catalog events not confirmed (too many reads under way, or PostgreSQL unreadable); the reconcile brings their change."})
 	m.reads = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reads_total", Help: "Videos read from PostgreSQL one by one (misses and event confirmations)."})
 	m.limited = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_misses_limited_total", Help: "Look-ups refused with 429 because their client made too many misses."})
 	tombs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "videoforge_edge_tombstones", Help: "Deleted videos whose version is remembered."},
@@ -77,7 +79,7 @@ func newMetrics(e *Edge) *metrics {
 			}
 			return 0
 		})
-	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.confirms, m.corrected, m.reads, m.limited, tombs, m.viewsFlushed, m.flushFailures, m.reconciles,
+	m.registry.MustRegister(m.requests, lat, m.hits, m.misses, m.applied, m.confirms, m.confirmsDropped, m.corrected, m.reads, m.limited, tombs, m.viewsFlushed, m.flushFailures, m.reconciles,
 		m.lag, m.pending, m.lastReconcile, m.snapshotSeconds, size, ready)
 	m.handler = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{}))
 	return m
