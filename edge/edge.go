@@ -31,18 +31,16 @@ type Edge struct {
 	store *store
 	log   *slog.Logger
 
-	cache   *ristretto.Cache[int64, *video]
-	neg     *ristretto.Cache[int64, struct{}]
-	limiter *missLimiter
-	cors    *cors
-	applier *applier
-	views   viewCounter
-	flusher *flusher
-	flight  singleflight.Group
-	// confirming holds a token per widening event being read from PostgreSQL.
-	confirming chan struct{}
-	confirmWG  sync.WaitGroup
-	metrics    *metrics
+	cache    *ristretto.Cache[int64, *video]
+	neg      *ristretto.Cache[int64, struct{}]
+	limiter  *missLimiter
+	cors     *cors
+	applier  *applier
+	views    viewCounter
+	flusher  *flusher
+	flight   singleflight.Group
+	confirmQ chan int64 // ids of widening events, to be read from PostgreSQL
+	metrics  *metrics
 
 	verifier Verifier
 	media    func(ctx *fasthttp.RequestCtx) bool // the embedded media server, when set
@@ -91,7 +89,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 		return nil, fmt.Errorf("edge: new negative cache: %w", err)
 	}
 	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
-		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{}), confirming: make(chan struct{}, maxConfirms)}
+		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{}), confirmQ: make(chan int64, confirmBacklog)}
 	e.cors = newCORS(cfg.CORSOrigins)
 	if cfg.MissRate > 0 {
 		e.limiter = newMissLimiter(cfg.MissRate, cfg.MissBurst, 100_000)
@@ -142,7 +140,6 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 	defer func() {
 		cancel()
 		wg.Wait()
-		e.confirmWG.Wait() // confirmations send to the applier: it stops after them
 		close(stop)
 		applierWG.Wait()
 		// Closing a cache clears its tables, which takes most of a second for millions
@@ -298,6 +295,9 @@ func (e *Edge) start(ctx context.Context, conn *natsConn, wg *sync.WaitGroup) er
 	rec := &reconciler{edge: e, watermark: since}
 	wg.Go(func() { rec.run(ctx) })
 	if conn != nil {
+		for range confirmers {
+			wg.Go(func() { e.confirm(ctx) })
+		}
 		f := &follower{edge: e, conn: conn}
 		wg.Go(func() { f.run(ctx, seq, seqKnown) })
 	}

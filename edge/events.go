@@ -143,11 +143,10 @@ func (f *follower) follow(ctx context.Context, seq uint64) (uint64, error) {
 }
 
 // apply hands an event's change to the applier, which applies at once what narrows
-// access; what would widen it is read from PostgreSQL in the background, and
-// PostgreSQL's row is applied instead, under the usual version rule (so a read that
-// races a later event cannot undo it). Reads are bounded in number and never hold up
-// the events behind them: when too many are under way, or PostgreSQL cannot be read,
-// the hint is dropped and the narrower state stays until the next reconcile.
+// access; what would widen it is queued for the confirmers, which read it from
+// PostgreSQL and apply PostgreSQL's row instead. The queue is bounded and never holds
+// up the events behind it: when it is full the hint is dropped, and the narrower
+// state stays until the next reconcile.
 func (e *Edge) apply(ctx context.Context, c change) error {
 	var confirm []int64
 	if c.hint {
@@ -158,25 +157,66 @@ func (e *Edge) apply(ctx context.Context, c change) error {
 	}
 	for _, id := range confirm {
 		select {
-		case e.confirming <- struct{}{}:
+		case e.confirmQ <- id:
+			e.metrics.confirms.Inc()
 		default:
 			e.metrics.confirmsDropped.Inc()
-			continue
 		}
-		e.metrics.confirms.Inc()
-		e.confirmWG.Go(func() {
-			defer func() { <-e.confirming }()
-			if _, err := e.load(id, true); err != nil {
-				e.metrics.confirmsDropped.Inc()
-				e.log.Warn("catalog event not confirmed; keeping what is held", "video", id, "err", err)
-			}
-		})
 	}
 	return nil
 }
 
-// maxConfirms bounds the PostgreSQL reads of widening events under way at once.
-const maxConfirms = 8
+// Confirmation reads: how many run at once, how many ids each reads at most, and how
+// many ids may wait.
+const (
+	confirmers     = 4
+	confirmBatch   = 256
+	confirmBacklog = 16_384
+)
+
+// confirm is a confirmer's life: it reads the queued ids from PostgreSQL, as many at
+// once as are waiting, and applies the rows under the usual version rule (so a read
+// that races a later event cannot undo it). Ids PostgreSQL does not have are left as
+// they are held (not held, or deleted).
+func (e *Edge) confirm(ctx context.Context) {
+	in := newInterner()
+	ids := make([]int64, 0, confirmBatch)
+	for {
+		ids = ids[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-e.confirmQ:
+			ids = append(ids, id)
+		}
+	drain:
+		for len(ids) < confirmBatch {
+			select {
+			case id := <-e.confirmQ:
+				ids = append(ids, id)
+			default:
+				break drain
+			}
+		}
+		e.metrics.reads.Add(float64(len(ids)))
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		vs, err := e.store.byIDs(qctx, in, ids)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.metrics.confirmsDropped.Add(float64(len(ids)))
+			e.log.Warn("catalog events not confirmed; keeping what is held", "videos", len(ids), "err", err)
+			continue
+		}
+		if len(vs) > 0 {
+			if err := e.send(ctx, change{videos: vs}); err != nil {
+				return
+			}
+		}
+	}
+}
 
 type decoded struct {
 	change change

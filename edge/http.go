@@ -224,19 +224,7 @@ func (e *Edge) owner(ctx *fasthttp.RequestCtx, v *video) error {
 // miss reads a video that is not held, once for all concurrent callers, and hands it
 // to the applier.
 func (e *Edge) miss(_ context.Context, id int64) (*video, error) {
-	return e.load(id, false)
-}
-
-// load reads one video from PostgreSQL, once for all concurrent callers, and hands
-// the row (or its absence) to the applier: without waiting, and dropped when the
-// applier is busy, for a miss; waiting until applied when confirming an event
-// (fresh), which also does not join a read that began before the event was received.
-func (e *Edge) load(id int64, fresh bool) (*video, error) {
-	key := strconv.FormatInt(id, 10)
-	if fresh {
-		e.flight.Forget(key)
-	}
-	r, err, _ := e.flight.Do(key, func() (any, error) {
+	r, err, _ := e.flight.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		qctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		e.metrics.reads.Inc()
@@ -249,14 +237,6 @@ func (e *Edge) load(id int64, fresh bool) (*video, error) {
 		if len(vs) == 1 {
 			v = vs[0]
 			c = change{videos: vs}
-		}
-		if fresh {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := e.send(sctx, c); err != nil {
-				return nil, err
-			}
-			return v, nil
 		}
 		select {
 		case e.applier.mailbox <- c: // a cache fill; dropped when the applier is busy

@@ -56,10 +56,10 @@ func newMetrics(e *Edge) *metrics {
 	m.hits = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_cache_hits_total", Help: "Look-ups answered from the cache."})
 	m.misses = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_cache_misses_total", Help: "Look-ups that read PostgreSQL."})
 	m.applied = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_changes_applied_total", Help: "Catalog changes (snapshot, events, reconciles, misses) applied to the cache."})
-	m.confirms = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_total", Help: "Catalog events that would widen access, read from PostgreSQL before being served."})
+	m.confirms = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_total", Help: "Catalog events that would widen access, queued to be read from PostgreSQL before being served."})
 	m.corrected = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reconcile_corrections_total", Help: "Held videos a reconcile replaced with PostgreSQL's row because their versions disagreed."})
-	m.confirmsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_dropped_total", Help: "Widening catalog events not confirmed (too many reads under way, or PostgreSQL unreadable); the reconcile brings their change."})
-	m.reads = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reads_total", Help: "Videos read from PostgreSQL one by one (misses and event confirmations)."})
+	m.confirmsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_event_confirms_dropped_total", Help: "Widening catalog events not confirmed (the queue full, or PostgreSQL unreadable); the reconcile brings their change."})
+	m.reads = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_reads_total", Help: "Videos read from PostgreSQL by id (misses and event confirmations)."})
 	m.limited = prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_edge_misses_limited_total", Help: "Look-ups refused with 429 because their client made too many misses."})
 	tombs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "videoforge_edge_tombstones", Help: "Deleted videos whose version is remembered."},
 		func() float64 { return float64(e.applier.deleted.Load()) })
