@@ -330,9 +330,9 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	case errors.Is(cause, errSuperseded) || videoforge.ErrorCode(err) == videoforge.ECONFLICT:
 		// Whoever holds the job now holds its message too (or its own copy); this
 		// attempt only takes back what it wrote.
-		t.m.outcome(outcomeSuperseded)
 		j.logger().Warn("a newer attempt holds the job; this one stops", "err", err)
 		remove()
+		t.m.outcome(outcomeSuperseded) // counted once its folder is gone
 	case errors.Is(cause, errShutdown):
 		t.m.outcome(outcomeHandedBack)
 		j.logger().Info("shutting down; handing the job back")
