@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -206,13 +207,28 @@ func (s *Store) PutDir(ctx context.Context, dir, prefix string, last ...string) 
 	if err != nil {
 		return fmt.Errorf("storage: put %s: %w", dir, err)
 	}
+	// A request cut off by ctx may still complete at the server after the caller
+	// has moved on (and, say, removed the prefix). So the file in flight when ctx
+	// ends gets FinishGrace to be answered, and no file starts after: when PutDir
+	// returns, every object it wrote exists and no more will appear.
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(FinishGrace, cancel) })
+	defer stop()
 	for _, rel := range append(first, last...) {
-		if err := s.PutFile(ctx, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("storage: put %s: %w", dir, context.Cause(ctx))
+		}
+		if err := s.PutFile(fctx, prefix+rel, filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// FinishGrace is how long PutDir lets the file in flight finish after its context
+// ends.
+const FinishGrace = 10 * time.Second
 
 // Object is what Head tells about an object.
 type Object struct {
