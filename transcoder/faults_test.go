@@ -45,18 +45,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // outcomes reads videoforge_transcoder_messages_total{outcome} from reg.
 func outcomes(t *testing.T, reg *prometheus.Registry, outcome string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			if mf.GetName() == "videoforge_transcoder_messages_total" && m.GetLabel()[0].GetValue() == outcome {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return counter(t, reg, "videoforge_transcoder_messages_total", outcome)
 }
 
 // keys lists the objects under prefix.
@@ -249,7 +238,7 @@ func TestPostgresOutage(t *testing.T) {
 	if j.Attempts != 1 || e.jobFailures(t, msg.JobID) != 0 {
 		t.Errorf("job %+v with %d failures: want completed on its first attempt", j, e.jobFailures(t, msg.JobID))
 	}
-	if n := testutilCounter(t, reg, "videoforge_transcoder_outage_retries_total"); n == 0 {
+	if n := counter(t, reg, "videoforge_transcoder_outage_retries_total", ""); n == 0 {
 		t.Error("no step was retried: the outage did not happen")
 	}
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
@@ -377,7 +366,7 @@ func TestStorageOutage(t *testing.T) {
 	if restored.Load() == 0 || j.Attempts != 1 || e.jobFailures(t, msg.JobID) != 0 {
 		t.Errorf("job %+v: want completed on its first attempt after the outage", j)
 	}
-	if n := testutilCounter(t, reg, "videoforge_transcoder_outage_retries_total"); n == 0 {
+	if n := counter(t, reg, "videoforge_transcoder_outage_retries_total", ""); n == 0 {
 		t.Error("no step was retried: the outage did not happen")
 	}
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)

@@ -685,21 +685,27 @@ func TestPoisonMessage(t *testing.T) {
 			break
 		}
 	}
-	if n := testutilCounter(t, reg, "videoforge_transcoder_worker_restarts_total"); n < float64(cfg.MaxAttempts) {
+	if n := counter(t, reg, "videoforge_transcoder_worker_restarts_total", ""); n < float64(cfg.MaxAttempts) {
 		t.Errorf("%v worker restarts, want at least %d", n, cfg.MaxAttempts)
 	}
 }
 
-// testutilCounter reads a counter without labels from reg.
-func testutilCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counter reads the counter name from reg: the one with the label value label, or,
+// with label "", the only one.
+func counter(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if (label == "" && len(mf.GetMetric()) == 1) || (len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label) {
+				return m.GetCounter().GetValue()
+			}
 		}
 	}
 	return 0

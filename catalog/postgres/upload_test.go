@@ -43,11 +43,7 @@ func TestCompleteUploadOnce(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()
 	js := postgres.NewJobService(db)
-	v := &videoforge.Video{UserID: "alice", Title: "clip", Visibility: videoforge.Public}
-	j, err := js.CreateUpload(ctx, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, v := createUpload(t, js)
 	var queued atomic.Int32
 	queue := func(_ context.Context, got *videoforge.Job, videoID int64) (videoforge.Source, error) {
 		if got.ID != j.ID || videoID != v.ID {
@@ -102,11 +98,7 @@ func TestSealedSource(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()
 	js := postgres.NewJobService(db)
-	v := &videoforge.Video{UserID: "alice", Title: "clip", Visibility: videoforge.Public}
-	j, err := js.CreateUpload(ctx, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, v := createUpload(t, js)
 	want := videoforge.Source{Key: j.SourceKey, Size: 1234, ETag: `"e1"`, VersionID: "v7"}
 	if _, err := js.CompleteUpload(ctx, j.ID, "alice", func(context.Context, *videoforge.Job, int64) (videoforge.Source, error) {
 		return want, nil
@@ -131,11 +123,7 @@ func TestUnsentJobs(t *testing.T) {
 		return videoforge.Source{Key: j.SourceKey, Size: 1, ETag: `"x"`}, nil
 	}
 	complete := func() (*videoforge.Job, *videoforge.Video) {
-		v := &videoforge.Video{UserID: "alice", Title: "clip", Visibility: videoforge.Public}
-		j, err := js.CreateUpload(ctx, v)
-		if err != nil {
-			t.Fatal(err)
-		}
+		j, v := createUpload(t, js)
 		if _, err := js.CompleteUpload(ctx, j.ID, "alice", seal); err != nil {
 			t.Fatal(err)
 		}
@@ -202,11 +190,7 @@ func TestJanitorRacesComplete(t *testing.T) {
 	db, _ := open(t)
 	ctx := context.Background()
 	js := postgres.NewJobService(db)
-	v := &videoforge.Video{UserID: "alice", Title: "clip", Visibility: videoforge.Public}
-	j, err := js.CreateUpload(ctx, v)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _ := createUpload(t, js)
 	js.SetTestHook(func(point string, jobID int64) {
 		if point != "expire" || jobID != j.ID {
 			return
@@ -224,4 +208,15 @@ func TestJanitorRacesComplete(t *testing.T) {
 	if jv, _ := js.FindJob(ctx, j.ID, "alice"); jv.Status != videoforge.JobQueued {
 		t.Fatalf("job %s, want queued", jv.Status)
 	}
+}
+
+// createUpload starts an upload of alice's: its pending job and uploaded video.
+func createUpload(t *testing.T, js *postgres.JobService) (*videoforge.Job, *videoforge.Video) {
+	t.Helper()
+	v := &videoforge.Video{UserID: "alice", Title: "clip", Visibility: videoforge.Public}
+	j, err := js.CreateUpload(context.Background(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, v
 }
