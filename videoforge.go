@@ -66,6 +66,17 @@ type Video struct {
 	Version int64 `json:"-"`
 	// Renditions are the ladder's variants; only events and the edge carry them.
 	Renditions []Rendition `json:"renditions,omitempty"`
+	// TokenGen is the video's playback token generation: it grows each time the
+	// video's access narrows, and tokens signed at an older one are refused. Events
+	// carry it; the gallery's answers do not.
+	TokenGen int64 `json:"tokenGen,omitempty"`
+	// ShareKey is the unguessable key an unlisted video is read and streamed by
+	// (?key=…). Only its owner's answers carry it, never an event.
+	ShareKey string `json:"shareKey,omitempty"`
+	// Trimmed marks an event's video that carries only id, visibility, status, token
+	// generation and version (a video that is not public, or a deleted one): the rest
+	// is read from PostgreSQL by those allowed to.
+	Trimmed bool `json:"trimmed,omitempty"`
 }
 
 // Rendition is one variant of a video's HLS ladder.

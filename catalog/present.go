@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"crypto/subtle"
 	"strconv"
 	"strings"
 	"time"
@@ -25,9 +26,14 @@ type Playback struct {
 // transcoder stores it) into a URL: plain for public videos, carrying a path token for
 // the others, which the gallery only shows to those allowed to see them. Without
 // playback settings, or for a value that is not a key of the video's folder, it stays as
-// stored.
-func (s *Server) present(v *videoforge.Video) {
+// stored. The share key of an unlisted video is shown to its owner (viewer) only.
+func (s *Server) present(v *videoforge.Video, viewer string) {
 	v.S3Key = "" // a storage detail, carried by events only
+	if v.UserID != viewer || v.Visibility != videoforge.Unlisted {
+		v.ShareKey = ""
+	}
+	gen := v.TokenGen
+	v.TokenGen = 0
 	p := s.cfg.Playback
 	if p == nil || v.ThumbnailURL == nil {
 		return
@@ -46,7 +52,13 @@ func (s *Server) present(v *videoforge.Video) {
 		if ttl <= 0 {
 			ttl = time.Hour
 		}
-		u = base + playback.Sign(p.TokenKey, v.ID, time.Now().Add(ttl)) + rel
+		u = base + playback.Sign(p.TokenKey, v.ID, gen, time.Now().Add(ttl)) + rel
 	}
 	v.ThumbnailURL = &u
+}
+
+// SameShareKey tells, in time that does not depend on where they differ, whether got
+// is an unlisted video's share key want.
+func SameShareKey(got, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
 }

@@ -232,7 +232,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for _, v := range videos {
-		s.present(v)
+		s.present(v, q.Filter.Viewer)
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Videos     []*videoforge.Video `json:"videos"`
@@ -258,7 +258,12 @@ func (s *Server) getVideo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.present(v)
+	if v.Visibility == videoforge.Unlisted && v.UserID != viewer && !SameShareKey(r.URL.Query().Get("key"), v.ShareKey) {
+		// An unlisted video is read by its share key: its id alone, which anybody can
+		// count to, finds nothing, exactly as a missing one.
+		return videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
+	}
+	s.present(v, viewer)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
@@ -289,7 +294,7 @@ func (s *Server) updateVideo(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.present(v)
+	s.present(v, user.ID)
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }

@@ -218,7 +218,13 @@ func TestGetVideo(t *testing.T) {
 		name, path, token string
 		status            int
 	}{
-		{"UnlistedAnonymous", fmt.Sprint("/videos/", unl.ID), "", 200},
+		// An unlisted video is read by its share key; its id alone finds nothing.
+		{"UnlistedAnonymous", fmt.Sprint("/videos/", unl.ID), "", 404},
+		{"UnlistedOther", fmt.Sprint("/videos/", unl.ID), e.token("bob"), 404},
+		{"UnlistedWrongKey", fmt.Sprint("/videos/", unl.ID, "?key=", strings.Repeat("A", len(unl.ShareKey))), "", 404},
+		{"UnlistedOtherVideosKey", fmt.Sprint("/videos/", unl.ID, "?key=", pub.ShareKey), "", 404},
+		{"UnlistedKey", fmt.Sprint("/videos/", unl.ID, "?key=", unl.ShareKey), "", 200},
+		{"UnlistedOwner", fmt.Sprint("/videos/", unl.ID), e.token("alice"), 200},
 		{"PrivateAnonymous", fmt.Sprint("/videos/", priv.ID), "", 404},
 		{"PrivateOther", fmt.Sprint("/videos/", priv.ID), e.token("bob"), 404},
 		{"PrivateOwner", fmt.Sprint("/videos/", priv.ID), e.token("alice"), 200},
@@ -238,6 +244,13 @@ func TestGetVideo(t *testing.T) {
 			}
 			if c.status != 200 {
 				r.errCode(t)
+				return
+			}
+			// The share key is its owner's to hand out: shown to them only.
+			var v videoforge.Video
+			r.decode(t, &v)
+			if owner := c.name == "UnlistedOwner"; (v.ShareKey != "") != owner {
+				t.Errorf("share key %q shown (owner asking: %v)", v.ShareKey, owner)
 			}
 		})
 	}

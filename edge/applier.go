@@ -127,7 +127,18 @@ func (a *applier) apply(c change) {
 		if ok && (cur < 0 && v.version <= -cur || cur > 0 && v.version < cur) {
 			continue // equal versions are set again: the entry may have been evicted
 		}
-		if c.hint && a.widens(v, cur, ok) {
+		if v.partial {
+			// A trimmed event (a video that is not public): PostgreSQL's row is read in
+			// any case, and what it narrows applies now.
+			*c.confirm = append(*c.confirm, v.id)
+			old, hit := a.cache.Get(v.id)
+			if !ok || cur < 0 || !hit || old.notFound {
+				continue
+			}
+			if v = old.narrowedBy(v); v == nil {
+				continue
+			}
+		} else if c.hint && a.widens(v, cur, ok) {
 			*c.confirm = append(*c.confirm, v.id)
 			continue
 		}
@@ -219,7 +230,8 @@ func (a *applier) widens(v *video, cur int64, ok bool) bool {
 	if !hit || old.notFound {
 		return true // evicted: nothing to compare with
 	}
-	return v.vis < old.vis || v.ready && !old.ready || v.vis == visPrivate && old.vis == visPrivate && v.owner != old.owner
+	return v.vis < old.vis || v.ready && !old.ready || v.vis == visPrivate && old.vis == visPrivate && v.owner != old.owner ||
+		v.gen < old.gen
 }
 
 // version returns the version held for id, for tests through the edge's metrics.

@@ -75,8 +75,8 @@ func TestEndpoints(t *testing.T) {
 			t.Fatalf("expiresAt %v: %v", exp, err)
 		}
 		got, err := playback.Check(tokenKey, u.Path, time.Now())
-		if err != nil || got != "/videos/"+id(unl)+"/hls/master.m3u8" {
-			t.Fatalf("Check(%s) = %q, %v", u.Path, got, err)
+		if err != nil || got.Path != "/videos/"+id(unl)+"/hls/master.m3u8" {
+			t.Fatalf("Check(%s) = %+v, %v", u.Path, got, err)
 		}
 		// The playlists' relative URLs inherit the token.
 		if _, err := playback.Check(tokenKey, strings.TrimSuffix(u.Path, "master.m3u8")+"720p/seg_00001.ts", time.Now()); err != nil {
@@ -343,8 +343,8 @@ func TestSignPublic(t *testing.T) {
 	if !found {
 		t.Fatalf("url %s", u)
 	}
-	if p, err := playback.Check(tokenKey, path, time.Now()); err != nil || p != "/videos/"+id(pub)+"/hls/master.m3u8" {
-		t.Errorf("url %s: %q %v", u, p, err)
+	if p, err := playback.Check(tokenKey, path, time.Now()); err != nil || p.Path != "/videos/"+id(pub)+"/hls/master.m3u8" {
+		t.Errorf("url %s: %+v %v", u, p, err)
 	}
 }
 

@@ -139,6 +139,11 @@ func (e *Edge) video(ctx *fasthttp.RequestCtx, path []byte) int {
 	case v.notFound:
 		e.fail(ctx, route, errNotFound, 0)
 		return route
+	case v.vis == visUnlisted && !sameKey(ctx.QueryArgs().Peek("key"), v.shareKey):
+		// An unlisted video is streamed by its share key: the id alone, which anybody
+		// can count to, finds nothing, as for a missing one.
+		e.fail(ctx, route, errNotFound, 0)
+		return route
 	case !v.ready && v.vis != visPrivate:
 		e.fail(ctx, route, errNotReady, 0)
 		return route

@@ -2,9 +2,11 @@ package edge
 
 import (
 	"bytes"
-	"context"
+	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/videoforge/videoforge/media"
 )
 
 // SetMedia makes the edge hand the requests that h claims (it returns true) to h
@@ -52,21 +54,29 @@ var (
 	prefixToken   = []byte("/t/")
 )
 
-// PublicVideo reports whether a video may be played without a token: it is public.
-// It is ENOTFOUND when the video does not exist, for the media server.
-func (e *Edge) PublicVideo(ctx context.Context, id int64) (bool, error) {
+// MediaAccess tells the media server how a video may be played: without a token when
+// it is public, and with tokens of which generation. It is ENOTFOUND when the video
+// does not exist, and it answers from what the edge holds, so that a video made
+// private or deleted stops playing for every token holder as soon as the edge knows
+// (within EDGE_STALENESS, milliseconds through the bus). Unknown ids cost a read of
+// PostgreSQL within the same per-client budget as the edge's own misses.
+func (e *Edge) MediaAccess(ctx *fasthttp.RequestCtx, id int64) (media.Access, error) {
 	v, hit := e.cache.Get(id)
 	if !hit {
 		if _, unknown := e.neg.Get(id); unknown {
-			return false, errNotFound
+			return media.Access{}, errNotFound
+		}
+		if !e.limiter.allow(e.clientAddr(ctx), time.Now()) {
+			e.metrics.limited.Inc()
+			return media.Access{}, errTooManyMisses
 		}
 		var err error
 		if v, err = e.miss(ctx, id); err != nil {
-			return false, err
+			return media.Access{}, err
 		}
 	}
 	if v.notFound {
-		return false, errNotFound
+		return media.Access{}, errNotFound
 	}
-	return v.vis == visPublic, nil
+	return media.Access{Public: v.vis == visPublic, TokenGen: v.gen}, nil
 }

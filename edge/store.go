@@ -25,7 +25,8 @@ type store struct {
 
 const videoSelect = `SELECT id, version, (extract(epoch FROM updated_at) * 1000000)::bigint,
 	CASE visibility WHEN 'public' THEN 0 WHEN 'unlisted' THEN 1 ELSE 2 END::int2,
-	status = 'ready', CASE WHEN visibility = 'private' THEN user_id ELSE '' END, s3_key
+	status = 'ready', CASE WHEN visibility = 'private' THEN user_id ELSE '' END, s3_key,
+	token_gen, CASE WHEN visibility = 'unlisted' THEN share_key ELSE '' END
 	FROM videos`
 
 const renditionSelect = `SELECT video_id, name, width, height, bandwidth, playlist FROM renditions`
@@ -187,7 +188,7 @@ func (s *store) videos(ctx context.Context, in *interner, sql string, args ...an
 		v := &video{}
 		var vis int16
 		var key string
-		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &v.owner, &key); err != nil {
+		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &v.owner, &key, &v.gen, &v.shareKey); err != nil {
 			return nil, fmt.Errorf("edge: read videos: %w", err)
 		}
 		v.vis = uint8(vis)

@@ -39,6 +39,9 @@ type video struct {
 	vis         uint8
 	ready       bool
 	notFound    bool        // a negative entry: the id is unknown to PostgreSQL
+	partial     bool        // from a trimmed event: only vis, ready, gen and version are known
+	gen         int64       // the token generation: tokens are signed at it
+	shareKey    string      // an unlisted video's key (?key=), "" for the others
 	folder      string      // the current objects' folder inside the video's, "a3/" (or "" for the flat layout)
 	ladder      []rendition // shared between videos with the same ladder
 
@@ -64,7 +67,10 @@ type answers struct {
 // fromVideo converts a catalog Video (from an event) to the held form.
 func fromVideo(v *videoforge.Video, version int64) *video {
 	x := &video{id: v.ID, version: version, updatedAt: v.UpdatedAt.UnixMicro(), vis: visOf(v.Visibility),
-		ready: v.Status == videoforge.StatusReady}
+		ready: v.Status == videoforge.StatusReady, gen: v.TokenGen, partial: v.Trimmed}
+	if x.partial {
+		return x
+	}
 	if x.vis == visPrivate {
 		x.owner = v.UserID
 	}
@@ -137,7 +143,7 @@ func (v *video) build(base string, key []byte, expiry int64) *answers {
 	folder := base + "/videos/" + id + "/"
 	var exp *string
 	if expiry != 0 {
-		folder = base + string(playback.AppendSigned(nil, key, v.id, expiry))
+		folder = base + string(playback.AppendSigned(nil, key, v.id, v.gen, expiry))
 		s := time.Unix(expiry, 0).UTC().Format(time.RFC3339)
 		exp = &s
 	}
@@ -159,4 +165,35 @@ func mustJSON(v any) []byte {
 		panic("edge: encode answer: " + err.Error()) // only fixed struct types are encoded
 	}
 	return b
+}
+
+// narrowedBy returns what is held (v) with the access a trimmed event (t) gives, when
+// that is narrower in anything (visibility, readiness, token generation), else nil.
+// Everything else stays as held until PostgreSQL's row is read.
+func (v *video) narrowedBy(t *video) *video {
+	if t.vis <= v.vis && (t.ready || !v.ready) && t.gen <= v.gen {
+		return nil
+	}
+	n := &video{id: v.id, version: t.version, updatedAt: t.updatedAt, vis: max(v.vis, t.vis), ready: v.ready && t.ready,
+		gen: max(v.gen, t.gen), folder: v.folder, ladder: v.ladder}
+	if n.vis == visPrivate && v.vis == visPrivate {
+		n.owner = v.owner // the owner of a video private before is known; of another, not yet
+	}
+	if n.vis == visUnlisted {
+		n.shareKey = v.shareKey
+	}
+	return n
+}
+
+// sameKey tells whether got is the share key want, in time that does not depend on
+// where they differ, without allocating.
+func sameKey(got []byte, want string) bool {
+	if want == "" || len(got) != len(want) {
+		return false
+	}
+	var d byte
+	for i := range got {
+		d |= got[i] ^ want[i]
+	}
+	return d == 0
 }

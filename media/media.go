@@ -38,9 +38,21 @@ type Config struct {
 	UploadOpen func(ctx context.Context, jobID int64) error
 }
 
-// Lookup tells whether a video may be played without a token (public) and whether it
-// exists (ENOTFOUND when it does not).
-type Lookup func(ctx context.Context, videoID int64) (public bool, err error)
+// Access is what the media server needs to know of a video to serve its objects.
+type Access struct {
+	// Public: the video may be played without a token.
+	Public bool
+	// TokenGen is the video's current token generation: tokens signed at an older
+	// one are refused (the video's access narrowed since).
+	TokenGen int64
+}
+
+// Lookup tells how a video may be played, ENOTFOUND when it does not exist. It is
+// asked for every request, so that a video made private or deleted stops playing for
+// every token holder as soon as the lookup knows.
+// The request is passed for its client's address (a lookup may limit look-ups of
+// unknown ids per client) and must not be kept.
+type Lookup func(ctx *fasthttp.RequestCtx, videoID int64) (Access, error)
 
 // Uploader stores an upload's bytes (storage.Store, through the S3 API, so that the
 // object gets its metadata as any other).
@@ -122,8 +134,10 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		return
 	}
 	signed := strings.HasPrefix(p, "/t/")
+	var grant playback.Grant
 	if signed {
-		vp, err := playback.Check(s.cfg.TokenKey, p, time.Now())
+		var err error
+		grant, err = playback.Check(s.cfg.TokenKey, p, time.Now())
 		switch {
 		case errors.Is(err, playback.ErrMalformed):
 			fail(ctx, errNotFound, 0)
@@ -132,24 +146,28 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 			fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: %s", strings.TrimPrefix(err.Error(), "playback: check token: ")), 0)
 			return
 		}
-		p = vp
+		p = grant.Path
 	}
 	id, rel, ok := split(p)
 	if !ok {
 		fail(ctx, errNotFound, 0)
 		return
 	}
-	lctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	public, err := s.lookup(lctx, id)
-	cancel()
+	acc, err := s.lookup(ctx, id)
 	if err != nil {
 		fail(ctx, err, 0)
 		return
 	}
-	if !signed && !public {
+	if !signed && !acc.Public {
 		// The same answer as for a video that does not exist: an unsigned request
 		// must not learn that a private or unlisted video is there.
 		fail(ctx, errNotFound, 0)
+		return
+	}
+	if signed && grant.Gen < acc.TokenGen {
+		// Signed before the video's access narrowed: revoked, and answered as a
+		// token that was never good.
+		fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: revoked"), 0)
 		return
 	}
 	key := "videos/" + strconv.FormatInt(id, 10) + "/" + rel
@@ -239,6 +257,7 @@ var statusOf = map[string]int{
 	videoforge.ETOOLARGE:    fasthttp.StatusRequestEntityTooLarge,
 	videoforge.EUNAVAILABLE: fasthttp.StatusServiceUnavailable,
 	videoforge.ECONFLICT:    fasthttp.StatusConflict,
+	videoforge.ERATELIMIT:   fasthttp.StatusTooManyRequests,
 }
 
 func fail(ctx *fasthttp.RequestCtx, err error, status int) {

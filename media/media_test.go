@@ -60,14 +60,16 @@ func newServer(t *testing.T) (*media.Server, *memUploader) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(root, "videos/1/passwd")); err != nil {
 		t.Fatal(err)
 	}
-	lookup := func(_ context.Context, id int64) (bool, error) {
+	lookup := func(_ *fasthttp.RequestCtx, id int64) (media.Access, error) {
 		switch id {
 		case 1:
-			return true, nil
+			return media.Access{Public: true}, nil
 		case 2:
-			return false, nil
+			return media.Access{}, nil
+		case 3:
+			return media.Access{TokenGen: 2}, nil // made private twice since its first tokens
 		}
-		return false, videoforge.Errorf(videoforge.ENOTFOUND, "video not found")
+		return media.Access{}, videoforge.Errorf(videoforge.ENOTFOUND, "video not found")
 	}
 	up := &memUploader{objs: map[string][]byte{}}
 	s, err := media.New(media.Config{Root: root, TokenKey: key, MaxUploadSize: 100}, lookup, up, nil)
@@ -103,8 +105,8 @@ func do(s *media.Server, method, uri string, body string, hdr ...string) *fastht
 
 func TestServe(t *testing.T) {
 	s, _ := newServer(t)
-	signed := playback.Sign(key, 2, time.Now().Add(time.Hour))
-	expired := playback.Sign(key, 2, time.Now().Add(-time.Minute))
+	signed := playback.Sign(key, 2, 0, time.Now().Add(time.Hour))
+	expired := playback.Sign(key, 2, 0, time.Now().Add(-time.Minute))
 	for _, tc := range []struct {
 		name, uri string
 		status    int
@@ -181,7 +183,7 @@ func TestUpload(t *testing.T) {
 		"AnotherJob":   strings.Replace(p, "/uploads/7/", "/uploads/8/", 1),
 		"Expired":      playback.UploadPath(key, 7, time.Now().Add(-time.Second)),
 		"AnotherKey":   playback.UploadPath([]byte(strings.Repeat("x", 32)), 7, time.Now().Add(time.Hour)),
-		"PlaybackPath": playback.Sign(key, 7, time.Now().Add(time.Hour)) + "source",
+		"PlaybackPath": playback.Sign(key, 7, 0, time.Now().Add(time.Hour)) + "source",
 	} {
 		res := do(s, "PUT", uri, "x")
 		if res.StatusCode() != 403 && res.StatusCode() != 405 {

@@ -57,7 +57,7 @@ func startUploadServer(t *testing.T) *uploadServer {
 		}
 		return nil
 	}
-	lookup := func(context.Context, int64) (bool, error) { return true, nil }
+	lookup := func(*fasthttp.RequestCtx, int64) (media.Access, error) { return media.Access{Public: true}, nil }
 	ms, err := media.New(media.Config{Root: t.TempDir(), TokenKey: key, MaxUploadSize: uploadLimit, UploadOpen: open}, lookup, st, nil)
 	if err != nil {
 		t.Fatal(err)

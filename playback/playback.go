@@ -17,7 +17,7 @@ import (
 
 // Errors of Check, wrapped with the operation.
 var (
-	// ErrMalformed means the path is not of the form /t/<expiry>/<sig>/videos/<id>/....
+	// ErrMalformed means the path is not of the form /t/<expiry>[.<gen>]/<sig>/videos/<id>/....
 	ErrMalformed = errors.New("malformed token path")
 	// ErrExpired means the token's expiry has passed.
 	ErrExpired = errors.New("token expired")
@@ -42,99 +42,132 @@ func PublicPath(videoID int64) string {
 	return "/videos/" + strconv.FormatInt(videoID, 10) + "/hls/master.m3u8"
 }
 
-// Sign returns the signed folder prefix of a video, "/t/<expiry>/<sig>/videos/<id>/",
-// valid until expiry (whole seconds). Appending an object path inside the folder, such
-// as "hls/master.m3u8", gives a URL path that Check accepts.
-func Sign(key []byte, videoID int64, expiry time.Time) string {
-	return string(AppendSigned(nil, key, videoID, expiry.Unix()))
+// Sign returns the signed folder prefix of a video, "/t/<expiry>[.<gen>]/<sig>/videos/<id>/",
+// valid until expiry (whole seconds) for tokens of generation gen and later (see Grant).
+// Appending an object path inside the folder, such as "hls/master.m3u8", gives a URL
+// path that Check accepts.
+func Sign(key []byte, videoID, gen int64, expiry time.Time) string {
+	return string(AppendSigned(nil, key, videoID, gen, expiry.Unix()))
 }
 
 // AppendSigned appends the signed folder prefix of Sign for an expiry in Unix seconds
 // to dst.
-func AppendSigned(dst, key []byte, videoID, expiry int64) []byte {
-	var msg [64]byte
-	m := appendMessage(msg[:0], expiry, strconv.AppendInt(nil, videoID, 10))
-	var sum [sha256.Size]byte
-	mac := hmac.New(sha256.New, key)
-	mac.Write(m)
-	mac.Sum(sum[:0])
+func AppendSigned(dst, key []byte, videoID, gen, expiry int64) []byte {
+	start := len(dst)
 	dst = append(dst, "/t/"...)
 	dst = strconv.AppendInt(dst, expiry, 10)
-	dst = append(dst, '/')
-	dst = base64.RawURLEncoding.AppendEncode(dst, sum[:])
+	if gen > 0 {
+		dst = append(dst, '.')
+		dst = strconv.AppendInt(dst, gen, 10)
+	}
+	stamp := len(dst)
 	dst = append(dst, "/videos/"...)
 	dst = strconv.AppendInt(dst, videoID, 10)
-	return append(dst, '/')
+	dst = append(dst, '/')
+	// The message is "<expiry>[.<gen>]/videos/<id>/", the path without "/t/" and the
+	// signature; the signature then goes in between.
+	var sum [sha256.Size]byte
+	mac := hmac.New(sha256.New, key)
+	mac.Write(dst[start+3:])
+	mac.Sum(sum[:0])
+	var tail [48]byte
+	n := copy(tail[:], dst[stamp:])
+	dst = append(dst[:stamp], '/')
+	dst = base64.RawURLEncoding.AppendEncode(dst, sum[:])
+	return append(dst, tail[:n]...)
 }
 
-// appendMessage appends the signed message "<expiry>/videos/<id>/".
-func appendMessage(dst []byte, expiry int64, id []byte) []byte {
-	dst = strconv.AppendInt(dst, expiry, 10)
-	dst = append(dst, "/videos/"...)
-	dst = append(dst, id...)
-	return append(dst, '/')
+// A Grant is what a good token allows: reading the objects of one video's folder.
+type Grant struct {
+	// Path is the object path asked for, "/videos/<id>/<rest>".
+	Path string
+	// VideoID is the video the token was signed for.
+	VideoID int64
+	// Gen is the token generation the video had when the token was signed. A video's
+	// generation grows each time its access narrows (made unlisted or private), so a
+	// verifier that knows the current generation refuses a Grant whose Gen is lower:
+	// the tokens handed out before the change stop working.
+	Gen int64
 }
 
-// Check verifies a token path "/t/<expiry>/<sig>/videos/<id>/<rest>" at time now and
-// returns the object path it grants, "/videos/<id>/<rest>". The signature is compared
-// in constant time; a rest with "." or ".." segments, empty segments or backslashes is
-// malformed, so that a token for one folder never reaches another.
-func Check(key []byte, path string, now time.Time) (string, error) {
-	videoPath, expiry, id, sig, err := parse(path)
+// Check verifies a token path "/t/<expiry>[.<gen>]/<sig>/videos/<id>/<rest>" at time
+// now and returns what it grants. The signature is compared in constant time; a rest
+// with "." or ".." segments, empty segments or backslashes is malformed, so that a
+// token for one folder never reaches another. Check cannot know of revocations: the
+// caller compares the Grant's Gen with the video's current generation.
+func Check(key []byte, path string, now time.Time) (Grant, error) {
+	g, stamp, expiry, sig, err := parse(path)
 	if err != nil {
-		return "", fmt.Errorf("playback: check token: %w", err)
+		return Grant{}, fmt.Errorf("playback: check token: %w", err)
 	}
 	want := make([]byte, 0, sha256.Size)
 	mac := hmac.New(sha256.New, key)
-	var msg [64]byte
-	mac.Write(appendMessage(msg[:0], expiry, []byte(id)))
+	mac.Write([]byte(stamp))
+	mac.Write([]byte(g.Path[:strings.IndexByte(g.Path[len("/videos/"):], '/')+len("/videos/")+1]))
 	want = mac.Sum(want)
 	got, err := base64.RawURLEncoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, want) {
-		return "", fmt.Errorf("playback: check token: %w", ErrSignature)
+		return Grant{}, fmt.Errorf("playback: check token: %w", ErrSignature)
 	}
 	if now.Unix() >= expiry {
-		return "", fmt.Errorf("playback: check token: %w", ErrExpired)
+		return Grant{}, fmt.Errorf("playback: check token: %w", ErrExpired)
 	}
-	return videoPath, nil
+	return g, nil
 }
 
-// parse splits a token path into its parts without judging the signature.
-func parse(path string) (videoPath string, expiry int64, id, sig string, err error) {
+// parse splits a token path into its parts without judging the signature: the grant,
+// the stamp as it is signed ("<expiry>[.<gen>]", without leading zeros), the expiry
+// and the signature.
+func parse(path string) (g Grant, stamp string, expiry int64, sig string, err error) {
 	rest, ok := strings.CutPrefix(path, "/t/")
 	if !ok {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
 	}
-	exp, rest, ok := strings.Cut(rest, "/")
-	if !ok || !digits(exp, 19) {
-		return "", 0, "", "", ErrMalformed
+	st, rest, ok := strings.Cut(rest, "/")
+	if !ok {
+		return Grant{}, "", 0, "", ErrMalformed
+	}
+	exp, gen, hasGen := strings.Cut(st, ".")
+	if !digits(exp, 19) || hasGen && (!digits(gen, 19) || gen[0] == '0') {
+		return Grant{}, "", 0, "", ErrMalformed
 	}
 	expiry, perr := strconv.ParseInt(exp, 10, 64)
 	if perr != nil {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
 	}
-	sig, videoPath, ok = strings.Cut(rest, "/")
+	stamp = strconv.FormatInt(expiry, 10)
+	if hasGen {
+		if g.Gen, perr = strconv.ParseInt(gen, 10, 64); perr != nil {
+			return Grant{}, "", 0, "", ErrMalformed
+		}
+		stamp += "." + gen
+	}
+	sig, videoPath, ok := strings.Cut(rest, "/")
 	if !ok || len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
 	}
 	videoPath = "/" + videoPath
 	tail, ok := strings.CutPrefix(videoPath, "/videos/")
 	if !ok {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
 	}
 	id, obj, ok := strings.Cut(tail, "/")
 	if !ok || !digits(id, 19) || (len(id) > 1 && id[0] == '0') || obj == "" {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
+	}
+	if g.VideoID, perr = strconv.ParseInt(id, 10, 64); perr != nil {
+		return Grant{}, "", 0, "", ErrMalformed
 	}
 	if strings.ContainsAny(obj, "\\\x00") {
-		return "", 0, "", "", ErrMalformed
+		return Grant{}, "", 0, "", ErrMalformed
 	}
 	for seg := range strings.SplitSeq(obj, "/") {
 		if seg == "" || seg == "." || seg == ".." {
-			return "", 0, "", "", ErrMalformed
+			return Grant{}, "", 0, "", ErrMalformed
 		}
 	}
-	return videoPath, expiry, id, sig, nil
+	g.Path = videoPath
+	return g, stamp, expiry, sig, nil
 }
 
 func digits(s string, max int) bool {

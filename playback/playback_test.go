@@ -14,16 +14,31 @@ var key = []byte("0123456789abcdef0123456789abcdef")
 func TestSignCheck(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	exp := now.Add(10 * time.Minute)
-	prefix := playback.Sign(key, 42, exp)
+	prefix := playback.Sign(key, 42, 0, exp)
 	if !strings.HasPrefix(prefix, "/t/1800000600/") || !strings.HasSuffix(prefix, "/videos/42/") {
 		t.Fatalf("prefix %q", prefix)
 	}
 	t.Run("OK", func(t *testing.T) {
 		for _, obj := range []string{"hls/master.m3u8", "hls/720p/index.m3u8", "hls/720p/seg_001.ts", "thumbnail.jpg"} {
 			got, err := playback.Check(key, prefix+obj, now)
-			if err != nil || got != "/videos/42/"+obj {
-				t.Fatalf("Check(%q) = %q, %v", obj, got, err)
+			if err != nil || got != (playback.Grant{Path: "/videos/42/" + obj, VideoID: 42}) {
+				t.Fatalf("Check(%q) = %+v, %v", obj, got, err)
 			}
+		}
+	})
+	gen3 := playback.Sign(key, 42, 3, exp)
+	t.Run("Generation", func(t *testing.T) {
+		if !strings.HasPrefix(gen3, "/t/1800000600.3/") {
+			t.Fatalf("prefix %q", gen3)
+		}
+		got, err := playback.Check(key, gen3+"hls/master.m3u8", now)
+		if err != nil || got != (playback.Grant{Path: "/videos/42/hls/master.m3u8", VideoID: 42, Gen: 3}) {
+			t.Fatalf("Check = %+v, %v", got, err)
+		}
+		// A leading zero in the expiry is the same stamp, as before generations.
+		got, err = playback.Check(key, strings.Replace(gen3, "/t/", "/t/0", 1)+"x", now)
+		if err != nil || got.Gen != 3 {
+			t.Fatalf("Check with a leading zero = %+v, %v", got, err)
 		}
 	})
 	tests := []struct {
@@ -45,6 +60,14 @@ func TestSignCheck(t *testing.T) {
 		{"ErrNoToken", "/videos/42/hls/master.m3u8", now, key, playback.ErrMalformed},
 		{"ErrLeadingZero", strings.Replace(prefix, "/videos/42/", "/videos/042/", 1) + "x", now, key, playback.ErrMalformed},
 		{"ErrShortSignature", "/t/1800000600/abc/videos/42/x", now, key, playback.ErrMalformed},
+		{"ErrForgedGen", strings.Replace(gen3, ".3/", ".4/", 1) + "x", now, key, playback.ErrSignature},
+		{"ErrGenDropped", strings.Replace(gen3, ".3/", "/", 1) + "x", now, key, playback.ErrSignature},
+		{"ErrGenAdded", strings.Replace(prefix, "/1800000600/", "/1800000600.1/", 1) + "x", now, key, playback.ErrSignature},
+		{"ErrGenZero", strings.Replace(gen3, ".3/", ".0/", 1) + "x", now, key, playback.ErrMalformed},
+		{"ErrGenLeadingZero", strings.Replace(gen3, ".3/", ".03/", 1) + "x", now, key, playback.ErrMalformed},
+		{"ErrGenEmpty", strings.Replace(gen3, ".3/", "./", 1) + "x", now, key, playback.ErrMalformed},
+		{"ErrGenSign", strings.Replace(gen3, ".3/", ".-3/", 1) + "x", now, key, playback.ErrMalformed},
+		{"ErrTwoGens", strings.Replace(gen3, ".3/", ".3.3/", 1) + "x", now, key, playback.ErrMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -70,14 +93,16 @@ func TestValidateKey(t *testing.T) {
 
 func FuzzCheck(f *testing.F) {
 	now := time.Unix(1_800_000_000, 0)
-	f.Add(playback.Sign(key, 42, now.Add(time.Minute)) + "hls/master.m3u8")
+	f.Add(playback.Sign(key, 42, 0, now.Add(time.Minute)) + "hls/master.m3u8")
+	f.Add(playback.Sign(key, 42, 7, now.Add(time.Minute)) + "hls/master.m3u8")
 	f.Add("/t/1/x/videos/1/a")
 	f.Add("/t/99999999999999999999/" + strings.Repeat("A", 43) + "/videos/1/a/../b")
 	f.Fuzz(func(t *testing.T, path string) {
-		got, err := playback.Check(key, path, now)
+		g, err := playback.Check(key, path, now)
 		if err != nil {
 			return
 		}
+		got := g.Path
 		// Whatever passes must be a path the key signed, inside one video's folder.
 		if !strings.HasPrefix(got, "/videos/") || strings.Contains(got, "..") || strings.Contains(got, "//") {
 			t.Fatalf("Check(%q) accepted %q", path, got)

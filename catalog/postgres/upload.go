@@ -33,8 +33,8 @@ func (s *JobService) CreateUpload(ctx context.Context, v *videoforge.Video) (*vi
 		}
 		v.JobID, v.S3Key = &j.ID, j.SourceKey
 		err = tx.QueryRow(ctx, `INSERT INTO videos (user_id, job_id, title, description, s3_key, visibility, status)
-			VALUES ($1, $2, $3, $4, $5, $6, 'uploaded') RETURNING id, version, created_at, updated_at`,
-			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt)
+			VALUES ($1, $2, $3, $4, $5, $6, 'uploaded') RETURNING id, version, created_at, updated_at, share_key`,
+			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.ShareKey)
 		if err != nil {
 			return err
 		}

@@ -28,7 +28,8 @@ func NewVideoService(db *DB) *VideoService {
 }
 
 const videoColumns = `id, user_id, job_id, title, description, s3_key, visibility, status, duration,
-	resolution, video_codec, audio_codec, file_size, thumbnail_url, views, version, created_at, updated_at`
+	resolution, video_codec, audio_codec, file_size, thumbnail_url, views, version, created_at, updated_at,
+	token_gen, share_key`
 
 // listed is the condition of the videos everybody may see in listings.
 const listed = `visibility = 'public' AND status = 'ready'`
@@ -37,7 +38,7 @@ func scanVideo(row pgx.Row) (*videoforge.Video, error) {
 	var v videoforge.Video
 	err := row.Scan(&v.ID, &v.UserID, &v.JobID, &v.Title, &v.Description, &v.S3Key, &v.Visibility, &v.Status,
 		&v.Duration, &v.Resolution, &v.VideoCodec, &v.AudioCodec, &v.FileSize, &v.ThumbnailURL, &v.Views,
-		&v.Version, &v.CreatedAt, &v.UpdatedAt)
+		&v.Version, &v.CreatedAt, &v.UpdatedAt, &v.TokenGen, &v.ShareKey)
 	if err != nil {
 		return nil, err
 	}
@@ -237,10 +238,10 @@ func (s *VideoService) CreateVideo(ctx context.Context, v *videoforge.Video) err
 		err := tx.QueryRow(ctx, `INSERT INTO videos (user_id, job_id, title, description, s3_key, visibility,
 			status, duration, resolution, video_codec, audio_codec, file_size, thumbnail_url, views)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			RETURNING id, version, created_at, updated_at`,
+			RETURNING id, version, created_at, updated_at, share_key`,
 			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility, v.Status, v.Duration,
 			v.Resolution, v.VideoCodec, v.AudioCodec, v.FileSize, v.ThumbnailURL, v.Views,
-		).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt)
+		).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.ShareKey)
 		if err != nil {
 			return err
 		}
@@ -293,22 +294,23 @@ func loadRenditions(ctx context.Context, tx pgx.Tx, v *videoforge.Video) error {
 }
 
 // lockOwned locks the video's row for the rest of the transaction and checks that
-// userID owns it. Somebody else's private video is not found rather than forbidden,
-// so that its existence does not leak.
-func lockOwned(ctx context.Context, tx pgx.Tx, id int64, userID string) error {
+// userID owns it, and returns its token generation. Somebody else's private or
+// unlisted video is not found rather than forbidden, so that its existence does not
+// leak.
+func lockOwned(ctx context.Context, tx pgx.Tx, id int64, userID string) (gen int64, err error) {
 	var owner string
 	var vis videoforge.Visibility
-	err := tx.QueryRow(ctx, `SELECT user_id, visibility FROM videos WHERE id = $1 FOR UPDATE`, id).Scan(&owner, &vis)
+	err = tx.QueryRow(ctx, `SELECT user_id, visibility, token_gen FROM videos WHERE id = $1 FOR UPDATE`, id).Scan(&owner, &vis, &gen)
 	if err != nil {
-		return notFound(translate("lock video", err), id)
+		return 0, notFound(translate("lock video", err), id)
 	}
 	if owner != userID {
-		if vis == videoforge.Private {
-			return videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
+		if vis != videoforge.Public {
+			return 0, videoforge.Errorf(videoforge.ENOTFOUND, "video %d not found", id)
 		}
-		return videoforge.Errorf(videoforge.EFORBIDDEN, "video %d belongs to another user", id)
+		return 0, videoforge.Errorf(videoforge.EFORBIDDEN, "video %d belongs to another user", id)
 	}
-	return nil
+	return gen, nil
 }
 
 // UpdateVideo changes the owner-editable fields. The row lock makes concurrent
@@ -316,7 +318,8 @@ func lockOwned(ctx context.Context, tx pgx.Tx, id int64, userID string) error {
 func (s *VideoService) UpdateVideo(ctx context.Context, id int64, userID string, upd videoforge.VideoUpdate) (*videoforge.Video, error) {
 	var v *videoforge.Video
 	err := s.inTx(ctx, "update video", func(tx pgx.Tx) error {
-		if err := lockOwned(ctx, tx, id, userID); err != nil {
+		gen, err := lockOwned(ctx, tx, id, userID)
+		if err != nil {
 			return err
 		}
 		var vis *string
@@ -324,16 +327,24 @@ func (s *VideoService) UpdateVideo(ctx context.Context, id int64, userID string,
 			x := string(*upd.Visibility)
 			vis = &x
 		}
-		var err error
+		// A narrower visibility starts a new token generation: the URLs signed before
+		// stop playing (the right side of SET reads the row as it was).
 		v, err = scanVideo(tx.QueryRow(ctx, `UPDATE videos SET
 				title = coalesce($2, title),
 				description = coalesce($3, description),
 				visibility = coalesce($4, visibility),
+				token_gen = token_gen + CASE WHEN `+visRank("coalesce($4, visibility)")+` > `+visRank("visibility")+`
+					THEN 1 ELSE 0 END,
 				version = version + 1,
 				updated_at = now()
 			WHERE id = $1 RETURNING `+videoColumns, id, upd.Title, upd.Description, vis))
 		if err != nil {
 			return err
+		}
+		if v.TokenGen > gen {
+			if err := revoke(ctx, tx, v.ID, v.TokenGen, false); err != nil {
+				return err
+			}
 		}
 		if err := loadRenditions(ctx, tx, v); err != nil {
 			return err
@@ -363,7 +374,7 @@ func (s *VideoService) DeleteVideo(ctx context.Context, id int64, userID string)
 				return err
 			}
 		}
-		if err := lockOwned(ctx, tx, id, userID); err != nil {
+		if _, err := lockOwned(ctx, tx, id, userID); err != nil {
 			return err
 		}
 		// A job still waiting or running for the video ends with it: nothing will
@@ -374,30 +385,47 @@ func (s *VideoService) DeleteVideo(ctx context.Context, id int64, userID string)
 				return err
 			}
 		}
-		// The event carries the ladder the video had, so that consumers know which
-		// objects to remove; the renditions go with the row.
-		old := &videoforge.Video{ID: id}
-		if err := loadRenditions(ctx, tx, old); err != nil {
-			return err
-		}
-		renditions := old.Renditions
 		v, err := scanVideo(tx.QueryRow(ctx, `DELETE FROM videos WHERE id = $1 RETURNING `+videoColumns, id))
 		if err != nil {
 			return err
 		}
-		v.Renditions = renditions
 		v.Version++
+		if err := revoke(ctx, tx, v.ID, v.TokenGen+1, true); err != nil {
+			return err
+		}
 		return writeEvent(ctx, tx, videoforge.EventDeleted, v)
 	})
 }
 
-// writeEvent adds the catalog event for v's current state to the outbox.
+// visRank is the SQL rank of a visibility expression, wider first: public 0,
+// unlisted 1, private 2.
+func visRank(expr string) string {
+	return `(CASE ` + expr + ` WHEN 'public' THEN 0 WHEN 'unlisted' THEN 1 ELSE 2 END)`
+}
+
+// revoke records that the tokens of video id signed before generation gen must stop
+// working (deleted: all of them). The row waits in revocations for the verifiers that
+// cannot ask PostgreSQL (the CDN's function and its key store).
+func revoke(ctx context.Context, tx pgx.Tx, id, gen int64, deleted bool) error {
+	_, err := tx.Exec(ctx, `INSERT INTO revocations (video_id, token_gen, deleted) VALUES ($1, $2, $3)
+		ON CONFLICT (video_id) DO UPDATE SET token_gen = excluded.token_gen, deleted = excluded.deleted,
+			revoked_at = now(), pushed_at = NULL`, id, gen, deleted)
+	return err
+}
+
+// writeEvent adds the catalog event for v's current state to the outbox. An event of a
+// video that is not public carries only what narrows access (its id, visibility,
+// status, token generation and version) and a deleted event only the id and version:
+// the bus is readable by every subscriber, and what a private or unlisted video is
+// called, who owns it and where its objects are is not theirs to read. Consumers that
+// need more read the row, as the edge does before it widens access.
 func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return fmt.Errorf("event id: %w", err)
 	}
-	ev := videoforge.Event{ID: id.String(), Type: typ, OccurredAt: time.Now().UTC(), Version: v.Version, Video: v}
+	body := eventBody(typ, v)
+	ev := videoforge.Event{ID: id.String(), Type: typ, OccurredAt: time.Now().UTC(), Version: v.Version, Video: body}
 	payload, err := json.Marshal(&ev)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
@@ -405,6 +433,20 @@ func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, video_id, version, payload)
 		VALUES ($1, $2, $3, $4, $5)`, id, ev.Subject(), v.ID, v.Version, payload)
 	return err
+}
+
+// eventBody is the part of v an event of type typ may carry (see writeEvent).
+func eventBody(typ string, v *videoforge.Video) *videoforge.Video {
+	switch {
+	case typ == videoforge.EventDeleted:
+		return &videoforge.Video{ID: v.ID, Version: v.Version, Trimmed: true}
+	case v.Visibility != videoforge.Public:
+		return &videoforge.Video{ID: v.ID, Visibility: v.Visibility, Status: v.Status, Version: v.Version,
+			TokenGen: v.TokenGen, UpdatedAt: v.UpdatedAt, Trimmed: true}
+	}
+	pub := *v
+	pub.ShareKey = ""
+	return &pub
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil.

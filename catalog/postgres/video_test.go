@@ -3,10 +3,14 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -102,7 +106,14 @@ func TestOutboxOneEventPerChange(t *testing.T) {
 		if r.Event.ID == "" || r.Event.OccurredAt.IsZero() || r.Event.Video == nil || r.Event.Video.ID != v.ID {
 			t.Errorf("event %+v", r.Event)
 		}
-		if len(r.Event.Video.Renditions) != 1 || r.Event.Video.Renditions[0].Name != "720p" {
+		if r.Event.Type == videoforge.EventDeleted {
+			// A delete says which video and when, nothing of what it was.
+			got := *r.Event.Video
+			got.Renditions = nil
+			if want := (videoforge.Video{ID: v.ID, Trimmed: true}); !reflect.DeepEqual(got, want) || len(r.Event.Video.Renditions) > 0 {
+				t.Errorf("deleted event carries %+v", r.Event.Video)
+			}
+		} else if len(r.Event.Video.Renditions) != 1 || r.Event.Video.Renditions[0].Name != "720p" {
 			t.Errorf("event %s lacks the renditions: %+v", r.Event.Type, r.Event.Video.Renditions)
 		}
 	}
@@ -324,5 +335,100 @@ func TestSearchCandidates(t *testing.T) {
 	oldest, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Search: "common", Limit: 1, Sort: videoforge.SortOldest})
 	if err != nil || oldest[0].Title != fmt.Sprint("common word ", n) {
 		t.Errorf("oldest match: %v %v", oldest, err)
+	}
+}
+
+// TestNarrowingRevokes: every narrowing of a video's access (public → unlisted →
+// private) starts a new token generation and records a revocation for the verifiers
+// outside PostgreSQL; widening does neither; a delete revokes every token. Events of
+// videos that are not public carry only id, visibility, status, generation and version.
+func TestNarrowingRevokes(t *testing.T) {
+	db, s := open(t)
+	ctx := context.Background()
+	v := newVideo("alice")
+	plot := "the plot"
+	v.Description = &plot
+	if err := s.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.ShareKey) != 22 {
+		t.Fatalf("share key %q: want 22 base64url characters (128 bits)", v.ShareKey)
+	}
+	type revocation struct {
+		gen     int64
+		deleted bool
+	}
+	revoked := func() *revocation {
+		t.Helper()
+		var r revocation
+		err := db.Pool().QueryRow(ctx, `SELECT token_gen, deleted FROM revocations WHERE video_id = $1`, v.ID).Scan(&r.gen, &r.deleted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &r
+	}
+	steps := []struct {
+		to      videoforge.Visibility
+		gen     int64
+		revoked *revocation
+	}{
+		{videoforge.Private, 1, &revocation{gen: 1}},  // public → private narrows
+		{videoforge.Unlisted, 1, &revocation{gen: 1}}, // widens: nothing revoked
+		{videoforge.Public, 1, &revocation{gen: 1}},
+		{videoforge.Unlisted, 2, &revocation{gen: 2}},
+		{videoforge.Unlisted, 2, &revocation{gen: 2}}, // unchanged
+		{videoforge.Private, 3, &revocation{gen: 3}},
+	}
+	for i, st := range steps {
+		vis := st.to
+		got, err := s.UpdateVideo(ctx, v.ID, "alice", videoforge.VideoUpdate{Visibility: &vis})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.TokenGen != st.gen {
+			t.Errorf("step %d (to %s): generation %d, want %d", i, vis, got.TokenGen, st.gen)
+		}
+		if r := revoked(); r == nil || *r != *st.revoked {
+			t.Errorf("step %d (to %s): revocation %+v, want %+v", i, vis, r, st.revoked)
+		}
+		rows := outbox(t, db, v.ID)
+		ev := rows[len(rows)-1].Event.Video
+		if vis == videoforge.Public {
+			if !ev.Trimmed && ev.Title == "t" && ev.UserID == "alice" && len(ev.Renditions) == 1 && ev.ShareKey == "" {
+				continue
+			}
+			t.Errorf("step %d: a public video's event %+v: want it whole, without the share key", i, ev)
+			continue
+		}
+		want := videoforge.Video{ID: v.ID, Visibility: vis, Status: videoforge.StatusReady, TokenGen: st.gen,
+			UpdatedAt: ev.UpdatedAt, Trimmed: true}
+		body := *ev
+		body.Renditions = nil
+		if !reflect.DeepEqual(body, want) || len(ev.Renditions) > 0 || ev.UpdatedAt.IsZero() {
+			t.Errorf("step %d: the event of a %s video carries %+v, want only %+v", i, vis, ev, want)
+		}
+	}
+	if err := s.DeleteVideo(ctx, v.ID, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if r := revoked(); r == nil || *r != (revocation{gen: 4, deleted: true}) {
+		t.Errorf("after the delete: revocation %+v, want every token (generation 4) revoked", r)
+	}
+	// Another user learns nothing of a video that is not public: not found, as a
+	// missing one, for an unlisted video as for a private one.
+	u := newVideo("alice")
+	u.Visibility = videoforge.Unlisted
+	if err := s.CreateVideo(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	title := "mine now"
+	if _, err := s.UpdateVideo(ctx, u.ID, "bob", videoforge.VideoUpdate{Title: &title}); videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+		t.Errorf("bob updating alice's unlisted video: %v, want not found", err)
+	}
+	if err := s.DeleteVideo(ctx, u.ID, "bob"); videoforge.ErrorCode(err) != videoforge.ENOTFOUND {
+		t.Errorf("bob deleting alice's unlisted video: %v, want not found", err)
 	}
 }
