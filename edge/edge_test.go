@@ -64,8 +64,22 @@ func TestEndpoints(t *testing.T) {
 			}
 		}
 	})
+	t.Run("UnlistedByKeyOnly", func(t *testing.T) {
+		busy := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusProcessing))
+		for _, p := range []string{"/" + id(unl), "/" + id(unl) + "?key=", "/" + id(unl) + "?key=" + strings.Repeat("A", 22),
+			"/" + id(unl) + "?key=" + busy.ShareKey, "/" + id(unl) + "/qualities", "/" + id(unl) + "/thumbnail?key=x",
+			"/" + id(busy), "/" + id(busy) + "/qualities"} {
+			// Not 409 for the one not ready: without its key, nothing tells it exists.
+			if a := e.get(t, p, ""); a.status != 404 {
+				t.Errorf("%s: %d %v, want 404", p, a.status, a.body)
+			}
+		}
+		if a := e.get(t, "/"+id(busy)+keyOf(busy), ""); a.status != 409 {
+			t.Errorf("with its key, the unlisted video not ready: %d, want 409", a.status)
+		}
+	})
 	t.Run("UnlistedSigned", func(t *testing.T) {
-		a := e.get(t, "/"+id(unl), "")
+		a := e.get(t, "/"+id(unl)+keyOf(unl), "")
 		u, err := url.Parse(a.body["url"].(string))
 		if err != nil || a.status != 200 {
 			t.Fatal(a, err)
@@ -88,7 +102,7 @@ func TestEndpoints(t *testing.T) {
 		if _, err := playback.Check(tokenKey, u.Path, exp); err == nil {
 			t.Fatal("an expired token was accepted")
 		}
-		q := e.get(t, "/"+id(unl)+"/qualities", "")
+		q := e.get(t, "/"+id(unl)+"/qualities"+keyOf(unl), "")
 		qu, _ := url.Parse(q.body["qualities"].([]any)[1].(map[string]any)["url"].(string))
 		if _, err := playback.Check(tokenKey, qu.Path, time.Now()); err != nil {
 			t.Fatal(err)
@@ -161,23 +175,29 @@ func TestEvents(t *testing.T) {
 		checkFor(t, 5*time.Second, status(w, 404))
 	})
 	t.Run("OutOfOrderAndDuplicated", func(t *testing.T) {
+		// Narrowing events apply at once, so their order shows: version 3 (not ready)
+		// must win over the older version 2 (private) that arrives after it.
 		x := *v
-		x.Visibility = videoforge.Unlisted
+		x.Status = videoforge.StatusProcessing
 		publish(t, js, "ooo-3", videoforge.EventUpdated, 3, &x)
-		x.Visibility = videoforge.Private
-		publish(t, js, "ooo-2", videoforge.EventUpdated, 2, &x) // older: ignored
-		x.Visibility = videoforge.Unlisted
+		y := *v
+		y.Visibility = videoforge.Private
+		publish(t, js, "ooo-2", videoforge.EventUpdated, 2, &y)       // older: ignored
 		publish(t, js, "ooo-3-again", videoforge.EventUpdated, 3, &x) // the same event under another id
-		x.Visibility = videoforge.Public
-		publish(t, js, "ooo-3", videoforge.EventUpdated, 4, &x) // duplicate message id: dropped by JetStream
+		publish(t, js, "ooo-3", videoforge.EventUpdated, 4, &y)       // duplicate message id: dropped by JetStream
 		// A later marker event shows that everything before it was handled.
 		m := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 		relay(t, db, js)
 		checkFor(t, 5*time.Second, status(m, 200))
-		a := e.get(t, "/"+id(v), "")
-		if a.status != 200 || !strings.Contains(a.body["url"].(string), "/t/") {
-			t.Fatalf("want the unlisted answer of version 3, got %+v", a)
+		if a := e.get(t, "/"+id(v), ""); a.status != 409 {
+			t.Fatalf("want the not-ready answer of version 3, got %+v", a)
 		}
+		// PostgreSQL's row (ready, public) comes back with the reconcile, although the
+		// version held is higher.
+		if err := e.Reconcile(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		checkFor(t, 5*time.Second, status(v, 200))
 	})
 	t.Run("DeleteIsFinal", func(t *testing.T) {
 		d := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
@@ -211,7 +231,7 @@ func TestEvents(t *testing.T) {
 		}
 		relay(t, db, js)
 		checkFor(t, 5*time.Second, status(w, 200))
-		if a := e.get(t, "/"+id(v), ""); a.status != 200 || !strings.Contains(a.body["url"].(string), "/t/") {
+		if a := e.get(t, "/"+id(v)+"?key="+v.ShareKey, ""); a.status != 200 || !strings.Contains(a.body["url"].(string), "/t/") {
 			t.Fatalf("restarted edge missed the change made while it was down: %+v", a)
 		}
 	})
@@ -262,7 +282,7 @@ func TestNATSRestartUnderTraffic(t *testing.T) {
 	x := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady))
 	relay(t, db, ns.js())
 	checkFor(t, 10*time.Second, func() error {
-		if a := e.get(t, "/"+id(x), ""); a.status != 200 {
+		if a := e.get(t, "/"+id(x)+keyOf(x), ""); a.status != 200 {
 			return errNotYet
 		}
 		return nil
@@ -306,8 +326,8 @@ func TestViewsFlushedInBatches(t *testing.T) {
 		wg.Go(func() {
 			for range 10 {
 				e.get(t, "/"+id(v), "")
-				e.get(t, "/"+id(w), "")
-				e.get(t, "/"+id(w)+"/qualities", "") // not a view
+				e.get(t, "/"+id(w)+keyOf(w), "")
+				e.get(t, "/"+id(w)+"/qualities"+keyOf(w), "") // not a view
 			}
 		})
 	}

@@ -378,3 +378,11 @@ func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// keyOf is the query that streams v: its share key when it is unlisted.
+func keyOf(v *videoforge.Video) string {
+	if v.Visibility == videoforge.Unlisted {
+		return "?key=" + v.ShareKey
+	}
+	return ""
+}

@@ -24,14 +24,14 @@ func BenchmarkHit(b *testing.B) {
 	done := make(chan struct{})
 	e.applier.mailbox <- change{videos: []*video{
 		{id: 42, version: 1, vis: visPublic, ready: true, ladder: ladder},
-		{id: 43, version: 1, vis: visUnlisted, ready: true, ladder: ladder},
+		{id: 43, version: 1, vis: visUnlisted, ready: true, ladder: ladder, shareKey: "AAAAAAAAAAAAAAAAAAAAAg"},
 	}, done: done}
 	<-done
 	for _, c := range []struct{ name, path string }{
 		{"Stream", "/api/stream/42"},
 		{"Qualities", "/api/stream/42/qualities"},
 		{"Thumbnail", "/42/thumbnail"},
-		{"UnlistedStream", "/api/stream/43"},
+		{"UnlistedStream", "/api/stream/43?key=AAAAAAAAAAAAAAAAAAAAAg"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			var ctx fasthttp.RequestCtx

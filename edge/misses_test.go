@@ -72,7 +72,7 @@ func TestMissesBounded(t *testing.T) {
 			for i := range n / 8 {
 				path := fmt.Sprintf("%s/%d", e.url, 1_000_000+r.Int64N(1<<40))
 				if i%10 == 0 {
-					path = e.url + "/" + id(known[i%len(known)])
+					path = e.url + "/" + id(known[i%len(known)]) + keyOf(known[i%len(known)])
 					knownAsked.Add(1)
 				}
 				res, err := client.Get(path)
