@@ -1,0 +1,482 @@
+// Package revoke pushes the catalog's playback-token revocations to the verifiers that
+// cannot ask PostgreSQL: the CloudFront Function and its KeyValueStore in AWS.
+//
+// The catalog writes a row into revocations in the same transaction as a change that
+// narrows a video's access (made unlisted or private: its token generation grew) or
+// deletes it (its generation is one past the last one signed), with pushed_at NULL.
+// A Pusher reads those rows, puts "revoked/<id>" = <generation> into the Store,
+// invalidates a deleted video's cached objects, and sets pushed_at only if the row's
+// revoked_at is still the one it pushed: a row revoked again meanwhile stays
+// unpushed and goes out again in the next round.
+//
+// Any number of pushers may run against one schema. Each round is one transaction that
+// first takes a transaction-scoped advisory lock per video it will push (skipping the
+// videos another pusher holds), and only then reads those rows, in a statement of its
+// own, so that it always pushes the newest generation committed before it held the
+// lock. The store's writes of one video are therefore ordered like its revocations,
+// while the catalog's own writes never wait for a pusher (no row lock is taken). The
+// AWS store also never lowers a key it holds (see AWS.Put), which covers the one case
+// the locks cannot: a pusher whose session died while its request was on the way.
+//
+// Rows older than TokenLife, the longest life of a playback token, protect nothing any
+// more: the pusher removes their keys from the store and then the rows, again only if
+// revoked_at did not change. Without a store (the embedded media server asks the
+// catalog itself), the pusher only deletes the old rows so that the table stays small.
+//
+// PostgreSQL or the store being down is never fatal: the pusher logs it, backs off and
+// tries again, until its context ends.
+package revoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Entry is one video's revocation as a verifier holds it: tokens of VideoID signed at
+// a generation below Gen are refused.
+type Entry struct {
+	VideoID int64
+	Gen     int64
+}
+
+// Key is the name of a video's entry in the verifier's key store, as the CloudFront
+// Function reads it: revoked/<id>. Its value is the generation in decimal.
+func Key(videoID int64) string { return "revoked/" + strconv.FormatInt(videoID, 10) }
+
+// InvalidationPath is the CDN path pattern covering every object of a video.
+func InvalidationPath(videoID int64) string {
+	return "/videos/" + strconv.FormatInt(videoID, 10) + "/*"
+}
+
+// Store is the verifier's store outside PostgreSQL. Each call is all or nothing from
+// the pusher's view: an error makes it retry the whole round, so every method must be
+// safe to repeat.
+type Store interface {
+	// Put makes each entry's key hold at least its generation.
+	Put(ctx context.Context, entries []Entry) error
+	// Delete removes the entries' keys, except those holding a generation above the
+	// entry's (revoked again since).
+	Delete(ctx context.Context, entries []Entry) error
+	// Invalidate drops cached objects matching the paths from the CDN.
+	Invalidate(ctx context.Context, paths []string) error
+}
+
+// Config tunes a Pusher. The zero value of each field but TokenLife takes the default
+// shown on it.
+type Config struct {
+	// TokenLife is the longest a playback token lives: PLAYBACK_TOKEN_TTL plus the
+	// window expiries are rounded up to (edge.ExpiryWindow). Entries older than this
+	// are removed. Required.
+	TokenLife time.Duration
+	// Interval is how often the table is read for unpushed rows (5 s).
+	Interval time.Duration
+	// BatchSize is how many rows one round pushes (100).
+	BatchSize int
+	// PruneInterval is how often rows past TokenLife are removed (1 min, at most
+	// TokenLife).
+	PruneInterval time.Duration
+	// MinBackoff and MaxBackoff bound the capped exponential wait between failed
+	// rounds (200 ms and 30 s).
+	MinBackoff, MaxBackoff time.Duration
+	// QueryTimeout bounds each SQL statement (10 s).
+	QueryTimeout time.Duration
+	// StoreTimeout bounds each call to the store (30 s).
+	StoreTimeout time.Duration
+	// Metrics registers the pusher's metrics when not nil.
+	Metrics prometheus.Registerer
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 100
+	}
+	def(&c.Interval, 5*time.Second)
+	def(&c.PruneInterval, min(time.Minute, max(c.TokenLife, time.Millisecond)))
+	def(&c.MinBackoff, 200*time.Millisecond)
+	def(&c.MaxBackoff, 30*time.Second)
+	def(&c.QueryTimeout, 10*time.Second)
+	def(&c.StoreTimeout, 30*time.Second)
+	return c
+}
+
+// Validate checks the configuration after defaults are applied.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.TokenLife <= 0:
+		return fmt.Errorf("revoke: token life %v: want a positive duration", c.TokenLife)
+	case c.BatchSize < 1:
+		return fmt.Errorf("revoke: batch size %d: want at least 1", c.BatchSize)
+	case c.Interval < 0 || c.PruneInterval < 0 || c.QueryTimeout < 0 || c.StoreTimeout < 0:
+		return errors.New("revoke: intervals and timeouts must be positive")
+	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
+		return fmt.Errorf("revoke: backoff %v to %v: want 0 < min <= max", c.MinBackoff, c.MaxBackoff)
+	}
+	return nil
+}
+
+// Pusher moves revocations from PostgreSQL to a Store.
+type Pusher struct {
+	pool  *pgxpool.Pool
+	store Store
+	cfg   Config
+	log   *slog.Logger
+	m     metrics
+}
+
+type metrics struct {
+	pushed, pruned, failures prometheus.Counter
+	lag                      prometheus.Gauge
+}
+
+// New returns a pusher for the revocations table of the schema the pool's connections
+// use. A nil store runs only the pruning of old rows. log may be nil.
+func New(pool *pgxpool.Pool, store Store, cfg Config, log *slog.Logger) (*Pusher, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pusher{pool: pool, store: store, cfg: cfg.withDefaults(), log: log.With("component", "revoke")}
+	p.m = metrics{
+		pushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_revocations_pushed_total",
+			Help: "Revocations written to the verifiers' store and marked pushed."}),
+		pruned: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_revocations_pruned_total",
+			Help: "Revocations older than the longest token life removed from the store and the table."}),
+		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_revocations_failures_total",
+			Help: "Rounds that failed (PostgreSQL or the store) and were retried."}),
+		lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "videoforge_revocations_lag_seconds",
+			Help: "Age of the oldest unpushed revocation when last read; 0 when none is left."}),
+	}
+	if cfg.Metrics != nil {
+		for _, c := range []prometheus.Collector{p.m.pushed, p.m.pruned, p.m.failures, p.m.lag} {
+			if err := cfg.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("revoke: register metrics: %w", err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// Run pushes and prunes until ctx ends, then returns nil once the round in flight has
+// finished or failed.
+func (p *Pusher) Run(ctx context.Context) error {
+	p.log.Info("revocation pusher started", "store", p.store != nil, "token_life", p.cfg.TokenLife, "interval", p.cfg.Interval)
+	defer p.log.Info("revocation pusher stopped")
+	bo := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	nextPrune := time.Now()
+	for {
+		var err error
+		if !time.Now().Before(nextPrune) {
+			if err = p.prune(ctx); err == nil {
+				nextPrune = time.Now().Add(p.cfg.PruneInterval)
+			}
+		}
+		if err == nil && p.store != nil {
+			err = p.drain(ctx)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := p.cfg.Interval
+		if err != nil {
+			p.m.failures.Inc()
+			wait = bo.next()
+			p.log.Warn("pushing revocations failed; retrying", "err", err, "retry_in", wait)
+		} else {
+			bo.reset()
+			wait = min(wait, max(time.Until(nextPrune), 0))
+		}
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+}
+
+// drain pushes rounds until one finds nothing it may push.
+func (p *Pusher) drain(ctx context.Context) error {
+	for ctx.Err() == nil {
+		n, err := p.push(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// row is a revocation as read from the table.
+type row struct {
+	Entry
+	deleted   bool
+	revokedAt time.Time
+}
+
+// lockSQL takes this transaction's advisory lock on each video it returns. The two-key
+// form keeps these locks apart from the relay's one-key lock; the first key is the
+// schema's, so that schemas sharing a database do not contend. The CTE is
+// materialised so that locks are tried only on the candidates.
+const lockSQL = `WITH c AS MATERIALIZED (%s)
+	SELECT video_id FROM c WHERE pg_try_advisory_xact_lock($1, (video_id %% 2147483647)::int)`
+
+// push runs one round: it locks up to BatchSize unpushed rows, reads them afresh,
+// writes them to the store and marks them pushed. It reports how many rows it locked.
+func (p *Pusher) push(ctx context.Context) (int, error) {
+	var n int
+	err := p.inTx(ctx, func(tx pgx.Tx, key int32) error {
+		var oldest *time.Time
+		if err := p.query(ctx, func(ctx context.Context) error {
+			return tx.QueryRow(ctx, `SELECT min(revoked_at) FROM revocations WHERE pushed_at IS NULL`).Scan(&oldest)
+		}); err != nil {
+			return fmt.Errorf("revoke: read the oldest unpushed revocation: %w", err)
+		}
+		if oldest == nil {
+			p.m.lag.Set(0)
+			return nil
+		}
+		p.m.lag.Set(max(time.Since(*oldest).Seconds(), 0))
+		rows, err := p.lockAndRead(ctx, tx, key,
+			`SELECT video_id FROM revocations WHERE pushed_at IS NULL ORDER BY revoked_at, video_id LIMIT $2`,
+			`pushed_at IS NULL`, p.cfg.BatchSize)
+		if err != nil {
+			return err
+		}
+		n = len(rows)
+		if n == 0 {
+			return nil
+		}
+		entries := make([]Entry, 0, len(rows))
+		var paths []string
+		for _, r := range rows {
+			entries = append(entries, r.Entry)
+			if r.deleted {
+				paths = append(paths, InvalidationPath(r.VideoID))
+			}
+		}
+		if err := p.call(ctx, func(ctx context.Context) error { return p.store.Put(ctx, entries) }); err != nil {
+			return fmt.Errorf("revoke: put %d entries: %w", len(entries), err)
+		}
+		if len(paths) > 0 {
+			if err := p.call(ctx, func(ctx context.Context) error { return p.store.Invalidate(ctx, paths) }); err != nil {
+				return fmt.Errorf("revoke: invalidate %d deleted videos: %w", len(paths), err)
+			}
+		}
+		ids, ats := keys(rows)
+		var marked int64
+		if err := p.query(ctx, func(ctx context.Context) error {
+			tag, err := tx.Exec(ctx, `UPDATE revocations r SET pushed_at = now()
+				FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
+				WHERE r.video_id = u.id AND r.revoked_at = u.at AND r.pushed_at IS NULL`, ids, ats)
+			marked = tag.RowsAffected()
+			return err
+		}); err != nil {
+			return fmt.Errorf("revoke: mark %d revocations pushed: %w", len(rows), err)
+		}
+		p.m.pushed.Add(float64(marked))
+		p.log.Debug("pushed revocations", "entries", len(entries), "invalidated", len(paths), "marked", marked)
+		return nil
+	})
+	return n, err
+}
+
+// prune removes entries older than TokenLife: from the store, then from the table.
+func (p *Pusher) prune(ctx context.Context) error {
+	life := p.cfg.TokenLife.Seconds()
+	if p.store == nil {
+		var n int64
+		err := p.query(ctx, func(ctx context.Context) error {
+			tag, err := p.pool.Exec(ctx, `DELETE FROM revocations WHERE revoked_at < now() - make_interval(secs => $1)`, life)
+			n = tag.RowsAffected()
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("revoke: delete old revocations: %w", err)
+		}
+		p.m.pruned.Add(float64(n))
+		return nil
+	}
+	for ctx.Err() == nil {
+		var n int
+		err := p.inTx(ctx, func(tx pgx.Tx, key int32) error {
+			rows, err := p.lockAndRead(ctx, tx, key,
+				`SELECT video_id FROM revocations WHERE pushed_at IS NOT NULL
+				AND revoked_at < now() - make_interval(secs => $3) ORDER BY revoked_at, video_id LIMIT $2`,
+				`pushed_at IS NOT NULL AND revoked_at < now() - make_interval(secs => $2)`, p.cfg.BatchSize, life)
+			if err != nil || len(rows) == 0 {
+				return err
+			}
+			n = len(rows)
+			entries := make([]Entry, 0, len(rows))
+			for _, r := range rows {
+				entries = append(entries, r.Entry)
+			}
+			if err := p.call(ctx, func(ctx context.Context) error { return p.store.Delete(ctx, entries) }); err != nil {
+				return fmt.Errorf("revoke: delete %d old entries: %w", len(entries), err)
+			}
+			ids, ats := keys(rows)
+			var deleted int64
+			if err := p.query(ctx, func(ctx context.Context) error {
+				tag, err := tx.Exec(ctx, `DELETE FROM revocations r USING unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
+					WHERE r.video_id = u.id AND r.revoked_at = u.at`, ids, ats)
+				deleted = tag.RowsAffected()
+				return err
+			}); err != nil {
+				return fmt.Errorf("revoke: delete %d old revocations: %w", len(rows), err)
+			}
+			p.m.pruned.Add(float64(deleted))
+			return nil
+		})
+		if err != nil || n < p.cfg.BatchSize {
+			return err
+		}
+	}
+	return nil
+}
+
+// lockAndRead locks the videos pick selects (its $1 is the lock key, $2 the batch size,
+// then args[1:]) and reads their rows in a later statement, which sees every commit
+// made before the locks were taken. where filters the re-read rows; its $1 is the ids,
+// then args[1:].
+func (p *Pusher) lockAndRead(ctx context.Context, tx pgx.Tx, key int32, pick, where string, args ...any) ([]row, error) {
+	var ids []int64
+	if err := p.query(ctx, func(ctx context.Context) error {
+		rows, err := tx.Query(ctx, fmt.Sprintf(lockSQL, pick), append([]any{key}, args...)...)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("revoke: lock revocations: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []row
+	if err := p.query(ctx, func(ctx context.Context) error {
+		rows, err := tx.Query(ctx, `SELECT video_id, token_gen, deleted, revoked_at FROM revocations
+			WHERE video_id = ANY($1) AND `+where+` ORDER BY video_id`, append([]any{ids}, args[1:]...)...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
+			var r row
+			err := cr.Scan(&r.VideoID, &r.Gen, &r.deleted, &r.revokedAt)
+			return r, err
+		})
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("revoke: read revocations: %w", err)
+	}
+	return out, nil
+}
+
+// inTx runs fn in a transaction whose advisory locks are keyed by the schema's key.
+// It commits when fn succeeds, which releases the locks.
+func (p *Pusher) inTx(ctx context.Context, fn func(tx pgx.Tx, key int32) error) error {
+	var tx pgx.Tx
+	if err := p.query(ctx, func(ctx context.Context) error {
+		var err error
+		tx, err = p.pool.Begin(ctx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("revoke: begin: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
+	var schema *string
+	if err := p.query(ctx, func(ctx context.Context) error {
+		return tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	}); err != nil {
+		return fmt.Errorf("revoke: look up schema: %w", err)
+	}
+	if schema == nil {
+		return errors.New("revoke: no schema of the search_path exists; run the migrations")
+	}
+	if err := fn(tx, lockKey(*schema)); err != nil {
+		return err
+	}
+	// The commit runs even when ctx has ended: what was pushed is marked.
+	if err := p.query(context.WithoutCancel(ctx), func(ctx context.Context) error { return tx.Commit(ctx) }); err != nil {
+		return fmt.Errorf("revoke: commit: %w", err)
+	}
+	return nil
+}
+
+// keys returns the rows' ids and revocation times, for the statements that change a
+// row only if it was not revoked again.
+func keys(rows []row) ([]int64, []time.Time) {
+	ids := make([]int64, len(rows))
+	ats := make([]time.Time, len(rows))
+	for i, r := range rows {
+		ids[i], ats[i] = r.VideoID, r.revokedAt
+	}
+	return ids, ats
+}
+
+// lockKey is the first key of the pushers' advisory locks in a schema.
+func lockKey(schema string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte("videoforge.revoke." + schema))
+	return int32(h.Sum32())
+}
+
+func (p *Pusher) query(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueryTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+func (p *Pusher) call(ctx context.Context, fn func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
+	defer cancel()
+	return fn(ctx)
+}
+
+// backoff is a capped exponential wait with jitter.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+// next returns the wait before the next attempt: each doubles the last, up to max,
+// drawn from its upper half so that replicas spread out.
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur/2 + rand.N(b.cur/2+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleep waits d or until ctx ends, reporting whether it waited the whole d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
