@@ -110,7 +110,8 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 		b, err := io.ReadAll(res.Body)
 		return res.StatusCode, string(b), err
 	}
-	streamURL := fmt.Sprintf("%s/api/stream/%d", edgeBase, v.ID)
+	// The share key streams the video while it is unlisted; a public one ignores it.
+	streamURL := fmt.Sprintf("%s/api/stream/%d?key=%s", edgeBase, v.ID, v.ShareKey)
 	// Wait for the edge to know the video at all.
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		if code, _, _ := get(streamURL); code == 200 {

@@ -6,12 +6,15 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/edge"
@@ -179,5 +182,78 @@ func TestMissesBehindProxies(t *testing.T) {
 		if got := miss(c.xff, i); got != c.want {
 			t.Fatalf("%d, X-Forwarded-For %q: %d, want %d", i, c.xff, got, c.want)
 		}
+	}
+}
+
+// TestHundredThousandRandomIDs: 100 000 look-ups of random ids from 2 000 client
+// addresses, one in ten of a known video, cost PostgreSQL at most every client's miss
+// budget, leave the edge's memory where it was (the negative cache and the limiter are
+// bounded), and every known video is still served. The requests go to the edge's
+// handler directly, with their client addresses set, so that the figure is the edge's
+// and 2 000 addresses need no network setup; TestMissesBounded does the same over HTTP.
+func TestHundredThousandRandomIDs(t *testing.T) {
+	dsn, _, vs := catalogDB(t)
+	known := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	const rate, burst, negEntries = 1, 3, 2000
+	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, negEntries, time.Hour
+	})
+	reg := e.Registry()
+	before := metric(t, reg, "videoforge_edge_reads_total")
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+
+	const n, clients, workers = 100_000, 2_000, 4
+	var statuses [600]atomic.Int64
+	var knownBad atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 2))
+			var req fasthttp.Request
+			var ctx fasthttp.RequestCtx
+			for i := w; i < n; i += workers {
+				c := i % clients
+				addr := &net.TCPAddr{IP: net.IPv4(10, 0, byte(c>>8), byte(c)), Port: 40000}
+				id := 1_000_000 + r.Int64N(1<<40)
+				if i%10 == 0 {
+					id = known.ID
+				}
+				req.Reset()
+				req.SetRequestURI("/api/stream/" + strconv.FormatInt(id, 10))
+				ctx.Init(&req, addr, nil)
+				ctx.Response.Reset()
+				e.Handle(&ctx)
+				code := ctx.Response.StatusCode()
+				statuses[code].Add(1)
+				if id == known.ID && code != 200 {
+					knownBad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	reads := metric(t, reg, "videoforge_edge_reads_total") - before
+	bound := clients * (burst + rate*elapsed.Seconds() + 1)
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	grown := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	t.Logf("%d look-ups from %d clients in %v (%.0f/s): %d 200, %d 404, %d 429; %v PostgreSQL reads (%.0f/s, bound %.0f); heap %+.1f MiB",
+		n, clients, elapsed.Round(time.Millisecond), n/elapsed.Seconds(), statuses[200].Load(), statuses[404].Load(),
+		statuses[429].Load(), reads, reads/elapsed.Seconds(), bound, float64(grown)/(1<<20))
+	if reads > bound {
+		t.Errorf("%v PostgreSQL reads, want at most %.0f", reads, bound)
+	}
+	if knownBad.Load() != 0 || statuses[200].Load() != n/10 {
+		t.Errorf("known video: %d of %d answers were not 200", knownBad.Load(), n/10)
+	}
+	if statuses[429].Load() == 0 || statuses[200].Load()+statuses[404].Load()+statuses[429].Load() != n {
+		t.Errorf("answers other than 200, 404 and 429, or no 429 at all")
+	}
+	if grown > 4<<20 {
+		t.Errorf("the heap grew by %.1f MiB over 100 000 unknown ids, want at most 4 MiB", float64(grown)/(1<<20))
 	}
 }

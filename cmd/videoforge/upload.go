@@ -150,6 +150,16 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return fmt.Errorf("job %d failed: %s", up.JobID, msg)
 	}
+	// An unlisted video streams by its share key, which only its owner is shown.
+	query := ""
+	if videoforge.Visibility(*vis) == videoforge.Unlisted {
+		var v videoforge.Video
+		if err := c.do(ctx, "GET", "/videos/"+strconv.FormatInt(up.VideoID, 10), nil, &v); err != nil {
+			return fmt.Errorf("share key: %w", err)
+		}
+		query = "?key=" + url.QueryEscape(v.ShareKey)
+		fmt.Fprintf(stdout, "share key: %s (whoever has it can stream the video: /api/stream/%d%s)\n", v.ShareKey, up.VideoID, query)
+	}
 	// The edge learns of the ready video from the catalog's events: ask until it has.
 	sc := &apiClient{base: strings.TrimRight(*edgeURL, "/") + "/api/stream", token: *token}
 	for {
@@ -157,7 +167,7 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 			URL       string  `json:"url"`
 			ExpiresAt *string `json:"expiresAt"`
 		}
-		err := sc.do(ctx, "GET", "/"+strconv.FormatInt(up.VideoID, 10), nil, &s)
+		err := sc.do(ctx, "GET", "/"+strconv.FormatInt(up.VideoID, 10)+query, nil, &s)
 		if err == nil {
 			fmt.Fprintf(stdout, "ready: video %d\nstream URL: %s\n", up.VideoID, s.URL)
 			if s.ExpiresAt != nil {

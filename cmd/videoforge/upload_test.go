@@ -192,7 +192,7 @@ func TestUploadToPlayback(t *testing.T) {
 	if err := playable(priv.URL); err != nil {
 		t.Error(err)
 	}
-	forged := regexp.MustCompile(`/t/(\d+)/[^/]+/`).ReplaceAllString(priv.URL, "/t/$1/"+strings.Repeat("A", 43)+"/")
+	forged := regexp.MustCompile(`/t/([0-9.]+)/[^/]+/`).ReplaceAllString(priv.URL, "/t/$1/"+strings.Repeat("A", 43)+"/")
 	if res, _ := get(t, forged, ""); res.StatusCode != 403 {
 		t.Errorf("forged token: %d", res.StatusCode)
 	}
