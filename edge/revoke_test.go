@@ -174,3 +174,44 @@ func TestRevokedWithoutTheBus(t *testing.T) {
 	checkFor(t, 5*time.Second, p.plays(old, 403))
 	t.Logf("revoked %v after the change (EDGE_STALENESS 200ms)", time.Since(start).Round(time.Millisecond))
 }
+
+// TestMediaMissesLimited: the media server's look-ups of unknown ids share the edge's
+// per-client miss budget: beyond it they are 429 with Retry-After and cost PostgreSQL
+// nothing, while a known public video keeps playing.
+func TestMediaMissesLimited(t *testing.T) {
+	dsn, _, vs := catalogDB(t)
+	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.MissRate, c.MissBurst = 0.001, 3 })
+	p := &player{t: t, e: e, dir: t.TempDir()}
+	p.media = mediaFor(t, e, p.dir)
+	f := filepath.Join(p.dir, "videos", id(v), "hls", "master.m3u8")
+	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f, []byte("#EXTM3U\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reads := func() float64 { return metric(t, e.Registry(), "videoforge_edge_reads_total") }
+	before := reads()
+	var codes []int
+	for i := range 20 {
+		res, err := http.Get(fmt.Sprintf("%s/videos/%d/hls/master.m3u8", p.media, 5_000_000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		codes = append(codes, res.StatusCode)
+		if res.StatusCode == 429 && res.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if got := reads() - before; got > 3 {
+		t.Errorf("%v PostgreSQL reads for 20 unknown ids, want at most the burst of 3 (answers %v)", got, codes)
+	}
+	if codes[0] != 404 || codes[19] != 429 {
+		t.Errorf("answers %v: want 404 within the budget, 429 beyond", codes)
+	}
+	if err := p.plays("/videos/"+id(v)+"/hls/master.m3u8", 200)(); err != nil {
+		t.Error(err)
+	}
+}

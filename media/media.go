@@ -269,6 +269,9 @@ func fail(ctx *fasthttp.RequestCtx, err error, status int) {
 	}
 	ctx.Response.Header.Del("Cache-Control")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
+	if status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable {
+		ctx.Response.Header.Set("Retry-After", "1")
+	}
 	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json; charset=utf-8")
 	msg, _ := json.Marshal(videoforge.ErrorMessage(err))
