@@ -36,8 +36,10 @@ func (n *natsFlags) streams() (bus.StreamOptions, error) {
 }
 
 func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
-	f := newFlags("relay", "Publishes the catalog's outbox to NATS JetStream (stream CATALOG) in commit order.\n"+
-		"Run as many as you like: one publishes, the others stand by and take over when it stops.")
+	f := newFlags("relay", "Publishes the catalog's outbox to NATS JetStream (stream CATALOG) in commit order, and pushes\n"+
+		"playback-token revocations to CloudFront's KeyValueStore (REVOCATION_KVS_ARN).\n"+
+		"Run as many as you like: one publishes, the others stand by and take over when it stops;\n"+
+		"every relay pushes revocations, each taking the ones no other has in hand.")
 	dbf := f.database()
 	nf := f.nats("nats://127.0.0.1:4222", "NATS server(s) to publish to, comma-separated")
 	metricsAddr := f.string("metrics-addr", "RELAY_METRICS_ADDR", "", "address to serve Prometheus metrics on (/metrics); empty serves none")
@@ -45,7 +47,12 @@ func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
 		"how long the active relay's PostgreSQL session may stay silent before a standby fences it and takes over")
 	leaseRenew := f.duration("lease-renew", "RELAY_LEASE_RENEW", time.Second,
 		"how often the active relay renews its lease and standbys check it (at most a third of the timeout)")
+	rf := f.revocation()
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	revCfg, err := rf.config()
+	if err != nil {
 		return err
 	}
 	rc := relay.Config{LeaseTimeout: *leaseTimeout, LeaseRenew: *leaseRenew}
@@ -74,7 +81,21 @@ func runRelay(ctx context.Context, args []string, stdout io.Writer) error {
 		reg = r
 	}
 	rc.Metrics = reg
-	return publishOutbox(ctx, dbCfg, *nf.url, streams, rc, slog.Default())
+	return relayAndPush(ctx, dbCfg, *nf.url, streams, rc, revCfg, reg, slog.Default())
+}
+
+// relayAndPush runs the relay role and the revocation pusher side by side until ctx
+// ends or one of them fails, and then stops both.
+func relayAndPush(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, rc relay.Config,
+	revCfg revocationConfig, reg prometheus.Registerer, log *slog.Logger) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, 2)
+	go func() { errs <- publishOutbox(ctx, dbCfg, natsURL, streams, rc, log) }()
+	go func() { errs <- pushRevocations(ctx, dbCfg, revCfg, reg, log) }()
+	err := <-errs
+	cancel()
+	return errors.Join(err, <-errs)
 }
 
 // publishOutbox is the relay role: it connects to NATS (waiting for it as long as it
@@ -119,17 +140,38 @@ type inProcessRelay struct {
 	done   chan struct{}
 }
 
-// startRelay runs the relay role in the background. It has its own context, so that
-// the caller stops it after the gallery: changes the gallery commits while it shuts
-// down are still published.
+// startRelay runs the relay role in the background, with the revocation pusher beside
+// it. It has its own context, so that the caller stops it after the gallery: changes
+// the gallery commits while it shuts down are still published.
+//
+// The pusher takes its settings (REVOCATION_KVS_ARN, REVOCATION_DISTRIBUTION_ID,
+// REVOCATION_INTERVAL, PLAYBACK_TOKEN_TTL) from the environment: the roles that run
+// the relay in-process do not declare them as flags.
 func startRelay(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, reg prometheus.Registerer) *inProcessRelay {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &inProcessRelay{cancel: cancel, done: make(chan struct{})}
+	revCfg, revErr := revocationFromEnv()
+	if revErr != nil {
+		slog.Error("revocation pusher not started: revocations stay in PostgreSQL until a relay with good settings runs", "err", revErr)
+	}
 	go func() {
 		defer close(p.done)
+		var pushed chan struct{}
+		if revErr == nil {
+			pushed = make(chan struct{})
+			go func() {
+				defer close(pushed)
+				if err := pushRevocations(rctx, dbCfg, revCfg, reg, slog.Default()); err != nil {
+					slog.Error("revocation pusher stopped: revocations stay in PostgreSQL until a relay runs", "err", err)
+				}
+			}()
+		}
 		// The lease takes its defaults: in-process relays stand by for one another too.
 		if err := publishOutbox(rctx, dbCfg, natsURL, streams, relay.Config{Metrics: reg}, slog.Default()); err != nil {
 			slog.Error("relay stopped: catalog events stay in the outbox until a relay runs", "err", err)
+		}
+		if pushed != nil {
+			<-pushed
 		}
 	}()
 	return p
