@@ -36,6 +36,27 @@ func ValidateKey(key []byte) error {
 	return nil
 }
 
+// KeyPrefixBase64 marks a configured key given as the standard base64 encoding of
+// its bytes, for binary keys: PLAYBACK_TOKEN_KEY, its _FILE, and the CDN function's
+// key store all read the same form.
+const KeyPrefixBase64 = "base64:"
+
+// ParseKey reads a signing key as configured: "base64:<standard base64>" is the
+// encoding of raw key bytes (a binary key, whatever bytes it holds); any other value
+// is the key's own bytes. The key is then checked with ValidateKey.
+func ParseKey(s string) ([]byte, error) {
+	var key []byte
+	if enc, ok := strings.CutPrefix(s, KeyPrefixBase64); ok {
+		var err error
+		if key, err = base64.StdEncoding.DecodeString(strings.TrimSpace(enc)); err != nil {
+			return nil, fmt.Errorf("playback: signing key after %q is not standard base64: %w", KeyPrefixBase64, err)
+		}
+	} else {
+		key = []byte(s)
+	}
+	return key, ValidateKey(key)
+}
+
 // PublicPath returns the path of a public video's master playlist, served without a
 // token: /videos/<id>/hls/master.m3u8.
 func PublicPath(videoID int64) string {

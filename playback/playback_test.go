@@ -1,6 +1,8 @@
 package playback_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -112,4 +114,25 @@ func FuzzCheck(f *testing.F) {
 			t.Fatalf("Check(%q) = %q, not the path's own folder", path, got)
 		}
 	})
+}
+
+func TestParseKey(t *testing.T) {
+	bin := []byte{0, 1, 2, 0xff, '\n', '\r', 0x80, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, '\n'}
+	for _, c := range []struct {
+		in   string
+		want []byte
+		ok   bool
+	}{
+		{string(key), key, true},
+		{"base64:" + base64.StdEncoding.EncodeToString(bin), bin, true},
+		{"base64:" + base64.StdEncoding.EncodeToString(bin) + "\n", bin, true},
+		{"base64:" + base64.StdEncoding.EncodeToString(bin[:20]), nil, false}, // too short once decoded
+		{"base64:not base64 at all, though long enough", nil, false},
+		{"short", nil, false},
+	} {
+		got, err := playback.ParseKey(c.in)
+		if (err == nil) != c.ok || c.ok && !bytes.Equal(got, c.want) {
+			t.Errorf("ParseKey(%q) = %x, %v", c.in, got, err)
+		}
+	}
 }

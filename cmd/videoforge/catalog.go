@@ -81,7 +81,7 @@ type playbackFlags struct {
 func (f *flags) playback() *playbackFlags {
 	return &playbackFlags{
 		base: f.string("playback-base-url", "PLAYBACK_BASE_URL", "", "origin of media URLs (the CDN domain, or the edge)"),
-		key:  f.string("playback-token-key", "PLAYBACK_TOKEN_KEY", "", "key signing playback tokens, at least 32 bytes (or PLAYBACK_TOKEN_KEY_FILE)"),
+		key:  f.string("playback-token-key", "PLAYBACK_TOKEN_KEY", "", "key signing playback tokens, at least 32 bytes, or base64:<standard base64> of a binary key (or PLAYBACK_TOKEN_KEY_FILE)"),
 		ttl:  f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL, "shortest life of a playback token"),
 		signPublic: f.bool("playback-sign-public", "PLAYBACK_SIGN_PUBLIC", false,
 			"give public videos token URLs too, for a CDN that serves no object without a token"),
@@ -97,10 +97,21 @@ func (p *playbackFlags) config() (*catalog.Playback, error) {
 	if u, err := url.Parse(*p.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("PLAYBACK_BASE_URL=%q: want an absolute http(s) URL", *p.base)
 	}
-	if err := playback.ValidateKey([]byte(*p.key)); err != nil {
+	key, err := p.tokenKey()
+	if err != nil {
+		return nil, err
+	}
+	return &catalog.Playback{BaseURL: *p.base, TokenKey: key, TokenTTL: *p.ttl, SignPublic: *p.signPublic}, nil
+}
+
+// tokenKey is the signing key: its bytes, or "base64:<standard base64>" for a binary
+// key (the form the CDN function's key store holds too).
+func (p *playbackFlags) tokenKey() ([]byte, error) {
+	key, err := playback.ParseKey(*p.key)
+	if err != nil {
 		return nil, fmt.Errorf("PLAYBACK_TOKEN_KEY: %w", err)
 	}
-	return &catalog.Playback{BaseURL: *p.base, TokenKey: []byte(*p.key), TokenTTL: *p.ttl, SignPublic: *p.signPublic}, nil
+	return key, nil
 }
 
 func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {

@@ -43,7 +43,13 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *pf.base, TokenKey: []byte(*pf.key), TokenTTL: *pf.ttl, SignPublic: *pf.signPublic, Staleness: *stale,
+	var key []byte
+	if *pf.key != "" {
+		if key, err = pf.tokenKey(); err != nil {
+			return err
+		}
+	}
+	cfg := edge.Config{Addr: *addr, NATSURL: *natsURL, BaseURL: *pf.base, TokenKey: key, TokenTTL: *pf.ttl, SignPublic: *pf.signPublic, Staleness: *stale,
 		CORSOrigins: splitList(*cors), ReadTimeout: *readTimeout, WriteTimeout: *writeTimeout, IdleTimeout: *idleTimeout,
 		MaxConnsPerIP: *maxConns, TrustedProxies: *proxies, MissRate: rate, MissBurst: *missBurst,
 		NegativeEntries: int64(*negEntries), TombstoneRetention: *tombstones, ShutdownGrace: *grace}

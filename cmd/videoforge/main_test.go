@@ -243,6 +243,9 @@ func TestBadConfiguration(t *testing.T) {
 		{nil, []string{"token", "-data", t.TempDir()}, "-user"},
 		{nil, []string{"token", "-data", t.TempDir(), "-user", "a"}, "videoforge dev"},
 		{nil, []string{"nope"}, "unknown command"},
+		{map[string]string{"DATABASE_URL": "postgres://x/y", "JWKS_URL": "http://127.0.0.1:1/jwks", "JWT_ISSUER": "https://issuer.example", "PLAYBACK_BASE_URL": "https://cdn.example",
+			"PLAYBACK_TOKEN_KEY": "base64:AAEC"}, []string{"catalog"}, "PLAYBACK_TOKEN_KEY"},
+		{map[string]string{"DATABASE_URL": "postgres://x/y", "PLAYBACK_TOKEN_KEY": "base64:***"}, []string{"edge"}, "PLAYBACK_TOKEN_KEY"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " ")+" "+c.want, func(t *testing.T) {
