@@ -86,15 +86,10 @@ func TestNATSConfigRequiresUsers(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("local.nats_authorization: %s", diags.Error())
 	}
-	script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", map[string]cty.Value{
-		"server_name":   cty.StringVal("videoforge-dev-nats-0"),
-		"cluster_name":  cty.StringVal("videoforge-dev"),
-		"routes":        cty.StringVal(`"nats-route://10.40.128.10:6222", "nats-route://10.40.144.10:6222"`),
-		"nats_version":  cty.StringVal("2.15.2"),
-		"region":        cty.StringVal("eu-west-1"),
+	script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", natsTemplateVars(map[string]cty.Value{
 		"authorization": auth,
 		"users":         cty.MapVal(arns),
-	})
+	}))
 	bashSyntax(t, "nats", script)
 	m := regexp.MustCompile(`(?s)cat > /etc/nats-server.conf <<'CONF'\n(.*?)\nCONF\n`).FindStringSubmatch(script)
 	if m == nil {
@@ -113,6 +108,8 @@ func TestNATSConfigRequiresUsers(t *testing.T) {
 	conf := m[1]
 	// The store folder of the node does not exist here.
 	conf = strings.Replace(conf, "store_dir: /var/lib/nats/jetstream", "store_dir: "+t.TempDir(), 1)
+	// Nor do its certificates: ones made here, in the same places.
+	conf = strings.ReplaceAll(conf, "/etc/nats-tls/", goTLSDir(t)+"/")
 	path := filepath.Join(t.TempDir(), "nats-server.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,28 @@ func renderTemplate(t *testing.T, path string, vars map[string]cty.Value) string
 	return v.AsString()
 }
 
+// natsTemplateVars are the variables of the NATS node template as the bus module passes
+// them, with overrides.
+func natsTemplateVars(overrides map[string]cty.Value) map[string]cty.Value {
+	vars := map[string]cty.Value{
+		"server_name":   cty.StringVal("videoforge-dev-nats-0"),
+		"node_ip":       cty.StringVal("10.40.128.10"),
+		"cluster_name":  cty.StringVal("videoforge-dev"),
+		"routes":        cty.StringVal(`"nats-route://10.40.128.10:6222", "nats-route://10.40.144.10:6222"`),
+		"nats_version":  cty.StringVal("2.15.2"),
+		"region":        cty.StringVal("eu-west-1"),
+		"ca_secret_arn": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:videoforge-dev/nats/ca"),
+		"ca_cert_arn":   cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:videoforge-dev/nats/ca-cert"),
+		"ca_version":    cty.StringVal("5b0f8a56-7d0c-5a3e-9d53-0f3f1c2a9e11"),
+		"authorization": cty.StringVal("authorization { users = [] }"),
+		"users":         cty.MapVal(map[string]cty.Value{"reader": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-reader")}),
+	}
+	for k, v := range overrides {
+		vars[k] = v
+	}
+	return vars
+}
+
 // bashSyntax fails the test when bash -n rejects script, or a quoted here-document in
 // it that is itself a script (ending in SCRIPT).
 func bashSyntax(t *testing.T, name, script string) {
@@ -62,10 +84,35 @@ func TestUserDataRenders(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Fatal("bash not found: the user data scripts are checked with bash -n")
 	}
-	secrets := map[string]map[string]string{
-		"edge":       {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
-		"catalog":    {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "PLAYBACK_TOKEN_KEY": "arn:aws:secretsmanager:eu-west-1:1:secret:tk"},
-		"transcoder": {"DB_PASSWORD": "arn:aws:secretsmanager:eu-west-1:1:secret:db", "NATS_URL": "arn:aws:secretsmanager:eu-west-1:1:secret:nats-transcoder"},
+	// The secrets of each role as the compute module's local.secrets has them.
+	secretsExpr, ok := loadConfig(t).local("modules/compute", "secrets")
+	if !ok {
+		t.Fatal("modules/compute has no local.secrets")
+	}
+	sv, diags := secretsExpr.Value(&hcl.EvalContext{Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{
+		"db_secret_arn":        cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:db"),
+		"token_key_secret_arn": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:tk"),
+		"nats_ca_secret_arn":   cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-ca-cert"),
+		"nats_secret_arns": cty.MapVal(map[string]cty.Value{
+			"edge":       cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-reader"),
+			"catalog":    cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-catalog"),
+			"transcoder": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-transcoder"),
+		}),
+	})}})
+	if diags.HasErrors() {
+		t.Fatalf("local.secrets: %s", diags.Error())
+	}
+	secrets := map[string]map[string]string{}
+	for it := sv.ElementIterator(); it.Next(); {
+		role, m := it.Element()
+		secrets[role.AsString()] = map[string]string{}
+		for it2 := m.ElementIterator(); it2.Next(); {
+			k, v := it2.Element()
+			secrets[role.AsString()][k.AsString()] = v.AsString()
+		}
+	}
+	if len(secrets) != 3 {
+		t.Fatalf("local.secrets has roles %v, want edge, catalog, transcoder", secrets)
 	}
 	for role, sec := range secrets {
 		t.Run(role, func(t *testing.T) {
@@ -102,21 +149,34 @@ func TestUserDataRenders(t *testing.T) {
 					t.Errorf("user data of %s does not set %s", role, want)
 				}
 			}
+			// Every role verifies the NATS nodes with the cluster CA (NATS_CA_FILE) and
+			// reaches them by the tls:// URL of its user (NATS_URL_FILE).
+			for _, v := range []string{"NATS_CA", "NATS_URL"} {
+				if _, ok := sec[v]; !ok {
+					t.Errorf("role %s gets no %s secret", role, v)
+				}
+			}
+			if !strings.Contains(script, "NATS_CA_FILE=$dir/nats_ca") {
+				t.Errorf("user data of %s does not set NATS_CA_FILE", role)
+			}
+			// A secret that is not there yet (the CA before the first NATS node booted)
+			// is waited for, at boot and at every start.
+			if !regexp.MustCompile(`(?s)for attempt in .*?if /usr/local/sbin/videoforge-config; then\s+break`).MatchString(script) {
+				t.Errorf("user data of %s does not retry its first configuration", role)
+			}
+			if !strings.Contains(script, "StartLimitIntervalSec=0") {
+				t.Errorf("user data of %s lets systemd give up restarting the service", role)
+			}
 			if role == "edge" && strings.Contains(script, "videoforge@catalog") {
 				t.Error("edge user data starts the catalog")
 			}
 		})
 	}
 	t.Run("nats", func(t *testing.T) {
-		script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", map[string]cty.Value{
-			"server_name":   cty.StringVal("videoforge-dev-nats-0"),
-			"cluster_name":  cty.StringVal("videoforge-dev"),
-			"routes":        cty.StringVal(`"nats-route://10.40.128.10:6222", "nats-route://10.40.144.10:6222"`),
-			"nats_version":  cty.StringVal("2.15.2"),
-			"region":        cty.StringVal("eu-west-1"),
+		script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", natsTemplateVars(map[string]cty.Value{
 			"authorization": cty.StringVal("authorization { users = [] }"),
 			"users":         cty.MapVal(map[string]cty.Value{"reader": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-reader")}),
-		})
+		}))
 		bashSyntax(t, "nats", script)
 		if !strings.Contains(script, "routes: [ \"nats-route://10.40.128.10:6222\"") {
 			t.Errorf("nats config lacks its routes:\n%s", script)

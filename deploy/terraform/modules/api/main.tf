@@ -60,6 +60,10 @@ resource "aws_lb" "internal" {
   subnets                    = var.subnet_ids
   security_groups            = [aws_security_group.alb.id]
   drop_invalid_header_fields = true
+  # Appends the peer (API Gateway's VPC link) to X-Forwarded-For, after the client's
+  # address API Gateway put there: the edge counts clients 2 entries from the right
+  # (EDGE_TRUSTED_PROXIES in the videoforge module).
+  xff_header_processing_mode = "append"
   idle_timeout               = 60
   tags                       = var.tags
 }

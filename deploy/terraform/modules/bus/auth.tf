@@ -8,8 +8,8 @@
 # `terraform apply -replace=module.videoforge.module.bus.aws_secretsmanager_secret_version.nats["<user>"]`
 # followed by an instance refresh of the nodes (one at a time) and of the role.
 #
-# Not done yet: TLS between the nodes and to the clients; traffic stays inside the
-# VPC's private subnets and security groups.
+# TLS between the nodes and to the clients (see tls.tf): the URLs are tls://, and every
+# role gets the cluster's CA certificate as the file NATS_CA_FILE names.
 
 locals {
   nats_users = ["catalog", "transcoder", "reader"]
@@ -122,7 +122,7 @@ resource "aws_secretsmanager_secret_version" "nats" {
     username = each.key
     password = data.aws_secretsmanager_random_password.nats[each.key].random_password
     url = join(",", [for ip in local.ips :
-    "nats://${each.key}:${data.aws_secretsmanager_random_password.nats[each.key].random_password}@${ip}:4222"])
+    "tls://${each.key}:${data.aws_secretsmanager_random_password.nats[each.key].random_password}@${ip}:4222"])
   })
 
   lifecycle {
@@ -130,7 +130,8 @@ resource "aws_secretsmanager_secret_version" "nats" {
   }
 }
 
-# The nodes read the users' passwords at boot, and nothing else.
+# The nodes read the users' passwords at boot, and create or read the cluster's CA (see
+# tls.tf), and nothing else.
 data "aws_iam_policy_document" "node_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -146,6 +147,12 @@ data "aws_iam_policy_document" "node" {
     sid       = "ReadNATSUsers"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [for u in local.nats_users : aws_secretsmanager_secret.nats[u].arn]
+  }
+
+  statement {
+    sid       = "CreateOrReadCA"
+    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
+    resources = [aws_secretsmanager_secret.nats_ca.arn, aws_secretsmanager_secret.nats_ca_cert.arn]
   }
 }
 

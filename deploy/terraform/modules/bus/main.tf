@@ -100,6 +100,10 @@ resource "aws_instance" "node" {
   user_data_replace_on_change = true
   user_data = templatefile("${path.module}/templates/nats.sh.tftpl", {
     server_name   = "${var.name}-nats-${count.index}"
+    node_ip       = local.ips[count.index]
+    ca_secret_arn = aws_secretsmanager_secret.nats_ca.arn
+    ca_cert_arn   = aws_secretsmanager_secret.nats_ca_cert.arn
+    ca_version    = local.ca_version
     cluster_name  = var.name
     routes        = local.routes
     nats_version  = var.nats_version

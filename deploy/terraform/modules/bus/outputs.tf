@@ -1,6 +1,6 @@
 output "nats_url" {
-  description = "Client URL of the cluster, every node listed (NATS_URL)."
-  value       = join(",", [for ip in local.ips : "nats://${ip}:4222"])
+  description = "Client URL of the cluster, every node listed (NATS_URL), TLS: verify with the CA of ca_cert_secret_arn."
+  value       = join(",", [for ip in local.ips : "tls://${ip}:4222"])
 }
 
 output "node_ips" {
@@ -20,6 +20,11 @@ output "client_secret_arns" {
     edge       = aws_secretsmanager_secret.nats["reader"].arn
     transcoder = aws_secretsmanager_secret.nats["transcoder"].arn
   }
+}
+
+output "ca_cert_secret_arn" {
+  description = "Secrets Manager secret holding the cluster's CA certificate (PEM), which clients verify the nodes with (NATS_CA_FILE)."
+  value       = aws_secretsmanager_secret.nats_ca_cert.arn
 }
 
 output "reader_secret_arn" {

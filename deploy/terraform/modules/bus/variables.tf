@@ -51,6 +51,12 @@ variable "nats_version" {
   default     = "2.15.2"
 }
 
+variable "tls_ca_generation" {
+  description = "Generation of the cluster's TLS CA; raising it makes the nodes create a new CA (rotation, see tls.tf)."
+  type        = number
+  default     = 1
+}
+
 variable "tags" {
   description = "Tags added to every resource."
   type        = map(string)

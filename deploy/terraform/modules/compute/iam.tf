@@ -1,9 +1,12 @@
 # One instance profile per role, each allowed only what that role does:
 # - every role: read its configuration (SSM under /<name>/config/{common,<role>}), the
-#   database secret, its own NATS user's secret, and the release binaries;
+#   database secret, its own NATS user's secret, the NATS CA certificate, and the
+#   release binaries;
 # - catalog: presign uploads and check them (uploads/*), take resumable uploads there
 #   (multipart uploads, listed to abort those given up), delete a video's objects,
-#   queue jobs, and the playback token key (it signs thumbnail URLs);
+#   queue jobs, and the playback token key (it signs thumbnail URLs); its relay (in
+#   process, or `videoforge relay` beside it: catalog_extra_roles) writes the revocation
+#   entries revoked/<id> of the CDN's KeyValueStore and invalidates deleted videos;
 # - transcoder: read sources, write renditions (videos/*), work the job queue and its
 #   dead-letter queue;
 # - edge: the playback token key; it touches no bucket or queue.
@@ -53,6 +56,12 @@ data "aws_iam_policy_document" "base" {
     sid       = "ReadNATSUser"
     actions   = ["secretsmanager:GetSecretValue"]
     resources = [var.nats_secret_arns[each.key]]
+  }
+
+  statement {
+    sid       = "ReadNATSCA"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.nats_ca_secret_arn]
   }
 
   statement {
@@ -115,6 +124,29 @@ data "aws_iam_policy_document" "catalog" {
       variable = "s3:prefix"
       values   = ["uploads/*", "videos/*"]
     }
+  }
+
+  # The relay: a video whose access narrows gets revoked/<id> = its new token generation
+  # (the CloudFront Function refuses older tokens); a deleted one, one more than its last,
+  # and an invalidation of /videos/<id>/*. A KeyValueStore cannot be split by key, so this
+  # also covers the token key entry, which the catalog can read from Secrets Manager anyway.
+  statement {
+    sid = "WriteRevocations"
+    actions = [
+      "cloudfront-keyvaluestore:DescribeKeyValueStore",
+      "cloudfront-keyvaluestore:GetKey",
+      "cloudfront-keyvaluestore:PutKey",
+      "cloudfront-keyvaluestore:DeleteKey",
+      "cloudfront-keyvaluestore:UpdateKeys",
+      "cloudfront-keyvaluestore:ListKeys",
+    ]
+    resources = [var.revocation_kvs_arn]
+  }
+
+  statement {
+    sid       = "InvalidateDeletedVideos"
+    actions   = ["cloudfront:CreateInvalidation"]
+    resources = [var.cdn_distribution_arn]
   }
 
   statement {

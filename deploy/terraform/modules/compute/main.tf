@@ -17,10 +17,11 @@ locals {
   )
 
   secrets = {
-    # NATS_URL carries the role's own NATS user (see the bus module's auth.tf).
-    edge       = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["edge"] }
-    catalog    = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["catalog"] }
-    transcoder = { DB_PASSWORD = var.db_secret_arn, NATS_URL = var.nats_secret_arns["transcoder"] }
+    # NATS_URL carries the role's own NATS user (see the bus module's auth.tf), tls://;
+    # NATS_CA (NATS_CA_FILE) is the cluster's CA certificate, PEM, to verify the nodes.
+    edge       = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["edge"], NATS_CA = var.nats_ca_secret_arn }
+    catalog    = { DB_PASSWORD = var.db_secret_arn, PLAYBACK_TOKEN_KEY = var.token_key_secret_arn, NATS_URL = var.nats_secret_arns["catalog"], NATS_CA = var.nats_ca_secret_arn }
+    transcoder = { DB_PASSWORD = var.db_secret_arn, NATS_URL = var.nats_secret_arns["transcoder"], NATS_CA = var.nats_ca_secret_arn }
   }
 
   units = {

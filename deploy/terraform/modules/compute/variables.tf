@@ -96,6 +96,21 @@ variable "nats_secret_arns" {
   type        = map(string)
 }
 
+variable "revocation_kvs_arn" {
+  description = "ARN of the CloudFront KeyValueStore whose revoked/<id> entries the relay on the catalog instances writes (REVOCATION_KVS_ARN)."
+  type        = string
+}
+
+variable "cdn_distribution_arn" {
+  description = "ARN of the CloudFront distribution in which the relay invalidates deleted videos (/videos/<id>/*)."
+  type        = string
+}
+
+variable "nats_ca_secret_arn" {
+  description = "Secrets Manager secret holding the NATS cluster's CA certificate (PEM), written to NATS_CA_FILE for every role."
+  type        = string
+}
+
 variable "token_key_secret_arn" {
   description = "Secrets Manager secret holding the playback token key."
   type        = string

@@ -33,12 +33,17 @@ output "cdn_distribution_id" {
   value       = aws_cloudfront_distribution.media.id
 }
 
+output "cdn_distribution_arn" {
+  description = "ARN of the CloudFront distribution (the relay invalidates a deleted video's objects)."
+  value       = aws_cloudfront_distribution.media.arn
+}
+
 output "token_key_secret_arn" {
   description = "Secrets Manager secret holding the playback token key (PLAYBACK_TOKEN_KEY_FILE)."
   value       = aws_secretsmanager_secret.token_key.arn
 }
 
 output "key_value_store_arn" {
-  description = "ARN of the KeyValueStore the token function reads its key from."
+  description = "ARN of the KeyValueStore the token function reads its key and the revocation entries (revoked/<id>) from (REVOCATION_KVS_ARN)."
   value       = aws_cloudfront_key_value_store.playback.arn
 }

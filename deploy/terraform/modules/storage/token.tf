@@ -4,6 +4,11 @@
 # `terraform apply -replace=module.videoforge.module.storage.aws_secretsmanager_secret_version.token_key
 #  -replace=module.videoforge.module.storage.aws_cloudfrontkeyvaluestore_key.token_key`
 # followed by an instance refresh of the edge.
+#
+# The same store holds the revocation entries: revoked/<id> = the lowest token generation
+# video <id> still accepts, written and deleted by the relay on the catalog instances
+# (REVOCATION_KVS_ARN; see the compute module's iam.tf). A binary key can be given to the
+# function as "base64:<standard base64 of the bytes>".
 
 data "aws_secretsmanager_random_password" "token_key" {
   password_length     = 48
@@ -28,7 +33,7 @@ resource "aws_secretsmanager_secret_version" "token_key" {
 
 resource "aws_cloudfront_key_value_store" "playback" {
   name    = "${var.name}-playback"
-  comment = "Key of the playback path tokens, read by the token check function."
+  comment = "Key of the playback path tokens and revoked/<id> entries, read by the token check function."
 }
 
 resource "aws_cloudfrontkeyvaluestore_key" "token_key" {
@@ -44,7 +49,7 @@ resource "aws_cloudfrontkeyvaluestore_key" "token_key" {
 resource "aws_cloudfront_function" "playback_token" {
   name    = "${var.name}-playback-token"
   runtime = "cloudfront-js-2.0"
-  comment = "Checks /t/<expiry>/<sig>/videos/<id>/... tokens and rewrites to /videos/<id>/..."
+  comment = "Checks /t/<expiry>[.<gen>]/<sig>/videos/<id>/... tokens and rewrites to /videos/<id>/..."
   publish = true
   code = templatefile("${path.module}/functions/playback_token.js", {
     key_name          = local.token_key_name

@@ -56,9 +56,23 @@ locals {
       GALLERY_ADDR     = ":${local.catalog_port}"
       MIGRATE_ON_START = "true"
       UPLOAD_URL_TTL   = var.upload_url_ttl
+      # The relay (in the catalog, or `videoforge relay` on the same instances) keeps the
+      # CloudFront Function's revocation entries (revoked/<id>) in this KeyValueStore and
+      # invalidates deleted videos in this distribution. Both come from the storage
+      # module, which depends on nothing in compute: no cycle.
+      REVOCATION_KVS_ARN         = module.storage.key_value_store_arn
+      REVOCATION_DISTRIBUTION_ID = module.storage.cdn_distribution_id
     }, lookup(var.extra_config, "catalog", {}))
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"
+      # Players reach the edge through API Gateway (HTTP API), which sets X-Forwarded-For
+      # to the client's address (after anything the client sent itself), then through
+      # the VPC link to the internal ALB, which appends the VPC link's address (its
+      # xff_header_processing_mode is "append", see the api module). The client is thus
+      # the 2nd entry from the right; entries further left are the client's own words.
+      # The edge's security group admits only the ALB, so no one can skip the two hops.
+      # (CloudFront is in front of the media bucket only, not of the edge.)
+      EDGE_TRUSTED_PROXIES = "2"
     }, lookup(var.extra_config, "edge", {}))
     transcoder = merge({
       SQS_DLQ_URL             = module.queue.dlq_url
@@ -164,7 +178,10 @@ module "compute" {
   dlq_arn                   = module.queue.dlq_arn
   db_secret_arn             = module.database.secret_arn
   token_key_secret_arn      = module.storage.token_key_secret_arn
+  revocation_kvs_arn        = module.storage.key_value_store_arn
+  cdn_distribution_arn      = module.storage.cdn_distribution_arn
   nats_secret_arns          = module.bus.client_secret_arns
+  nats_ca_secret_arn        = module.bus.ca_cert_secret_arn
   common_config             = local.common_config
   role_config               = local.role_config
   catalog_port              = local.catalog_port
