@@ -17,6 +17,8 @@ pg_found || need="$need postgresql"
 # The transcoder runs ffmpeg and ffprobe; its SQS tests install their server with npm.
 { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need="$need ffmpeg"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# make bench drives the edge with wrk.
+command -v wrk >/dev/null 2>&1 || need="$need wrk"
 
 [ -z "$need" ] && exit 0
 
