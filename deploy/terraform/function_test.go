@@ -188,9 +188,9 @@ func runSource(t *testing.T, source string, cases []fnCase) []fnResult {
 
 // expected is what the function must answer, decided on the Go side: a path that is no
 // token path is 404 (playback.ErrMalformed, as the media server answers); a token is
-// passed on to Grant.Path when the key store yields a key (a "base64:" value is the
-// standard base64 of the key's bytes, anything else its UTF-8 bytes, at least
-// playback.MinKeyLength of them), playback.Check accepts it with that key, and the
+// passed on to Grant.Path when the key store yields a key playback.ParseKey accepts (a
+// "base64:" value is the standard base64 of the key's bytes, anything else its UTF-8
+// bytes, at least playback.MinKeyLength of them), playback.Check accepts it with that key, and the
 // video's revocation entry, if any, is a decimal int64 no higher than Grant.Gen; every
 // other token, and every failure of the store, is 403.
 func expected(c fnCase, allowPlain bool, now time.Time) fnResult {
@@ -210,14 +210,8 @@ func expected(c fnCase, allowPlain bool, now time.Time) fnResult {
 	if !ok || c.Fail == "get" {
 		return deny
 	}
-	key := []byte(value)
-	if b64, ok := strings.CutPrefix(value, "base64:"); ok {
-		var err error
-		if key, err = base64.StdEncoding.DecodeString(b64); err != nil {
-			panic("test store holds a key that is not standard base64: " + value)
-		}
-	}
-	if playback.ValidateKey(key) != nil {
+	key, err := playback.ParseKey(value) // "base64:" or text, and long enough
+	if err != nil {
 		return deny
 	}
 	g, err := playback.Check(key, u, now)
@@ -520,6 +514,27 @@ func allCases(now time.Time) []fnCase {
 		cases = append(cases, fnCase{URI: u, NowMs: nowMs, Store: binStore})
 	}
 	cases = append(cases, revocationCases(bin, binValue, now)...)
+	// The forms of the base64 value ParseKey takes (spaces around, line breaks inside)
+	// and those it refuses (URL alphabet, a character short, no padding, other bytes).
+	b64 := binValue[len("base64:"):]
+	for _, v := range []string{
+		"base64: " + b64 + "\n",
+		"base64:\t" + b64 + " \r\n",
+		"base64:" + b64[:20] + "\n" + b64[20:],
+		"base64:" + b64[:20] + "\r\n" + b64[20:32] + "\n" + b64[32:],
+		"base64:" + strings.NewReplacer("+", "-", "/", "_").Replace(b64),
+		"base64:" + b64[:len(b64)-1],
+		"base64:" + strings.TrimRight(b64, "="),
+		"base64:" + b64[:20] + " " + b64[20:],
+		"base64:" + b64[:20] + "*" + b64[21:],
+		"base64:" + b64 + "=",
+		"BASE64:" + b64,
+		"base64:" + base64.StdEncoding.EncodeToString(testKey),
+	} {
+		for _, u := range []string{binGood, binGen, playback.Sign(testKey, 4242, 0, now.Add(time.Hour)) + "hls/master.m3u8"} {
+			cases = append(cases, fnCase{URI: u, NowMs: nowMs, Store: keyStore(v)})
+		}
+	}
 
 	// A text key that is no ASCII: its UTF-8 bytes.
 	utf := "kéy-ünïcödé-that-is-long-enough-✓✓✓-ÿ"

@@ -147,10 +147,16 @@ function less(a, b) {
   return a < b;
 }
 
-// signingKey turns the key store's value into the key's bytes.
+// signingKey turns the key store's value into the key's bytes as playback.ParseKey
+// does: after "base64:", standard base64 (padded; spaces around it and line breaks in it
+// ignored), else the value's UTF-8 bytes. null: not base64, refuse every token.
 function signingKey(value) {
   if (value.startsWith(BINARY_PREFIX)) {
-    return Buffer.from(value.substring(BINARY_PREFIX.length), 'base64');
+    const enc = value.substring(BINARY_PREFIX.length).trim().replace(/[\r\n]/g, '');
+    if (enc.length % 4 !== 0 || !/^[A-Za-z0-9+\/]*={0,2}$/.test(enc)) {
+      return null;
+    }
+    return Buffer.from(enc, 'base64');
   }
   return Buffer.from(value, 'utf8');
 }
@@ -215,6 +221,10 @@ async function handler(event) {
     key = signingKey(await kvs.get(KEY_NAME));
   } catch (err) {
     console.log('playback token key missing from the key value store: ' + err);
+    return deny();
+  }
+  if (key === null) {
+    console.log('playback token key in the key value store is not standard base64 after ' + BINARY_PREFIX);
     return deny();
   }
   if (key.length < MIN_KEY_LEN) {
