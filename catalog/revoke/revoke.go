@@ -21,7 +21,8 @@
 // Rows older than TokenLife, the longest life of a playback token, protect nothing any
 // more: the pusher removes their keys from the store and then the rows, again only if
 // revoked_at did not change. Without a store (the embedded media server asks the
-// catalog itself), the pusher only deletes the old rows so that the table stays small.
+// catalog itself), the pusher only deletes the old rows no store has taken, so that
+// the table stays small.
 //
 // PostgreSQL or the store being down is never fatal: the pusher logs it, backs off and
 // tries again, until its context ends.
@@ -298,9 +299,13 @@ func (p *Pusher) push(ctx context.Context) (int, error) {
 func (p *Pusher) prune(ctx context.Context) error {
 	life := p.cfg.TokenLife.Seconds()
 	if p.store == nil {
+		// Only rows no store has taken: a row some other pusher put into its store is
+		// left to that pusher, which removes the key before the row. Otherwise the key
+		// would stay in the store forever.
 		var n int64
 		err := p.query(ctx, func(ctx context.Context) error {
-			tag, err := p.pool.Exec(ctx, `DELETE FROM revocations WHERE revoked_at < now() - make_interval(secs => $1)`, life)
+			tag, err := p.pool.Exec(ctx, `DELETE FROM revocations WHERE pushed_at IS NULL
+				AND revoked_at < now() - make_interval(secs => $1)`, life)
 			n = tag.RowsAffected()
 			return err
 		})

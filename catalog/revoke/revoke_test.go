@@ -506,11 +506,17 @@ func TestPrune(t *testing.T) {
 	})
 }
 
-// TestNoStore only prunes: rows older than TokenLife go, younger ones stay unpushed.
+// TestNoStore only prunes: unpushed rows older than TokenLife go, younger ones stay,
+// and so does an old row another pusher put into its store.
 func TestNoStore(t *testing.T) {
 	e := newEnv(t)
 	if _, err := e.db.Pool().Exec(context.Background(), `INSERT INTO revocations (video_id, token_gen, revoked_at)
 		VALUES (1, 1, now() - interval '2 hours'), (2, 1, now())`); err != nil {
+		t.Fatal(err)
+	}
+	// Pushed by a pusher with a store: the key is that pusher's to remove first.
+	if _, err := e.db.Pool().Exec(context.Background(), `INSERT INTO revocations (video_id, token_gen, revoked_at, pushed_at)
+		VALUES (3, 1, now() - interval '2 hours', now() - interval '2 hours')`); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig
@@ -518,8 +524,8 @@ func TestNoStore(t *testing.T) {
 	e.start("p", nil, cfg)
 	waitFor(t, 10*time.Second, "the old row pruned", func() error {
 		gens, open := e.table()
-		if _, ok := gens[1]; ok {
-			return fmt.Errorf("table %v", gens)
+		if _, ok := gens[1]; ok || gens[3] != 1 {
+			return fmt.Errorf("table %v, want videos 2 and 3", gens)
 		}
 		if !slices.Equal(open, []int64{2}) {
 			return fmt.Errorf("unpushed %v, want [2]", open)
