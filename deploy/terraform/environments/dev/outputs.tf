@@ -93,6 +93,11 @@ output "nats_url" {
   value       = module.videoforge.nats_url
 }
 
+output "nats_ca_cert_secret_arn" {
+  description = "Secrets Manager secret holding the NATS cluster's CA certificate (PEM): nats --tlsca <file> with the reader's tls:// URL."
+  value       = module.videoforge.nats_ca_cert_secret_arn
+}
+
 output "nats_reader_secret_arn" {
   description = "Secrets Manager secret of the read-only NATS user (username, password, url), for outside subscribers such as the nats CLI."
   value       = module.videoforge.nats_reader_secret_arn

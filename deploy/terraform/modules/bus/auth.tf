@@ -9,7 +9,10 @@
 # followed by an instance refresh of the nodes (one at a time) and of the role.
 #
 # TLS between the nodes and to the clients (see tls.tf): the URLs are tls://, and every
-# role gets the cluster's CA certificate as the file NATS_CA_FILE names.
+# role gets the cluster's CA certificate as the file NATS_CA_FILE names. (A secret
+# written before TLS keeps its nats:// URL, as terraform ignores later changes of it; a
+# client reaching a node that requires TLS upgrades anyway, and verifies it with
+# NATS_CA_FILE all the same.)
 
 locals {
   nats_users = ["catalog", "transcoder", "reader"]

@@ -93,6 +93,11 @@ output "nats_url" {
   value       = module.bus.nats_url
 }
 
+output "nats_ca_cert_secret_arn" {
+  description = "Secrets Manager secret holding the NATS cluster's CA certificate (PEM), for clients such as the nats CLI (--tlsca)."
+  value       = module.bus.ca_cert_secret_arn
+}
+
 output "nats_reader_secret_arn" {
   description = "Secrets Manager secret of the read-only NATS user (username, password, url), for outside subscribers."
   value       = module.bus.reader_secret_arn

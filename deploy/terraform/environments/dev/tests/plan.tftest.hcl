@@ -32,6 +32,11 @@ run "plan" {
   }
 
   assert {
+    condition     = alltrue([for u in split(",", output.nats_url) : startswith(u, "tls://")])
+    error_message = "the NATS cluster's client URLs are not tls://"
+  }
+
+  assert {
     condition     = output.config_path == "/videoforge-${var.environment}/config"
     error_message = "the roles' configuration is not under /videoforge-<environment>/config"
   }
