@@ -166,6 +166,7 @@ type recorder struct {
 	block       chan struct{} // calls wait for it to close while set
 	entered     chan struct{} // signalled when a call starts waiting on block
 	calls       atomic.Int64
+	jitter      time.Duration // each Put takes up to this long, so that pushers overlap
 }
 
 func newRecorder() *recorder {
@@ -196,6 +197,9 @@ func (r *recorder) enter(ctx context.Context) error {
 func (r *recorder) Put(ctx context.Context, entries []revoke.Entry) error {
 	if err := r.enter(ctx); err != nil {
 		return err
+	}
+	if r.jitter > 0 {
+		time.Sleep(rand.N(r.jitter))
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -320,10 +324,12 @@ func TestPush(t *testing.T) {
 func TestRacingPushers(t *testing.T) {
 	e := newEnv(t)
 	store := newRecorder()
+	store.jitter = 5 * time.Millisecond
 	cfg := testConfig
 	cfg.BatchSize = 7 // several rounds per pusher, so that they interleave
+	var pushers []*runningPusher
 	for i := range 3 {
-		e.start(fmt.Sprintf("p%d", i), store, cfg)
+		pushers = append(pushers, e.start(fmt.Sprintf("p%d", i), store, cfg))
 	}
 	want := map[int64]int64{}
 	var pushedSomewhere sync.Map
@@ -337,6 +343,9 @@ func TestRacingPushers(t *testing.T) {
 		}
 	}
 	e.waitPushed(store, want)
+	for i, p := range pushers {
+		t.Logf("pusher %d marked %v rows pushed", i, p.metric(t, "videoforge_revocations_pushed_total"))
+	}
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	for id, h := range store.history {
