@@ -306,6 +306,44 @@ func TestNATSTLS(t *testing.T) {
 		t.Error("the nodes did not route to each other over TLS")
 	}
 
+	// A node whose certificate another CA signed does not join: the routes verify.
+	{
+		conf := strings.ReplaceAll(confs[1], "/etc/nats-tls/", goTLSDir(t)+"/")
+		conf = strings.Replace(conf, "store_dir: /var/lib/nats/jetstream", "store_dir: "+t.TempDir(), 1)
+		conf = strings.Replace(conf, "server_name: videoforge-dev-nats-1", "server_name: intruder", 1)
+		path := filepath.Join(t.TempDir(), "nats-server.conf")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		opts, err := server.ProcessConfigFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", server.RANDOM_PORT, 0
+		opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", server.RANDOM_PORT
+		opts.Routes = server.RoutesFromStr("nats-route://127.0.0.1:" + itoa(clusterPorts[0]))
+		opts.NoSigs, opts.NoLog = true, true
+		intruder, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go intruder.Start()
+		defer intruder.Shutdown()
+		time.Sleep(2 * time.Second)
+		if n := intruder.NumRoutes(); n != 0 {
+			t.Errorf("a node with another CA's certificate has %d routes", n)
+		}
+		rz, err := srvs[0].Routez(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rz.Routes {
+			if r.RemoteID == intruder.ID() {
+				t.Error("node 0 routes to a node with another CA's certificate")
+			}
+		}
+	}
+
 	url := "tls://127.0.0.1:" + itoa(srvs[1].Addr().(*net.TCPAddr).Port)
 	nc, err := nats.Connect(url, nats.UserInfo("reader", "pw-reader"), nats.RootCAs(caFile), nats.Timeout(5*time.Second))
 	if err != nil {
