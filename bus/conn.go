@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -26,6 +27,21 @@ const (
 	DrainTimeout = 5 * time.Second
 )
 
+// CAFileEnv names the variable that holds the path of the PEM file of the CA that
+// signs the NATS servers' certificates (the Terraform cluster's, whose client URLs are
+// tls://). Every connection VideoForge makes trusts that CA when it is set, whatever
+// its URLs' scheme: a server that requires TLS gets it from a nats:// URL too.
+const CAFileEnv = "NATS_CA_FILE"
+
+// TLSOptions returns the connection options that make a client verify the servers'
+// certificates with the CA named by NATS_CA_FILE; none when it is unset.
+func TLSOptions() []nats.Option {
+	if f := os.Getenv(CAFileEnv); f != "" {
+		return []nats.Option{nats.RootCAs(f)}
+	}
+	return nil
+}
+
 // Conn is a connection to NATS with its JetStream context.
 type Conn struct {
 	nc     *nats.Conn
@@ -45,7 +61,7 @@ func Connect(ctx context.Context, servers, name string, log *slog.Logger) (*Conn
 	}
 	log = log.With("component", "nats")
 	c := &Conn{closed: make(chan struct{})}
-	opts := []nats.Option{}
+	opts := TLSOptions()
 	if user := urlUser(servers); user != "" && !strings.ContainsAny(user, ".*> \t") {
 		opts = append(opts, nats.CustomInboxPrefix(InboxPrefix(user)))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/bus"
 )
 
 // The stream the edge follows, as the bus declares it.
@@ -28,11 +29,12 @@ type natsConn struct {
 // dialNATS connects without waiting for the server: the edge serves from PostgreSQL
 // while NATS is away and follows events once it answers.
 func dialNATS(url string, log *slog.Logger) (*natsConn, error) {
-	nc, err := nats.Connect(url, nats.Name("videoforge-edge"), nats.RetryOnFailedConnect(true),
+	// The servers' CA (NATS_CA_FILE) is trusted as by every VideoForge connection.
+	nc, err := nats.Connect(url, append(bus.TLSOptions(), nats.Name("videoforge-edge"), nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("disconnected from NATS", "err", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))...)
 	if err != nil {
 		return nil, fmt.Errorf("edge: connect to NATS: %w", err)
 	}
