@@ -13,6 +13,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/internal/retry"
 )
 
 // The stream the edge follows, as the bus declares it.
@@ -75,7 +76,7 @@ func (f *follower) run(ctx context.Context, seq uint64, known bool) {
 			// and let an immediate reconcile cover what came before.
 			s, err := f.conn.lastSeq(ctx)
 			if err != nil {
-				if !sleep(ctx, time.Second) {
+				if !retry.Sleep(ctx, time.Second) {
 					return
 				}
 				continue
@@ -89,7 +90,7 @@ func (f *follower) run(ctx context.Context, seq uint64, known bool) {
 			return
 		}
 		e.log.Warn("following CATALOG stopped; resuming", "seq", seq, "err", err)
-		if !sleep(ctx, 500*time.Millisecond) {
+		if !retry.Sleep(ctx, 500*time.Millisecond) {
 			return
 		}
 	}
@@ -245,15 +246,4 @@ func decodeEvent(data []byte) (decoded, error) {
 		return decoded{}, fmt.Errorf("edge: decode event: unknown type %q", ev.Type)
 	}
 	return d, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }

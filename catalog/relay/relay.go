@@ -51,7 +51,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -61,6 +60,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/internal/retry"
 )
 
 // Config tunes a relay. The zero value gives the defaults shown on each field.
@@ -209,9 +209,9 @@ func (r *Relay) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		d := bo.next()
+		d := bo.Next()
 		r.log.Warn("relay session ended; reconnecting to PostgreSQL", "err", err, "retry_in", d)
-		if !sleep(ctx, d) {
+		if !retry.Sleep(ctx, d) {
 			return nil
 		}
 	}
@@ -220,7 +220,7 @@ func (r *Relay) Run(ctx context.Context) error {
 // session connects, waits to become the active relay and publishes until the
 // connection fails or ctx ends. Failures of NATS are retried inside the session, so
 // that the lock stays with this relay while it has rows in flight.
-func (r *Relay) session(ctx context.Context, bo *backoff) error {
+func (r *Relay) session(ctx context.Context, bo *retry.Backoff) error {
 	conn, err := pgx.ConnectConfig(ctx, r.connCfg)
 	if err != nil {
 		return fmt.Errorf("relay: connect to PostgreSQL: %w", err)
@@ -259,7 +259,7 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 		r.m.active.Set(0)
 		r.m.lag.Set(0) // the relay taking over reports it from now on
 	}()
-	bo.reset()
+	bo.Reset()
 
 	natsBackoff := r.backoff()
 	nextCleanup := time.Now()
@@ -275,7 +275,7 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 		var pe *publishError
 		if errors.As(err, &pe) {
 			r.m.failures.Inc()
-			d := natsBackoff.next()
+			d := natsBackoff.Next()
 			log.Warn("publishing to JetStream failed; retrying", "err", err, "retry_in", d)
 			if err := l.idle(ctx, d); err != nil {
 				if ctx.Err() != nil {
@@ -287,7 +287,7 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 		} else if err != nil {
 			return err
 		}
-		natsBackoff.reset()
+		natsBackoff.Reset()
 
 		nextPoll := time.Now().Add(r.cfg.PollInterval)
 		for {
@@ -319,7 +319,7 @@ func (r *Relay) session(ctx context.Context, bo *backoff) error {
 // exited, which ends its lock and any statement it was running, before this relay
 // takes the lock. Each check is a statement of this session, so standbys show up as
 // alive too.
-func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *backoff) error {
+func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *retry.Backoff) error {
 	for announced := false; ; {
 		var got bool
 		if err := l.do(ctx, func(ctx context.Context) error {
@@ -333,7 +333,7 @@ func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *bac
 		if !announced {
 			log.Info("another relay is publishing; standing by")
 			announced = true
-			bo.reset()
+			bo.Reset()
 		}
 		var pids []int32
 		if err := l.do(ctx, func(ctx context.Context) error {
@@ -361,7 +361,7 @@ func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *bac
 				"fenced_pid", pids, "lease_timeout", r.cfg.LeaseTimeout)
 			continue // its lock is gone now
 		}
-		if !sleep(ctx, r.cfg.LeaseRenew) {
+		if !retry.Sleep(ctx, r.cfg.LeaseRenew) {
 			return ctx.Err()
 		}
 	}
@@ -433,7 +433,7 @@ func (l *lease) idle(ctx context.Context, d time.Duration) error {
 		if left <= 0 {
 			return nil
 		}
-		if !sleep(ctx, min(left, l.r.cfg.LeaseRenew)) {
+		if !retry.Sleep(ctx, min(left, l.r.cfg.LeaseRenew)) {
 			return ctx.Err()
 		}
 		if err := l.renewDue(ctx); err != nil {
@@ -716,36 +716,6 @@ func (r *Relay) query(ctx context.Context, fn func(ctx context.Context) error) e
 	return fn(ctx)
 }
 
-func (r *Relay) backoff() *backoff {
-	return &backoff{min: r.cfg.MinBackoff, max: r.cfg.MaxBackoff}
-}
-
-// backoff is a capped exponential wait with jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-// next returns the wait before the next attempt: each doubles the last, up to max,
-// and is drawn from its upper half so that replicas spread out.
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur/2 + rand.N(b.cur/2+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends, reporting whether it waited the whole d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+func (r *Relay) backoff() *retry.Backoff {
+	return &retry.Backoff{Min: r.cfg.MinBackoff, Max: r.cfg.MaxBackoff}
 }

@@ -34,13 +34,14 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/videoforge/videoforge/internal/retry"
 )
 
 // Entry is one video's revocation as a verifier holds it: tokens of VideoID signed at
@@ -180,7 +181,7 @@ func New(pool *pgxpool.Pool, store Store, cfg Config, log *slog.Logger) (*Pusher
 func (p *Pusher) Run(ctx context.Context) error {
 	p.log.Info("revocation pusher started", "store", p.store != nil, "token_life", p.cfg.TokenLife, "interval", p.cfg.Interval)
 	defer p.log.Info("revocation pusher stopped")
-	bo := backoff{min: p.cfg.MinBackoff, max: p.cfg.MaxBackoff}
+	bo := retry.Backoff{Min: p.cfg.MinBackoff, Max: p.cfg.MaxBackoff}
 	nextPrune := time.Now()
 	for {
 		var err error
@@ -198,13 +199,13 @@ func (p *Pusher) Run(ctx context.Context) error {
 		wait := p.cfg.Interval
 		if err != nil {
 			p.m.failures.Inc()
-			wait = bo.next()
+			wait = bo.Next()
 			p.log.Warn("pushing revocations failed; retrying", "err", err, "retry_in", wait)
 		} else {
-			bo.reset()
+			bo.Reset()
 			wait = min(wait, max(time.Until(nextPrune), 0))
 		}
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -454,34 +455,4 @@ func (p *Pusher) call(ctx context.Context, fn func(ctx context.Context) error) e
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.StoreTimeout)
 	defer cancel()
 	return fn(ctx)
-}
-
-// backoff is a capped exponential wait with jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-// next returns the wait before the next attempt: each doubles the last, up to max,
-// drawn from its upper half so that replicas spread out.
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur/2 + rand.N(b.cur/2+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits d or until ctx ends, reporting whether it waited the whole d.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
