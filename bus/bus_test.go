@@ -15,6 +15,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/internal/testutil"
 )
 
 // startServer runs an embedded server on port (0: any) with its store in dir, shut
@@ -39,22 +40,6 @@ func connect(t *testing.T, url string) *bus.Conn {
 	}
 	t.Cleanup(c.Close)
 	return c
-}
-
-// waitFor polls cond until it holds or d passes, as nats-server's checkFor does.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not so after %v: %v", what, d, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func newEvent(videoID, version int64, typ string) *videoforge.Event {
@@ -241,14 +226,14 @@ func TestConnect(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv.Shutdown()
-		waitFor(t, 5*time.Second, "client sees the server gone", func() error {
+		testutil.WaitFor(t, 5*time.Second, "client sees the server gone", func() error {
 			if c.NATS().IsConnected() {
 				return errors.New("still connected")
 			}
 			return nil
 		})
 		startServer(t, dir, port)
-		waitFor(t, 10*time.Second, "client reconnects", func() error {
+		testutil.WaitFor(t, 10*time.Second, "client reconnects", func() error {
 			if !c.NATS().IsConnected() {
 				return errors.New("not connected")
 			}

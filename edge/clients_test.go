@@ -21,6 +21,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/internal/testutil"
 )
 
 // halfRequests opens n connections to addr that each send the start of a request
@@ -296,7 +297,7 @@ func TestConcurrentFlushesDoNotDeadlock(t *testing.T) {
 		}
 	}
 	for i, e := range edges {
-		if n := metric(t, e.Registry(), "videoforge_edge_view_flush_failures_total"); n != 0 {
+		if n := testutil.Metric(t, e.Registry(), "videoforge_edge_view_flush_failures_total"); n != 0 {
 			t.Errorf("edge %d: %v failed flushes", i, n)
 		}
 	}

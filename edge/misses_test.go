@@ -13,32 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/internal/testutil"
 )
-
-// metric returns the value of a counter or gauge without labels.
-func metric(t testing.TB, r *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := r.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if c := m.GetCounter(); c != nil {
-				return c.GetValue()
-			}
-			return m.GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
 
 // clientFrom is an HTTP client whose connections come from the loopback address ip.
 func clientFrom(ip string) *http.Client {
@@ -61,7 +41,7 @@ func TestMissesBounded(t *testing.T) {
 		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, 1000, time.Hour
 	})
 	reg := e.Registry()
-	before := metric(t, reg, "videoforge_edge_reads_total")
+	before := testutil.Metric(t, reg, "videoforge_edge_reads_total")
 	client := clientFrom("127.0.0.1")
 	var statuses [600]atomic.Int64
 	var retryAfter atomic.Value
@@ -96,7 +76,7 @@ func TestMissesBounded(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	reads := metric(t, reg, "videoforge_edge_reads_total") - before
+	reads := testutil.Metric(t, reg, "videoforge_edge_reads_total") - before
 	limit := burst + rate*elapsed.Seconds() + 2
 	t.Logf("%d requests in %v: %d 200, %d 404, %d 429; %v PostgreSQL reads (bound %.0f)",
 		n, elapsed.Round(time.Millisecond), statuses[200].Load(), statuses[404].Load(), statuses[429].Load(), reads, limit)
@@ -135,7 +115,7 @@ func TestTombstonesPruned(t *testing.T) {
 	relay(t, db, js)
 	checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(v), "", 404))
 	checkFor(t, 5*time.Second, func() error {
-		if n := metric(t, e.Registry(), "videoforge_edge_tombstones"); n != 0 {
+		if n := testutil.Metric(t, e.Registry(), "videoforge_edge_tombstones"); n != 0 {
 			return fmt.Errorf("%v tombstones", n)
 		}
 		return nil
@@ -199,7 +179,7 @@ func TestHundredThousandRandomIDs(t *testing.T) {
 		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, negEntries, time.Hour
 	})
 	reg := e.Registry()
-	before := metric(t, reg, "videoforge_edge_reads_total")
+	before := testutil.Metric(t, reg, "videoforge_edge_reads_total")
 	runtime.GC()
 	var m0, m1 runtime.MemStats
 	runtime.ReadMemStats(&m0)
@@ -236,7 +216,7 @@ func TestHundredThousandRandomIDs(t *testing.T) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	reads := metric(t, reg, "videoforge_edge_reads_total") - before
+	reads := testutil.Metric(t, reg, "videoforge_edge_reads_total") - before
 	bound := clients * (burst + rate*elapsed.Seconds() + 1)
 	runtime.GC()
 	runtime.ReadMemStats(&m1)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/playback"
 )
@@ -191,7 +192,7 @@ func TestMediaMissesLimited(t *testing.T) {
 	if err := os.WriteFile(f, []byte("#EXTM3U\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	reads := func() float64 { return metric(t, e.Registry(), "videoforge_edge_reads_total") }
+	reads := func() float64 { return testutil.Metric(t, e.Registry(), "videoforge_edge_reads_total") }
 	before := reads()
 	var codes []int
 	for i := range 20 {

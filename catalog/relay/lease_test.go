@@ -25,6 +25,7 @@ import (
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/catalog/relay"
+	"github.com/videoforge/videoforge/internal/testutil"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
 
@@ -152,7 +153,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	a := e.startChild(t)
-	waitFor(t, 10*time.Second, "the child relay becomes active", func() error {
+	testutil.WaitFor(t, 10*time.Second, "the child relay becomes active", func() error {
 		if v, err := a.metric("videoforge_relay_active"); err != nil || v != 1 {
 			return fmt.Errorf("active %v, %v", v, err)
 		}
@@ -172,7 +173,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 			e.change(fmt.Sprintf("writer%d", i), 10)
 		}
 	})
-	waitFor(t, 10*time.Second, "the child relay publishes", func() error {
+	testutil.WaitFor(t, 10*time.Second, "the child relay publishes", func() error {
 		if v, err := a.metric("videoforge_relay_published_total"); err != nil || v < 30 {
 			return fmt.Errorf("published %v, %v", v, err)
 		}
@@ -182,7 +183,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	if b.metric(t, "videoforge_relay_active") != 0 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_active") != 0 {
 		t.Fatal("the standby was active before the leader stalled")
 	}
 
@@ -192,7 +193,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 	if err := e.videos.CreateVideo(ctx, v); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "a change made after the stall published", func() error {
+	testutil.WaitFor(t, 10*time.Second, "a change made after the stall published", func() error {
 		var published bool
 		if err := e.db.Pool().QueryRow(ctx, `SELECT published_at IS NOT NULL FROM outbox WHERE video_id = $1`,
 			v.ID).Scan(&published); err != nil {
@@ -213,10 +214,10 @@ func TestStalledLeaderFenced(t *testing.T) {
 	writer.Wait()
 	e.waitAllPublished(10 * time.Second)
 	e.checkExactlyOnceInOrder()
-	if got := b.metric(t, "videoforge_relay_fenced_total"); got != 1 {
+	if got := testutil.Metric(t, b.reg, "videoforge_relay_fenced_total"); got != 1 {
 		t.Errorf("fenced_total %v, want 1", got)
 	}
-	if b.metric(t, "videoforge_relay_published_total") == 0 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_published_total") == 0 {
 		t.Error("the standby published nothing")
 	}
 
@@ -225,7 +226,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 	if err := a.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the woken relay stands by", func() error {
+	testutil.WaitFor(t, 10*time.Second, "the woken relay stands by", func() error {
 		if !strings.Contains(a.log(), "standing by") {
 			return errors.New("no word of standing by in its log")
 		}
@@ -242,7 +243,7 @@ func TestStalledLeaderFenced(t *testing.T) {
 	e.change("after-wake", 3)
 	e.waitAllPublished(10 * time.Second)
 	e.checkExactlyOnceInOrder()
-	if b.metric(t, "videoforge_relay_active") != 1 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_active") != 1 {
 		t.Error("the standby that took over is no longer active")
 	}
 }
@@ -277,7 +278,7 @@ func TestIdleLeaderKeepsLease(t *testing.T) {
 	b := e.startRelay("b", testConfig)
 	start := time.Now()
 	ctx := context.Background()
-	waitFor(t, 10*time.Second, "three lease timeouts of an idle leader", func() error {
+	testutil.WaitFor(t, 10*time.Second, "three lease timeouts of an idle leader", func() error {
 		var silent float64
 		if err := e.db.Pool().QueryRow(ctx, `SELECT coalesce(max(extract(epoch FROM clock_timestamp() - a.state_change)), -1)
 			FROM pg_stat_activity a WHERE a.datname = current_database() AND a.application_name = 'videoforge-relay'
@@ -292,13 +293,13 @@ func TestIdleLeaderKeepsLease(t *testing.T) {
 		}
 		return nil
 	})
-	if b.metric(t, "videoforge_relay_fenced_total") != 0 || a.metric(t, "videoforge_relay_active") != 1 ||
-		b.metric(t, "videoforge_relay_active") != 0 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_fenced_total") != 0 || testutil.Metric(t, a.reg, "videoforge_relay_active") != 1 ||
+		testutil.Metric(t, b.reg, "videoforge_relay_active") != 0 {
 		t.Fatal("the standby took over from an idle, healthy leader")
 	}
 	e.change("alice", 3)
 	e.waitAllPublished(10 * time.Second)
-	if b.metric(t, "videoforge_relay_published_total") != 0 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_published_total") != 0 {
 		t.Error("the standby published")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/catalog/relay"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
@@ -155,50 +156,14 @@ func (e *env) startRelay(name string, cfg relay.Config) *runningRelay {
 	return &runningRelay{reg: reg, stop: stop}
 }
 
-// metric returns the value of a gauge or counter of the relay.
-func (r *runningRelay) metric(t testing.TB, name string) float64 {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if m.GetGauge() != nil {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 func (e *env) waitActive(r *runningRelay) {
 	e.t.Helper()
-	waitFor(e.t, 10*time.Second, "relay becomes active", func() error {
-		if r.metric(e.t, "videoforge_relay_active") != 1 {
+	testutil.WaitFor(e.t, 10*time.Second, "relay becomes active", func() error {
+		if testutil.Metric(e.t, r.reg, "videoforge_relay_active") != 1 {
 			return errors.New("standing by")
 		}
 		return nil
 	})
-}
-
-// waitFor polls cond until it holds or d passes, as nats-server's checkFor does.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not so after %v: %v", what, d, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // outboxRow is a row of the outbox as the catalog wrote it.
@@ -265,7 +230,7 @@ func (e *env) stream() []streamMsg {
 // holds as many messages as the outbox has rows.
 func (e *env) waitAllPublished(d time.Duration) {
 	e.t.Helper()
-	waitFor(e.t, d, "every outbox row published", func() error {
+	testutil.WaitFor(e.t, d, "every outbox row published", func() error {
 		var rows, unpublished int
 		if err := e.db.Pool().QueryRow(context.Background(),
 			`SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM outbox`).Scan(&rows, &unpublished); err != nil {
@@ -400,10 +365,10 @@ func TestPublishesInOrder(t *testing.T) {
 	if types[videoforge.EventCreated] == 0 || types[videoforge.EventUpdated] == 0 || types[videoforge.EventDeleted] == 0 {
 		t.Errorf("event types %v: want creates, updates and deletes", types)
 	}
-	if got := r.metric(t, "videoforge_relay_published_total"); got != float64(len(msgs)) {
+	if got := testutil.Metric(t, r.reg, "videoforge_relay_published_total"); got != float64(len(msgs)) {
 		t.Errorf("published_total %v, want %d", got, len(msgs))
 	}
-	if got := r.metric(t, "videoforge_relay_lag_seconds"); got != 0 {
+	if got := testutil.Metric(t, r.reg, "videoforge_relay_lag_seconds"); got != 0 {
 		t.Errorf("lag %v with nothing left, want 0", got)
 	}
 }
@@ -416,10 +381,10 @@ func TestNATSDown(t *testing.T) {
 	e.waitAllPublished(10 * time.Second)
 
 	e.stopNATS()
-	failures := r.metric(t, "videoforge_relay_publish_failures_total")
+	failures := testutil.Metric(t, r.reg, "videoforge_relay_publish_failures_total")
 	e.change("bob", 5)
-	waitFor(t, 10*time.Second, "relay fails to publish", func() error {
-		if r.metric(t, "videoforge_relay_publish_failures_total") <= failures {
+	testutil.WaitFor(t, 10*time.Second, "relay fails to publish", func() error {
+		if testutil.Metric(t, r.reg, "videoforge_relay_publish_failures_total") <= failures {
 			return errors.New("no failure yet")
 		}
 		return nil
@@ -450,8 +415,8 @@ func TestRelayRestart(t *testing.T) {
 		e.change("alice", 150)
 	}()
 	// Stop the relay while changes are being written and published, then start another.
-	waitFor(t, 10*time.Second, "some rows published", func() error {
-		if a.metric(t, "videoforge_relay_published_total") < 20 {
+	testutil.WaitFor(t, 10*time.Second, "some rows published", func() error {
+		if testutil.Metric(t, a.reg, "videoforge_relay_published_total") < 20 {
 			return errors.New("fewer than 20")
 		}
 		return nil
@@ -461,7 +426,7 @@ func TestRelayRestart(t *testing.T) {
 	<-done
 	e.waitAllPublished(15 * time.Second)
 	e.checkExactlyOnceInOrder()
-	if b.metric(t, "videoforge_relay_published_total") == 0 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_published_total") == 0 {
 		t.Error("the second relay published nothing: the restart happened too late to test anything")
 	}
 }
@@ -471,8 +436,8 @@ func TestTwoRelays(t *testing.T) {
 	e := newEnv(t)
 	a := e.startRelay("a", testConfig)
 	b := e.startRelay("b", testConfig)
-	waitFor(t, 10*time.Second, "one relay active", func() error {
-		if n := a.metric(t, "videoforge_relay_active") + b.metric(t, "videoforge_relay_active"); n != 1 {
+	testutil.WaitFor(t, 10*time.Second, "one relay active", func() error {
+		if n := testutil.Metric(t, a.reg, "videoforge_relay_active") + testutil.Metric(t, b.reg, "videoforge_relay_active"); n != 1 {
 			return fmt.Errorf("%v active", n)
 		}
 		return nil
@@ -501,19 +466,19 @@ func TestTwoRelays(t *testing.T) {
 	wg.Wait()
 	e.waitAllPublished(15 * time.Second)
 	e.checkExactlyOnceInOrder()
-	if a.metric(t, "videoforge_relay_active")+b.metric(t, "videoforge_relay_active") != 1 {
+	if testutil.Metric(t, a.reg, "videoforge_relay_active")+testutil.Metric(t, b.reg, "videoforge_relay_active") != 1 {
 		t.Fatal("not exactly one relay active")
 	}
 
 	// The standby takes over when the active one stops.
 	active, standby := a, b
-	if b.metric(t, "videoforge_relay_active") == 1 {
+	if testutil.Metric(t, b.reg, "videoforge_relay_active") == 1 {
 		active, standby = b, a
 	}
-	if standby.metric(t, "videoforge_relay_published_total") != 0 {
+	if testutil.Metric(t, standby.reg, "videoforge_relay_published_total") != 0 {
 		t.Error("the standby published")
 	}
-	if n := a.metric(t, "videoforge_relay_fenced_total") + b.metric(t, "videoforge_relay_fenced_total"); n != 0 {
+	if n := testutil.Metric(t, a.reg, "videoforge_relay_fenced_total") + testutil.Metric(t, b.reg, "videoforge_relay_fenced_total"); n != 0 {
 		t.Errorf("a busy, healthy leader was fenced %v times", n)
 	}
 	active.stop()
@@ -565,8 +530,8 @@ func TestPostgresRestart(t *testing.T) {
 	if err := cl.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "relay notices", func() error {
-		if r.metric(t, "videoforge_relay_active") != 0 {
+	testutil.WaitFor(t, 10*time.Second, "relay notices", func() error {
+		if testutil.Metric(t, r.reg, "videoforge_relay_active") != 0 {
 			return errors.New("still active")
 		}
 		return nil
@@ -574,7 +539,7 @@ func TestPostgresRestart(t *testing.T) {
 	if cl, err = pgcluster.Start(ctx, dir, pgcluster.Options{Port: cl.Port}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the catalog's pool reconnects", func() error { return e.db.Ping(ctx) })
+	testutil.WaitFor(t, 10*time.Second, "the catalog's pool reconnects", func() error { return e.db.Ping(ctx) })
 	e.change("bob", 10)
 	e.waitAllPublished(10 * time.Second)
 	e.checkExactlyOnceInOrder()
@@ -591,7 +556,7 @@ func TestOversizedEventDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.change("bob", 5) // must not be held up behind the event NATS refuses
-	waitFor(t, 10*time.Second, "every row marked", func() error {
+	testutil.WaitFor(t, 10*time.Second, "every row marked", func() error {
 		for _, row := range e.outbox() {
 			if !row.Published {
 				return fmt.Errorf("row %d unpublished", row.ID)
@@ -599,7 +564,7 @@ func TestOversizedEventDropped(t *testing.T) {
 		}
 		return nil
 	})
-	if got := r.metric(t, "videoforge_relay_dropped_total"); got != 1 {
+	if got := testutil.Metric(t, r.reg, "videoforge_relay_dropped_total"); got != 1 {
 		t.Errorf("dropped_total %v, want 1", got)
 	}
 	msgs := e.stream()
@@ -621,7 +586,7 @@ func TestRetention(t *testing.T) {
 	cfg.CleanupInterval = 20 * time.Millisecond
 	e.startRelay("a", cfg)
 	e.change("alice", 5)
-	waitFor(t, 10*time.Second, "published rows deleted", func() error {
+	testutil.WaitFor(t, 10*time.Second, "published rows deleted", func() error {
 		var n int
 		if err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
 			return err

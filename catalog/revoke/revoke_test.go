@@ -18,6 +18,7 @@ import (
 
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/catalog/revoke"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
@@ -133,25 +134,6 @@ func (e *env) start(name string, store revoke.Store, cfg revoke.Config) *running
 	return &runningPusher{reg: reg, stop: stop}
 }
 
-func (r *runningPusher) metric(t testing.TB, name string) float64 {
-	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			m := mf.GetMetric()[0]
-			if m.GetGauge() != nil {
-				return m.GetGauge().GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("no metric %s", name)
-	return 0
-}
-
 // recorder is the verifiers' store outside PostgreSQL, standing in for the
 // KeyValueStore and the CDN. It applies every call as it comes (last write wins, as
 // a plain key store would), so that the order of the pusher's writes shows in its
@@ -260,26 +242,10 @@ func (r *recorder) state() map[int64]int64 {
 	return maps.Clone(r.keys)
 }
 
-// waitFor polls cond until it holds or d passes, as nats-server's checkFor does.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not so after %v: %v", what, d, err)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitPushed waits until every row is pushed and the store holds exactly want.
 func (e *env) waitPushed(store *recorder, want map[int64]int64) {
 	e.t.Helper()
-	waitFor(e.t, 15*time.Second, "every revocation pushed", func() error {
+	testutil.WaitFor(e.t, 15*time.Second, "every revocation pushed", func() error {
 		if _, open := e.table(); len(open) > 0 {
 			return fmt.Errorf("%d rows unpushed, e.g. video %d", len(open), open[0])
 		}
@@ -305,11 +271,11 @@ func TestPush(t *testing.T) {
 	if !slices.Equal(inv, []string{"/videos/2/*"}) {
 		t.Errorf("invalidated %q, want only the deleted video's folder /videos/2/*", inv)
 	}
-	if got := p.metric(t, "videoforge_revocations_pushed_total"); got != 3 {
+	if got := testutil.Metric(t, p.reg, "videoforge_revocations_pushed_total"); got != 3 {
 		t.Errorf("pushed_total = %v, want 3", got)
 	}
-	waitFor(t, 5*time.Second, "lag back to 0", func() error {
-		if v := p.metric(t, "videoforge_revocations_lag_seconds"); v != 0 {
+	testutil.WaitFor(t, 5*time.Second, "lag back to 0", func() error {
+		if v := testutil.Metric(t, p.reg, "videoforge_revocations_lag_seconds"); v != 0 {
 			return fmt.Errorf("lag %v", v)
 		}
 		return nil
@@ -344,7 +310,7 @@ func TestRacingPushers(t *testing.T) {
 	}
 	e.waitPushed(store, want)
 	for i, p := range pushers {
-		t.Logf("pusher %d marked %v rows pushed", i, p.metric(t, "videoforge_revocations_pushed_total"))
+		t.Logf("pusher %d marked %v rows pushed", i, testutil.Metric(t, p.reg, "videoforge_revocations_pushed_total"))
 	}
 	store.mu.Lock()
 	defer store.mu.Unlock()
@@ -397,7 +363,7 @@ func TestRevokedWhilePushing(t *testing.T) {
 	if !slices.Equal(inv, []string{"/videos/7/*"}) {
 		t.Errorf("invalidated %q, want /videos/7/*", inv)
 	}
-	if got := p.metric(t, "videoforge_revocations_pushed_total"); got != 1 {
+	if got := testutil.Metric(t, p.reg, "videoforge_revocations_pushed_total"); got != 1 {
 		t.Errorf("pushed_total = %v, want 1 (the first round's row was revoked again, so it marked nothing)", got)
 	}
 }
@@ -411,8 +377,8 @@ func TestStoreDown(t *testing.T) {
 	e.revoke(1, 1, false)
 	e.revoke(2, 1, true)
 	p := e.start("p", store, testConfig)
-	waitFor(t, 10*time.Second, "several failed rounds", func() error {
-		if n := p.metric(t, "videoforge_revocations_failures_total"); n < 3 {
+	testutil.WaitFor(t, 10*time.Second, "several failed rounds", func() error {
+		if n := testutil.Metric(t, p.reg, "videoforge_revocations_failures_total"); n < 3 {
 			return fmt.Errorf("%v failures", n)
 		}
 		return nil
@@ -450,7 +416,7 @@ func TestPostgresKilled(t *testing.T) {
 	}
 	release()
 	e.waitPushed(store, map[int64]int64{1: 1})
-	if p.metric(t, "videoforge_revocations_failures_total") < 1 {
+	if testutil.Metric(t, p.reg, "videoforge_revocations_failures_total") < 1 {
 		t.Error("the round cut off by the terminated session did not count as failed")
 	}
 	e.revoke(2, 5, false)
@@ -468,7 +434,7 @@ func TestPrune(t *testing.T) {
 	e.revoke(1, 2, false)
 	e.revoke(2, 3, true)
 	p := e.start("p", store, cfg)
-	waitFor(t, 10*time.Second, "old entries pruned", func() error {
+	testutil.WaitFor(t, 10*time.Second, "old entries pruned", func() error {
 		if gens, _ := e.table(); len(gens) > 0 {
 			return fmt.Errorf("rows left: %v", gens)
 		}
@@ -477,7 +443,7 @@ func TestPrune(t *testing.T) {
 		}
 		return nil
 	})
-	if got := p.metric(t, "videoforge_revocations_pruned_total"); got != 2 {
+	if got := testutil.Metric(t, p.reg, "videoforge_revocations_pruned_total"); got != 2 {
 		t.Errorf("pruned_total = %v, want 2", got)
 	}
 	store.mu.Lock()
@@ -488,7 +454,7 @@ func TestPrune(t *testing.T) {
 
 	// Revoked again while the store removes its old entry.
 	e.revoke(3, 1, false)
-	waitFor(t, 10*time.Second, "video 3 pushed", func() error {
+	testutil.WaitFor(t, 10*time.Second, "video 3 pushed", func() error {
 		if _, open := e.table(); len(open) > 0 {
 			return errors.New("not yet")
 		}
@@ -503,7 +469,7 @@ func TestPrune(t *testing.T) {
 	}
 	e.revoke(3, 2, false)
 	release()
-	waitFor(t, 10*time.Second, "video 3's newer revocation pushed", func() error {
+	testutil.WaitFor(t, 10*time.Second, "video 3's newer revocation pushed", func() error {
 		gens, open := e.table()
 		if gens[3] != 2 || len(open) > 0 {
 			return fmt.Errorf("table %v, unpushed %v", gens, open)
@@ -531,7 +497,7 @@ func TestNoStore(t *testing.T) {
 	cfg := testConfig
 	cfg.PruneInterval = 20 * time.Millisecond
 	e.start("p", nil, cfg)
-	waitFor(t, 10*time.Second, "the old row pruned", func() error {
+	testutil.WaitFor(t, 10*time.Second, "the old row pruned", func() error {
 		gens, open := e.table()
 		if _, ok := gens[1]; ok || gens[3] != 1 {
 			return fmt.Errorf("table %v, want videos 2 and 3", gens)
