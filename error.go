@@ -3,9 +3,10 @@ package videoforge
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
-// Error codes shared by every part. Each server maps them to its own statuses; the
+// Error codes shared by every part. Every server answers them with HTTPStatus; the
 // strings are the "code" field of the JSON error body clients see.
 const (
 	EINVALID      = "invalid"      // the request is malformed or a value is out of range
@@ -58,4 +59,28 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// HTTPStatus is the HTTP status every VideoForge server answers an error code with
+// (500 for EINTERNAL and any unknown code).
+func HTTPStatus(code string) int {
+	switch code {
+	case EINVALID:
+		return http.StatusBadRequest
+	case EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case EFORBIDDEN:
+		return http.StatusForbidden
+	case ENOTFOUND:
+		return http.StatusNotFound
+	case ECONFLICT:
+		return http.StatusConflict
+	case ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case ERATELIMIT:
+		return http.StatusTooManyRequests
+	case EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
 }

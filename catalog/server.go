@@ -421,19 +421,6 @@ func methodNotAllowed(methods []string) http.HandlerFunc {
 	}
 }
 
-// statusOf maps error codes to HTTP statuses.
-var statusOf = map[string]int{
-	videoforge.EINVALID:      http.StatusBadRequest,
-	videoforge.EUNAUTHORIZED: http.StatusUnauthorized,
-	videoforge.EFORBIDDEN:    http.StatusForbidden,
-	videoforge.ENOTFOUND:     http.StatusNotFound,
-	videoforge.ECONFLICT:     http.StatusConflict,
-	videoforge.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	videoforge.ERATELIMIT:    http.StatusTooManyRequests,
-	videoforge.EUNAVAILABLE:  http.StatusServiceUnavailable,
-	videoforge.EINTERNAL:     http.StatusInternalServerError,
-}
-
 type errorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -449,10 +436,7 @@ func errorBody(code, msg string) any {
 // unavailable dependencies are logged with their detail; clients see only the message.
 func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Logger) {
 	code := videoforge.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := videoforge.HTTPStatus(code)
 	if log != nil && (code == videoforge.EINTERNAL || code == videoforge.EUNAVAILABLE) {
 		log.Error("gallery request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}

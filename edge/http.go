@@ -51,17 +51,6 @@ var (
 	headerAllow   = []byte("Allow")
 )
 
-// statusOf maps error codes to HTTP statuses.
-var statusOf = map[string]int{
-	videoforge.EINVALID:      fasthttp.StatusBadRequest,
-	videoforge.EUNAUTHORIZED: fasthttp.StatusUnauthorized,
-	videoforge.EFORBIDDEN:    fasthttp.StatusForbidden,
-	videoforge.ENOTFOUND:     fasthttp.StatusNotFound,
-	videoforge.ECONFLICT:     fasthttp.StatusConflict,
-	videoforge.ERATELIMIT:    fasthttp.StatusTooManyRequests,
-	videoforge.EUNAVAILABLE:  fasthttp.StatusServiceUnavailable,
-}
-
 // Handle answers one request. Hits on public and unlisted videos write cached bytes
 // and allocate nothing.
 func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
@@ -290,10 +279,7 @@ func (e *Edge) readiness(ctx *fasthttp.RequestCtx) {
 func (e *Edge) fail(ctx *fasthttp.RequestCtx, route int, err error, status int) {
 	code := videoforge.ErrorCode(err)
 	if status == 0 {
-		var ok bool
-		if status, ok = statusOf[code]; !ok {
-			status = fasthttp.StatusInternalServerError
-		}
+		status = videoforge.HTTPStatus(code)
 	}
 	switch code {
 	case videoforge.EUNAVAILABLE:

@@ -250,22 +250,9 @@ func split(p string) (int64, string, bool) {
 	return id, rel, true
 }
 
-var statusOf = map[string]int{
-	videoforge.EINVALID:     fasthttp.StatusBadRequest,
-	videoforge.EFORBIDDEN:   fasthttp.StatusForbidden,
-	videoforge.ENOTFOUND:    fasthttp.StatusNotFound,
-	videoforge.ETOOLARGE:    fasthttp.StatusRequestEntityTooLarge,
-	videoforge.EUNAVAILABLE: fasthttp.StatusServiceUnavailable,
-	videoforge.ECONFLICT:    fasthttp.StatusConflict,
-	videoforge.ERATELIMIT:   fasthttp.StatusTooManyRequests,
-}
-
 func fail(ctx *fasthttp.RequestCtx, err error, status int) {
 	if status == 0 {
-		var ok bool
-		if status, ok = statusOf[videoforge.ErrorCode(err)]; !ok {
-			status = fasthttp.StatusInternalServerError
-		}
+		status = videoforge.HTTPStatus(videoforge.ErrorCode(err))
 	}
 	ctx.Response.Header.Del("Cache-Control")
 	ctx.Response.Header.Set("Cache-Control", "no-store")
