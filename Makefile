@@ -37,12 +37,15 @@ lint:
 bench: deps build
 	$(GO) run ./bench $(BENCHFLAGS)
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run of every fuzz target (each found in the tests; FUZZTIME each, 30s by default)
+FUZZTIME ?= 30s
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParseListQuery -fuzztime 30s ./catalog/
-	$(GO) test -run XXX -fuzz FuzzSearch -fuzztime 30s ./catalog/postgres/
-	$(GO) test -run XXX -fuzz FuzzVerify -fuzztime 30s ./auth/
-	$(GO) test -run XXX -fuzz FuzzParseProgress -fuzztime 30s ./transcoder/ffmpeg/
+	@for f in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/p' $$f); do \
+			echo "== $$t in $$(dirname $$f)"; \
+			$(GO) test -run XXX -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f)/ || exit 1; \
+		done; \
+	done
 
 ## deps: install what the targets need beyond Go (PostgreSQL's server binaries)
 deps:
