@@ -3,6 +3,8 @@ package videoforge
 import (
 	"context"
 	"time"
+
+	"github.com/videoforge/videoforge/layout"
 )
 
 // JobStatus is where a transcoding job is in its life.
@@ -89,7 +91,7 @@ type Attempt struct {
 // Folder returns the attempt's own folder of results, videos/<id>/a<token>/: an attempt
 // writes nothing anywhere else, so that no attempt overwrites or deletes what
 // another one committed.
-func (a *Attempt) Folder() string { return AttemptFolder(a.VideoID, a.Token) }
+func (a *Attempt) Folder() string { return layout.AttemptFolder(a.VideoID, a.Token) }
 
 // ErrJobHeld is the ECONFLICT of StartJob and FailJob for a job that a live attempt
 // holds: its lease has not run out.

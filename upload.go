@@ -2,7 +2,6 @@ package videoforge
 
 import (
 	"context"
-	"strconv"
 	"time"
 )
 
@@ -13,22 +12,6 @@ type Upload struct {
 	VideoID   int64     `json:"videoId"`
 	UploadURL string    `json:"uploadUrl"`
 	ExpiresAt time.Time `json:"expiresAt"`
-}
-
-// UploadKey returns the object key of a job's source, uploads/<jobId>/source.
-func UploadKey(jobID int64) string {
-	return "uploads/" + strconv.FormatInt(jobID, 10) + "/source"
-}
-
-// VideoPrefix returns the folder of a video's objects, videos/<id>/.
-func VideoPrefix(videoID int64) string {
-	return "videos/" + strconv.FormatInt(videoID, 10) + "/"
-}
-
-// AttemptFolder returns the folder of one job attempt's results inside its video's
-// folder, videos/<id>/a<token>/.
-func AttemptFolder(videoID, token int64) string {
-	return VideoPrefix(videoID) + "a" + strconv.FormatInt(token, 10) + "/"
 }
 
 // JobView is a job as its owner sees it, with the video it makes.

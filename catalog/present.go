@@ -2,11 +2,11 @@ package catalog
 
 import (
 	"crypto/subtle"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 )
 
@@ -22,11 +22,12 @@ type Playback struct {
 	SignPublic bool
 }
 
-// present rewrites the video's thumbnail object key ("videos/<id>/thumbnail.jpg", as the
-// transcoder stores it) into a URL: plain for public videos, carrying a path token for
-// the others, which the gallery only shows to those allowed to see them. Without
-// playback settings, or for a value that is not a key of the video's folder, it stays as
-// stored. The share key of an unlisted video is shown to its owner (viewer) only.
+// present rewrites the video's thumbnail object key (inside the video's folder,
+// layout.VideoPrefix, where the transcoder stores it) into a URL: plain for public
+// videos, carrying a path token for the others, which the gallery only shows to those
+// allowed to see them. Without playback settings, or for a value that is not a key of
+// the video's folder, it stays as stored. The share key of an unlisted video is shown to
+// its owner (viewer) only.
 func (s *Server) present(v *videoforge.Video, viewer string) {
 	v.S3Key = "" // a storage detail, carried by events only
 	if v.UserID != viewer || v.Visibility != videoforge.Unlisted {
@@ -38,7 +39,7 @@ func (s *Server) present(v *videoforge.Video, viewer string) {
 	if p == nil || v.ThumbnailURL == nil {
 		return
 	}
-	folder := "videos/" + strconv.FormatInt(v.ID, 10) + "/"
+	folder := layout.VideoPrefix(v.ID)
 	rel, ok := strings.CutPrefix(*v.ThumbnailURL, folder)
 	if !ok || rel == "" {
 		return

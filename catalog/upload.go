@@ -11,6 +11,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/layout"
 )
 
 // UploadLimits bound what an upload may be.
@@ -173,7 +174,7 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) error {
 		if ferr := up.Jobs.FailJob(r.Context(), id, videoID, nil, reason); ferr != nil {
 			s.log.Error("could not mark a rejected upload failed", "job", id, "err", ferr)
 		}
-		if derr := up.Objects.DeletePrefix(r.Context(), path.Dir(videoforge.UploadKey(id))+"/"); derr != nil {
+		if derr := up.Objects.DeletePrefix(r.Context(), layout.UploadFolder(id)); derr != nil {
 			s.log.Warn("could not remove a rejected upload", "job", id, "err", derr)
 		}
 		s.log.Info("upload rejected", "job", id, "reason", reason)
@@ -254,9 +255,9 @@ func (s *Server) removeVideoObjects(ctx context.Context, v *videoforge.Video) {
 	if up == nil {
 		return
 	}
-	prefixes := []string{videoforge.VideoPrefix(v.ID)}
+	prefixes := []string{layout.VideoPrefix(v.ID)}
 	if v.JobID != nil {
-		prefixes = append(prefixes, path.Dir(videoforge.UploadKey(*v.JobID))+"/")
+		prefixes = append(prefixes, layout.UploadFolder(*v.JobID))
 	}
 	for _, p := range prefixes {
 		if err := up.Objects.DeletePrefix(ctx, p); err != nil {
@@ -291,7 +292,7 @@ func (up *Uploads) expire(ctx context.Context, log *slog.Logger) {
 		log.Warn("upload janitor", "err", err)
 	}
 	for _, id := range ids {
-		if err := up.Objects.DeletePrefix(ctx, path.Dir(videoforge.UploadKey(id))+"/"); err != nil {
+		if err := up.Objects.DeletePrefix(ctx, layout.UploadFolder(id)); err != nil {
 			log.Warn("upload janitor: remove upload", "job", id, "err", err)
 		}
 		if up.Abandoned != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3test"
 )
@@ -80,7 +81,7 @@ func TestMessageAfterCommit(t *testing.T) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("create upload: %d %s", r.status, r.body)
 	}
-	if err := st.Put(context.Background(), videoforge.UploadKey(u.JobID), bytes.NewReader(bytes.Repeat([]byte{0, 1, 2, 3}, 1000))); err != nil {
+	if err := st.Put(context.Background(), layout.UploadKey(u.JobID), bytes.NewReader(bytes.Repeat([]byte{0, 1, 2, 3}, 1000))); err != nil {
 		t.Fatal(err)
 	}
 	// Every send happens after the commit: the job is queued for anybody reading it.
@@ -114,7 +115,7 @@ func TestMessageAfterCommit(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	m := sent.all()[0]
-	if m.JobID != u.JobID || m.VideoID != u.VideoID || m.Send != 1 || m.SourceKey != videoforge.UploadKey(u.JobID) {
+	if m.JobID != u.JobID || m.VideoID != u.VideoID || m.Send != 1 || m.SourceKey != layout.UploadKey(u.JobID) {
 		t.Errorf("message %+v", m)
 	}
 	// Sent and recorded: the sweeper leaves it alone (the resend period is an hour).

@@ -14,6 +14,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 )
 
@@ -409,7 +410,7 @@ func TestAttemptFolder(t *testing.T) {
 	}
 	// A later attempt's commit, as an event.
 	x := *v
-	next := videoforge.AttemptFolder(v.ID, 2)
+	next := layout.AttemptFolder(v.ID, 2)
 	x.Status, x.S3Key = videoforge.StatusReady, strings.TrimSuffix(next, "/")
 	x.Renditions = []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2_800_000, Playlist: next + "hls/720p/index.m3u8"}}
 	publish(t, ns.js(), "attempt-2", videoforge.EventUpdated, 100, &x)

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 )
 
 // store reads the catalog tables. Rows are decoded from their binary form directly,
@@ -192,7 +193,7 @@ func (s *store) videos(ctx context.Context, in *interner, sql string, args ...an
 			return nil, fmt.Errorf("edge: read videos: %w", err)
 		}
 		v.vis = uint8(vis)
-		if f := folderOf(videoforge.VideoPrefix(v.id), key); f != "" {
+		if f := folderOf(layout.VideoPrefix(v.id), key); f != "" {
 			v.folder = in.intern(f)
 		}
 		out = append(out, v)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 )
 
@@ -77,7 +78,7 @@ func fromVideo(v *videoforge.Video, version int64) *video {
 	if x.vis == visPrivate {
 		x.owner = v.UserID
 	}
-	prefix := videoforge.VideoPrefix(v.ID)
+	prefix := layout.VideoPrefix(v.ID)
 	x.folder = folderOf(prefix, v.S3Key)
 	for _, r := range v.Renditions {
 		x.ladder = append(x.ladder, rendition{name: r.Name, rel: relPath(prefix, r.Name, r.Playlist),

@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 )
 
@@ -103,7 +104,7 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	br := &bodyReader{r: body, max: s.cfg.MaxUploadSize, length: int64(ctx.Request.Header.ContentLength())}
 	uctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
-	err = s.up.Put(uctx, videoforge.UploadKey(id), br)
+	err = s.up.Put(uctx, layout.UploadKey(id), br)
 	switch {
 	case br.over:
 		s.refuse(ctx, videoforge.Errorf(videoforge.ETOOLARGE, "the file is larger than the limit of %d bytes", s.cfg.MaxUploadSize), 0, false)

@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/storage"
@@ -133,7 +134,7 @@ func errorCode(t *testing.T, res *http.Response) string {
 
 func (u *uploadServer) stored(t *testing.T, id int64) (string, bool) {
 	t.Helper()
-	r, err := u.store.Get(context.Background(), videoforge.UploadKey(id))
+	r, err := u.store.Get(context.Background(), layout.UploadKey(id))
 	if videoforge.ErrorCode(err) == videoforge.ENOTFOUND {
 		return "", false
 	} else if err != nil {

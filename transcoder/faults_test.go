@@ -20,6 +20,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
@@ -110,7 +111,7 @@ func TestPausedPastVisibility(t *testing.T) {
 	}
 	close(wake)
 	// The first worker wakes, uploads into its own folder, is refused, and removes it.
-	stale := videoforge.AttemptFolder(msg.VideoID, 1)
+	stale := layout.AttemptFolder(msg.VideoID, 1)
 	waitFor(t, 30*time.Second, "the stale attempt gives up", func() bool { return outcomes(t, regA, "superseded") == 1 })
 	if k := e.keys(t, stale); len(k) != 0 {
 		t.Errorf("the stale attempt left %v", k)
@@ -420,7 +421,7 @@ func TestSourceReplacedAfterComplete(t *testing.T) {
 	if j.Error == nil || !strings.Contains(*j.Error, "changed after it was completed") || j.Attempts != 1 {
 		t.Errorf("job %+v (error %v): want failed once, saying the upload changed", j, j.Error)
 	}
-	if k := e.keys(t, videoforge.VideoPrefix(msg.VideoID)); len(k) != 0 {
+	if k := e.keys(t, layout.VideoPrefix(msg.VideoID)); len(k) != 0 {
 		t.Errorf("a refused source left %v", k)
 	}
 }
@@ -444,7 +445,7 @@ func TestVideoDeletedWhileQueued(t *testing.T) {
 	if j.Error == nil || *j.Error != "the video was deleted" || j.Attempts != 0 {
 		t.Errorf("job %+v: want failed without an attempt, saying the video was deleted", j)
 	}
-	if k := e.keys(t, videoforge.VideoPrefix(msg.VideoID)); len(k) != 0 {
+	if k := e.keys(t, layout.VideoPrefix(msg.VideoID)); len(k) != 0 {
 		t.Errorf("stored %v for a deleted video", k)
 	}
 }
@@ -494,7 +495,7 @@ func TestHostileUploads(t *testing.T) {
 		if j.Error == nil || !strings.Contains(*j.Error, reason) || j.Attempts != 1 {
 			t.Errorf("%s: job %+v, error %q: want failed once, saying %q", v.Title, j, *j.Error, reason)
 		}
-		if k := e.keys(t, videoforge.VideoPrefix(m.VideoID)); len(k) != 0 {
+		if k := e.keys(t, layout.VideoPrefix(m.VideoID)); len(k) != 0 {
 			t.Errorf("%s left %v", v.Title, k)
 		}
 	}

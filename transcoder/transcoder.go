@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -554,7 +555,7 @@ func (t *Transcoder) removeEarlierAttempts(log *slog.Logger, a *videoforge.Attem
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for token := int64(1); token < a.Token; token++ {
-		f := videoforge.AttemptFolder(a.VideoID, token)
+		f := layout.AttemptFolder(a.VideoID, token)
 		if err := t.store.DeletePrefix(ctx, f); err != nil {
 			log.Warn("could not remove an earlier attempt's results", "folder", f, "err", err)
 		}

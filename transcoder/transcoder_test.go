@@ -25,6 +25,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
 	"github.com/videoforge/videoforge/storage"
@@ -284,7 +285,7 @@ func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditio
 	}
 	// The committed attempt's folder holds everything the video plays.
 	folder := v.S3Key + "/"
-	if !strings.HasPrefix(folder, videoforge.VideoPrefix(msg.VideoID)+"a") || v.Status != videoforge.StatusReady ||
+	if !strings.HasPrefix(folder, layout.VideoPrefix(msg.VideoID)+"a") || v.Status != videoforge.StatusReady ||
 		v.Duration == nil || *v.Duration < 1.9 || v.ThumbnailURL == nil || *v.ThumbnailURL != folder+"thumbnail.jpg" ||
 		(v.AudioCodec != nil) != audio {
 		t.Fatalf("video %+v", v)

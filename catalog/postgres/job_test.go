@@ -8,6 +8,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 )
 
 const lease = time.Minute
@@ -54,7 +55,7 @@ func TestCompleteJob(t *testing.T) {
 
 	t.Run("Start", func(t *testing.T) {
 		a = start(t, js, j, v, lease)
-		if a.Token != 1 || a.Folder() != videoforge.AttemptFolder(v.ID, 1) {
+		if a.Token != 1 || a.Folder() != layout.AttemptFolder(v.ID, 1) {
 			t.Fatalf("attempt %+v", a)
 		}
 		if err := js.UpdateJobProgress(ctx, a, 42, lease); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 )
 
 var _ videoforge.UploadService = (*JobService)(nil)
@@ -16,7 +17,7 @@ var _ videoforge.UploadService = (*JobService)(nil)
 // CreateUpload inserts a pending job and its uploaded video in one transaction.
 func (s *JobService) CreateUpload(ctx context.Context, v *videoforge.Video) (*videoforge.Job, error) {
 	v.Status = videoforge.StatusUploaded
-	v.S3Key = "uploads/pending" // replaced by the job's source key below
+	v.S3Key = layout.UploadsFolder + "pending" // replaced by the job's source key below
 	if err := validateVideo(v); err != nil {
 		return nil, err
 	}
@@ -27,7 +28,7 @@ func (s *JobService) CreateUpload(ctx context.Context, v *videoforge.Video) (*vi
 		if err != nil {
 			return err
 		}
-		j.SourceKey = videoforge.UploadKey(j.ID)
+		j.SourceKey = layout.UploadKey(j.ID)
 		if _, err := tx.Exec(ctx, `UPDATE jobs SET source_key = $2 WHERE id = $1`, j.ID, j.SourceKey); err != nil {
 			return err
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 )
 
 func TestCreateUpload(t *testing.T) {
@@ -20,7 +21,7 @@ func TestCreateUpload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Status != videoforge.JobPending || j.SourceKey != videoforge.UploadKey(j.ID) || v.JobID == nil || *v.JobID != j.ID {
+	if j.Status != videoforge.JobPending || j.SourceKey != layout.UploadKey(j.ID) || v.JobID == nil || *v.JobID != j.ID {
 		t.Errorf("job %+v, video job %v", j, v.JobID)
 	}
 	got, err := videos.FindVideoByID(ctx, v.ID, "alice")
@@ -156,7 +157,7 @@ func TestUnsentJobs(t *testing.T) {
 		}
 		got := map[int64]int{}
 		for _, m := range msgs {
-			if m.SourceKey != videoforge.UploadKey(m.JobID) || m.VideoID == 0 {
+			if m.SourceKey != layout.UploadKey(m.JobID) || m.VideoID == 0 {
 				t.Errorf("message %+v", m)
 			}
 			got[m.JobID] = m.Send

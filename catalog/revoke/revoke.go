@@ -42,6 +42,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge/internal/retry"
+	"github.com/videoforge/videoforge/layout"
 )
 
 // Entry is one video's revocation as a verifier holds it: tokens of VideoID signed at
@@ -57,7 +58,7 @@ func Key(videoID int64) string { return "revoked/" + strconv.FormatInt(videoID, 
 
 // InvalidationPath is the CDN path pattern covering every object of a video.
 func InvalidationPath(videoID int64) string {
-	return "/videos/" + strconv.FormatInt(videoID, 10) + "/*"
+	return "/" + layout.VideoPrefix(videoID) + "*"
 }
 
 // Store is the verifier's store outside PostgreSQL. Each call is all or nothing from

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/layout"
 )
 
 // Path is where the gallery takes tus uploads, under its prefix and without it.
@@ -134,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	var inner store
 	if cfg.S3 != nil {
 		st := s3store.New(cfg.S3.Bucket, cfg.S3.Service)
-		st.ObjectPrefix = "uploads/"
+		st.ObjectPrefix = layout.UploadsFolder
 		st.PreferredPartSize = 8 << 20
 		if cfg.S3.PartSize > 0 {
 			st.PreferredPartSize = cfg.S3.PartSize
@@ -358,20 +358,20 @@ func writeError(w http.ResponseWriter, err error) {
 // "+<multipart upload id>" to it).
 func uploadID(inBucket bool, jobID int64) string {
 	if inBucket {
-		return path.Base(path.Dir(videoforge.UploadKey(jobID))) + "/source"
+		return strings.TrimPrefix(layout.UploadKey(jobID), layout.UploadsFolder)
 	}
 	return "job-" + strconv.FormatInt(jobID, 10)
 }
 
 // jobFolder is the bucket folder of a job's upload, uploads/N/.
-func jobFolder(jobID int64) string { return path.Dir(videoforge.UploadKey(jobID)) + "/" }
+func jobFolder(jobID int64) string { return layout.UploadFolder(jobID) }
 
 // jobOf returns the job of an upload id of either store.
 func jobOf(id string) (int64, bool) {
 	n, ok := strings.CutPrefix(id, "job-")
 	if !ok {
 		var rest string
-		if n, rest, ok = strings.Cut(id, "/"); !ok || !strings.HasPrefix(rest, "source+") {
+		if n, rest, ok = strings.Cut(id, "/"); !ok || !strings.HasPrefix(rest, layout.SourceFile+"+") {
 			return 0, false
 		}
 	}
@@ -533,7 +533,7 @@ func (u *sealedUpload) finish(ctx context.Context) error {
 		return nil
 	}
 	p := info.Storage[filestore.StorageKeyPath]
-	if err := s.cfg.Objects.PutFile(ctx, videoforge.UploadKey(u.jobID), p); err != nil {
+	if err := s.cfg.Objects.PutFile(ctx, layout.UploadKey(u.jobID), p); err != nil {
 		return err
 	}
 	os.Remove(p)

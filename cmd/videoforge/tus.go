@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"path"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/videoforge/videoforge"
@@ -15,6 +12,7 @@ import (
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/catalog/tus"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/storage"
 )
 
@@ -130,7 +128,7 @@ func runMultipartSweeper(ctx context.Context, st *storage.Store, jobs *postgres.
 // source itself stays. S3 would keep and bill their parts until its lifecycle rule
 // aborts them a day later. It returns how many it aborted.
 func sweepMultipart(ctx context.Context, st *storage.Store, jobs *postgres.JobService, age time.Duration) (int, error) {
-	open, err := st.ListMultipartUploads(ctx, "uploads/")
+	open, err := st.ListMultipartUploads(ctx, layout.UploadsFolder)
 	if err != nil {
 		return 0, err
 	}
@@ -139,7 +137,7 @@ func sweepMultipart(ctx context.Context, st *storage.Store, jobs *postgres.JobSe
 		if time.Since(u.Initiated) < age {
 			continue
 		}
-		jobID, ok := sourceJob(u.Key)
+		jobID, ok := layout.ParseUploadKey(u.Key)
 		if ok {
 			j, err := jobs.FindJobByID(ctx, jobID)
 			switch {
@@ -161,17 +159,6 @@ func sweepMultipart(ctx context.Context, st *storage.Store, jobs *postgres.JobSe
 		}
 	}
 	return n, nil
-}
-
-// sourceJob returns the job whose source key is key (uploads/<jobId>/source).
-func sourceJob(key string) (int64, bool) {
-	dir, name := path.Split(key)
-	ids := strings.TrimSuffix(strings.TrimPrefix(dir, "uploads/"), "/")
-	id, err := strconv.ParseInt(ids, 10, 64)
-	if name != "source" || err != nil || videoforge.UploadKey(id) != key {
-		return 0, false
-	}
-	return id, true
 }
 
 // abandonUpload removes what a resumable upload given up by the janitor left.

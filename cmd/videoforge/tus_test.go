@@ -25,6 +25,7 @@ import (
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	vfsql "github.com/videoforge/videoforge/sql"
 	"github.com/videoforge/videoforge/storage"
@@ -268,7 +269,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 	}
 
 	// The object at the job's source key is the file, and no multipart upload is left.
-	r, err := fl.store.Get(context.Background(), videoforge.UploadKey(jobID))
+	r, err := fl.store.Get(context.Background(), layout.UploadKey(jobID))
 	if err != nil {
 		t.Fatalf("source object: %v", err)
 	}
@@ -295,7 +296,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 	if res, body := tusCall(t, "DELETE", a, loc, fl.alice, nil); res.StatusCode != 409 {
 		t.Errorf("DELETE after complete: %d %s", res.StatusCode, body)
 	}
-	if sz, err := fl.store.Size(context.Background(), videoforge.UploadKey(jobID)); err != nil || sz != int64(len(file)) {
+	if sz, err := fl.store.Size(context.Background(), layout.UploadKey(jobID)); err != nil || sz != int64(len(file)) {
 		t.Errorf("source after complete: %d, %v", sz, err)
 	}
 
@@ -342,7 +343,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 		if last.StatusCode != 409 || !strings.Contains(string(msg), "takes no more bytes") {
 			t.Errorf("the last bytes after complete: %d %s, want 409", last.StatusCode, msg)
 		}
-		r, err := fl.store.Get(context.Background(), videoforge.UploadKey(up.JobID))
+		r, err := fl.store.Get(context.Background(), layout.UploadKey(up.JobID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,7 +391,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 			t.Errorf("left in the job's folder: %v %v", left, err)
 		}
 		// The completed job's source is not touched by the sweep.
-		if _, err := fl.store.Size(context.Background(), videoforge.UploadKey(jobID)); err != nil {
+		if _, err := fl.store.Size(context.Background(), layout.UploadKey(jobID)); err != nil {
 			t.Errorf("the completed job's source: %v", err)
 		}
 		if res, _ := tusCall(t, "PATCH", a, loc, fl.alice, file[6*MiB:7*MiB], "Upload-Offset", strconv.Itoa(6*MiB)); res.StatusCode != 409 {
