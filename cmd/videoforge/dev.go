@@ -47,7 +47,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	edgeAddr := f.string("edge-addr", "EDGE_ADDR", "127.0.0.1:8081", "address of the streaming edge")
 	gf := f.gallery()
 	uf := f.uploads()
-	workers := f.int("transcoder-workers", "TRANSCODER_WORKERS", 1, "transcoder worker actors")
+	workers := f.int("transcoder-workers", "TRANSCODER_WORKERS", 1, "transcoder worker actors; 0 runs no transcoder in this process (run `videoforge transcoder` against the stack instead)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -55,6 +55,19 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A role that cannot start stops the start, naming its setting.
+	tcfg := transcoder.DefaultConfig()
+	tcfg.Workers, tcfg.ShutdownGrace, tcfg.Limits.MaxSize = *workers, 5*time.Second, limits.MaxSize
+	if *workers < 0 {
+		return fmt.Errorf("TRANSCODER_WORKERS=%d: want 0 (no transcoder in this process) or more", *workers)
+	} else if *workers > 0 {
+		if err := tcfg.Validate(); err != nil {
+			return fmt.Errorf("transcoder: %w", err)
+		}
+	}
+	// A role that fails while the stack runs stops the stack, with its error.
+	ctx, failed := context.WithCancelCause(ctx)
+	defer failed(nil)
 	// The embedded S3 gateway makes the object folder the working folder.
 	if *data, err = filepath.Abs(*data); err != nil {
 		return fmt.Errorf("data folder: %w", err)
@@ -129,18 +142,24 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopEdge() // after the gallery and the relay, before NATS and PostgreSQL
-	tcfg := transcoder.DefaultConfig()
-	tcfg.Workers, tcfg.ShutdownGrace, tcfg.Limits.MaxSize = *workers, 5*time.Second, limits.MaxSize
 	tctx, stopTranscoder := context.WithCancel(context.WithoutCancel(ctx))
 	tdone := make(chan error, 1)
-	go func() {
-		dbCfg := dbCfg
-		dbCfg.AppName = "videoforge-dev-transcoder"
-		tdone <- serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: nb.transcoder}, slog.Default())
-	}()
+	if *workers == 0 {
+		tdone <- nil
+	} else {
+		go func() {
+			dbCfg := dbCfg
+			dbCfg.AppName = "videoforge-dev-transcoder"
+			err := serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: nb.transcoder}, slog.Default())
+			if err != nil && tctx.Err() == nil {
+				failed(fmt.Errorf("transcoder: %w", err))
+			}
+			tdone <- err
+		}()
+	}
 	defer func() {
 		stopTranscoder()
-		if err := <-tdone; err != nil {
+		if err := <-tdone; err != nil && tctx.Err() == nil {
 			slog.Error("transcoder stopped", "err", err)
 		}
 	}()
@@ -198,6 +217,9 @@ Stop with Ctrl-C.
 		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
+	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause // a role failed and took the stack down
+	}
 	return err
 }
 

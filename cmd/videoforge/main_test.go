@@ -243,6 +243,7 @@ func TestBadConfiguration(t *testing.T) {
 		{nil, []string{"token", "-data", t.TempDir()}, "-user"},
 		{nil, []string{"token", "-data", t.TempDir(), "-user", "a"}, "videoforge dev"},
 		{nil, []string{"nope"}, "unknown command"},
+		{nil, []string{"dev", "-data", t.TempDir(), "-transcoder-workers", "-1"}, "TRANSCODER_WORKERS"},
 		{map[string]string{"REVOCATION_KVS_ARN": "arn:aws:cloudfront::1:key-value-store/x", "REVOCATION_DISTRIBUTION_ID": ""}, []string{"relay"}, "REVOCATION_DISTRIBUTION_ID"},
 		{map[string]string{"REVOCATION_KVS_ARN": "", "REVOCATION_DISTRIBUTION_ID": "E1"}, []string{"relay"}, "REVOCATION_KVS_ARN"},
 		{map[string]string{"REVOCATION_KVS_ARN": "nonsense", "REVOCATION_DISTRIBUTION_ID": "E1"}, []string{"relay"}, "REVOCATION_KVS_ARN"},
