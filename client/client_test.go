@@ -1,10 +1,12 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -152,5 +154,39 @@ func TestCreateUploadAndStreamURL(t *testing.T) {
 	var ae *client.APIError
 	if _, err := c.StreamURL(ctx, hs.URL, 3, ""); !errors.As(err, &ae) || ae.Status != 404 {
 		t.Errorf("stream URL of a video never ready: %v, want the last 404 once ctx ends", err)
+	}
+}
+
+// TestUploadFilePut: without tus the file goes as one PUT to the upload URL, without
+// the gallery's token; a refusal (a sealed upload's 409) is an *APIError.
+func TestUploadFilePut(t *testing.T) {
+	file := randomFile(300_000)
+	var got []byte
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != "PUT" || r.Header.Get("Authorization") != "" || r.ContentLength != int64(len(file)) {
+			writeError(w, videoforge.EINVALID, fmt.Sprintf("%s with Authorization %q, %d bytes", r.Method, r.Header.Get("Authorization"), r.ContentLength))
+			return
+		}
+		if r.URL.Path == "/uploads/2/source" {
+			writeError(w, videoforge.ECONFLICT, "the upload is sealed")
+			return
+		}
+		got, _ = io.ReadAll(r.Body)
+	}))
+	t.Cleanup(hs.Close)
+	c := client.New("http://127.0.0.1:1", aliceToken, client.Options{})
+	var last float64
+	up := &videoforge.Upload{JobID: 1, UploadURL: hs.URL + "/uploads/1/source"}
+	if err := c.UploadFile(context.Background(), up, bytes.NewReader(file), int64(len(file)), client.UploadOptions{Progress: func(f float64) { last = f }}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, file) || last != 1 {
+		t.Errorf("stored %d bytes, progress %v; want the file's %d and 1", len(got), last, len(file))
+	}
+	up = &videoforge.Upload{JobID: 2, UploadURL: hs.URL + "/uploads/2/source"}
+	err := c.UploadFile(context.Background(), up, bytes.NewReader(file), int64(len(file)), client.UploadOptions{})
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != 409 || ae.Code != videoforge.ECONFLICT {
+		t.Errorf("PUT to a sealed upload: %v, want a 409 *APIError", err)
 	}
 }
