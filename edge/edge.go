@@ -23,6 +23,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/bus"
 )
 
 // Edge is one edge node. Build it with New, start it with Run.
@@ -161,14 +162,14 @@ func (e *Edge) Run(ctx context.Context, ln net.Listener) error {
 	flushWG.Go(func() { e.flusher.run(fctx) })
 	defer func() { fcancel(); flushWG.Wait() }()
 
-	var conn *natsConn
+	var conn *bus.CatalogFeed
 	if e.cfg.NATSURL != "" {
 		var err error
-		if conn, err = dialNATS(e.cfg.NATSURL, e.log); err != nil {
+		if conn, err = bus.DialCatalog(e.cfg.NATSURL, "videoforge-edge", e.log); err != nil {
 			e.server.Shutdown()
-			return err
+			return fmt.Errorf("edge: %w", err)
 		}
-		defer conn.close()
+		defer conn.Close()
 	}
 
 	loaded := make(chan error, 1)
@@ -257,13 +258,13 @@ func (c *trackedConn) Close() error {
 
 // start is the snapshot loader's life: it takes the stream position, loads the catalog,
 // declares the edge ready and starts the event follower and the reconciler.
-func (e *Edge) start(ctx context.Context, conn *natsConn, wg *sync.WaitGroup) error {
+func (e *Edge) start(ctx context.Context, conn *bus.CatalogFeed, wg *sync.WaitGroup) error {
 	seq, seqKnown := uint64(0), false
 	if conn != nil {
 		// The position is taken before the snapshot starts, so that every change the
 		// snapshot misses is in the stream after it.
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		s, err := conn.lastSeq(pctx)
+		s, err := conn.LastSeq(pctx)
 		cancel()
 		if err != nil {
 			e.log.Warn("CATALOG stream position unknown; events will be followed from when NATS answers", "err", err)
@@ -298,7 +299,7 @@ func (e *Edge) start(ctx context.Context, conn *natsConn, wg *sync.WaitGroup) er
 		for range confirmers {
 			wg.Go(func() { e.confirm(ctx) })
 		}
-		f := &follower{edge: e, conn: conn}
+		f := &follower{edge: e, feed: conn}
 		wg.Go(func() { f.run(ctx, seq, seqKnown) })
 	}
 	return nil

@@ -2,70 +2,19 @@ package edge
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"log/slog"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/internal/retry"
 )
 
-// The stream the edge follows, as the bus declares it.
-const (
-	catalogStream   = "CATALOG"
-	catalogSubjects = "videoforge.catalog.>"
-)
-
-type natsConn struct {
-	nc *nats.Conn
-	js jetstream.JetStream
-}
-
-// dialNATS connects without waiting for the server: the edge serves from PostgreSQL
-// while NATS is away and follows events once it answers.
-func dialNATS(url string, log *slog.Logger) (*natsConn, error) {
-	// The servers' CA (NATS_CA_FILE) is trusted as by every VideoForge connection.
-	nc, err := nats.Connect(url, append(bus.TLSOptions(), nats.Name("videoforge-edge"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectJitter(100*time.Millisecond, time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("disconnected from NATS", "err", err) }),
-		nats.ReconnectHandler(func(nc *nats.Conn) { log.Info("reconnected to NATS", "url", nc.ConnectedUrlRedacted()) }))...)
-	if err != nil {
-		return nil, fmt.Errorf("edge: connect to NATS: %w", err)
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("edge: connect to NATS: jetstream: %w", err)
-	}
-	return &natsConn{nc: nc, js: js}, nil
-}
-
-func (c *natsConn) close() { c.nc.Close() }
-
-func (c *natsConn) lastSeq(ctx context.Context) (uint64, error) {
-	s, err := c.js.Stream(ctx, catalogStream)
-	if err != nil {
-		return 0, fmt.Errorf("edge: find stream %s: %w", catalogStream, err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("edge: read stream %s: %w", catalogStream, err)
-	}
-	return info.State.LastSeq, nil
-}
-
 // follower is the goroutine that reads the CATALOG stream with an ordered consumer
 // from just after the snapshot's position and hands each event to the applier.
 type follower struct {
 	edge *Edge
-	conn *natsConn
+	feed *bus.CatalogFeed
 }
 
 func (f *follower) run(ctx context.Context, seq uint64, known bool) {
@@ -74,7 +23,7 @@ func (f *follower) run(ctx context.Context, seq uint64, known bool) {
 		if !known {
 			// The snapshot's position is unknown (NATS was away): follow from now on
 			// and let an immediate reconcile cover what came before.
-			s, err := f.conn.lastSeq(ctx)
+			s, err := f.feed.LastSeq(ctx)
 			if err != nil {
 				if !retry.Sleep(ctx, time.Second) {
 					return
@@ -96,53 +45,27 @@ func (f *follower) run(ctx context.Context, seq uint64, known bool) {
 	}
 }
 
-// follow consumes from seq+1 until ctx ends or the consumer fails, and returns the
-// last stream sequence handled.
+// follow applies the events after seq until ctx ends or the feed fails, and returns
+// the last stream sequence handled.
 func (f *follower) follow(ctx context.Context, seq uint64) (uint64, error) {
 	e := f.edge
-	cons, err := f.conn.js.OrderedConsumer(ctx, catalogStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{catalogSubjects},
-		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    seq + 1,
-	})
-	if err != nil {
-		return seq, fmt.Errorf("edge: follow %s: %w", catalogStream, err)
-	}
-	msgs := make(chan jetstream.Msg, 256)
-	quit := make(chan struct{})
-	defer close(quit)
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		select {
-		case msgs <- m:
-		case <-quit:
+	return f.feed.Follow(ctx, seq, func(d bus.Delivery) error {
+		e.metrics.pending.Set(float64(d.Pending))
+		if d.Err != nil {
+			e.log.Error("undecodable catalog event skipped", "subject", d.Subject, "err", d.Err)
+			return nil
 		}
-	})
-	if err != nil {
-		return seq, fmt.Errorf("edge: follow %s: %w", catalogStream, err)
-	}
-	defer cc.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return seq, ctx.Err()
-		case <-cc.Closed():
-			return seq, errors.New("edge: consumer closed")
-		case m := <-msgs:
-			if md, err := m.Metadata(); err == nil {
-				seq = md.Sequence.Stream
-				e.metrics.pending.Set(float64(md.NumPending))
-			}
-			c, err := decodeEvent(m.Data())
-			if err != nil {
-				e.log.Error("undecodable catalog event skipped", "subject", m.Subject(), "err", err)
-				continue
-			}
-			if err := e.apply(ctx, c.change); err != nil {
-				return seq, err
-			}
-			e.metrics.lag.Set(time.Since(c.at).Seconds())
+		c, err := eventChange(d.Event)
+		if err != nil {
+			e.log.Error("catalog event skipped", "subject", d.Subject, "err", err)
+			return nil
 		}
-	}
+		if err := e.apply(ctx, c.change); err != nil {
+			return err
+		}
+		e.metrics.lag.Set(time.Since(c.at).Seconds())
+		return nil
+	})
 }
 
 // apply hands an event's change to the applier, which applies at once what narrows
@@ -226,15 +149,9 @@ type decoded struct {
 	at     time.Time
 }
 
-// decodeEvent turns an event body into the change it asks for.
-func decodeEvent(data []byte) (decoded, error) {
-	var ev videoforge.Event
-	if err := json.Unmarshal(data, &ev); err != nil {
-		return decoded{}, fmt.Errorf("edge: decode event: %w", err)
-	}
-	if ev.Video == nil || ev.Video.ID <= 0 || ev.Version <= 0 {
-		return decoded{}, errors.New("edge: decode event: no video, id or version")
-	}
+// eventChange turns a catalog event (checked by bus.DecodeEvent) into the change it
+// asks for.
+func eventChange(ev *videoforge.Event) (decoded, error) {
 	d := decoded{at: ev.OccurredAt}
 	switch ev.Type {
 	case videoforge.EventCreated, videoforge.EventUpdated:
