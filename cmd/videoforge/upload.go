@@ -32,7 +32,7 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	user := f.string("user", "", "alice", "user id of the minted token")
 	wait := f.duration("timeout", "", 30*time.Minute, "how long to wait for the video to be ready")
 	resumable := f.bool("tus", "", false, "send the file with the tus protocol (resumable, in chunks) instead of one PUT; files over 5 GiB always go so")
-	chunk := f.Int64("chunk", 8<<20, "bytes per tus PATCH (API Gateway takes at most 10 MB per request)")
+	chunk := f.Int64("chunk", client.DefaultChunkSize, "bytes per tus PATCH (API Gateway takes at most 10 MB per request)")
 	noWait := f.bool("no-wait", "", false, "stop once complete accepted the upload, without following the job")
 	if err := f.parse(args); err != nil {
 		return err
