@@ -92,9 +92,9 @@ type Config struct {
 	// IdleTimeout bounds how long a kept-alive connection waits for its next request
 	// (EDGE_IDLE_TIMEOUT).
 	IdleTimeout time.Duration
-	// UploadTimeout bounds reading an upload's body on the media server's PUT route
-	// (EDGE_UPLOAD_TIMEOUT), the one route given more than ReadTimeout; MediaTimeout
-	// bounds writing the media server's objects (EDGE_MEDIA_TIMEOUT).
+	// UploadTimeout bounds reading an upload's body on the media server's PUT route,
+	// the one route given more than ReadTimeout; MediaTimeout bounds writing the media
+	// server's objects (DefaultUploadTimeout and DefaultMediaTimeout when zero).
 	UploadTimeout, MediaTimeout time.Duration
 	// MaxConnsPerIP bounds the open connections of one client address
 	// (EDGE_MAX_CONNS_PER_IP); more are answered 429 and closed. Negative: no bound,

@@ -7,12 +7,32 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/videoforge/videoforge/catalog/postgres"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
+
+// declared records every environment variable a command's flags read, with the
+// commands that read it, for the test that holds the README's tables to them.
+var declared = struct {
+	sync.Mutex
+	vars map[string][]string
+}{vars: map[string][]string{}}
+
+func declare(command, env string) {
+	if env == "" {
+		return
+	}
+	declared.Lock()
+	defer declared.Unlock()
+	if !slices.Contains(declared.vars[env], command) {
+		declared.vars[env] = append(declared.vars[env], command)
+	}
+}
 
 // flags is a flag set whose flags also read an environment variable each: a flag given
 // on the command line wins, else the variable, else the default.
@@ -33,21 +53,25 @@ func newFlags(name, usage string) *flags {
 
 func (f *flags) string(name, env, def, usage string) *string {
 	f.env[name] = env
+	declare(f.Name(), env)
 	return f.String(name, def, usage+envNote(env))
 }
 
 func (f *flags) duration(name, env string, def time.Duration, usage string) *time.Duration {
 	f.env[name] = env
+	declare(f.Name(), env)
 	return f.Duration(name, def, usage+envNote(env))
 }
 
 func (f *flags) int(name, env string, def int, usage string) *int {
 	f.env[name] = env
+	declare(f.Name(), env)
 	return f.Int(name, def, usage+envNote(env))
 }
 
 func (f *flags) bool(name, env string, def bool, usage string) *bool {
 	f.env[name] = env
+	declare(f.Name(), env)
 	return f.Bool(name, def, usage+envNote(env))
 }
 

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// readEnv is what the roles read from the environment outside their flags.
+var readEnv = []string{
+	"LOG_LEVEL",    // main.go, before any command
+	"NATS_CA_FILE", // bus.TLSOptions, for every NATS connection
+}
+
+// TestREADMEConfiguration holds the README to the commands: every environment
+// variable a command reads is in one of its tables, and every variable its tables name
+// is read by some command, so that neither drifts from the other.
+func TestREADMEConfiguration(t *testing.T) {
+	for _, c := range commands() {
+		// -h builds the command's flags and stops before it does anything.
+		if err := run(context.Background(), []string{c.name, "-h"}, io.Discard); err != nil && !errors.Is(err, flag.ErrHelp) {
+			t.Fatalf("%s -h: %v", c.name, err)
+		}
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	row := regexp.MustCompile("(?m)^\\| ([^|]*)\\|")
+	name := regexp.MustCompile("`([A-Z][A-Z0-9]*_[A-Z0-9_]+)`") // variables have an underscore; stream names do not
+	for _, r := range row.FindAllStringSubmatch(string(readme), -1) {
+		for _, n := range name.FindAllStringSubmatch(r[1], -1) {
+			documented[n[1]] = true
+		}
+	}
+	declared.Lock()
+	defer declared.Unlock()
+	var missing, stale []string
+	for env, cmds := range declared.vars {
+		if !documented[env] && !documented[strings.TrimSuffix(env, "_FILE")] {
+			missing = append(missing, env+" ("+strings.Join(cmds, ", ")+")")
+		}
+	}
+	for env := range documented {
+		base := strings.TrimSuffix(env, "_FILE")
+		if declared.vars[env] == nil && declared.vars[base] == nil && !slices.Contains(readEnv, env) {
+			stale = append(stale, env)
+		}
+	}
+	slices.Sort(missing)
+	slices.Sort(stale)
+	if len(missing) > 0 {
+		t.Errorf("read by a command but in no README table: %s", strings.Join(missing, "; "))
+	}
+	if len(stale) > 0 {
+		t.Errorf("in a README table but read by no command: %s", strings.Join(stale, ", "))
+	}
+}
