@@ -2,13 +2,9 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
@@ -38,23 +34,14 @@ func (c *Client) FollowJob(ctx context.Context, natsURL string, jobID int64, pro
 		cancel()
 		if err == nil {
 			defer conn.Close()
-			cons, err := conn.JetStream().OrderedConsumer(ctx, bus.JobsStream, jetstream.OrderedConsumerConfig{
-				FilterSubjects: []string{videoforge.JobSubjectPrefix + strconv.FormatInt(jobID, 10) + ".>"},
-				DeliverPolicy:  jetstream.DeliverAllPolicy,
+			stop, err := conn.WatchJob(ctx, jobID, func(e videoforge.JobEvent) {
+				select {
+				case events <- e:
+				default:
+				}
 			})
 			if err == nil {
-				cc, err := cons.Consume(func(m jetstream.Msg) {
-					var e videoforge.JobEvent
-					if json.Unmarshal(m.Data(), &e) == nil {
-						select {
-						case events <- e:
-						default:
-						}
-					}
-				})
-				if err == nil {
-					defer cc.Stop()
-				}
+				defer stop()
 			}
 		}
 	}
