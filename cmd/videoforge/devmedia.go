@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,15 +13,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/versity/versitygw/backend/meta"
-	"github.com/versity/versitygw/backend/posix"
-	"github.com/versity/versitygw/embedgw"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/storage/s3gw"
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 )
@@ -61,10 +58,10 @@ func (u *uploadFlags) limits() (catalog.UploadLimits, error) {
 	return l, nil
 }
 
-// startDevStorage serves <data>/objects over the S3 API with versitygw's embedded
-// gateway and its posix backend, so that the dev stack takes the same S3 code path as
-// AWS, and creates the bucket. The gateway runs once per process, and its backend makes
-// the object folder the process's working folder: data must be absolute.
+// startDevStorage serves <data>/objects over the S3 API (s3gw), so that the dev stack
+// takes the same S3 code path as AWS, and creates the bucket. The gateway runs once
+// per process, and makes the object folder the process's working folder: data must be
+// absolute.
 func startDevStorage(ctx context.Context, data string) (cfg storage.Config, root string, stop func(), err error) {
 	dir := filepath.Join(data, "objects")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -74,53 +71,15 @@ func startDevStorage(ctx context.Context, data string) (cfg storage.Config, root
 	if err != nil {
 		return cfg, "", nil, err
 	}
-	be, err := posix.New(dir, meta.XattrMeta{}, posix.PosixOpts{})
+	cfg = storage.Config{Bucket: devBucket, Region: s3gw.Region, AccessKey: "videoforge-dev", SecretKey: hex.EncodeToString(secret)}
+	g, err := s3gw.Start(dir, cfg.AccessKey, cfg.SecretKey)
 	if err != nil {
-		return cfg, "", nil, fmt.Errorf("embedded S3 over %s: %w", dir, err)
+		return cfg, "", nil, fmt.Errorf("embedded S3: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return cfg, "", nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg = storage.Config{Bucket: devBucket, Region: "us-east-1", Endpoint: "http://" + addr,
-		AccessKey: "videoforge-dev", SecretKey: hex.EncodeToString(secret)}
-	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan error, 1)
-	go func() {
-		done <- embedgw.RunVersityGW(gctx, be, &embedgw.Config{
-			RootUserAccess: cfg.AccessKey, RootUserSecret: cfg.SecretKey, Region: cfg.Region,
-			Ports: []string{addr}, MaxConnections: 250, MaxRequests: 250, MultipartMaxParts: 10000, Quiet: true,
-		})
-	}()
+	cfg.Endpoint = g.Endpoint
 	stop = func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				slog.Warn("embedded S3 stopped", "err", err)
-			}
-		case <-time.After(10 * time.Second):
-			slog.Warn("embedded S3 did not stop within 10 s")
-		}
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case err := <-done:
-			cancel()
-			return cfg, "", nil, fmt.Errorf("embedded S3: %w", err)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			stop()
-			return cfg, "", nil, fmt.Errorf("embedded S3 not listening on %s", addr)
+		if err := g.Stop(); err != nil {
+			slog.Warn("embedded S3 stopped", "err", err)
 		}
 	}
 	st, err := storage.New(ctx, cfg)

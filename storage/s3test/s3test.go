@@ -1,5 +1,5 @@
-// Package s3test runs a real S3-compatible server for tests: versitygw's embeddable
-// gateway over a posix folder, which checks request signatures as S3 does.
+// Package s3test runs a real S3-compatible server for tests (s3gw over a temporary
+// folder) and hands out empty buckets in it.
 //
 // The gateway changes the process's working folder to its root and runs once per
 // process, so Start is called from TestMain before anything reads relative paths, or
@@ -11,19 +11,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/versity/versitygw/backend/meta"
-	"github.com/versity/versitygw/backend/posix"
-	"github.com/versity/versitygw/embedgw"
-
 	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/storage/s3gw"
 )
 
 // Credentials of the gateway's root user.
@@ -49,39 +44,11 @@ func start() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	be, err := posix.New(root, meta.XattrMeta{}, posix.PosixOpts{})
+	g, err := s3gw.Start(root, AccessKey, SecretKey)
 	if err != nil {
-		return "", fmt.Errorf("s3test: posix backend over %s: %w", root, err)
+		return "", fmt.Errorf("s3test: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cfg := &embedgw.Config{
-		RootUserAccess: AccessKey, RootUserSecret: SecretKey, Region: "us-east-1",
-		Ports: []string{addr}, MaxConnections: 250, MaxRequests: 250, MultipartMaxParts: 10000, Quiet: true,
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- embedgw.RunVersityGW(context.Background(), be, cfg) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return "http://" + addr, nil
-		}
-		select {
-		case err := <-errc:
-			return "", fmt.Errorf("s3test: gateway stopped: %w", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("s3test: gateway not listening on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	return g.Endpoint, nil // it lives as long as the test process
 }
 
 // Config returns a storage configuration for a new, empty bucket of the test server.
@@ -93,7 +60,7 @@ func Config(t testing.TB) storage.Config {
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	cfg := storage.Config{Bucket: "test-" + hex.EncodeToString(b), Region: "us-east-1", Endpoint: ep, AccessKey: AccessKey, SecretKey: SecretKey}
+	cfg := storage.Config{Bucket: "test-" + hex.EncodeToString(b), Region: s3gw.Region, Endpoint: ep, AccessKey: AccessKey, SecretKey: SecretKey}
 	st, err := storage.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
