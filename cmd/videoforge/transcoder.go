@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -52,7 +51,7 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	visibility := f.duration("visibility", "TRANSCODER_VISIBILITY", def.Visibility, "a received job's invisibility, renewed by the heartbeat every third of it")
 	grace := f.duration("shutdown-grace", "TRANSCODER_SHUTDOWN_GRACE", def.ShutdownGrace, "how long jobs in flight may finish at shutdown before they are handed back")
 	workDir := f.string("work-dir", "TRANSCODER_WORK_DIR", "", "folder for the jobs' files; the system's temporary folder when empty")
-	ladder := f.string("ladder", "TRANSCODER_LADDER", formatLadder(def.FFmpeg.Rungs), "the ladder: name:height:bitrate, comma-separated (height is the short side)")
+	ladder := f.string("ladder", "TRANSCODER_LADDER", ffmpeg.FormatLadder(def.FFmpeg.Rungs), "the ladder: name:height:bitrate, comma-separated (height is the short side)")
 	preset := f.string("preset", "TRANSCODER_PRESET", def.FFmpeg.Preset, "x264 preset")
 	maxFPS := f.string("max-fps", "TRANSCODER_MAX_FPS", strconv.FormatFloat(def.FFmpeg.MaxFPS, 'f', -1, 64), "frame rate cap")
 	segment := f.duration("segment", "TRANSCODER_SEGMENT", def.FFmpeg.SegmentDuration, "HLS segment length")
@@ -73,14 +72,14 @@ func runTranscoder(ctx context.Context, args []string, _ io.Writer) error {
 	}
 	cfg := def
 	cfg.Workers, cfg.MaxAttempts, cfg.MaxReceives, cfg.Visibility, cfg.ShutdownGrace, cfg.WorkDir = *workers, *maxAttempts, *maxReceives, *visibility, *grace, *workDir
-	if cfg.FFmpeg.Rungs, err = parseLadder(*ladder); err != nil {
+	if cfg.FFmpeg.Rungs, err = ffmpeg.ParseLadder(*ladder); err != nil {
 		return fmt.Errorf("TRANSCODER_LADDER: %w", err)
 	}
 	cfg.FFmpeg.Preset, cfg.FFmpeg.SegmentDuration, cfg.Limits.MaxDuration = *preset, *segment, *maxDuration
 	if cfg.FFmpeg.MaxFPS, err = strconv.ParseFloat(*maxFPS, 64); err != nil || cfg.FFmpeg.MaxFPS < 0 {
 		return fmt.Errorf("TRANSCODER_MAX_FPS=%q: not a frame rate", *maxFPS)
 	}
-	if cfg.FFmpeg.AudioBitrate, err = parseBitrate(*audio); err != nil {
+	if cfg.FFmpeg.AudioBitrate, err = ffmpeg.ParseBitrate(*audio); err != nil {
 		return fmt.Errorf("TRANSCODER_AUDIO_BITRATE: %w", err)
 	}
 	if cfg.Limits.MaxSize, err = strconv.ParseInt(*maxSize, 10, 64); err != nil || cfg.Limits.MaxSize < 0 {
@@ -173,53 +172,4 @@ func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger
 		tr.WatchDeadLetters(dead)
 	}
 	return tr.Run(ctx)
-}
-
-// parseLadder reads "720p:720:2800k,480p:480:1400k".
-func parseLadder(s string) ([]ffmpeg.Rung, error) {
-	var rungs []ffmpeg.Rung
-	for _, part := range splitList(s) {
-		fields := strings.Split(part, ":")
-		if len(fields) != 3 {
-			return nil, fmt.Errorf("%q: want name:height:bitrate", part)
-		}
-		h, err := strconv.Atoi(fields[1])
-		if err != nil {
-			return nil, fmt.Errorf("%q: height %q is not a number", part, fields[1])
-		}
-		b, err := parseBitrate(fields[2])
-		if err != nil {
-			return nil, fmt.Errorf("%q: %w", part, err)
-		}
-		rungs = append(rungs, ffmpeg.Rung{Name: fields[0], Height: h, VideoBitrate: b})
-	}
-	if len(rungs) == 0 {
-		return nil, errors.New("empty")
-	}
-	return rungs, (ffmpeg.Config{Rungs: rungs}).ValidateRungs()
-}
-
-// parseBitrate reads bits per second: "800000", "800k" or "2.8M".
-func parseBitrate(s string) (int, error) {
-	mult := 1.0
-	num := strings.TrimSpace(s)
-	switch {
-	case strings.HasSuffix(num, "k"), strings.HasSuffix(num, "K"):
-		mult, num = 1e3, num[:len(num)-1]
-	case strings.HasSuffix(num, "M"), strings.HasSuffix(num, "m"):
-		mult, num = 1e6, num[:len(num)-1]
-	}
-	f, err := strconv.ParseFloat(num, 64)
-	if err != nil || f <= 0 || f*mult > 1e10 {
-		return 0, fmt.Errorf("bitrate %q: want bits per second such as 800k or 2.8M", s)
-	}
-	return int(f * mult), nil
-}
-
-func formatLadder(rungs []ffmpeg.Rung) string {
-	parts := make([]string, len(rungs))
-	for i, r := range rungs {
-		parts[i] = fmt.Sprintf("%s:%d:%dk", r.Name, r.Height, r.VideoBitrate/1000)
-	}
-	return strings.Join(parts, ",")
 }
