@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/media"
 )
 
@@ -49,8 +50,8 @@ func (e *Edge) SetMedia(h func(ctx *fasthttp.RequestCtx) bool, maxBody int64) {
 const smallBody = 64 << 10
 
 var (
-	prefixUploads = []byte("/uploads/")
-	prefixVideos  = []byte("/videos/")
+	prefixUploads = []byte(layout.UploadsPath)
+	prefixVideos  = []byte(layout.VideosPath)
 	prefixToken   = []byte("/t/")
 )
 

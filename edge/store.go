@@ -244,13 +244,13 @@ func (s *store) renditions(ctx context.Context, in *interner, vs []*video, sql s
 				continue // renditions of a video that appeared after the videos were read
 			}
 		}
-		prefix = append(append(prefix[:0], "videos/"...), strconv.FormatInt(id, 10)...)
+		prefix = append(append(prefix[:0], layout.VideosFolder...), strconv.FormatInt(id, 10)...)
 		prefix = append(prefix, '/')
 		rel := raw[5]
 		if bytes.HasPrefix(rel, prefix) && len(rel) > len(prefix) {
 			rel = rel[len(prefix):]
 		} else {
-			rel = []byte("hls/" + string(raw[1]) + "/index.m3u8")
+			rel = []byte(layout.VariantPlaylist(string(raw[1])))
 		}
 		cur = append(cur, rendition{name: in.str(raw[1]), rel: in.str(rel),
 			width: int32(binary.BigEndian.Uint32(raw[2])), height: int32(binary.BigEndian.Uint32(raw[3])),

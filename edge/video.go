@@ -52,7 +52,7 @@ type video struct {
 }
 
 // rendition is one variant; rel is the variant playlist's path inside the video's
-// folder, such as "hls/720p/index.m3u8".
+// folder, such as layout.VariantPlaylist("720p").
 type rendition struct {
 	name, rel                string
 	width, height, bandwidth int32
@@ -104,7 +104,7 @@ func relPath(prefix, name, key string) string {
 	if rel, ok := strings.CutPrefix(key, prefix); ok && rel != "" {
 		return rel
 	}
-	return "hls/" + name + "/index.m3u8"
+	return layout.VariantPlaylist(name)
 }
 
 // window returns the expiry of tokens signed at now: now+ttl rounded up to the next
@@ -144,7 +144,7 @@ type thumbnailBody struct {
 // folder token valid until expiry (Unix seconds).
 func (v *video) build(base string, key []byte, expiry int64) *answers {
 	id := strconv.FormatInt(v.id, 10)
-	folder := base + "/videos/" + id + "/"
+	folder := base + layout.VideosPath + id + "/"
 	var exp *string
 	if expiry != 0 {
 		folder = base + string(playback.AppendSigned(nil, key, v.id, v.gen, expiry))
@@ -157,9 +157,9 @@ func (v *video) build(base string, key []byte, expiry int64) *answers {
 	}
 	return &answers{
 		window:    expiry,
-		stream:    mustJSON(streamBody{VideoID: id, URL: folder + v.folder + "hls/master.m3u8", Format: "hls", ExpiresAt: exp}),
+		stream:    mustJSON(streamBody{VideoID: id, URL: folder + v.folder + layout.MasterPlaylist, Format: "hls", ExpiresAt: exp}),
 		qualities: mustJSON(qs),
-		thumbnail: mustJSON(thumbnailBody{VideoID: id, URL: folder + v.folder + "thumbnail.jpg"}),
+		thumbnail: mustJSON(thumbnailBody{VideoID: id, URL: folder + v.folder + layout.ThumbnailFile}),
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/storage"
 )
@@ -92,9 +93,9 @@ func New(cfg Config, lookup Lookup, up Uploader, log *slog.Logger) (*Server, err
 func (s *Server) Close() error { return s.root.Close() }
 
 var (
-	prefixVideos  = []byte("/videos/")
+	prefixVideos  = []byte(layout.VideosPath)
 	prefixToken   = []byte("/t/")
-	prefixUploads = []byte("/uploads/")
+	prefixUploads = []byte(layout.UploadsPath)
 )
 
 // Handle answers the request and returns true when its path is the media server's
@@ -170,7 +171,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: revoked"), 0)
 		return
 	}
-	key := "videos/" + strconv.FormatInt(id, 10) + "/" + rel
+	key := layout.VideoPrefix(id) + rel
 	f, err := s.root.Open(key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -231,15 +232,15 @@ type section struct {
 
 func (s *section) Close() error { return s.f.Close() }
 
-// split parses "/videos/<id>/<rest>" with a rest made of plain names only.
+// split parses an object's path, "/" and its key (layout.SplitVideoKey), for a video
+// id above 0 and a rest made of plain names only.
 func split(p string) (int64, string, bool) {
-	tail, ok := strings.CutPrefix(p, "/videos/")
+	key, ok := strings.CutPrefix(p, "/")
 	if !ok {
 		return 0, "", false
 	}
-	ids, rel, ok := strings.Cut(tail, "/")
-	id, err := strconv.ParseInt(ids, 10, 64)
-	if !ok || err != nil || id <= 0 || strconv.FormatInt(id, 10) != ids || rel == "" || strings.ContainsAny(rel, "\\\x00") {
+	id, rel, ok := layout.SplitVideoKey(key)
+	if !ok || id <= 0 || strings.ContainsAny(rel, "\\\x00") {
 		return 0, "", false
 	}
 	for seg := range strings.SplitSeq(rel, "/") {

@@ -56,10 +56,10 @@ func (s *Server) checkUpload(ctx *fasthttp.RequestCtx) (int64, int, error) {
 		ctx.Response.Header.Set("Allow", "PUT")
 		return 0, fasthttp.StatusMethodNotAllowed, videoforge.Errorf(videoforge.EINVALID, "PUT the file here")
 	}
-	tail, _ := strings.CutPrefix(string(ctx.Path()), "/uploads/")
+	tail, _ := strings.CutPrefix(string(ctx.Path()), layout.UploadsPath)
 	ids, rest, _ := strings.Cut(tail, "/")
 	id, err := strconv.ParseInt(ids, 10, 64)
-	if err != nil || id <= 0 || rest != "source" {
+	if err != nil || id <= 0 || rest != layout.SourceFile {
 		return 0, 0, errNotFound
 	}
 	q, err := url.ParseQuery(string(ctx.URI().QueryString()))

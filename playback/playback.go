@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/videoforge/videoforge/layout"
 )
 
 // Errors of Check, wrapped with the operation.
@@ -60,7 +62,7 @@ func ParseKey(s string) ([]byte, error) {
 // PublicPath returns the path of a public video's master playlist, served without a
 // token: /videos/<id>/hls/master.m3u8.
 func PublicPath(videoID int64) string {
-	return "/videos/" + strconv.FormatInt(videoID, 10) + "/hls/master.m3u8"
+	return "/" + layout.VideoPrefix(videoID) + layout.MasterPlaylist
 }
 
 // Sign returns the signed folder prefix of a video, "/t/<expiry>[.<gen>]/<sig>/videos/<id>/",
@@ -82,7 +84,7 @@ func AppendSigned(dst, key []byte, videoID, gen, expiry int64) []byte {
 		dst = strconv.AppendInt(dst, gen, 10)
 	}
 	stamp := len(dst)
-	dst = append(dst, "/videos/"...)
+	dst = append(dst, layout.VideosPath...)
 	dst = strconv.AppendInt(dst, videoID, 10)
 	dst = append(dst, '/')
 	// The message is "<expiry>[.<gen>]/videos/<id>/", the path without "/t/" and the
@@ -100,7 +102,8 @@ func AppendSigned(dst, key []byte, videoID, gen, expiry int64) []byte {
 
 // A Grant is what a good token allows: reading the objects of one video's folder.
 type Grant struct {
-	// Path is the object path asked for, "/videos/<id>/<rest>".
+	// Path is the object path asked for, "/" and the object's key inside the video's
+	// folder (layout.VideoPrefix).
 	Path string
 	// VideoID is the video the token was signed for.
 	VideoID int64
@@ -124,7 +127,8 @@ func Check(key []byte, path string, now time.Time) (Grant, error) {
 	want := make([]byte, 0, sha256.Size)
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(stamp))
-	mac.Write([]byte(g.Path[:strings.IndexByte(g.Path[len("/videos/"):], '/')+len("/videos/")+1]))
+	n := len(layout.VideosPath)
+	mac.Write([]byte(g.Path[:strings.IndexByte(g.Path[n:], '/')+n+1]))
 	want = mac.Sum(want)
 	got, err := base64.RawURLEncoding.DecodeString(sig)
 	if err != nil || !hmac.Equal(got, want) {
@@ -167,16 +171,8 @@ func parse(path string) (g Grant, stamp string, expiry int64, sig string, err er
 	if !ok || len(sig) != base64.RawURLEncoding.EncodedLen(sha256.Size) {
 		return Grant{}, "", 0, "", ErrMalformed
 	}
-	videoPath = "/" + videoPath
-	tail, ok := strings.CutPrefix(videoPath, "/videos/")
-	if !ok {
-		return Grant{}, "", 0, "", ErrMalformed
-	}
-	id, obj, ok := strings.Cut(tail, "/")
-	if !ok || !digits(id, 19) || (len(id) > 1 && id[0] == '0') || obj == "" {
-		return Grant{}, "", 0, "", ErrMalformed
-	}
-	if g.VideoID, perr = strconv.ParseInt(id, 10, 64); perr != nil {
+	var obj string
+	if g.VideoID, obj, ok = layout.SplitVideoKey(videoPath); !ok {
 		return Grant{}, "", 0, "", ErrMalformed
 	}
 	if strings.ContainsAny(obj, "\\\x00") {
@@ -187,7 +183,7 @@ func parse(path string) (g Grant, stamp string, expiry int64, sig string, err er
 			return Grant{}, "", 0, "", ErrMalformed
 		}
 	}
-	g.Path = videoPath
+	g.Path = "/" + videoPath
 	return g, stamp, expiry, sig, nil
 }
 

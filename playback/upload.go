@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/videoforge/videoforge/layout"
 )
 
 // UploadPath returns the path and query of the embedded media server's upload URL of
@@ -16,7 +18,7 @@ import (
 // have, so that neither kind of token stands in for the other.
 func UploadPath(key []byte, jobID int64, expiry time.Time) string {
 	exp := expiry.Unix()
-	return "/uploads/" + strconv.FormatInt(jobID, 10) + "/source?expires=" + strconv.FormatInt(exp, 10) +
+	return "/" + layout.UploadKey(jobID) + "?expires=" + strconv.FormatInt(exp, 10) +
 		"&signature=" + uploadSig(key, jobID, exp)
 }
 
