@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/valyala/fasthttp"
 
+	"github.com/videoforge/videoforge/layout"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
 
@@ -122,7 +123,7 @@ func addLadders(ctx context.Context, dsn string) error {
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, `SET search_path TO `+vfsql.DefaultSchema+`;
 		INSERT INTO renditions (video_id, name, width, height, bandwidth, playlist)
-		SELECT v.id, r.name, r.w, r.h, r.bw, 'videos/' || v.id || '/hls/' || r.name || '/index.m3u8'
+		SELECT v.id, r.name, r.w, r.h, r.bw, '`+layout.VideosFolder+`' || v.id || '/`+layout.HLSDir+`/' || r.name || '/`+layout.VariantIndex+`'
 		FROM videos v, (VALUES ('1080p', 1920, 1080, 5000000), ('720p', 1280, 720, 2800000), ('480p', 854, 480, 1400000)) r(name, w, h, bw)
 		WHERE v.status = 'ready'`)
 	if err != nil {

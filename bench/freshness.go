@@ -18,6 +18,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
 
@@ -96,7 +97,7 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 	}
 	defer db.Close()
 	v := &videoforge.Video{UserID: "bench", Title: "fresh", Visibility: videoforge.Public, Status: videoforge.StatusReady,
-		S3Key: "videos/x", Renditions: []videoforge.Rendition{{Name: "360p", Width: 640, Height: 360, Bandwidth: 800000, Playlist: "360p/index.m3u8"}}}
+		S3Key: layout.VideosFolder + "x", Renditions: []videoforge.Rendition{{Name: "360p", Width: 640, Height: 360, Bandwidth: 800000, Playlist: "360p/" + layout.VariantIndex}}}
 	if err := postgres.NewVideoService(db).CreateVideo(ctx, v); err != nil {
 		return nil, nil, err
 	}

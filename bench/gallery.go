@@ -16,6 +16,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
 	vfsql "github.com/videoforge/videoforge/sql"
 )
@@ -374,7 +376,7 @@ func bulkLoad(ctx context.Context, dsn string, n int, vocab []string) error {
 			span := int64(730 * 24 * time.Hour)
 			created := now.Add(-time.Duration(span - span/int64(n)*int64(i) + rng.Int64N(int64(time.Minute))))
 			return []any{fmt.Sprintf("user%05d", rng.IntN(benchUsers)), words(3, 6), words(8, 20),
-				fmt.Sprintf("videos/%d", i), vis, st, 5 + rng.Float64()*1200, "1920x1080", "h264", "aac",
+				layout.VideosFolder + strconv.Itoa(i), vis, st, 5 + rng.Float64()*1200, "1920x1080", "h264", "aac",
 				int64(1e6 + rng.IntN(5e8)), int64(rng.ExpFloat64() * 1000), created, created}, nil
 		}))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -48,7 +49,7 @@ func benchTranscoder(ctx context.Context, size string, seconds, runs int) ([]row
 	}
 	mkdirs := func(out string, p ffmpeg.Plan) error {
 		for _, v := range p.Variants {
-			if err := os.MkdirAll(filepath.Join(out, ffmpeg.HLSDir, v.Name), 0o755); err != nil {
+			if err := os.MkdirAll(filepath.Join(out, layout.HLSDir, v.Name), 0o755); err != nil {
 				return err
 			}
 		}

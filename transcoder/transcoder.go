@@ -634,7 +634,7 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	if _, err := t.runner.Storyboard(ctx, src, out, info); err != nil {
 		return nil, err
 	}
-	mf, err := os.Open(filepath.Join(out, ffmpeg.MasterPlaylist))
+	mf, err := os.Open(filepath.Join(out, layout.MasterPlaylist))
 	if err != nil {
 		return nil, err
 	}
@@ -647,17 +647,17 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	res := &videoforge.JobResult{
 		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
 		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size,
-		ThumbnailURL: prefix + ffmpeg.ThumbnailFile, S3Key: strings.TrimSuffix(prefix, "/"),
+		ThumbnailURL: prefix + layout.ThumbnailFile, S3Key: strings.TrimSuffix(prefix, "/"),
 	}
 	for _, v := range variants {
 		res.Renditions = append(res.Renditions, videoforge.Rendition{
 			Name: path.Dir(v.URI), Width: v.Width, Height: v.Height, Bandwidth: v.Bandwidth,
-			Playlist: prefix + ffmpeg.HLSDir + "/" + v.URI,
+			Playlist: prefix + layout.HLSDir + "/" + v.URI,
 		})
 	}
 	t.hook("uploading")
 	err = t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
-		return t.store.PutDir(ctx, out, prefix, ffmpeg.MasterPlaylist)
+		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
 	})
 	if err != nil {
 		return nil, err

@@ -324,12 +324,12 @@ func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditio
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{ffmpeg.MasterPlaylist, ffmpeg.ThumbnailFile, ffmpeg.StoryboardFile, ffmpeg.StoryboardVTT} {
+	for _, f := range []string{layout.MasterPlaylist, layout.ThumbnailFile, layout.StoryboardImage, layout.StoryboardVTT} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s%s", prefix, f)
 		}
 	}
-	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", filepath.Join(dir, ffmpeg.MasterPlaylist), "-map", "0", "-f", "null", "-").CombinedOutput()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", filepath.Join(dir, layout.MasterPlaylist), "-map", "0", "-f", "null", "-").CombinedOutput()
 	if err != nil {
 		t.Errorf("ffmpeg could not read the stored ladder back: %v: %s", err, out)
 	}

@@ -15,21 +15,14 @@ import (
 	"sync"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 )
 
-// Names of the files a job writes into its output folder, relative to it; they map to
-// videos/<id>/… in storage.
+// ffmpeg's patterns of the variants' files inside layout.HLSDir; package layout names
+// every file a job writes into its output folder.
 const (
-	HLSDir         = "hls"                  // the ladder: hls/master.m3u8 and hls/<variant>/…
-	MasterPlaylist = "hls/master.m3u8"      // written last to storage
-	VariantIndex   = "index.m3u8"           // each variant's playlist, hls/<variant>/index.m3u8
-	ThumbnailFile  = "thumbnail.jpg"        // one frame
-	StoryboardFile = "storyboard.jpg"       // the sprite of tiles
-	StoryboardVTT  = "storyboard.vtt"       // WebVTT cues pointing into the sprite
-	segmentPattern = "seg_%04d.ts"          // inside each variant folder
-	masterName     = "master.m3u8"          // inside HLSDir
-	variantPattern = "%v/" + VariantIndex   // ffmpeg replaces %v with the variant's name
-	segmentPath    = "%v/" + segmentPattern // idem
+	variantPattern = "%v/" + layout.VariantIndex   // ffmpeg replaces %v with the variant's name
+	segmentPath    = "%v/" + layout.SegmentPattern // idem
 )
 
 func kbps(bps int) string { return strconv.Itoa(bps/1000) + "k" }
@@ -88,11 +81,11 @@ func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 			streams = append(streams, fmt.Sprintf("v:%d,name:%s", i, v.Name))
 		}
 	}
-	hls := filepath.Join(outDir, HLSDir)
+	hls := filepath.Join(outDir, layout.HLSDir)
 	args = append(args, "-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
 		"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
 		"-hls_segment_filename", filepath.Join(hls, segmentPath),
-		"-master_pl_name", masterName, "-var_stream_map", strings.Join(streams, " "),
+		"-master_pl_name", layout.MasterFile, "-var_stream_map", strings.Join(streams, " "),
 		filepath.Join(hls, variantPattern))
 	return args
 }
@@ -334,7 +327,7 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 	ctx, cancel := r.bounded(ctx, "encode", plan.Duration)
 	defer cancel()
 	for _, v := range plan.Variants {
-		if err := os.MkdirAll(filepath.Join(outDir, HLSDir, v.Name), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(outDir, layout.HLSDir, v.Name), 0o755); err != nil {
 			return err
 		}
 	}
@@ -358,7 +351,7 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 		return nil
 	}
 	for _, v := range plan.Variants {
-		got, err := playlistSeconds(filepath.Join(outDir, HLSDir, v.Name, VariantIndex))
+		got, err := playlistSeconds(filepath.Join(outDir, layout.HLSDir, v.Name, layout.VariantIndex))
 		if err != nil {
 			return err
 		}
@@ -425,7 +418,7 @@ func (r *Runner) Thumbnail(ctx context.Context, src, outDir string, info *Info) 
 	}
 	ctx, cancel := r.bounded(ctx, "thumbnail", info.Duration)
 	defer cancel()
-	out, at := filepath.Join(outDir, ThumbnailFile), ThumbnailTime(info.Duration)
+	out, at := filepath.Join(outDir, layout.ThumbnailFile), ThumbnailTime(info.Duration)
 	err = run(ctx, r.Bin.ffmpeg(), thumbnailArgs(src, info.Format, out, at, w, h, false), nil, nil)
 	if err == nil && nonEmpty(out) != nil {
 		// Seeking on the input lands past the only keyframe before the time in some
@@ -451,14 +444,14 @@ func (r *Runner) Storyboard(ctx context.Context, src, outDir string, info *Info)
 	}
 	ctx, cancel := r.bounded(ctx, "storyboard", info.Duration)
 	defer cancel()
-	out := filepath.Join(outDir, StoryboardFile)
+	out := filepath.Join(outDir, layout.StoryboardImage)
 	if err := run(ctx, r.Bin.ffmpeg(), storyboardArgs(src, info.Format, out, sb), nil, nil); err != nil {
 		return sb, sourceError(err, src)
 	}
 	if nonEmpty(out) != nil {
 		return sb, videoforge.Errorf(videoforge.EINVALID, "the upload has no picture that can be decoded for its storyboard")
 	}
-	return sb, os.WriteFile(filepath.Join(outDir, StoryboardVTT), sb.VTT(StoryboardFile), 0o644)
+	return sb, os.WriteFile(filepath.Join(outDir, layout.StoryboardVTT), sb.VTT(layout.StoryboardImage), 0o644)
 }
 
 // nonEmpty reports whether ffmpeg wrote something at path; it writes nothing, and

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -190,7 +191,7 @@ func TestTranscode(t *testing.T) {
 				t.Errorf("progress reports %+v: want a last one with End", reports)
 			}
 
-			master := filepath.Join(out, ffmpeg.MasterPlaylist)
+			master := filepath.Join(out, layout.MasterPlaylist)
 			f, err := os.Open(master)
 			if err != nil {
 				t.Fatal(err)
@@ -233,17 +234,17 @@ func TestTranscode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := ffprobe(t, filepath.Join(out, ffmpeg.ThumbnailFile)); p.Streams[0].Width != w || p.Streams[0].Height != h {
+			if p := ffprobe(t, filepath.Join(out, layout.ThumbnailFile)); p.Streams[0].Width != w || p.Streams[0].Height != h {
 				t.Errorf("thumbnail %dx%d, want %dx%d", p.Streams[0].Width, p.Streams[0].Height, w, h)
 			}
 			sb, err := r.Storyboard(ctx, src, out, info)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p := ffprobe(t, filepath.Join(out, ffmpeg.StoryboardFile)); p.Streams[0].Width != sb.Width() || p.Streams[0].Height != sb.Height() {
+			if p := ffprobe(t, filepath.Join(out, layout.StoryboardImage)); p.Streams[0].Width != sb.Width() || p.Streams[0].Height != sb.Height() {
 				t.Errorf("sprite %dx%d, want %dx%d (%+v)", p.Streams[0].Width, p.Streams[0].Height, sb.Width(), sb.Height(), sb)
 			}
-			vtt, err := os.ReadFile(filepath.Join(out, ffmpeg.StoryboardVTT))
+			vtt, err := os.ReadFile(filepath.Join(out, layout.StoryboardVTT))
 			if err != nil {
 				t.Fatal(err)
 			}

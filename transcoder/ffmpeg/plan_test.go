@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -133,7 +134,7 @@ func TestCommandGolden(t *testing.T) {
 		golden(t, "storyboard", argv(storyboardArgs("/in/source", "mpegts", "/out/storyboard.jpg", PlanStoryboard(hd, cfg))))
 	})
 	t.Run("StoryboardVTT", func(t *testing.T) {
-		golden(t, "storyboard_vtt", PlanStoryboard(hd, cfg).VTT(StoryboardFile))
+		golden(t, "storyboard_vtt", PlanStoryboard(hd, cfg).VTT(layout.StoryboardImage))
 	})
 	t.Run("Probe", func(t *testing.T) {
 		golden(t, "probe", argv(ProbeArgs("/in/source")))
