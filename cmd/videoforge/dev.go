@@ -367,30 +367,10 @@ func devDatabase(ctx context.Context, url, dir string) (dsn string, stop func(),
 			slog.Error("stopping PostgreSQL", "err", err)
 		}
 	}
-	if err := createDatabase(sctx, cl.DSN("postgres"), "videoforge"); err != nil {
+	if err := postgres.CreateDatabase(sctx, cl.DSN("postgres"), "videoforge"); err != nil {
 		stop()
 		return "", nil, err
 	}
 	slog.Info("private PostgreSQL started", "dir", dir, "port", cl.Port)
 	return cl.DSN("videoforge"), stop, nil
-}
-
-// createDatabase creates a database unless it exists.
-func createDatabase(ctx context.Context, adminDSN, name string) error {
-	conn, err := pgx.Connect(ctx, adminDSN)
-	if err != nil {
-		return fmt.Errorf("connect to PostgreSQL: %w", err)
-	}
-	defer conn.Close(ctx)
-	var exists bool
-	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
-		return fmt.Errorf("look up database %s: %w", name, err)
-	}
-	if exists {
-		return nil
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return fmt.Errorf("create database %s: %w", name, err)
-	}
-	return nil
 }
