@@ -194,3 +194,35 @@ func TestConfirmationsDoNotHoldUpEvents(t *testing.T) {
 	t.Logf("made private %v after 50 unconfirmable events", time.Since(start).Round(time.Millisecond))
 	px.cut() // what still waits on PostgreSQL fails now
 }
+
+// TestNarrowedKeepsOwner: a video made private plays for its owner as soon as the
+// (trimmed) event lands, before PostgreSQL's row is read back: the edge knows every
+// held video's owner. The event here is ahead of PostgreSQL (still public), so the
+// read-back cannot be what serves the owner.
+func TestNarrowedKeepsOwner(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	iss, verifier := issuer(t)
+	ns := startNATS(t)
+	js := ns.js()
+	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
+	relay(t, db, js)
+	e := startEdge(t, pool(t, dsn), ns.url(), verifier, nil)
+	alice, _ := iss.Mint("alice", time.Hour)
+	bob, _ := iss.Mint("bob", time.Hour)
+	trimmed := &videoforge.Video{ID: v.ID, Visibility: videoforge.Private, Status: videoforge.StatusReady, TokenGen: 1,
+		UpdatedAt: time.Now(), Trimmed: true}
+	publish(t, js, "made-private", videoforge.EventUpdated, v.Version+1, trimmed)
+	checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(v), "", 404))
+	for _, c := range []struct {
+		who, token string
+		want       int
+	}{{"owner", alice, 200}, {"another user", bob, 404}} {
+		if err := statusIs(t, e, "/"+id(v), c.token, c.want)(); err != nil {
+			t.Errorf("%s: %v", c.who, err)
+		}
+	}
+	a := e.get(t, "/"+id(v), alice)
+	if u, _ := a.body["url"].(string); !strings.Contains(u, ".1/") {
+		t.Errorf("the owner's URL %q is not signed at the new token generation 1", u)
+	}
+}

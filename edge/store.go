@@ -26,7 +26,7 @@ type store struct {
 
 const videoSelect = `SELECT id, version, (extract(epoch FROM updated_at) * 1000000)::bigint,
 	CASE visibility WHEN 'public' THEN 0 WHEN 'unlisted' THEN 1 ELSE 2 END::int2,
-	status = 'ready', CASE WHEN visibility = 'private' THEN user_id ELSE '' END, s3_key,
+	status = 'ready', user_id, s3_key,
 	token_gen, CASE WHEN visibility = 'unlisted' THEN share_key ELSE '' END
 	FROM videos`
 
@@ -185,14 +185,16 @@ func (s *store) videos(ctx context.Context, in *interner, sql string, args ...an
 	}
 	defer rows.Close()
 	var out []*video
+	var owner []byte
 	for rows.Next() {
 		v := &video{}
 		var vis int16
 		var key string
-		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &v.owner, &key, &v.gen, &v.shareKey); err != nil {
+		if err := rows.Scan(&v.id, &v.version, &v.updatedAt, &vis, &v.ready, &owner, &key, &v.gen, &v.shareKey); err != nil {
 			return nil, fmt.Errorf("edge: read videos: %w", err)
 		}
 		v.vis = uint8(vis)
+		v.owner = in.str(owner) // one copy per user, not per video
 		if f := folderOf(layout.VideoPrefix(v.id), key); f != "" {
 			v.folder = in.intern(f)
 		}

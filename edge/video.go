@@ -35,8 +35,8 @@ func visOf(v videoforge.Visibility) uint8 {
 // of views not yet flushed.
 type video struct {
 	id, version int64
-	updatedAt   int64 // Unix microseconds
-	owner       string
+	updatedAt   int64  // Unix microseconds
+	owner       string // the owner's user id, kept for every video so that a video made private plays for its owner at once
 	vis         uint8
 	ready       bool
 	notFound    bool        // a negative entry: the id is unknown to PostgreSQL
@@ -75,9 +75,7 @@ func fromVideo(v *videoforge.Video, version int64) *video {
 	if x.partial {
 		return x
 	}
-	if x.vis == visPrivate {
-		x.owner = v.UserID
-	}
+	x.owner = v.UserID
 	prefix := layout.VideoPrefix(v.ID)
 	x.folder = folderOf(prefix, v.S3Key)
 	for _, r := range v.Renditions {
@@ -179,10 +177,7 @@ func (v *video) narrowedBy(t *video) *video {
 		return nil
 	}
 	n := &video{id: v.id, version: t.version, updatedAt: t.updatedAt, vis: max(v.vis, t.vis), ready: v.ready && t.ready,
-		gen: max(v.gen, t.gen), folder: v.folder, ladder: v.ladder}
-	if n.vis == visPrivate && v.vis == visPrivate {
-		n.owner = v.owner // the owner of a video private before is known; of another, not yet
-	}
+		gen: max(v.gen, t.gen), folder: v.folder, ladder: v.ladder, owner: v.owner}
 	if n.vis == visUnlisted {
 		n.shareKey = v.shareKey
 	}
