@@ -6,7 +6,9 @@ import (
 	"flag"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -28,7 +30,10 @@ func TestREADMEConfiguration(t *testing.T) {
 			t.Fatalf("%s -h: %v", c.name, err)
 		}
 	}
-	readme, err := os.ReadFile("../../README.md")
+	// The embedded S3 gateway of other tests moves the working folder: find the README
+	// from this file's own path.
+	_, self, _, _ := runtime.Caller(0)
+	readme, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
