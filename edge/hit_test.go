@@ -78,10 +78,19 @@ func TestHitAllocatesNothing(t *testing.T) {
 			if ctx.Response.StatusCode() != 200 || len(ctx.Response.Header.Peek("Access-Control-Allow-Origin")) == 0 {
 				t.Fatalf("%s: %d %s", path, ctx.Response.StatusCode(), ctx.Response.Header.String())
 			}
-			if n := testing.AllocsPerRun(1000, func() {
-				ctx.Response.Reset()
-				e.Handle(&ctx)
-			}); n != 0 {
+			// AllocsPerRun counts the whole process's allocations: goroutines other
+			// tests left winding down can add some to one measurement, while an
+			// allocation of the hit path shows in every one. So the best of three.
+			n := 1e9
+			for range 3 {
+				if n = min(n, testing.AllocsPerRun(1000, func() {
+					ctx.Response.Reset()
+					e.Handle(&ctx)
+				})); n == 0 {
+					break
+				}
+			}
+			if n != 0 {
 				t.Errorf("origins %q, %s: %v allocations per hit", origins, path, n)
 			}
 		}

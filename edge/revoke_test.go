@@ -146,7 +146,10 @@ func TestRevokedTokensStopPlaying(t *testing.T) {
 		t.Run(name, func(t *testing.T) { checkFor(t, 5*time.Second, p.plays(path, want)) })
 	}
 	t.Run("NewTokensPlay", func(t *testing.T) {
+		// A video made unlisted streams by its share key once the edge has read it
+		// back from PostgreSQL (events never carry it): milliseconds after the event.
 		pub.Visibility = videoforge.Unlisted // its share key is the one it was created with
+		checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(pub)+keyOf(pub), "", 200))
 		for _, path := range []string{p.url(unl, alice, ""), p.url(pub, "", keyOf(pub)), p.url(priv, alice, "")} {
 			if err := p.plays(path, 200)(); err != nil {
 				t.Error(err)
