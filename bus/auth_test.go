@@ -199,7 +199,7 @@ func TestAuthRolesDoTheirJobs(t *testing.T) {
 	if err := uq.Send(ctx, "job-1", []byte(`{"jobId":1}`)); err != nil {
 		t.Fatalf("upload side queues: %v", err)
 	}
-	if err := (transcoder.NATSEvents{JS: uploads.JetStream()}).PublishJobEvent(ctx, videoforge.JobEvent{JobID: 1, Type: videoforge.JobEventQueued, OccurredAt: time.Now()}); err != nil {
+	if err := (bus.JobEvents{JS: uploads.JetStream()}).PublishJobEvent(ctx, videoforge.JobEvent{JobID: 1, Type: videoforge.JobEventQueued, OccurredAt: time.Now()}); err != nil {
 		t.Fatalf("upload side publishes queued: %v", err)
 	}
 
@@ -234,7 +234,7 @@ func TestAuthRolesDoTheirJobs(t *testing.T) {
 	if err := dd.Ack(ctx); err != nil {
 		t.Fatalf("transcoder acks: %v", err)
 	}
-	ev := transcoder.NATSEvents{JS: tc.JetStream()}
+	ev := bus.JobEvents{JS: tc.JetStream()}
 	if err := ev.PublishJobEvent(ctx, videoforge.JobEvent{JobID: 1, Type: videoforge.JobEventFailed, OccurredAt: time.Now()}); err != nil {
 		t.Fatalf("transcoder publishes job events: %v", err)
 	}

@@ -33,3 +33,21 @@ func (c *Conn) WatchJob(ctx context.Context, jobID int64, handle func(videoforge
 	}
 	return cc.Stop, nil
 }
+
+// JobEvents publishes job events to JetStream, on videoforge.jobs.<jobId>.<type>
+// (the JOBS stream captures them): the transcoder's and the upload side's events.
+type JobEvents struct {
+	JS jetstream.JetStream
+}
+
+// PublishJobEvent publishes e and waits for JetStream's ack.
+func (n JobEvents) PublishJobEvent(ctx context.Context, e videoforge.JobEvent) error {
+	body, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	if _, err := n.JS.Publish(ctx, videoforge.JobSubject(e.JobID, e.Type), body); err != nil {
+		return fmt.Errorf("bus: publish job event: %w", err)
+	}
+	return nil
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
@@ -534,7 +535,7 @@ func TestCommitReplyLostAtShutdown(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	jobs := &lostCommitReply{JobService: e.jobs, shutdown: cancel}
-	tr, err := transcoder.New(cfg, q, e.st, jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.DiscardHandler))
+	tr, err := transcoder.New(cfg, q, e.st, jobs, bus.JobEvents{JS: e.js}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

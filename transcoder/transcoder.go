@@ -31,7 +31,7 @@ type Storage interface {
 	DeletePrefix(ctx context.Context, prefix string) error
 }
 
-// Events publishes job events on videoforge.jobs.<jobId>.<kind>; see NATSEvents.
+// Events publishes job events on videoforge.jobs.<jobId>.<kind>; see bus.JobEvents.
 type Events interface {
 	PublishJobEvent(ctx context.Context, e videoforge.JobEvent) error
 }

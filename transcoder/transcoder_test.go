@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
@@ -224,7 +225,7 @@ func (e *env) jsQueue(t *testing.T, cfg transcoder.Config) (*jsqueue.Queue, jsqu
 // start runs a transcoder until the test ends.
 func start(t *testing.T, cfg transcoder.Config, q transcoder.Queue, e *env, hook func(string)) context.CancelFunc {
 	t.Helper()
-	tr, err := transcoder.New(cfg, q, e.st, e.jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	tr, err := transcoder.New(cfg, q, e.st, e.jobs, bus.JobEvents{JS: e.js}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -627,7 +628,7 @@ func child(cfgJSON string) int {
 	cfg := testConfig(&testing.T{})
 	cfg.WorkDir = cc.WorkDir
 	cfg.Workers = 1
-	tr, err := transcoder.New(cfg, q, st, postgres.NewJobService(db), transcoder.NATSEvents{JS: js}, nil)
+	tr, err := transcoder.New(cfg, q, st, postgres.NewJobService(db), bus.JobEvents{JS: js}, nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -842,7 +843,7 @@ func TestDeadLetterWatcher(t *testing.T) {
 		t.Fatal(a, err)
 	}
 	kinds := e.eventKinds(t, msg.JobID)
-	tr, err := transcoder.New(cfg, q, e.st, e.jobs, transcoder.NATSEvents{JS: e.js}, slog.New(slog.DiscardHandler))
+	tr, err := transcoder.New(cfg, q, e.st, e.jobs, bus.JobEvents{JS: e.js}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3gw"
-	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 )
 
@@ -135,7 +134,7 @@ func devUploads(ctx context.Context, db *postgres.DB, st *storage.Store, natsURL
 		conn.Close()
 		return nil, nil, err
 	}
-	up := newUploads(db, st, q, transcoder.NATSEvents{JS: conn.JetStream()}, limits,
+	up := newUploads(db, st, q, bus.JobEvents{JS: conn.JetStream()}, limits,
 		func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
 			return uploadURL(jobID, expires), nil
 		})

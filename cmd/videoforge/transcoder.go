@@ -137,7 +137,7 @@ func serveTranscoder(ctx context.Context, s transcoderSettings, log *slog.Logger
 		if err := bus.EnsureStreams(ctx, conn.JetStream(), s.Streams); err != nil {
 			return err
 		}
-		events = transcoder.NATSEvents{JS: conn.JetStream()}
+		events = bus.JobEvents{JS: conn.JetStream()}
 		if s.SQS.URL == "" {
 			jq, err := jsqueue.New(ctx, conn.JetStream(), jsqueue.Config{AckWait: s.Config.Visibility,
 				MaxReceives: s.Config.MaxReceives, Replicas: s.Streams.Replicas})

@@ -64,7 +64,7 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 				return nil, nil, err
 			}
 			stop = conn.Close
-			events = transcoder.NATSEvents{JS: conn.JetStream()}
+			events = bus.JobEvents{JS: conn.JetStream()}
 			if *c.sqsURL == "" {
 				if err := bus.EnsureStreams(ctx, conn.JetStream(), streams); err != nil {
 					stop()
