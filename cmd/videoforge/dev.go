@@ -142,50 +142,9 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopEdge() // after the gallery and the relay, before NATS and PostgreSQL
-	tctx, stopTranscoder := context.WithCancel(context.WithoutCancel(ctx))
-	tdone := make(chan error, 1)
-	if *workers == 0 {
-		tdone <- nil
-	} else {
-		go func() {
-			dbCfg := dbCfg
-			dbCfg.AppName = "videoforge-dev-transcoder"
-			err := serveTranscoder(tctx, transcoderSettings{Config: tcfg, DB: dbCfg, S3: s3Cfg, NATSURL: nb.transcoder}, slog.Default())
-			if err != nil && tctx.Err() == nil {
-				failed(fmt.Errorf("transcoder: %w", err))
-			}
-			tdone <- err
-		}()
-	}
-	defer func() {
-		stopTranscoder()
-		if err := <-tdone; err != nil && tctx.Err() == nil {
-			slog.Error("transcoder stopped", "err", err)
-		}
-	}()
-
-	// The NATS line names the read-only user, so that the stock CLI and the upload
-	// command can follow events; the other roles' passwords stay in the data folder.
-	watch := "nats sub 'videoforge.catalog.>' --server " + nb.reader
-	users := "every role connects with NATS_URL"
-	if nb.server != "" {
-		users = "read-only user; each role has its own, in " + natsKeys
-		watch = fmt.Sprintf("nats sub 'videoforge.catalog.>' --server %s --user %s --password \"$(cat %s)\"",
-			nb.server, bus.RoleReader, bus.PasswordFile(natsKeys, bus.RoleReader))
-	}
-	fmt.Fprintf(stdout, `VideoForge dev stack is up.
-  gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
-  streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
-  media         %[4]s/videos/<id>/a<attempt>/hls/master.m3u8   (objects in %[2]s/objects)
-  metrics       %[1]s/metrics  %[4]s/metrics
-  dev JWKS      %[1]s/.well-known/jwks.json
-  NATS          %[3]s   (streams CATALOG and JOBS; %[6]s)
-  data folder   %[2]s
-Mint a token:   videoforge token -data %[2]s -user alice
-Upload a video: videoforge upload -data %[2]s -user alice -gallery %[1]s -edge %[4]s -nats-url %[3]s -file clip.mp4 -title 'My clip'
-Watch events:   %[5]s
-Stop with Ctrl-C.
-`, base, *data, nb.reader, edgeBase, watch, users)
+	stopTranscoder := startDevTranscoder(ctx, tcfg, dbCfg, s3Cfg, nb.transcoder, failed)
+	defer stopTranscoder()
+	printDevBanner(stdout, base, edgeBase, *data, nb, natsKeys)
 	var rp *inProcessRelay
 	var tusRoutes func(*catalog.Server)
 	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
@@ -221,6 +180,57 @@ Stop with Ctrl-C.
 		return cause // a role failed and took the stack down
 	}
 	return err
+}
+
+// startDevTranscoder runs the in-process transcoder (none when cfg.Workers is 0) until
+// stop is called; if it fails meanwhile, failed stops the stack with its error.
+func startDevTranscoder(ctx context.Context, cfg transcoder.Config, dbCfg postgres.Config, s3Cfg storage.Config, natsURL string,
+	failed context.CancelCauseFunc) (stop func()) {
+	if cfg.Workers == 0 {
+		return func() {}
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() {
+		dbCfg.AppName = "videoforge-dev-transcoder"
+		err := serveTranscoder(tctx, transcoderSettings{Config: cfg, DB: dbCfg, S3: s3Cfg, NATSURL: natsURL}, slog.Default())
+		if err != nil && tctx.Err() == nil {
+			failed(fmt.Errorf("transcoder: %w", err))
+		}
+		done <- err
+	}()
+	return func() {
+		cancel()
+		if err := <-done; err != nil && tctx.Err() == nil {
+			slog.Error("transcoder stopped", "err", err)
+		}
+	}
+}
+
+// printDevBanner tells where the dev stack answers. The NATS line names the read-only
+// user, so that the stock CLI and the upload command can follow events; the other
+// roles' passwords stay in the data folder.
+func printDevBanner(w io.Writer, base, edgeBase, data string, nb devBus, natsKeys string) {
+	watch := "nats sub 'videoforge.catalog.>' --server " + nb.reader
+	users := "every role connects with NATS_URL"
+	if nb.server != "" {
+		users = "read-only user; each role has its own, in " + natsKeys
+		watch = fmt.Sprintf("nats sub 'videoforge.catalog.>' --server %s --user %s --password \"$(cat %s)\"",
+			nb.server, bus.RoleReader, bus.PasswordFile(natsKeys, bus.RoleReader))
+	}
+	fmt.Fprintf(w, `VideoForge dev stack is up.
+  gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
+  streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
+  media         %[4]s/videos/<id>/a<attempt>/hls/master.m3u8   (objects in %[2]s/objects)
+  metrics       %[1]s/metrics  %[4]s/metrics
+  dev JWKS      %[1]s/.well-known/jwks.json
+  NATS          %[3]s   (streams CATALOG and JOBS; %[6]s)
+  data folder   %[2]s
+Mint a token:   videoforge token -data %[2]s -user alice
+Upload a video: videoforge upload -data %[2]s -user alice -gallery %[1]s -edge %[4]s -nats-url %[3]s -file clip.mp4 -title 'My clip'
+Watch events:   %[5]s
+Stop with Ctrl-C.
+`, base, data, nb.reader, edgeBase, watch, users)
 }
 
 // startDevEdge runs the streaming edge on ln until stop is called, with the playback
