@@ -21,7 +21,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge/layout"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // benchEdge measures the edge as a separate process, pinned to CPU 0: start to ready
@@ -60,7 +60,7 @@ func benchEdge(ctx context.Context, sizes []int, dur time.Duration) ([]row, []st
 		}
 		defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
 		dsn := withDatabase(adminDSN, name)
-		if err := vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema); err != nil {
+		if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
 			return nil, nil, err
 		}
 		if err := bulkLoad(ctx, dsn, n, vocabulary(5000)); err != nil {
@@ -121,7 +121,7 @@ func addLadders(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, `SET search_path TO `+vfsql.DefaultSchema+`;
+	_, err = conn.Exec(ctx, `SET search_path TO `+schema.DefaultSchema+`;
 		INSERT INTO renditions (video_id, name, width, height, bandwidth, playlist)
 		SELECT v.id, r.name, r.w, r.h, r.bw, '`+layout.VideosFolder+`' || v.id || '/`+layout.HLSDir+`/' || r.name || '/`+layout.VariantIndex+`'
 		FROM videos v, (VALUES ('1080p', 1920, 1080, 5000000), ('720p', 1280, 720, 2800000), ('480p', 854, 480, 1400000)) r(name, w, h, bw)
@@ -129,7 +129,7 @@ func addLadders(ctx context.Context, dsn string) error {
 	if err != nil {
 		return err
 	}
-	_, err = conn.Exec(ctx, `VACUUM ANALYZE `+vfsql.DefaultSchema+`.renditions`)
+	_, err = conn.Exec(ctx, `VACUUM ANALYZE `+schema.DefaultSchema+`.renditions`)
 	return err
 }
 
@@ -140,7 +140,7 @@ func loadRows(ctx context.Context, admin *pgx.Conn, dsn, addr, hello string, dur
 	}
 	defer conn.Close(context.Background())
 	var id int64
-	if err := conn.QueryRow(ctx, `SELECT id FROM `+vfsql.DefaultSchema+`.videos WHERE visibility = 'public' AND status = 'ready' ORDER BY id LIMIT 1`).Scan(&id); err != nil {
+	if err := conn.QueryRow(ctx, `SELECT id FROM `+schema.DefaultSchema+`.videos WHERE visibility = 'public' AND status = 'ready' ORDER BY id LIMIT 1`).Scan(&id); err != nil {
 		return nil, nil, err
 	}
 	url := fmt.Sprintf("http://%s/api/stream/%d", addr, id)

@@ -19,7 +19,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 var (
@@ -91,7 +91,7 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 	}
 	token := strings.TrimSpace(string(out))
 
-	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,7 +28,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 const benchUsers = 10_000
@@ -59,7 +59,7 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
 	}
 	dsn := withDatabase(adminDSN, name)
-	if err := vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema); err != nil {
+	if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
 		return nil, nil, err
 	}
 
@@ -71,7 +71,7 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 	loadTime := time.Since(start)
 	slog.Info("loaded", "videos", n, "took", loadTime)
 
-	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -303,7 +303,7 @@ func bulkLoad(ctx context.Context, dsn string, n int, vocab []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.RuntimeParams["search_path"] = vfsql.DefaultSchema
+	cfg.RuntimeParams["search_path"] = schema.DefaultSchema
 	cfg.RuntimeParams["maintenance_work_mem"] = "512MB"
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {

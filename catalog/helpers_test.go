@@ -28,7 +28,7 @@ import (
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage/s3test"
 )
 
@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
-		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+		return schema.Migrate(ctx, dsn, schema.DefaultSchema)
 	})
 }
 
@@ -63,7 +63,7 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, cfg catalog.Config) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(ctx, postgres.Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 const (
@@ -455,7 +455,7 @@ func TestDatabaseDown(t *testing.T) {
 	dead := ln.Listener.Addr().String()
 	ln.Close() // nothing listens there any more
 	db, err := postgres.Open(context.Background(), postgres.Config{
-		URL: "postgres://postgres@" + dead + "/x?sslmode=disable&connect_timeout=2", Schema: vfsql.DefaultSchema})
+		URL: "postgres://postgres@" + dead + "/x?sslmode=disable&connect_timeout=2", Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,12 +25,12 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestMain(m *testing.M) {
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
-		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+		return schema.Migrate(ctx, dsn, schema.DefaultSchema)
 	})
 }
 
@@ -40,7 +40,7 @@ var tokenKey = []byte("test key of the edge, at least 32 bytes long")
 func catalogDB(t *testing.T) (string, *postgres.DB, *postgres.VideoService) {
 	t.Helper()
 	dsn := pgtest.NewDatabase(t)
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func pool(t *testing.T, dsn string) *pgxpool.Pool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc.ConnConfig.RuntimeParams["search_path"] = vfsql.DefaultSchema
+	pc.ConnConfig.RuntimeParams["search_path"] = schema.DefaultSchema
 	pc.ConnConfig.ConnectTimeout = time.Second
 	p, err := pgxpool.NewWithConfig(context.Background(), pc)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage/s3test"
 	"github.com/videoforge/videoforge/transcoder"
 )
@@ -192,7 +192,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = cl.Kill() })
 	dsn := cl.DSN("postgres")
-	if err := vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema); err != nil {
+	if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnvWith(t, dsn, s3test.Config(t))

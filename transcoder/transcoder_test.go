@@ -28,7 +28,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3test"
 	"github.com/videoforge/videoforge/transcoder"
@@ -80,7 +80,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	pgtest.Main(m, func(ctx context.Context, dsn string) error { return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema) })
+	pgtest.Main(m, func(ctx context.Context, dsn string) error { return schema.Migrate(ctx, dsn, schema.DefaultSchema) })
 }
 
 func makeClips(dir string) error {
@@ -143,7 +143,7 @@ func newEnvWith(t *testing.T, dsn string, s3 storage.Config) *env {
 	ctx := context.Background()
 	e := &env{dsn: dsn, s3: s3}
 	var err error
-	if e.db, err = postgres.Open(ctx, postgres.Config{URL: e.dsn, Schema: vfsql.DefaultSchema}); err != nil {
+	if e.db, err = postgres.Open(ctx, postgres.Config{URL: e.dsn, Schema: schema.DefaultSchema}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.db.Close)
@@ -597,7 +597,7 @@ func child(cfgJSON string) int {
 	}
 	ctx := context.Background()
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
-	db, err := postgres.Open(ctx, postgres.Config{URL: cc.DSN, Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(ctx, postgres.Config{URL: cc.DSN, Schema: schema.DefaultSchema})
 	if err != nil {
 		return fail(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/videoforge/videoforge"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // Config says how to reach the catalog database.
@@ -35,7 +35,7 @@ func (c Config) Validate() error {
 	if _, err := pgxpool.ParseConfig(c.URL); err != nil {
 		return fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	if err := vfsql.ValidateSchema(c.Schema); err != nil {
+	if err := schema.ValidateSchema(c.Schema); err != nil {
 		return fmt.Errorf("DB_SCHEMA: %w", err)
 	}
 	return nil

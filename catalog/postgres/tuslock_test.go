@@ -13,7 +13,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // instances opens n catalog "instances" on one database: each its own pool and locker,
@@ -23,7 +23,7 @@ func instances(t *testing.T, n int) []*postgres.UploadLocker {
 	dsn := pgtest.NewDatabase(t)
 	var ls []*postgres.UploadLocker
 	for range n {
-		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema, AppName: "locker-test"})
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema, AppName: "locker-test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +117,7 @@ func TestUploadLockerExclusive(t *testing.T) {
 func TestUploadLockerLostSession(t *testing.T) {
 	dsn := pgtest.NewDatabase(t)
 	open := func(app string) (*postgres.DB, *postgres.UploadLocker) {
-		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema, AppName: app})
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema, AppName: app})
 		if err != nil {
 			t.Fatal(err)
 		}

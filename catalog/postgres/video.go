@@ -172,7 +172,7 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 			where(p), candOrder, SearchCandidates)
 	}
 	// Without a search the total comes from the counters the videos_count trigger
-	// keeps (see sql/migrations), not from counting rows; a search counts its
+	// keeps (see schema/migrations), not from counting rows; a search counts its
 	// candidates.
 	countPart := func(p part) string {
 		if tsq != "" {

@@ -15,18 +15,18 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestMain(m *testing.M) {
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
-		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+		return schema.Migrate(ctx, dsn, schema.DefaultSchema)
 	})
 }
 
 func open(t *testing.T) (*postgres.DB, *postgres.VideoService) {
 	t.Helper()
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func FuzzSearch(f *testing.F) {
 	for _, s := range []string{"", "a", `"x y"`, "-a", "a OR b", `'`, `\`, `%_`, "日本", "(", "!", "a & b", ":*", "\x00", "\xff"} {
 		f.Add(s)
 	}
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(f), Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: pgtest.NewDatabase(f), Schema: schema.DefaultSchema})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/catalog/relay"
 	"github.com/videoforge/videoforge/internal/testutil"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // The test binary runs as a relay of its own when childEnv names a database; the NATS
@@ -45,7 +45,7 @@ func runChild() int {
 		log.Error("relay child", "err", err)
 		return 1
 	}
-	db, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv(childEnv), Schema: vfsql.DefaultSchema,
+	db, err := postgres.Open(ctx, postgres.Config{URL: os.Getenv(childEnv), Schema: schema.DefaultSchema,
 		StatementTimeout: 10 * time.Second})
 	if err != nil {
 		return fail(err)

@@ -25,7 +25,7 @@ import (
 	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestMain(m *testing.M) {
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(runChild())
 	}
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
-		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+		return schema.Migrate(ctx, dsn, schema.DefaultSchema)
 	})
 }
 
@@ -89,7 +89,7 @@ func newEnvOn(t testing.TB, dsn string) *env {
 
 func (e *env) open() *postgres.DB {
 	e.t.Helper()
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: e.dsn, Schema: vfsql.DefaultSchema,
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: e.dsn, Schema: schema.DefaultSchema,
 		StatementTimeout: 10 * time.Second})
 	if err != nil {
 		e.t.Fatal(err)
@@ -518,7 +518,7 @@ func TestPostgresRestart(t *testing.T) {
 		t.Fatalf("%v\nthis test restarts a PostgreSQL of its own and needs the server binaries: apt-get install -y postgresql", err)
 	}
 	t.Cleanup(func() { _ = cl.Kill() })
-	if err := vfsql.Migrate(ctx, cl.DSN("postgres"), vfsql.DefaultSchema); err != nil {
+	if err := schema.Migrate(ctx, cl.DSN("postgres"), schema.DefaultSchema); err != nil {
 		t.Fatal(err)
 	}
 	e := newEnvOn(t, cl.DSN("postgres"))

@@ -20,12 +20,12 @@ import (
 	"github.com/videoforge/videoforge/catalog/revoke"
 	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestMain(m *testing.M) {
 	pgtest.Main(m, func(ctx context.Context, dsn string) error {
-		return vfsql.Migrate(ctx, dsn, vfsql.DefaultSchema)
+		return schema.Migrate(ctx, dsn, schema.DefaultSchema)
 	})
 }
 
@@ -55,7 +55,7 @@ func newEnv(t testing.TB) *env {
 
 func (e *env) open(app string) *postgres.DB {
 	e.t.Helper()
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: e.dsn, Schema: vfsql.DefaultSchema,
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: e.dsn, Schema: schema.DefaultSchema,
 		StatementTimeout: 10 * time.Second, AppName: app})
 	if err != nil {
 		e.t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/playback"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 )
 
@@ -156,7 +156,7 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("GALLERY_ADDR: %w", err)
 	}
 	if *migrate {
-		if err := vfsql.Migrate(ctx, dbCfg.URL, dbCfg.Schema); err != nil {
+		if err := schema.Migrate(ctx, dbCfg.URL, dbCfg.Schema); err != nil {
 			ln.Close()
 			return err
 		}
@@ -240,10 +240,10 @@ func runMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := vfsql.Migrate(ctx, cfg.URL, cfg.Schema); err != nil {
+	if err := schema.Migrate(ctx, cfg.URL, cfg.Schema); err != nil {
 		return err
 	}
-	cur, _, err := vfsql.Version(ctx, cfg.URL, cfg.Schema)
+	cur, _, err := schema.Version(ctx, cfg.URL, cfg.Schema)
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ import (
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/playback"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/transcoder"
 )
@@ -41,7 +41,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder (database, keys)")
 	galleryAddr := f.string("gallery-addr", "GALLERY_ADDR", "127.0.0.1:8080", "address of the gallery API")
 	dbURL := f.string("database-url", "DATABASE_URL", "", "PostgreSQL to use when it answers; else a private cluster is started")
-	schema := f.string("db-schema", "DB_SCHEMA", vfsql.DefaultSchema, "schema holding the catalog's tables")
+	dbSchema := f.string("db-schema", "DB_SCHEMA", schema.DefaultSchema, "schema holding the catalog's tables")
 	natsURLFlag := f.string("nats-url", "NATS_URL", "", "NATS to use; empty starts an embedded nats-server with its store under the data folder")
 	natsPort := f.int("nats-port", "NATS_PORT", defaultNATSPort, "client port of the embedded nats-server on 127.0.0.1; 0 picks a free one")
 	edgeAddr := f.string("edge-addr", "EDGE_ADDR", "127.0.0.1:8081", "address of the streaming edge")
@@ -72,7 +72,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if *data, err = filepath.Abs(*data); err != nil {
 		return fmt.Errorf("data folder: %w", err)
 	}
-	if err := vfsql.ValidateSchema(*schema); err != nil {
+	if err := schema.ValidateSchema(*dbSchema); err != nil {
 		return fmt.Errorf("DB_SCHEMA: %w", err)
 	}
 	if err := os.MkdirAll(*data, 0o755); err != nil {
@@ -94,7 +94,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer stopDB()
-	if err := vfsql.Migrate(ctx, dsn, *schema); err != nil {
+	if err := schema.Migrate(ctx, dsn, *dbSchema); err != nil {
 		return err
 	}
 	natsKeys := filepath.Join(keyDir(*data), "nats")
@@ -112,7 +112,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dbCfg := postgres.Config{URL: dsn, Schema: *schema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
+	dbCfg := postgres.Config{URL: dsn, Schema: *dbSchema, StatementTimeout: 10 * time.Second, AppName: "videoforge-dev"}
 	s3Cfg, objects, stopS3, err := startDevStorage(ctx, *data)
 	if err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge/catalog/postgres"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // declared records every environment variable a command's flags read, with the
@@ -138,7 +138,7 @@ type dbFlags struct {
 func (f *flags) database() *dbFlags {
 	return &dbFlags{
 		url:     f.string("database-url", "DATABASE_URL", "", "PostgreSQL URL; when empty it is built from DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD and DB_SSLMODE"),
-		schema:  f.string("db-schema", "DB_SCHEMA", vfsql.DefaultSchema, "schema holding the catalog's tables"),
+		schema:  f.string("db-schema", "DB_SCHEMA", schema.DefaultSchema, "schema holding the catalog's tables"),
 		timeout: f.duration("db-statement-timeout", "DB_STATEMENT_TIMEOUT", 10*time.Second, "bound on each SQL statement"),
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestMain(m *testing.M) {
@@ -131,7 +131,7 @@ func TestSeedExamples(t *testing.T) {
 	base := st.gallery + "/api/gallery"
 
 	// The dev stack migrated the database; add a video as the upload flow would.
-	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}

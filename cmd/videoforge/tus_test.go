@@ -27,7 +27,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3test"
 )
@@ -314,7 +314,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 		c := rawPatch(t, b, loc, fl.alice, MiB, 5*MiB, file[MiB:5*MiB])
 		// Once instance b holds the upload's lock, the PATCH was let in: the job
 		// was pending then.
-		db, err := postgres.Open(context.Background(), postgres.Config{URL: fl.dsn, Schema: vfsql.DefaultSchema})
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: fl.dsn, Schema: schema.DefaultSchema})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -370,7 +370,7 @@ func TestCatalogResumableUploadsInBucket(t *testing.T) {
 		}
 		// The janitor gives the job up (its cutoff: now), then the sweeper aborts the
 		// multipart upload and removes what the tus upload kept beside it.
-		db, err := postgres.Open(context.Background(), postgres.Config{URL: fl.dsn, Schema: vfsql.DefaultSchema})
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: fl.dsn, Schema: schema.DefaultSchema})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	vfsql "github.com/videoforge/videoforge/sql"
+	"github.com/videoforge/videoforge/schema"
 )
 
 // makeClip encodes a small test clip (4 s, 480x360, with sound: two rungs of the ladder).
@@ -361,7 +361,7 @@ func badUploads(t *testing.T, s stack, data, dsn, clip string) {
 	// Uploads never completed are given up after their lifetime (here: now) by the
 	// janitor's query, and their bytes removed; none stays pending.
 	t.Run("Abandoned", func(t *testing.T) {
-		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: vfsql.DefaultSchema})
+		db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
-// Package sql holds the catalog's database schema as versioned migrations embedded in
+// Package schema holds the catalog's database schema as versioned migrations embedded in
 // the binary, and applies them.
-package sql
+package schema
 
 import (
 	"context"
