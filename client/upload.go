@@ -44,7 +44,7 @@ const tusAttempts = 5
 // UploadFile sends the size bytes of r as the file of up (from CreateUpload): one PUT
 // to up.UploadURL (a presigned URL, sent without the token), or with tus to the
 // gallery's /api/gallery/tus as UseTus(opts.Tus, size) says. With tus a PATCH that
-// fails (a broken connection, 5xx, 423, or a 409 for an offset the server lacks) is
+// fails (a broken connection or a body cut short, 5xx, 423, or a 409 for an offset the server lacks) is
 // retried from the offset the server reports on HEAD, a few times. A refusal is an
 // *APIError in the returned error's chain.
 func (c *Client) UploadFile(ctx context.Context, up *videoforge.Upload, r io.ReaderAt, size int64, opts UploadOptions) error {
@@ -122,8 +122,12 @@ func (c *Client) tusUpload(ctx context.Context, endpoint string, jobID int64, f 
 		}
 		if err != nil {
 			// 409 is an offset the server does not have (or a job that takes no more
-			// bytes), 423 another request still on the upload; other refusals are final.
-			retryable := res == nil || res.StatusCode/100 == 5 || res.StatusCode == http.StatusConflict || res.StatusCode == http.StatusLocked
+			// bytes), 423 another request still on the upload, and tus's 400
+			// ERR_UNEXPECTED_EOF a body cut short on its way (the server keeps what came);
+			// other refusals are final.
+			cutShort := res != nil && res.StatusCode == http.StatusBadRequest && strings.Contains(err.Error(), "ERR_UNEXPECTED_EOF")
+			retryable := res == nil || res.StatusCode/100 == 5 || res.StatusCode == http.StatusConflict ||
+				res.StatusCode == http.StatusLocked || cutShort
 			if failures++; failures > tusAttempts || ctx.Err() != nil || !retryable {
 				return err
 			}
