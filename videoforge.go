@@ -39,7 +39,8 @@ func (s Status) Valid() bool {
 }
 
 // Video is a catalog entry. Its JSON form is the gallery contract shared with the seed's
-// clients; nullable columns are pointers so that they show as null.
+// clients; nullable columns are pointers so that they show as null. The event contract
+// is EventVideo's.
 type Video struct {
 	ID           int64      `json:"id"`
 	UserID       string     `json:"userId"`
@@ -58,25 +59,80 @@ type Video struct {
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
 
-	// S3Key is the object key of the folder of the video's current objects
-	// (videos/<id>/a<attempt>, the committed attempt's) or, before it is ready, of its
-	// source (the seed's s3_key). Only events carry it, as they carry Renditions.
-	S3Key string `json:"s3Key,omitempty"`
-	// Version grows by one on every change of the row; events carry it.
-	Version int64 `json:"-"`
-	// Renditions are the ladder's variants; only events and the edge carry them.
-	Renditions []Rendition `json:"renditions,omitempty"`
-	// TokenGen is the video's playback token generation: it grows each time the
-	// video's access narrows, and tokens signed at an older one are refused. Events
-	// carry it; the gallery's answers do not.
-	TokenGen int64 `json:"tokenGen,omitempty"`
 	// ShareKey is the unguessable key an unlisted video is read and streamed by
 	// (?key=…). Only its owner's answers carry it, never an event.
 	ShareKey string `json:"shareKey,omitempty"`
-	// Trimmed marks an event's video that carries only id, visibility, status, token
-	// generation and version (a video that is not public, or a deleted one): the rest
-	// is read from PostgreSQL by those allowed to.
+
+	// The row's storage details, which the gallery's answers never show.
+
+	// S3Key is the object key of the folder of the video's current objects
+	// (videos/<id>/a<attempt>, the committed attempt's) or, before it is ready, of its
+	// source (the seed's s3_key).
+	S3Key string `json:"-"`
+	// Version grows by one on every change of the row.
+	Version int64 `json:"-"`
+	// Renditions are the ladder's variants.
+	Renditions []Rendition `json:"-"`
+	// TokenGen is the video's playback token generation: it grows each time the
+	// video's access narrows, and tokens signed at an older one are refused.
+	TokenGen int64 `json:"-"`
+}
+
+// EventVideo is the video of a catalog event: the gallery's fields and what consumers
+// that serve the video need (its objects' folder, ladder and token generation), or,
+// for a video that is not public or is deleted, only what narrows access (Trimmed).
+type EventVideo struct {
+	ID           int64      `json:"id"`
+	UserID       string     `json:"userId"`
+	JobID        *int64     `json:"jobId"`
+	Title        string     `json:"title"`
+	Description  *string    `json:"description"`
+	Visibility   Visibility `json:"visibility"`
+	Status       Status     `json:"status"`
+	Duration     *float64   `json:"duration"`
+	Resolution   *string    `json:"resolution"`
+	VideoCodec   *string    `json:"videoCodec"`
+	AudioCodec   *string    `json:"audioCodec"`
+	FileSize     *int64     `json:"fileSize"`
+	ThumbnailURL *string    `json:"thumbnailUrl"`
+	Views        int64      `json:"views"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
+	// S3Key is the folder of the video's current objects (Video.S3Key).
+	S3Key string `json:"s3Key,omitempty"`
+	// Renditions are the ladder's variants.
+	Renditions []Rendition `json:"renditions,omitempty"`
+	// TokenGen is the video's playback token generation (Video.TokenGen).
+	TokenGen int64 `json:"tokenGen,omitempty"`
+	// Trimmed marks a body that carries only id, visibility, status, token generation
+	// and update time (a video that is not public), or only the id (a deleted one):
+	// the rest is read from PostgreSQL by those allowed to.
 	Trimmed bool `json:"trimmed,omitempty"`
+}
+
+// EventBody is all of v as an event carries it, with nothing trimmed.
+func (v *Video) EventBody() *EventVideo {
+	return &EventVideo{ID: v.ID, UserID: v.UserID, JobID: v.JobID, Title: v.Title, Description: v.Description,
+		Visibility: v.Visibility, Status: v.Status, Duration: v.Duration, Resolution: v.Resolution,
+		VideoCodec: v.VideoCodec, AudioCodec: v.AudioCodec, FileSize: v.FileSize, ThumbnailURL: v.ThumbnailURL,
+		Views: v.Views, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, S3Key: v.S3Key, Renditions: v.Renditions,
+		TokenGen: v.TokenGen}
+}
+
+// EventVideoOf is what an event of type typ may carry of v. An event of a video that is
+// not public carries only what narrows access (its id, visibility, status, token
+// generation and update time), and a deleted event only the id: the bus is readable by
+// every subscriber, and what a private or unlisted video is called, who owns it, where
+// its objects are and its share key are not theirs to read.
+func EventVideoOf(typ string, v *Video) *EventVideo {
+	switch {
+	case typ == EventDeleted:
+		return &EventVideo{ID: v.ID, Trimmed: true}
+	case v.Visibility != Public:
+		return &EventVideo{ID: v.ID, Visibility: v.Visibility, Status: v.Status, TokenGen: v.TokenGen,
+			UpdatedAt: v.UpdatedAt, Trimmed: true}
+	}
+	return v.EventBody()
 }
 
 // Rendition is one variant of a video's HLS ladder.
@@ -141,11 +197,11 @@ const (
 
 // Event is a catalog change as published on videoforge.catalog.video.<id>.<type>.
 type Event struct {
-	ID         string    `json:"id"` // also the Nats-Msg-Id, for de-duplication
-	Type       string    `json:"type"`
-	OccurredAt time.Time `json:"occurredAt"`
-	Version    int64     `json:"version"`
-	Video      *Video    `json:"video"`
+	ID         string      `json:"id"` // also the Nats-Msg-Id, for de-duplication
+	Type       string      `json:"type"`
+	OccurredAt time.Time   `json:"occurredAt"`
+	Version    int64       `json:"version"`
+	Video      *EventVideo `json:"video"`
 }
 
 // Subject returns the NATS subject the event is published on.

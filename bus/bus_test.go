@@ -49,8 +49,8 @@ func newEvent(videoID, version int64, typ string) *videoforge.Event {
 		Type:       typ,
 		OccurredAt: time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC),
 		Version:    version,
-		Video: &videoforge.Video{ID: videoID, UserID: "alice", Title: title, Visibility: videoforge.Public,
-			Status: videoforge.StatusReady, Version: version,
+		Video: &videoforge.EventVideo{ID: videoID, UserID: "alice", Title: title, Visibility: videoforge.Public,
+			Status:     videoforge.StatusReady,
 			Renditions: []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2800000, Playlist: "videos/1/hls/720p/index.m3u8"}}},
 	}
 }
@@ -196,7 +196,7 @@ func TestPublishEvent(t *testing.T) {
 		}
 		want, _ := json.Marshal(ev)
 		have, _ := json.Marshal(got)
-		if string(want) != string(have) || got.Video.Version != 3 {
+		if string(want) != string(have) || got.Version != 3 {
 			t.Fatalf("decoded\n%s\nwant\n%s", have, want)
 		}
 	})

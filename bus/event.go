@@ -64,8 +64,8 @@ func PublishRaw(ctx context.Context, js jetstream.JetStream, subject, msgID stri
 
 // DecodeEvent decodes a message of the CATALOG stream and checks it against the
 // contract: a known type, a video, a positive version, a subject naming the same video
-// and type, and a Nats-Msg-Id (when present) equal to the event id. The video's Version
-// is set from the event's. Anything else is an EINVALID error.
+// and type, and a Nats-Msg-Id (when present) equal to the event id. Anything else is an
+// EINVALID error.
 func DecodeEvent(msg jetstream.Msg) (*videoforge.Event, error) {
 	ev, err := ParseEvent(msg.Subject(), msg.Data())
 	if err != nil {
@@ -98,7 +98,6 @@ func ParseEvent(subject string, data []byte) (*videoforge.Event, error) {
 		return nil, fmt.Errorf("bus: decode event on %s: %w", subject,
 			videoforge.Errorf(videoforge.EINVALID, "body is a %s event of video %d", ev.Type, ev.Video.ID))
 	}
-	ev.Video.Version = ev.Version
 	return &ev, nil
 }
 

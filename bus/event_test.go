@@ -49,7 +49,7 @@ func TestParseEvent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ev.ID != good.ID || ev.Version != 3 || ev.Video.ID != 42 || ev.Video.Version != 3 || len(ev.Video.Renditions) != 1 {
+		if ev.ID != good.ID || ev.Version != 3 || ev.Video.ID != 42 || len(ev.Video.Renditions) != 1 {
 			t.Fatalf("got %+v", ev)
 		}
 	})
@@ -97,7 +97,7 @@ func FuzzParseEvent(f *testing.F) {
 			}
 			return
 		}
-		if ev.Subject() != subject || ev.Version <= 0 || ev.ID == "" || ev.Video.Version != ev.Version {
+		if ev.Subject() != subject || ev.Version <= 0 || ev.ID == "" {
 			t.Fatalf("accepted %+v on %q", ev, subject)
 		}
 	})

@@ -29,12 +29,10 @@ type Playback struct {
 // the video's folder, it stays as stored. The share key of an unlisted video is shown to
 // its owner (viewer) only.
 func (s *Server) present(v *videoforge.Video, viewer string) {
-	v.S3Key = "" // a storage detail, carried by events only
 	if v.UserID != viewer || v.Visibility != videoforge.Unlisted {
 		v.ShareKey = ""
 	}
 	gen := v.TokenGen
-	v.TokenGen = 0
 	p := s.cfg.Playback
 	if p == nil || v.ThumbnailURL == nil {
 		return

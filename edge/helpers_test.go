@@ -185,6 +185,12 @@ func relay(t *testing.T, db *postgres.DB, js jetstream.JetStream) {
 // publish sends a hand-made event.
 func publish(t *testing.T, js jetstream.JetStream, msgID, typ string, version int64, v *videoforge.Video) {
 	t.Helper()
+	publishBody(t, js, msgID, typ, version, v.EventBody())
+}
+
+// publishBody publishes an event with the body v, as a forger could.
+func publishBody(t *testing.T, js jetstream.JetStream, msgID, typ string, version int64, v *videoforge.EventVideo) {
+	t.Helper()
 	ev := videoforge.Event{ID: msgID, Type: typ, OccurredAt: time.Now(), Version: version, Video: v}
 	b, err := json.Marshal(&ev)
 	if err != nil {

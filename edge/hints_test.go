@@ -209,9 +209,9 @@ func TestNarrowedKeepsOwner(t *testing.T) {
 	e := startEdge(t, pool(t, dsn), ns.url(), verifier, nil)
 	alice, _ := iss.Mint("alice", time.Hour)
 	bob, _ := iss.Mint("bob", time.Hour)
-	trimmed := &videoforge.Video{ID: v.ID, Visibility: videoforge.Private, Status: videoforge.StatusReady, TokenGen: 1,
+	trimmed := &videoforge.EventVideo{ID: v.ID, Visibility: videoforge.Private, Status: videoforge.StatusReady, TokenGen: 1,
 		UpdatedAt: time.Now(), Trimmed: true}
-	publish(t, js, "made-private", videoforge.EventUpdated, v.Version+1, trimmed)
+	publishBody(t, js, "made-private", videoforge.EventUpdated, v.Version+1, trimmed)
 	checkFor(t, 5*time.Second, statusIs(t, e, "/"+id(v), "", 404))
 	for _, c := range []struct {
 		who, token string

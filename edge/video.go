@@ -65,11 +65,11 @@ type answers struct {
 	stream, qualities, thumbnail []byte
 }
 
-// fromVideo converts a catalog Video (from an event) to the held form. The event of a
+// fromVideo converts an event's video to the held form. The event of a
 // video that is not public is taken as trimmed whatever it carries (the catalog's are):
 // what it narrows applies, and the rest, the owner and the share key above all, comes
 // from PostgreSQL.
-func fromVideo(v *videoforge.Video, version int64) *video {
+func fromVideo(v *videoforge.EventVideo, version int64) *video {
 	x := &video{id: v.ID, version: version, updatedAt: v.UpdatedAt.UnixMicro(), vis: visOf(v.Visibility),
 		ready: v.Status == videoforge.StatusReady, gen: v.TokenGen, partial: v.Trimmed || v.Visibility != videoforge.Public}
 	if x.partial {

@@ -354,7 +354,6 @@ func (s *VideoService) UpdateVideo(ctx context.Context, id int64, userID string,
 	if err != nil {
 		return nil, err
 	}
-	v.Renditions = nil // the gallery's answer does not carry the ladder
 	return v, nil
 }
 
@@ -413,19 +412,15 @@ func revoke(ctx context.Context, tx pgx.Tx, id, gen int64, deleted bool) error {
 	return err
 }
 
-// writeEvent adds the catalog event for v's current state to the outbox. An event of a
-// video that is not public carries only what narrows access (its id, visibility,
-// status, token generation and version) and a deleted event only the id and version:
-// the bus is readable by every subscriber, and what a private or unlisted video is
-// called, who owns it and where its objects are is not theirs to read. Consumers that
-// need more read the row, as the edge does before it widens access.
+// writeEvent adds the catalog event for v's current state to the outbox, carrying what
+// videoforge.EventVideoOf lets an event carry.
 func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video) error {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return fmt.Errorf("event id: %w", err)
 	}
-	body := eventBody(typ, v)
-	ev := videoforge.Event{ID: id.String(), Type: typ, OccurredAt: time.Now().UTC(), Version: v.Version, Video: body}
+	ev := videoforge.Event{ID: id.String(), Type: typ, OccurredAt: time.Now().UTC(), Version: v.Version,
+		Video: videoforge.EventVideoOf(typ, v)}
 	payload, err := json.Marshal(&ev)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
@@ -433,20 +428,6 @@ func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video)
 	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, video_id, version, payload)
 		VALUES ($1, $2, $3, $4, $5)`, id, ev.Subject(), v.ID, v.Version, payload)
 	return err
-}
-
-// eventBody is the part of v an event of type typ may carry (see writeEvent).
-func eventBody(typ string, v *videoforge.Video) *videoforge.Video {
-	switch {
-	case typ == videoforge.EventDeleted:
-		return &videoforge.Video{ID: v.ID, Version: v.Version, Trimmed: true}
-	case v.Visibility != videoforge.Public:
-		return &videoforge.Video{ID: v.ID, Visibility: v.Visibility, Status: v.Status, Version: v.Version,
-			TokenGen: v.TokenGen, UpdatedAt: v.UpdatedAt, Trimmed: true}
-	}
-	pub := *v
-	pub.ShareKey = ""
-	return &pub
 }
 
 // inTx runs fn in a transaction and commits it when fn returns nil.
