@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -139,4 +140,27 @@ func ParseCatalogSubject(subject string) (videoID int64, eventType string, err e
 		return 0, "", videoforge.Errorf(videoforge.EINVALID, "subject %q has no valid video id", subject)
 	}
 	return id, typ, nil
+}
+
+// PubAck is a publish's pending acknowledgement by JetStream: Ok or Err delivers.
+type PubAck = jetstream.PubAckFuture
+
+// CatalogPublisher sends catalog events to the CATALOG stream without waiting for each
+// acknowledgement (the relay's rounds).
+type CatalogPublisher interface {
+	PublishCatalogAsync(subject, msgID string, version int64, payload []byte) (PubAck, error)
+}
+
+// PublishCatalogAsync sends one catalog event, as NewCatalogMsg builds it, and returns
+// its pending acknowledgement.
+func (c *Conn) PublishCatalogAsync(subject, msgID string, version int64, payload []byte) (PubAck, error) {
+	return c.js.PublishMsgAsync(NewCatalogMsg(subject, msgID, version, payload))
+}
+
+// TooLarge reports whether err says a message is over the server's or the stream's
+// size limit, which no retry can change.
+func TooLarge(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, nats.ErrMaxPayload) ||
+		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum)
 }

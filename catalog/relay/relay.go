@@ -55,8 +55,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/videoforge/videoforge/bus"
@@ -142,7 +140,7 @@ func (c Config) Validate() error {
 type Relay struct {
 	pool    *pgxpool.Pool
 	connCfg *pgx.ConnConfig
-	js      jetstream.JetStream
+	js      bus.CatalogPublisher
 	cfg     Config
 	log     *slog.Logger
 	m       metrics
@@ -162,7 +160,7 @@ type metrics struct {
 // the pool's connections, without their statement timeout since a standby waits on
 // the lock indefinitely. js should fail asynchronous publishes that get no ack in
 // time, as bus.Conn's does; log may be nil.
-func New(pool *pgxpool.Pool, js jetstream.JetStream, cfg Config, log *slog.Logger) (*Relay, error) {
+func New(pool *pgxpool.Pool, js bus.CatalogPublisher, cfg Config, log *slog.Logger) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -609,7 +607,7 @@ func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, drop
 	var errs []error
 	type pending struct {
 		row row
-		f   jetstream.PubAckFuture
+		f   bus.PubAck
 	}
 	fail := func(x row, err error) {
 		if tooLarge(err) {
@@ -625,7 +623,7 @@ func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, drop
 		if err := l.check(ctx); err != nil {
 			return nil, nil, errors.Join(errLeaseLost, err)
 		}
-		f, err := r.js.PublishMsgAsync(bus.NewCatalogMsg(x.subject, x.eventID, x.version, x.payload))
+		f, err := r.js.PublishCatalogAsync(x.subject, x.eventID, x.version, x.payload)
 		if err != nil {
 			fail(x, err)
 			if len(errs) > 0 {
@@ -671,11 +669,7 @@ wait:
 // tooLarge reports whether err says the message is over the server's or the stream's
 // size limit. Retrying such a row would block every event behind it forever, so the
 // relay marks it published without publishing it; edges reconcile with PostgreSQL.
-func tooLarge(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.Is(err, nats.ErrMaxPayload) ||
-		(errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum)
-}
+func tooLarge(err error) bool { return bus.TooLarge(err) }
 
 // cleanup deletes published rows older than the retention, in slices so that no
 // statement holds many locks for long. Failures are logged: the next cleanup retries.
