@@ -146,33 +146,14 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	defer stopTranscoder()
 	printDevBanner(stdout, base, edgeBase, *data, nb, natsKeys)
 	var rp *inProcessRelay
-	var tusRoutes func(*catalog.Server)
-	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) {
-		up, stop, err := devUploads(ctx, db, st, nb.uploads, limits, func(jobID int64, expires time.Time) string {
+	du := &devUploadSide{st: st, natsURL: nb.uploads, limits: limits, tusDir: filepath.Join(*data, "tus"), verifier: verifier,
+		uploadURL: func(jobID int64, expires time.Time) string {
 			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		// Resumable uploads in a folder: one process takes every request.
-		srv, err := tus.New(tus.Config{Dir: filepath.Join(*data, "tus"), Objects: st, MaxSize: limits.MaxSize,
-			Verify: verifier.Verify, Jobs: postgres.NewJobService(db), Log: slog.Default()})
-		if err == nil {
-			tusRoutes, err = mountTus(srv)
-		}
-		if err != nil {
-			stop()
-			return nil, nil, err
-		}
-		up.Abandoned = func(jobID int64) { abandonUpload(srv, jobID) }
-		jctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); up.RunJanitor(jctx, min(time.Minute, limits.URLLifetime/4), slog.Default()) }()
-		return up, func() { cancel(); <-done; stop() }, nil
-	}
+		}}
+	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) { return du.start(ctx, db) }
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
-		tusRoutes(s)
+		du.tusRoutes(s)
 		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
@@ -180,6 +161,43 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 		return cause // a role failed and took the stack down
 	}
 	return err
+}
+
+// devUploadSide is the dev stack's upload side: presigned PUTs to the media server,
+// resumable uploads in a folder (one process takes every request), and the janitor.
+type devUploadSide struct {
+	st        *storage.Store
+	natsURL   string
+	limits    catalog.UploadLimits
+	tusDir    string
+	verifier  *auth.Verifier
+	uploadURL func(jobID int64, expires time.Time) string
+	tusRoutes func(*catalog.Server) // set by start
+}
+
+// start builds the upload side on db and runs its janitor until the returned stop.
+func (d *devUploadSide) start(ctx context.Context, db *postgres.DB) (*catalog.Uploads, func(), error) {
+	up, stop, err := devUploads(ctx, db, d.st, d.natsURL, d.limits, d.uploadURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := tus.New(tus.Config{Dir: d.tusDir, Objects: d.st, MaxSize: d.limits.MaxSize,
+		Verify: d.verifier.Verify, Jobs: postgres.NewJobService(db), Log: slog.Default()})
+	if err == nil {
+		d.tusRoutes, err = mountTus(srv)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	up.Abandoned = func(jobID int64) { abandonUpload(srv, jobID) }
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		up.RunJanitor(jctx, min(time.Minute, d.limits.URLLifetime/4), slog.Default())
+	}()
+	return up, func() { cancel(); <-done; stop() }, nil
 }
 
 // startDevTranscoder runs the in-process transcoder (none when cfg.Workers is 0) until
