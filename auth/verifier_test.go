@@ -25,6 +25,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/internal/testutil"
 )
 
 const (
@@ -389,17 +390,7 @@ func TestVerifyJWKSDownAfterFetch(t *testing.T) {
 // checkFor polls f until it returns nil or d has passed.
 func checkFor(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %v", d, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testutil.WaitFor(t, d, "condition", f)
 }
 
 func TestBearerToken(t *testing.T) {

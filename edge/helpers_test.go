@@ -24,6 +24,7 @@ import (
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
 )
@@ -271,15 +272,7 @@ func (r *running) get(t testing.TB, path, token string) answer {
 // checkFor polls f until it returns nil or d passes.
 func checkFor(t testing.TB, d time.Duration, f func() error) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	var err error
-	for time.Now().Before(deadline) {
-		if err = f(); err == nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-	t.Fatalf("condition not met within %v: %v", d, err)
+	testutil.WaitFor(t, d, "condition", f)
 }
 
 // issuer is a dev token issuer with its JWKS served over loopback, and a verifier.
