@@ -124,6 +124,7 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 	migrate := f.bool("migrate", "MIGRATE_ON_START", false, "apply pending migrations before serving")
 	nf := f.nats("", "NATS server(s) the in-process relay publishes catalog events to, with the catalog's NATS user in the URL (nats://catalog:…@host:4222); empty runs no relay")
 	withRelay := f.bool("relay", "CATALOG_RELAY", true, "run the relay in this process when NATS_URL is set")
+	rf := f.revocationWith(pf.ttl) // the in-process relay's revocation pusher
 	uf := f.catalogUploads()
 	tf := f.tus()
 	if err := f.parse(args); err != nil {
@@ -133,6 +134,10 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	streams, err := nf.streams()
+	if err != nil {
+		return err
+	}
+	revCfg, err := rf.config()
 	if err != nil {
 		return err
 	}
@@ -189,7 +194,7 @@ func runCatalog(ctx context.Context, args []string, stdout io.Writer) error {
 			mountTus(s)
 		}
 		if relay {
-			rp = startRelay(ctx, dbCfg, *nf.url, streams, s.Registry())
+			rp = startRelay(ctx, dbCfg, *nf.url, streams, revCfg, s.Registry())
 		}
 	})
 	rp.stop()

@@ -154,7 +154,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
 		du.tusRoutes(s)
-		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, s.Registry())
+		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, devRevocations(), s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
 	if cause := context.Cause(ctx); err == nil && cause != nil && !errors.Is(cause, context.Canceled) {

@@ -248,6 +248,7 @@ func TestBadConfiguration(t *testing.T) {
 		{map[string]string{"REVOCATION_KVS_ARN": "", "REVOCATION_DISTRIBUTION_ID": "E1"}, []string{"relay"}, "REVOCATION_KVS_ARN"},
 		{map[string]string{"REVOCATION_KVS_ARN": "nonsense", "REVOCATION_DISTRIBUTION_ID": "E1"}, []string{"relay"}, "REVOCATION_KVS_ARN"},
 		{map[string]string{"REVOCATION_INTERVAL": "1ms"}, []string{"relay"}, "REVOCATION_INTERVAL"},
+		{map[string]string{"REVOCATION_KVS_ARN": "arn:aws:cloudfront::1:key-value-store/x", "REVOCATION_DISTRIBUTION_ID": ""}, []string{"catalog"}, "REVOCATION_DISTRIBUTION_ID"},
 		{map[string]string{"REVOCATION_INTERVAL": "soon"}, []string{"relay"}, "REVOCATION_INTERVAL"},
 		{map[string]string{"PLAYBACK_TOKEN_TTL": "10s"}, []string{"relay"}, "PLAYBACK_TOKEN_TTL"},
 		{map[string]string{"DATABASE_URL": "postgres://x/y", "JWKS_URL": "http://127.0.0.1:1/jwks", "JWT_ISSUER": "https://issuer.example", "PLAYBACK_BASE_URL": "https://cdn.example",

@@ -144,35 +144,25 @@ type inProcessRelay struct {
 // it. It has its own context, so that the caller stops it after the gallery: changes
 // the gallery commits while it shuts down are still published.
 //
-// The pusher takes its settings (REVOCATION_KVS_ARN, REVOCATION_DISTRIBUTION_ID,
-// REVOCATION_INTERVAL, PLAYBACK_TOKEN_TTL) from the environment: the roles that run
-// the relay in-process do not declare them as flags.
-func startRelay(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, reg prometheus.Registerer) *inProcessRelay {
+// The pusher runs with revCfg, which the role's flags gave.
+func startRelay(ctx context.Context, dbCfg postgres.Config, natsURL string, streams bus.StreamOptions, revCfg revocationConfig,
+	reg prometheus.Registerer) *inProcessRelay {
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p := &inProcessRelay{cancel: cancel, done: make(chan struct{})}
-	revCfg, revErr := revocationFromEnv()
-	if revErr != nil {
-		slog.Error("revocation pusher not started: revocations stay in PostgreSQL until a relay with good settings runs", "err", revErr)
-	}
 	go func() {
 		defer close(p.done)
-		var pushed chan struct{}
-		if revErr == nil {
-			pushed = make(chan struct{})
-			go func() {
-				defer close(pushed)
-				if err := pushRevocations(rctx, dbCfg, revCfg, reg, slog.Default()); err != nil {
-					slog.Error("revocation pusher stopped: revocations stay in PostgreSQL until a relay runs", "err", err)
-				}
-			}()
-		}
+		pushed := make(chan struct{})
+		go func() {
+			defer close(pushed)
+			if err := pushRevocations(rctx, dbCfg, revCfg, reg, slog.Default()); err != nil {
+				slog.Error("revocation pusher stopped: revocations stay in PostgreSQL until a relay runs", "err", err)
+			}
+		}()
 		// The lease takes its defaults: in-process relays stand by for one another too.
 		if err := publishOutbox(rctx, dbCfg, natsURL, streams, relay.Config{Metrics: reg}, slog.Default()); err != nil {
 			slog.Error("relay stopped: catalog events stay in the outbox until a relay runs", "err", err)
 		}
-		if pushed != nil {
-			<-pushed
-		}
+		<-pushed
 	}()
 	return p
 }

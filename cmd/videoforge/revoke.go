@@ -23,15 +23,22 @@ type revocationFlags struct {
 }
 
 func (f *flags) revocation() *revocationFlags {
-	return &revocationFlags{
+	r := f.revocationWith(nil)
+	r.ttl = f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL,
+		"shortest life of a playback token, as the edges sign them: revocations are kept this long plus the expiry window and a margin")
+	return r
+}
+
+// revocationWith declares the pusher's flags but the token life, which is ttl: for a
+// role whose playback flags declare it already (catalog).
+func (f *flags) revocationWith(ttl *time.Duration) *revocationFlags {
+	return &revocationFlags{ttl: ttl,
 		kvsARN: f.string("revocation-kvs-arn", "REVOCATION_KVS_ARN", "",
 			"ARN of the CloudFront KeyValueStore the playback function reads revocations from; with REVOCATION_DISTRIBUTION_ID, revocations are pushed there, else old ones are only pruned"),
 		distID: f.string("revocation-distribution-id", "REVOCATION_DISTRIBUTION_ID", "",
 			"CloudFront distribution in which deleted videos' objects are invalidated"),
 		interval: f.duration("revocation-interval", "REVOCATION_INTERVAL", 5*time.Second,
 			"how often revocations are read from PostgreSQL and pushed"),
-		ttl: f.duration("playback-token-ttl", "PLAYBACK_TOKEN_TTL", edge.DefaultTokenTTL,
-			"shortest life of a playback token, as the edges sign them: revocations are kept this long plus the expiry window and a margin"),
 	}
 }
 
@@ -75,15 +82,11 @@ func (r *revocationFlags) config() (revocationConfig, error) {
 	}}, nil
 }
 
-// revocationFromEnv reads the pusher's settings from the environment alone, for the
-// relay that runs inside another role (catalog, dev), whose flags do not include them.
-func revocationFromEnv() (revocationConfig, error) {
-	f := newFlags("relay", "")
-	rf := f.revocation()
-	if err := f.parse(nil); err != nil {
-		return revocationConfig{}, err
-	}
-	return rf.config()
+// devRevocations is the pusher of the dev stack: no key store (its media server asks
+// the edge), so it only prunes revocations older than any token the edge signs.
+func devRevocations() revocationConfig {
+	return revocationConfig{pusher: revoke.Config{TokenLife: edge.DefaultTokenTTL + edge.ExpiryWindow + revocationMargin,
+		Interval: 5 * time.Second}}
 }
 
 // pushRevocations is the revocation pusher: it moves revocations to CloudFront's
