@@ -190,3 +190,16 @@ func TestUploadFilePut(t *testing.T) {
 		t.Errorf("PUT to a sealed upload: %v, want a 409 *APIError", err)
 	}
 }
+
+// TestUseTus: files over S3's largest single PUT always go with tus.
+func TestUseTus(t *testing.T) {
+	for _, tc := range []struct {
+		asked bool
+		size  int64
+		want  bool
+	}{{false, 1 << 20, false}, {true, 1 << 20, true}, {false, 5 << 30, false}, {false, 5<<30 + 1, true}, {false, 20 << 30, true}} {
+		if got := client.UseTus(tc.asked, tc.size); got != tc.want {
+			t.Errorf("UseTus(%v, %d) = %v", tc.asked, tc.size, got)
+		}
+	}
+}

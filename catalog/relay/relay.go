@@ -599,7 +599,9 @@ func (e *publishError) Unwrap() error { return e.err }
 
 // publish sends one round asynchronously and waits for its acks. It returns the ids
 // of the rows JetStream acknowledged (stored now or before, as a duplicate), those it
-// can never take (see tooLarge), and an error if any other row was not acknowledged.
+// can never take (bus.TooLarge: retrying such a row would block every event behind it
+// forever, so the relay marks it published without publishing it; edges reconcile with
+// PostgreSQL), and an error if any other row was not acknowledged.
 //
 // Before each message it makes sure the lease is still known to be valid, renewing it
 // if not, and it renews the lease while it waits for the acks.
@@ -610,7 +612,7 @@ func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, drop
 		f   bus.PubAck
 	}
 	fail := func(x row, err error) {
-		if tooLarge(err) {
+		if bus.TooLarge(err) {
 			r.log.Error("dropping an event NATS can never take: consumers converge from PostgreSQL instead",
 				"outbox_id", x.id, "event_id", x.eventID, "subject", x.subject, "bytes", len(x.payload), "err", err)
 			dropped = append(dropped, x.id)
@@ -665,11 +667,6 @@ wait:
 	}
 	return acked, dropped, nil
 }
-
-// tooLarge reports whether err says the message is over the server's or the stream's
-// size limit. Retrying such a row would block every event behind it forever, so the
-// relay marks it published without publishing it; edges reconcile with PostgreSQL.
-func tooLarge(err error) bool { return bus.TooLarge(err) }
 
 // cleanup deletes published rows older than the retention, in slices so that no
 // statement holds many locks for long. Failures are logged: the next cleanup retries.

@@ -419,16 +419,6 @@ func TestTusSettings(t *testing.T) {
 	if err := run(context.Background(), []string{"catalog"}, io.Discard); err == nil || !strings.Contains(err.Error(), "TUS_PART_SIZE") {
 		t.Errorf("a part under S3's smallest: %v, want an error naming TUS_PART_SIZE", err)
 	}
-	// Files over S3's largest single PUT always go with tus.
-	for _, tc := range []struct {
-		asked bool
-		size  int64
-		want  bool
-	}{{false, 1 << 20, false}, {true, 1 << 20, true}, {false, 5 << 30, false}, {false, 5<<30 + 1, true}, {false, 20 << 30, true}} {
-		if got := useTus(tc.asked, tc.size); got != tc.want {
-			t.Errorf("useTus(%v, %d) = %v", tc.asked, tc.size, got)
-		}
-	}
 }
 
 // putPlain PUTs body to url, as a browser or curl would a presigned URL.

@@ -77,7 +77,7 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "video %d, job %d: uploading %s (%s)\n", up.VideoID, up.JobID, *file, humanBytes(st.Size()))
 
-	if useTus(*resumable, st.Size()) && !*resumable {
+	if client.UseTus(*resumable, st.Size()) && !*resumable {
 		fmt.Fprintf(stdout, "the file is over %s, more than one PUT takes: sending it with tus\n", humanBytes(client.SinglePutMax))
 	}
 	bar := client.NewProgressBar(stdout, "upload")
@@ -156,6 +156,3 @@ func fileExt(p string) string {
 	}
 	return ""
 }
-
-// useTus tells whether a file goes with tus (the client decides the same way).
-func useTus(asked bool, size int64) bool { return client.UseTus(asked, size) }
