@@ -20,9 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/videoforge/videoforge/catalog/postgres/pgadmin"
 	"github.com/videoforge/videoforge/pgcluster"
 )
 
@@ -39,7 +37,7 @@ const (
 
 // The server in use, set by Main before m.Run and only read by tests afterwards.
 var (
-	admin    *pgxpool.Pool
+	admin    *pgadmin.Admin
 	adminDSN string
 	template string
 )
@@ -135,15 +133,12 @@ func setUp(ctx context.Context, prepare func(ctx context.Context, dsn string) er
 	}
 	adminDSN = withDatabase(base, "postgres")
 
-	pool, err := pgxpool.New(ctx, adminDSN)
-	if err == nil {
-		atExit(pool.Close)
-		err = pool.Ping(ctx)
-	}
+	a, err := pgadmin.Connect(ctx, adminDSN)
 	if err != nil {
 		return fmt.Errorf("pgtest: connect to %s, %s: %w", from, redact(adminDSN), err)
 	}
-	admin = pool
+	atExit(a.Close)
+	admin = a
 
 	template = "vftpl_" + randomHex()
 	if err := create(ctx, template, ""); err != nil {
@@ -156,12 +151,8 @@ func setUp(ctx context.Context, prepare func(ctx context.Context, dsn string) er
 	}
 	// CREATE DATABASE … TEMPLATE fails while anyone is connected to the template;
 	// refusing connections keeps it that way.
-	tpl := pgx.Identifier{template}.Sanitize()
-	if _, err := admin.Exec(ctx, "ALTER DATABASE "+tpl+" WITH ALLOW_CONNECTIONS false"); err != nil {
-		return fmt.Errorf("pgtest: close template database: %w", err)
-	}
-	if _, err := admin.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", template); err != nil {
-		return fmt.Errorf("pgtest: close template database: %w", err)
+	if err := admin.SealTemplate(ctx, template); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	return nil
 }
@@ -195,12 +186,8 @@ func AdminDSN() string { return adminDSN }
 // create creates database name, from template unless that is empty, and
 // records it for dropping.
 func create(ctx context.Context, name, template string) error {
-	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
-	if template != "" {
-		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
-	}
-	if _, err := admin.Exec(ctx, sql); err != nil {
-		return fmt.Errorf("pgtest: create database %s: %w", name, err)
+	if err := admin.CreateDatabase(ctx, name, template); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	mu.Lock()
 	created[name] = true
@@ -212,8 +199,8 @@ func create(ctx context.Context, name, template string) error {
 func drop(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), dbTimeout)
 	defer cancel()
-	if _, err := admin.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("pgtest: drop database %s: %w", name, err)
+	if err := admin.DropDatabase(ctx, name); err != nil {
+		return fmt.Errorf("pgtest: %w", err)
 	}
 	mu.Lock()
 	delete(created, name)
