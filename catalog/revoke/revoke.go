@@ -32,15 +32,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/internal/retry"
 	"github.com/videoforge/videoforge/layout"
 )
@@ -135,7 +133,7 @@ func (c Config) Validate() error {
 
 // Pusher moves revocations from PostgreSQL to a Store.
 type Pusher struct {
-	pool  *pgxpool.Pool
+	revs  videoforge.RevocationLog
 	store Store
 	cfg   Config
 	log   *slog.Logger
@@ -147,16 +145,16 @@ type metrics struct {
 	lag                      prometheus.Gauge
 }
 
-// New returns a pusher for the revocations table of the schema the pool's connections
-// use. A nil store runs only the pruning of old rows. log may be nil.
-func New(pool *pgxpool.Pool, store Store, cfg Config, log *slog.Logger) (*Pusher, error) {
+// New returns a pusher for the revocation log log (postgres.NewRevocationLog). A nil
+// store runs only the pruning of old rows. logger may be nil.
+func New(log videoforge.RevocationLog, store Store, cfg Config, logger *slog.Logger) (*Pusher, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Pusher{pool: pool, store: store, cfg: cfg.withDefaults(), log: log.With("component", "revoke")}
+	p := &Pusher{revs: log, store: store, cfg: cfg.withDefaults(), log: logger.With("component", "revoke")}
 	p.m = metrics{
 		pushed: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_revocations_pushed_total",
 			Help: "Revocations written to the verifiers' store and marked pushed."}),
@@ -223,51 +221,39 @@ func (p *Pusher) drain(ctx context.Context) error {
 	return nil
 }
 
-// row is a revocation as read from the table.
-type row struct {
-	Entry
-	deleted   bool
-	revokedAt time.Time
-}
-
-// lockSQL takes this transaction's advisory lock on each video it returns. The two-key
-// form keeps these locks apart from the relay's one-key lock; the first key is the
-// schema's, so that schemas sharing a database do not contend. The CTE is
-// materialised so that locks are tried only on the candidates.
-const lockSQL = `WITH c AS MATERIALIZED (%s)
-	SELECT video_id FROM c WHERE pg_try_advisory_xact_lock($1, (video_id %% 2147483647)::int)`
-
 // push runs one round: it locks up to BatchSize unpushed rows, reads them afresh,
 // writes them to the store and marks them pushed. It reports how many rows it locked.
 func (p *Pusher) push(ctx context.Context) (int, error) {
 	var n int
-	err := p.inTx(ctx, func(tx pgx.Tx, key int32) error {
-		var oldest *time.Time
-		if err := p.query(ctx, func(ctx context.Context) error {
-			return tx.QueryRow(ctx, `SELECT min(revoked_at) FROM revocations WHERE pushed_at IS NULL`).Scan(&oldest)
+	err := p.inTx(ctx, func(tx videoforge.RevocationTx) error {
+		var oldest time.Time
+		var found bool
+		if err := p.query(ctx, func(ctx context.Context) (err error) {
+			oldest, found, err = tx.OldestUnpushed(ctx)
+			return err
 		}); err != nil {
 			return fmt.Errorf("revoke: read the oldest unpushed revocation: %w", err)
 		}
-		if oldest == nil {
+		if !found {
 			p.m.lag.Set(0)
 			return nil
 		}
-		p.m.lag.Set(max(time.Since(*oldest).Seconds(), 0))
-		rows, err := p.lockAndRead(ctx, tx, key,
-			`SELECT video_id FROM revocations WHERE pushed_at IS NULL ORDER BY revoked_at, video_id LIMIT $2`,
-			`pushed_at IS NULL`, p.cfg.BatchSize)
+		p.m.lag.Set(max(time.Since(oldest).Seconds(), 0))
+		revs, err := p.lockAndRead(ctx,
+			func(ctx context.Context) ([]int64, error) { return tx.LockUnpushed(ctx, p.cfg.BatchSize) },
+			tx.Unpushed)
 		if err != nil {
 			return err
 		}
-		n = len(rows)
+		n = len(revs)
 		if n == 0 {
 			return nil
 		}
-		entries := make([]Entry, 0, len(rows))
+		entries := make([]Entry, 0, len(revs))
 		var paths []string
-		for _, r := range rows {
-			entries = append(entries, r.Entry)
-			if r.deleted {
+		for _, r := range revs {
+			entries = append(entries, Entry{VideoID: r.VideoID, Gen: r.TokenGen})
+			if r.Deleted {
 				paths = append(paths, InvalidationPath(r.VideoID))
 			}
 		}
@@ -279,16 +265,12 @@ func (p *Pusher) push(ctx context.Context) (int, error) {
 				return fmt.Errorf("revoke: invalidate %d deleted videos: %w", len(paths), err)
 			}
 		}
-		ids, ats := keys(rows)
 		var marked int64
-		if err := p.query(ctx, func(ctx context.Context) error {
-			tag, err := tx.Exec(ctx, `UPDATE revocations r SET pushed_at = now()
-				FROM unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
-				WHERE r.video_id = u.id AND r.revoked_at = u.at AND r.pushed_at IS NULL`, ids, ats)
-			marked = tag.RowsAffected()
+		if err := p.query(ctx, func(ctx context.Context) (err error) {
+			marked, err = tx.MarkPushed(ctx, revs)
 			return err
 		}); err != nil {
-			return fmt.Errorf("revoke: mark %d revocations pushed: %w", len(rows), err)
+			return fmt.Errorf("revoke: mark %d revocations pushed: %w", len(revs), err)
 		}
 		p.m.pushed.Add(float64(marked))
 		p.log.Debug("pushed revocations", "entries", len(entries), "invalidated", len(paths), "marked", marked)
@@ -299,16 +281,14 @@ func (p *Pusher) push(ctx context.Context) (int, error) {
 
 // prune removes entries older than TokenLife: from the store, then from the table.
 func (p *Pusher) prune(ctx context.Context) error {
-	life := p.cfg.TokenLife.Seconds()
+	life := p.cfg.TokenLife
 	if p.store == nil {
 		// Only rows no store has taken: a row some other pusher put into its store is
 		// left to that pusher, which removes the key before the row. Otherwise the key
 		// would stay in the store forever.
 		var n int64
-		err := p.query(ctx, func(ctx context.Context) error {
-			tag, err := p.pool.Exec(ctx, `DELETE FROM revocations WHERE pushed_at IS NULL
-				AND revoked_at < now() - make_interval(secs => $1)`, life)
-			n = tag.RowsAffected()
+		err := p.query(ctx, func(ctx context.Context) (err error) {
+			n, err = p.revs.DeleteUnpushed(ctx, life)
 			return err
 		})
 		if err != nil {
@@ -319,31 +299,29 @@ func (p *Pusher) prune(ctx context.Context) error {
 	}
 	for ctx.Err() == nil {
 		var n int
-		err := p.inTx(ctx, func(tx pgx.Tx, key int32) error {
-			rows, err := p.lockAndRead(ctx, tx, key,
-				`SELECT video_id FROM revocations WHERE pushed_at IS NOT NULL
-				AND revoked_at < now() - make_interval(secs => $3) ORDER BY revoked_at, video_id LIMIT $2`,
-				`pushed_at IS NOT NULL AND revoked_at < now() - make_interval(secs => $2)`, p.cfg.BatchSize, life)
-			if err != nil || len(rows) == 0 {
+		err := p.inTx(ctx, func(tx videoforge.RevocationTx) error {
+			revs, err := p.lockAndRead(ctx,
+				func(ctx context.Context) ([]int64, error) { return tx.LockExpired(ctx, life, p.cfg.BatchSize) },
+				func(ctx context.Context, ids []int64) ([]videoforge.Revocation, error) {
+					return tx.Expired(ctx, ids, life)
+				})
+			if err != nil || len(revs) == 0 {
 				return err
 			}
-			n = len(rows)
-			entries := make([]Entry, 0, len(rows))
-			for _, r := range rows {
-				entries = append(entries, r.Entry)
+			n = len(revs)
+			entries := make([]Entry, 0, len(revs))
+			for _, r := range revs {
+				entries = append(entries, Entry{VideoID: r.VideoID, Gen: r.TokenGen})
 			}
 			if err := p.call(ctx, func(ctx context.Context) error { return p.store.Delete(ctx, entries) }); err != nil {
 				return fmt.Errorf("revoke: delete %d old entries: %w", len(entries), err)
 			}
-			ids, ats := keys(rows)
 			var deleted int64
-			if err := p.query(ctx, func(ctx context.Context) error {
-				tag, err := tx.Exec(ctx, `DELETE FROM revocations r USING unnest($1::bigint[], $2::timestamptz[]) AS u(id, at)
-					WHERE r.video_id = u.id AND r.revoked_at = u.at`, ids, ats)
-				deleted = tag.RowsAffected()
+			if err := p.query(ctx, func(ctx context.Context) (err error) {
+				deleted, err = tx.Delete(ctx, revs)
 				return err
 			}); err != nil {
-				return fmt.Errorf("revoke: delete %d old revocations: %w", len(rows), err)
+				return fmt.Errorf("revoke: delete %d old revocations: %w", len(revs), err)
 			}
 			p.m.pruned.Add(float64(deleted))
 			return nil
@@ -355,18 +333,13 @@ func (p *Pusher) prune(ctx context.Context) error {
 	return nil
 }
 
-// lockAndRead locks the videos pick selects (its $1 is the lock key, $2 the batch size,
-// then args[1:]) and reads their rows in a later statement, which sees every commit
-// made before the locks were taken. where filters the re-read rows; its $1 is the ids,
-// then args[1:].
-func (p *Pusher) lockAndRead(ctx context.Context, tx pgx.Tx, key int32, pick, where string, args ...any) ([]row, error) {
+// lockAndRead locks the videos lock selects and then reads their rows with read, in a
+// later statement, which sees every commit made before the locks were taken.
+func (p *Pusher) lockAndRead(ctx context.Context, lock func(ctx context.Context) ([]int64, error),
+	read func(ctx context.Context, ids []int64) ([]videoforge.Revocation, error)) ([]videoforge.Revocation, error) {
 	var ids []int64
-	if err := p.query(ctx, func(ctx context.Context) error {
-		rows, err := tx.Query(ctx, fmt.Sprintf(lockSQL, pick), append([]any{key}, args...)...)
-		if err != nil {
-			return err
-		}
-		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err := p.query(ctx, func(ctx context.Context) (err error) {
+		ids, err = lock(ctx)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("revoke: lock revocations: %w", err)
@@ -374,18 +347,9 @@ func (p *Pusher) lockAndRead(ctx context.Context, tx pgx.Tx, key int32, pick, wh
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var out []row
-	if err := p.query(ctx, func(ctx context.Context) error {
-		rows, err := tx.Query(ctx, `SELECT video_id, token_gen, deleted, revoked_at FROM revocations
-			WHERE video_id = ANY($1) AND `+where+` ORDER BY video_id`, append([]any{ids}, args[1:]...)...)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
-			var r row
-			err := cr.Scan(&r.VideoID, &r.Gen, &r.deleted, &r.revokedAt)
-			return r, err
-		})
+	var out []videoforge.Revocation
+	if err := p.query(ctx, func(ctx context.Context) (err error) {
+		out, err = read(ctx, ids)
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("revoke: read revocations: %w", err)
@@ -393,32 +357,22 @@ func (p *Pusher) lockAndRead(ctx context.Context, tx pgx.Tx, key int32, pick, wh
 	return out, nil
 }
 
-// inTx runs fn in a transaction whose advisory locks are keyed by the schema's key.
-// It commits when fn succeeds, which releases the locks.
-func (p *Pusher) inTx(ctx context.Context, fn func(tx pgx.Tx, key int32) error) error {
-	var tx pgx.Tx
-	if err := p.query(ctx, func(ctx context.Context) error {
-		var err error
-		tx, err = p.pool.Begin(ctx)
+// inTx runs fn in a transaction, whose locks hold until it ends. It commits when fn
+// succeeds, which releases the locks.
+func (p *Pusher) inTx(ctx context.Context, fn func(tx videoforge.RevocationTx) error) error {
+	var tx videoforge.RevocationTx
+	if err := p.query(ctx, func(ctx context.Context) (err error) {
+		tx, err = p.revs.Begin(ctx)
 		return err
 	}); err != nil {
-		return fmt.Errorf("revoke: begin: %w", err)
+		return fmt.Errorf("revoke: %w", err)
 	}
 	defer func() {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 		_ = tx.Rollback(rctx)
 	}()
-	var schema *string
-	if err := p.query(ctx, func(ctx context.Context) error {
-		return tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
-	}); err != nil {
-		return fmt.Errorf("revoke: look up schema: %w", err)
-	}
-	if schema == nil {
-		return errors.New("revoke: no schema of the search_path exists; run the migrations")
-	}
-	if err := fn(tx, lockKey(*schema)); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	// The commit runs even when ctx has ended: what was pushed is marked.
@@ -426,24 +380,6 @@ func (p *Pusher) inTx(ctx context.Context, fn func(tx pgx.Tx, key int32) error) 
 		return fmt.Errorf("revoke: commit: %w", err)
 	}
 	return nil
-}
-
-// keys returns the rows' ids and revocation times, for the statements that change a
-// row only if it was not revoked again.
-func keys(rows []row) ([]int64, []time.Time) {
-	ids := make([]int64, len(rows))
-	ats := make([]time.Time, len(rows))
-	for i, r := range rows {
-		ids[i], ats[i] = r.VideoID, r.revokedAt
-	}
-	return ids, ats
-}
-
-// lockKey is the first key of the pushers' advisory locks in a schema.
-func lockKey(schema string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte("videoforge.revoke." + schema))
-	return int32(h.Sum32())
 }
 
 func (p *Pusher) query(ctx context.Context, fn func(ctx context.Context) error) error {

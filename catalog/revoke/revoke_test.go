@@ -112,7 +112,7 @@ func (e *env) start(name string, store revoke.Store, cfg revoke.Config) *running
 	db := e.open(name)
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
-	p, err := revoke.New(db.Pool(), store, cfg, testLogger(e.t).With("pusher", name))
+	p, err := revoke.New(postgres.NewRevocationLog(db), store, cfg, testLogger(e.t).With("pusher", name))
 	if err != nil {
 		e.t.Fatal(err)
 	}

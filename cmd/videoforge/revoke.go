@@ -116,7 +116,7 @@ func pushRevocations(ctx context.Context, dbCfg postgres.Config, rc revocationCo
 	defer db.Close()
 	pc := rc.pusher
 	pc.Metrics = reg
-	p, err := revoke.New(db.Pool(), store, pc, log)
+	p, err := revoke.New(postgres.NewRevocationLog(db), store, pc, log)
 	if err != nil {
 		return err
 	}
