@@ -60,7 +60,7 @@ func runChild() int {
 	cfg := testConfig
 	cfg.Metrics = reg
 	cfg.AppName = "videoforge-relay-child"
-	r, err := relay.New(db.Pool(), conn, cfg, log)
+	r, err := relay.New(postgres.NewOutbox(db), conn, cfg, log)
 	if err != nil {
 		return fail(err)
 	}

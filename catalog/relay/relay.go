@@ -43,20 +43,21 @@
 // (over the server's max_payload or the stream's MaxMsgSize) would block every event
 // behind it forever, so it is logged, counted and marked without being published.
 // Consumers converge from PostgreSQL as they do after any lost event.
+//
+// The relay runs no SQL itself: it reads and marks the outbox through a
+// videoforge.Outbox (postgres.Outbox) and the session it opens on it.
 package relay
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/internal/retry"
 )
@@ -138,12 +139,11 @@ func (c Config) Validate() error {
 // Relay publishes one schema's outbox. Run it once per process; run several processes
 // for availability.
 type Relay struct {
-	pool    *pgxpool.Pool
-	connCfg *pgx.ConnConfig
-	js      bus.CatalogPublisher
-	cfg     Config
-	log     *slog.Logger
-	m       metrics
+	outbox videoforge.Outbox
+	js     bus.CatalogPublisher
+	cfg    Config
+	log    *slog.Logger
+	m      metrics
 }
 
 type metrics struct {
@@ -155,12 +155,10 @@ type metrics struct {
 	fenced    prometheus.Counter
 }
 
-// New returns a relay that reads the outbox of the schema pool's connections use (their
-// search_path) and publishes it through js. Its dedicated session is configured like
-// the pool's connections, without their statement timeout since a standby waits on
-// the lock indefinitely. js should fail asynchronous publishes that get no ack in
-// time, as bus.Conn's does; log may be nil.
-func New(pool *pgxpool.Pool, js bus.CatalogPublisher, cfg Config, log *slog.Logger) (*Relay, error) {
+// New returns a relay that reads outbox (postgres.NewOutbox), through a session of its
+// own named AppName, and publishes it through js. js should fail asynchronous
+// publishes that get no ack in time, as bus.Conn's does; log may be nil.
+func New(outbox videoforge.Outbox, js bus.CatalogPublisher, cfg Config, log *slog.Logger) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -168,10 +166,7 @@ func New(pool *pgxpool.Pool, js bus.CatalogPublisher, cfg Config, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	cc := pool.Config().ConnConfig.Copy()
-	delete(cc.RuntimeParams, "statement_timeout")
-	cc.RuntimeParams["application_name"] = cfg.AppName
-	r := &Relay{pool: pool, connCfg: cc, js: js, cfg: cfg, log: log.With("component", "relay")}
+	r := &Relay{outbox: outbox, js: js, cfg: cfg, log: log.With("component", "relay")}
 	r.m = metrics{
 		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_relay_published_total",
 			Help: "Outbox rows published to JetStream and acknowledged."}),
@@ -219,36 +214,22 @@ func (r *Relay) Run(ctx context.Context) error {
 // connection fails or ctx ends. Failures of NATS are retried inside the session, so
 // that the lock stays with this relay while it has rows in flight.
 func (r *Relay) session(ctx context.Context, bo *retry.Backoff) error {
-	conn, err := pgx.ConnectConfig(ctx, r.connCfg)
-	if err != nil {
-		return fmt.Errorf("relay: connect to PostgreSQL: %w", err)
-	}
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		conn.Close(cctx) // ends the session, which releases the lock
-	}()
-
-	var schema *string
-	if err := r.query(ctx, func(ctx context.Context) error {
-		return conn.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema)
+	var sess videoforge.OutboxSession
+	if err := r.query(ctx, func(ctx context.Context) (err error) {
+		sess, err = r.outbox.OpenSession(ctx, r.cfg.AppName)
+		return err
 	}); err != nil {
-		return fmt.Errorf("relay: look up schema: %w", err)
+		return fmt.Errorf("relay: %w", err)
 	}
-	if schema == nil {
-		return errors.New("relay: no schema of the search_path exists; run the migrations")
-	}
-	log := r.log.With("schema", *schema)
-	key := lockKey(*schema)
-	l := &lease{r: r, conn: conn, key: key}
+	defer sess.Close() // ends the session, which releases the lock
+
+	log := r.log.With("schema", sess.Schema())
+	l := &lease{r: r, sess: sess}
 	if err := r.standBy(ctx, l, log, bo); err != nil {
 		return err
 	}
-	channel := Channel(*schema)
-	if err := l.do(ctx, func(ctx context.Context) error {
-		_, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
-		return err
-	}); err != nil {
+	channel := Channel(sess.Schema())
+	if err := l.do(ctx, sess.Listen); err != nil {
 		return fmt.Errorf("relay: listen on %s: %w", channel, err)
 	}
 	log.Info("relay active: publishing the outbox", "channel", channel)
@@ -294,12 +275,12 @@ func (r *Relay) session(ctx context.Context, bo *retry.Backoff) error {
 				due = nextCleanup
 			}
 			wait := min(time.Until(due), r.cfg.LeaseRenew)
-			notified, err := waitForNotification(ctx, conn, max(wait, time.Millisecond))
+			notified, err := sess.WaitForNotification(ctx, max(wait, time.Millisecond))
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				return err
+				return fmt.Errorf("relay: wait for notifications: %w", err)
 			}
 			if notified || !time.Now().Before(due) {
 				break
@@ -313,15 +294,16 @@ func (r *Relay) session(ctx context.Context, bo *retry.Backoff) error {
 
 // standBy returns once this relay holds the publisher lock. While another relay holds
 // it, it checks every LeaseRenew whether the holder's session has been silent for
-// LeaseTimeout, and if so fences it: pg_terminate_backend waits until the backend has
-// exited, which ends its lock and any statement it was running, before this relay
-// takes the lock. Each check is a statement of this session, so standbys show up as
+// LeaseTimeout, and if so fences it: its session is terminated, and this relay waits
+// until it has ended, which ends its lock and any statement it was running, before
+// taking the lock. Each check is a statement of this session, so standbys show up as
 // alive too.
 func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *retry.Backoff) error {
 	for announced := false; ; {
 		var got bool
-		if err := l.do(ctx, func(ctx context.Context) error {
-			return l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got)
+		if err := l.do(ctx, func(ctx context.Context) (err error) {
+			got, err = l.sess.TryLock(ctx)
+			return err
 		}); err != nil {
 			return fmt.Errorf("relay: take the publisher lock: %w", err)
 		}
@@ -334,21 +316,8 @@ func (r *Relay) standBy(ctx context.Context, l *lease, log *slog.Logger, bo *ret
 			bo.Reset()
 		}
 		var pids []int32
-		if err := l.do(ctx, func(ctx context.Context) error {
-			// The CTE is materialised so that pg_terminate_backend sees only the
-			// holder, never a row the planner would have filtered out later.
-			rows, err := l.conn.Query(ctx, `WITH stalled AS MATERIALIZED (
-				SELECT a.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-				WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-				AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-				AND ((l.classid::int8 << 32) | l.objid::int8) = $1 AND a.pid <> pg_backend_pid()
-				AND a.state_change < clock_timestamp() - make_interval(secs => $2))
-				SELECT pid FROM stalled WHERE pg_terminate_backend(pid, $3)`,
-				l.key, r.cfg.LeaseTimeout.Seconds(), max(r.cfg.LeaseTimeout.Milliseconds(), 1))
-			if err != nil {
-				return err
-			}
-			pids, err = pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err := l.do(ctx, func(ctx context.Context) (err error) {
+			pids, err = l.sess.FenceStalled(ctx, r.cfg.LeaseTimeout)
 			return err
 		}); err != nil {
 			return fmt.Errorf("relay: check the publisher's lease: %w", err)
@@ -373,8 +342,7 @@ var errLeaseLost = errors.New("relay: lost the publisher lease (another relay fe
 // no standby can have fenced this relay yet.
 type lease struct {
 	r     *Relay
-	conn  *pgx.Conn
-	key   int64
+	sess  videoforge.OutboxSession
 	until time.Time // by the monotonic clock
 }
 
@@ -394,8 +362,9 @@ func (l *lease) valid() bool { return time.Now().Before(l.until) }
 // renew checks that the session still holds the publisher lock.
 func (l *lease) renew(ctx context.Context) error {
 	var held bool
-	if err := l.do(ctx, func(ctx context.Context) error {
-		return l.conn.QueryRow(ctx, `SELECT EXISTS (`+holdsLock+`)`, l.key).Scan(&held)
+	if err := l.do(ctx, func(ctx context.Context) (err error) {
+		held, err = l.sess.HoldsLock(ctx)
+		return err
 	}); err != nil {
 		return fmt.Errorf("relay: renew the publisher lease: %w", err)
 	}
@@ -440,63 +409,12 @@ func (l *lease) idle(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// holdsLock is a query that yields a row while this session holds the advisory lock $1.
-const holdsLock = `SELECT 1 FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory' AND granted
-	AND objsubid = 1 AND ((classid::int8 << 32) | objid::int8) = $1`
-
-// Channel returns the notification channel of a schema's outbox, as the trigger of
-// migration 00002 names it: <schema>_outbox, cut to PostgreSQL's 63 bytes.
-func Channel(schema string) string {
-	c := schema + "_outbox"
-	if len(c) > 63 {
-		c = c[:63]
-	}
-	return c
-}
-
-// lockKey is the advisory lock that elects one relay per schema.
-func lockKey(schema string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("videoforge.relay." + schema))
-	return int64(h.Sum64() >> 1)
-}
-
-// waitForNotification returns when a notification arrives, reporting true, or after
-// d, having consumed every notification already received, so that a burst of commits
-// costs one read.
-func waitForNotification(ctx context.Context, conn *pgx.Conn, d time.Duration) (bool, error) {
-	wctx, cancel := context.WithTimeout(ctx, d)
-	_, err := conn.WaitForNotification(wctx)
-	cancel()
-	if err != nil {
-		if ctx.Err() != nil {
-			return false, ctx.Err()
-		}
-		if wctx.Err() != nil {
-			return false, nil // time for the poll or the lease
-		}
-		return false, fmt.Errorf("relay: wait for notifications: %w", err)
-	}
-	done, stop := context.WithCancel(context.Background())
-	stop()
-	for {
-		// With a finished context only notifications already buffered are returned.
-		if n, _ := conn.WaitForNotification(done); n == nil {
-			return true, nil
-		}
-	}
-}
+// Channel returns the notification channel of a schema's outbox, on which the relay
+// hears of commits: videoforge.OutboxChannel.
+func Channel(schema string) string { return videoforge.OutboxChannel(schema) }
 
 // row is an unpublished outbox row.
-type row struct {
-	id        int64
-	eventID   string
-	subject   string
-	videoID   int64
-	version   int64
-	payload   []byte
-	createdAt time.Time
-}
+type row = videoforge.OutboxRow
 
 // drain publishes unpublished rows until a read finds none. A *publishError says NATS
 // failed; any other error is PostgreSQL's.
@@ -510,7 +428,7 @@ func (r *Relay) drain(ctx context.Context, l *lease) error {
 			r.m.lag.Set(0)
 			return nil
 		}
-		r.m.lag.Set(max(time.Since(rows[0].createdAt).Seconds(), 0))
+		r.m.lag.Set(max(time.Since(rows[0].CreatedAt).Seconds(), 0))
 		for _, round := range rounds(rows) {
 			acked, dropped, perr := r.publish(ctx, l, round)
 			if errors.Is(perr, errLeaseLost) {
@@ -538,20 +456,10 @@ func (r *Relay) drain(ctx context.Context, l *lease) error {
 
 func (r *Relay) fetch(ctx context.Context, l *lease) ([]row, error) {
 	var out []row
-	err := l.do(ctx, func(ctx context.Context) error {
-		rows, err := l.conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at
-			FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, r.cfg.BatchSize)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(cr pgx.CollectableRow) (row, error) {
-			var x row
-			err := cr.Scan(&x.id, &x.eventID, &x.subject, &x.videoID, &x.version, &x.payload, &x.createdAt)
-			return x, err
-		})
+	if err := l.do(ctx, func(ctx context.Context) (err error) {
+		out, err = l.sess.Unpublished(ctx, r.cfg.BatchSize)
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, fmt.Errorf("relay: read outbox: %w", err)
 	}
 	return out, nil
@@ -562,9 +470,7 @@ func (r *Relay) fetch(ctx context.Context, l *lease) ([]row, error) {
 // nothing unless this session still holds the publisher lock.
 func (r *Relay) mark(ctx context.Context, l *lease, ids []int64) error {
 	err := l.do(context.WithoutCancel(ctx), func(ctx context.Context) error {
-		_, err := l.conn.Exec(ctx, `UPDATE outbox SET published_at = now() WHERE id = ANY($2) AND published_at IS NULL
-			AND EXISTS (`+holdsLock+`)`, l.key, ids)
-		return err
+		return l.sess.MarkPublished(ctx, ids)
 	})
 	if err != nil {
 		return fmt.Errorf("relay: mark %d outbox rows published: %w", len(ids), err)
@@ -578,8 +484,8 @@ func rounds(rows []row) [][]row {
 	var out [][]row
 	seen := make(map[int64]int, len(rows))
 	for _, x := range rows {
-		n := seen[x.videoID]
-		seen[x.videoID] = n + 1
+		n := seen[x.VideoID]
+		seen[x.VideoID] = n + 1
 		if n == len(out) {
 			out = append(out, nil)
 		}
@@ -614,18 +520,18 @@ func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, drop
 	fail := func(x row, err error) {
 		if bus.TooLarge(err) {
 			r.log.Error("dropping an event NATS can never take: consumers converge from PostgreSQL instead",
-				"outbox_id", x.id, "event_id", x.eventID, "subject", x.subject, "bytes", len(x.payload), "err", err)
-			dropped = append(dropped, x.id)
+				"outbox_id", x.ID, "event_id", x.EventID, "subject", x.Subject, "bytes", len(x.Payload), "err", err)
+			dropped = append(dropped, x.ID)
 			return
 		}
-		errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", x.id, x.subject, err))
+		errs = append(errs, fmt.Errorf("publish outbox row %d on %s: %w", x.ID, x.Subject, err))
 	}
 	sent := make([]pending, 0, len(round))
 	for _, x := range round {
 		if err := l.check(ctx); err != nil {
 			return nil, nil, errors.Join(errLeaseLost, err)
 		}
-		f, err := r.js.PublishCatalogAsync(x.subject, x.eventID, x.version, x.payload)
+		f, err := r.js.PublishCatalogAsync(x.Subject, x.EventID, x.Version, x.Payload)
 		if err != nil {
 			fail(x, err)
 			if len(errs) > 0 {
@@ -645,7 +551,7 @@ wait:
 	for i := 0; i < len(sent); {
 		select {
 		case <-sent[i].f.Ok():
-			acked = append(acked, sent[i].row.id)
+			acked = append(acked, sent[i].row.ID)
 			i++
 		case err := <-sent[i].f.Err():
 			fail(sent[i].row, err)
@@ -675,11 +581,8 @@ func (r *Relay) cleanup(ctx context.Context, l *lease, log *slog.Logger) {
 	var total int64
 	for ctx.Err() == nil {
 		var n int64
-		err := r.query(ctx, func(ctx context.Context) error {
-			tag, err := r.pool.Exec(ctx, `DELETE FROM outbox WHERE id IN (
-				SELECT id FROM outbox WHERE published_at < now() - make_interval(secs => $1)
-				ORDER BY id LIMIT $2)`, r.cfg.Retention.Seconds(), slice)
-			n = tag.RowsAffected()
+		err := r.query(ctx, func(ctx context.Context) (err error) {
+			n, err = r.outbox.DeletePublished(ctx, r.cfg.Retention, slice)
 			return err
 		})
 		if err != nil {

@@ -139,7 +139,7 @@ func (e *env) startRelay(name string, cfg relay.Config) *runningRelay {
 	conn := e.connect(name)
 	reg := prometheus.NewRegistry()
 	cfg.Metrics = reg
-	r, err := relay.New(db.Pool(), conn, cfg, e.log.With("relay", name))
+	r, err := relay.New(postgres.NewOutbox(db), conn, cfg, e.log.With("relay", name))
 	if err != nil {
 		e.t.Fatal(err)
 	}

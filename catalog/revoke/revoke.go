@@ -26,6 +26,9 @@
 //
 // PostgreSQL or the store being down is never fatal: the pusher logs it, backs off and
 // tries again, until its context ends.
+//
+// The pusher runs no SQL itself: it works through a videoforge.RevocationLog
+// (postgres.RevocationLog) and its transactions.
 package revoke
 
 import (

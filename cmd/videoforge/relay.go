@@ -127,7 +127,7 @@ func publishOutbox(ctx context.Context, dbCfg postgres.Config, natsURL string, s
 		case <-time.After(wait):
 		}
 	}
-	r, err := relay.New(db.Pool(), conn, rc, log)
+	r, err := relay.New(postgres.NewOutbox(db), conn, rc, log)
 	if err != nil {
 		return err
 	}
