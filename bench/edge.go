@@ -17,10 +17,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/valyala/fasthttp"
 
-	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/catalog/postgres/pgadmin"
 	"github.com/videoforge/videoforge/schema"
 )
 
@@ -45,28 +45,29 @@ func benchEdge(ctx context.Context, sizes []int, dur time.Duration) ([]row, []st
 			return nil, nil, fmt.Errorf("build %s: %w: %s", pkg, err, out)
 		}
 	}
-	admin, err := pgx.Connect(ctx, adminDSN)
+	admin, err := pgadmin.Connect(ctx, adminDSN)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer admin.Close(context.Background())
+	defer admin.Close()
 
 	var rows []row
 	var notes []string
 	for i, n := range sizes {
 		name := "vfbench_edge_" + randHex(4)
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		if err := admin.CreateDatabase(ctx, name, ""); err != nil {
 			return nil, nil, err
 		}
-		defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		defer admin.DropDatabase(context.Background(), name)
 		dsn := withDatabase(adminDSN, name)
+		cfg := postgres.Config{URL: dsn, Schema: schema.DefaultSchema}
 		if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
 			return nil, nil, err
 		}
 		if err := bulkLoad(ctx, dsn, n, vocabulary(5000)); err != nil {
 			return nil, nil, fmt.Errorf("bulk load: %w", err)
 		}
-		if err := addLadders(ctx, dsn); err != nil {
+		if err := postgres.SeedLadders(ctx, cfg); err != nil {
 			return nil, nil, fmt.Errorf("renditions: %w", err)
 		}
 		slog.Info("edge catalog loaded", "videos", n)
@@ -101,7 +102,7 @@ func benchEdge(ctx context.Context, sizes []int, dur time.Duration) ([]row, []st
 			command:  "VIDEOFORGE edge (taskset -c 0), polling /ready",
 		})
 		if i == 0 {
-			lr, ln, err := loadRows(ctx, admin, dsn, addr, hello, dur)
+			lr, ln, err := loadRows(ctx, cfg, addr, hello, dur)
 			if err != nil {
 				stop()
 				return nil, nil, err
@@ -114,33 +115,9 @@ func benchEdge(ctx context.Context, sizes []int, dur time.Duration) ([]row, []st
 	return rows, notes, nil
 }
 
-// addLadders gives every ready video a three-rung ladder, as the transcoder would.
-func addLadders(ctx context.Context, dsn string) error {
-	conn, err := pgx.Connect(ctx, dsn)
+func loadRows(ctx context.Context, cfg postgres.Config, addr, hello string, dur time.Duration) ([]row, []string, error) {
+	id, err := postgres.FirstPublicVideo(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(ctx, `SET search_path TO `+schema.DefaultSchema+`;
-		INSERT INTO renditions (video_id, name, width, height, bandwidth, playlist)
-		SELECT v.id, r.name, r.w, r.h, r.bw, '`+layout.VideosFolder+`' || v.id || '/`+layout.HLSDir+`/' || r.name || '/`+layout.VariantIndex+`'
-		FROM videos v, (VALUES ('1080p', 1920, 1080, 5000000), ('720p', 1280, 720, 2800000), ('480p', 854, 480, 1400000)) r(name, w, h, bw)
-		WHERE v.status = 'ready'`)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, `VACUUM ANALYZE `+schema.DefaultSchema+`.renditions`)
-	return err
-}
-
-func loadRows(ctx context.Context, admin *pgx.Conn, dsn, addr, hello string, dur time.Duration) ([]row, []string, error) {
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer conn.Close(context.Background())
-	var id int64
-	if err := conn.QueryRow(ctx, `SELECT id FROM `+schema.DefaultSchema+`.videos WHERE visibility = 'public' AND status = 'ready' ORDER BY id LIMIT 1`).Scan(&id); err != nil {
 		return nil, nil, err
 	}
 	url := fmt.Sprintf("http://%s/api/stream/%d", addr, id)

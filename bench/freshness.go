@@ -14,10 +14,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/catalog/postgres/pgadmin"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/schema"
 )
@@ -38,15 +37,15 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 	}
 	defer cleanup()
 	name := "vfbench_fresh_" + randHex(4)
-	admin, err := pgx.Connect(ctx, adminDSN)
+	admin, err := pgadmin.Connect(ctx, adminDSN)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	defer admin.Close()
+	if err := admin.CreateDatabase(ctx, name, ""); err != nil {
 		return nil, nil, err
 	}
-	defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+	defer admin.DropDatabase(context.Background(), name)
 	dsn := withDatabase(adminDSN, name)
 
 	data, err := os.MkdirTemp("", "vfbench-dev-")

@@ -20,12 +20,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/catalog/postgres/pgadmin"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/schema"
@@ -45,18 +44,18 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 	}
 	defer cleanup()
 	name := "vfbench_" + randHex(4)
-	admin, err := pgx.Connect(ctx, adminDSN)
+	admin, err := pgadmin.Connect(ctx, adminDSN)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer admin.Close(context.Background())
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	defer admin.Close()
+	if err := admin.CreateDatabase(ctx, name, ""); err != nil {
 		return nil, nil, err
 	}
 	if keepDatabase {
 		fmt.Fprintf(os.Stderr, "keeping database %s\n", name)
 	} else {
-		defer admin.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		defer admin.DropDatabase(context.Background(), name)
 	}
 	dsn := withDatabase(adminDSN, name)
 	if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
@@ -295,46 +294,9 @@ func vocabulary(n int) []string {
 	return out
 }
 
-// bulkLoad fills the videos table with n synthetic videos: it drops the secondary
-// indexes, copies the rows and builds the indexes again, which is how a large import
-// is done, then vacuums and analyses.
+// bulkLoad fills the videos table with n synthetic videos of benchUsers users, their
+// titles and descriptions drawn from vocab, uploaded over two years.
 func bulkLoad(ctx context.Context, dsn string, n int, vocab []string) error {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return err
-	}
-	cfg.RuntimeParams["search_path"] = schema.DefaultSchema
-	cfg.RuntimeParams["maintenance_work_mem"] = "512MB"
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-
-	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
-		WHERE schemaname = current_schema() AND tablename = 'videos' AND indexname <> 'videos_pkey'`)
-	if err != nil {
-		return err
-	}
-	type index struct{ name, def string }
-	indexes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
-		var i index
-		return i, r.Scan(&i.name, &i.def)
-	})
-	if err != nil {
-		return err
-	}
-	for _, ix := range indexes {
-		if _, err := conn.Exec(ctx, "DROP INDEX "+ix.name); err != nil {
-			return err
-		}
-	}
-
-	// The counters are filled in one pass after the copy, as the migration does, instead
-	// of by the trigger once per row.
-	if _, err := conn.Exec(ctx, "ALTER TABLE videos DISABLE TRIGGER videos_count"); err != nil {
-		return err
-	}
 	rng := mrand.New(mrand.NewPCG(3, 4))
 	zipf := mrand.NewZipf(rng, 1.1, 1, uint64(len(vocab)-1))
 	words := func(lo, hi int) string {
@@ -346,56 +308,37 @@ func bulkLoad(ctx context.Context, dsn string, n int, vocab []string) error {
 		return strings.Join(ws, " ")
 	}
 	now := time.Now()
-	i := 0
-	_, err = conn.CopyFrom(ctx, pgx.Identifier{"videos"},
-		[]string{"user_id", "title", "description", "s3_key", "visibility", "status", "duration", "resolution",
-			"video_codec", "audio_codec", "file_size", "views", "created_at", "updated_at"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= n {
-				return nil, nil
-			}
-			i++
-			vis := "public"
-			switch r := rng.IntN(100); {
-			case r < 8:
-				vis = "unlisted"
-			case r < 15:
-				vis = "private"
-			}
-			st := "ready"
-			switch r := rng.IntN(100); {
-			case r < 3:
-				st = "processing"
-			case r < 6:
-				st = "uploaded"
-			case r < 8:
-				st = "failed"
-			}
-			// Two years of uploads in the order they arrived, as rows are stored in
-			// a live catalog: a row's place on disk follows its creation time.
-			span := int64(730 * 24 * time.Hour)
-			created := now.Add(-time.Duration(span - span/int64(n)*int64(i) + rng.Int64N(int64(time.Minute))))
-			return []any{fmt.Sprintf("user%05d", rng.IntN(benchUsers)), words(3, 6), words(8, 20),
-				layout.VideosFolder + strconv.Itoa(i), vis, st, 5 + rng.Float64()*1200, "1920x1080", "h264", "aac",
-				int64(1e6 + rng.IntN(5e8)), int64(rng.ExpFloat64() * 1000), created, created}, nil
-		}))
-	if err != nil {
-		return err
-	}
-	for _, ix := range indexes {
-		if _, err := conn.Exec(ctx, ix.def); err != nil {
-			return fmt.Errorf("%s: %w", ix.name, err)
+	resolution, videoCodec, audioCodec := "1920x1080", "h264", "aac"
+	return postgres.SeedVideos(ctx, postgres.Config{URL: dsn, Schema: schema.DefaultSchema}, n, func(i int) videoforge.Video {
+		i++ // 1 to n
+		vis := videoforge.Visibility("public")
+		switch r := rng.IntN(100); {
+		case r < 8:
+			vis = "unlisted"
+		case r < 15:
+			vis = "private"
 		}
-	}
-	_, err = conn.Exec(ctx, `TRUNCATE video_counts;
-		INSERT INTO video_counts (user_id, shard, visibility, status, n)
-		SELECT user_id, 0, visibility, status, count(*) FROM videos GROUP BY 1, 3, 4
-		UNION ALL
-		SELECT '', (id % 16)::smallint, visibility, status, count(*) FROM videos GROUP BY 2, 3, 4;
-		ALTER TABLE videos ENABLE TRIGGER videos_count`)
-	if err != nil {
-		return err
-	}
-	_, err = conn.Exec(ctx, "VACUUM ANALYZE videos")
-	return err
+		st := videoforge.Status("ready")
+		switch r := rng.IntN(100); {
+		case r < 3:
+			st = "processing"
+		case r < 6:
+			st = "uploaded"
+		case r < 8:
+			st = "failed"
+		}
+		// Two years of uploads in the order they arrived, as rows are stored in
+		// a live catalog: a row's place on disk follows its creation time.
+		span := int64(730 * 24 * time.Hour)
+		created := now.Add(-time.Duration(span - span/int64(n)*int64(i) + rng.Int64N(int64(time.Minute))))
+		user := fmt.Sprintf("user%05d", rng.IntN(benchUsers))
+		title, description := words(3, 6), words(8, 20)
+		duration := 5 + rng.Float64()*1200
+		size := int64(1e6 + rng.IntN(5e8))
+		views := int64(rng.ExpFloat64() * 1000)
+		return videoforge.Video{UserID: user, Title: title, Description: &description,
+			S3Key: layout.VideosFolder + strconv.Itoa(i), Visibility: vis, Status: st, Duration: &duration,
+			Resolution: &resolution, VideoCodec: &videoCodec, AudioCodec: &audioCodec, FileSize: &size,
+			Views: views, CreatedAt: created, UpdatedAt: created}
+	})
 }

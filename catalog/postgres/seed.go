@@ -1,0 +1,152 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/layout"
+)
+
+// Seeding: filling a freshly migrated catalog with synthetic videos in bulk, for the
+// benchmarks. Each function opens one connection of its own to cfg's database.
+
+// seedConn connects to cfg's database with cfg's schema first in the search path and
+// the given extra settings.
+func seedConn(ctx context.Context, cfg Config, params map[string]string) (*pgx.Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pc, err := pgx.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse config: %w", err)
+	}
+	pc.RuntimeParams["search_path"] = cfg.Schema
+	for k, v := range params {
+		pc.RuntimeParams[k] = v
+	}
+	conn, err := pgx.ConnectConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return conn, nil
+}
+
+// SeedVideos adds n videos, video(0) to video(n-1), to an empty videos table the way a
+// large import is done: it drops the table's secondary indexes, copies the rows in
+// (COPY), builds the indexes again, fills video_counts in one pass instead of by the
+// trigger once per row, then vacuums and analyses. Of each video it stores the user,
+// title, description, s3_key, visibility, status, probe results, views and times; the
+// database assigns the rest (id, share key, version, …).
+func SeedVideos(ctx context.Context, cfg Config, n int, video func(i int) videoforge.Video) error {
+	conn, err := seedConn(ctx, cfg, map[string]string{"maintenance_work_mem": "512MB"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+
+	rows, err := conn.Query(ctx, `SELECT indexname, indexdef FROM pg_indexes
+		WHERE schemaname = current_schema() AND tablename = 'videos' AND indexname <> 'videos_pkey'`)
+	if err != nil {
+		return fmt.Errorf("postgres: list indexes: %w", err)
+	}
+	type index struct{ name, def string }
+	indexes, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (index, error) {
+		var i index
+		return i, r.Scan(&i.name, &i.def)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: list indexes: %w", err)
+	}
+	for _, ix := range indexes {
+		if _, err := conn.Exec(ctx, "DROP INDEX "+pgx.Identifier{ix.name}.Sanitize()); err != nil {
+			return fmt.Errorf("postgres: drop index %s: %w", ix.name, err)
+		}
+	}
+
+	// The counters are filled in one pass after the copy, as the migration does, instead
+	// of by the trigger once per row.
+	if _, err := conn.Exec(ctx, "ALTER TABLE videos DISABLE TRIGGER videos_count"); err != nil {
+		return fmt.Errorf("postgres: disable trigger: %w", err)
+	}
+	i := 0
+	_, err = conn.CopyFrom(ctx, pgx.Identifier{"videos"},
+		[]string{"user_id", "title", "description", "s3_key", "visibility", "status", "duration", "resolution",
+			"video_codec", "audio_codec", "file_size", "views", "created_at", "updated_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= n {
+				return nil, nil
+			}
+			v := video(i)
+			i++
+			return []any{v.UserID, v.Title, deref(v.Description), v.S3Key, string(v.Visibility), string(v.Status),
+				deref(v.Duration), deref(v.Resolution), deref(v.VideoCodec), deref(v.AudioCodec), deref(v.FileSize),
+				v.Views, v.CreatedAt, v.UpdatedAt}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("postgres: copy videos: %w", err)
+	}
+	for _, ix := range indexes {
+		if _, err := conn.Exec(ctx, ix.def); err != nil {
+			return fmt.Errorf("postgres: create index %s: %w", ix.name, err)
+		}
+	}
+	_, err = conn.Exec(ctx, `TRUNCATE video_counts;
+		INSERT INTO video_counts (user_id, shard, visibility, status, n)
+		SELECT user_id, 0, visibility, status, count(*) FROM videos GROUP BY 1, 3, 4
+		UNION ALL
+		SELECT '', (id % 16)::smallint, visibility, status, count(*) FROM videos GROUP BY 2, 3, 4;
+		ALTER TABLE videos ENABLE TRIGGER videos_count`)
+	if err != nil {
+		return fmt.Errorf("postgres: count videos: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "VACUUM ANALYZE videos"); err != nil {
+		return fmt.Errorf("postgres: vacuum videos: %w", err)
+	}
+	return nil
+}
+
+// deref is *p, or nil (NULL) for a nil p.
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// SeedLadders gives every ready video a three-rung ladder (1080p, 720p, 480p), as the
+// transcoder would, then vacuums and analyses the renditions.
+func SeedLadders(ctx context.Context, cfg Config) error {
+	conn, err := seedConn(ctx, cfg, nil)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	_, err = conn.Exec(ctx, `INSERT INTO renditions (video_id, name, width, height, bandwidth, playlist)
+		SELECT v.id, r.name, r.w, r.h, r.bw, '`+layout.VideosFolder+`' || v.id || '/`+layout.HLSDir+`/' || r.name || '/`+layout.VariantIndex+`'
+		FROM videos v, (VALUES ('1080p', 1920, 1080, 5000000), ('720p', 1280, 720, 2800000), ('480p', 854, 480, 1400000)) r(name, w, h, bw)
+		WHERE v.status = 'ready'`)
+	if err != nil {
+		return fmt.Errorf("postgres: seed renditions: %w", err)
+	}
+	if _, err := conn.Exec(ctx, `VACUUM ANALYZE renditions`); err != nil {
+		return fmt.Errorf("postgres: vacuum renditions: %w", err)
+	}
+	return nil
+}
+
+// FirstPublicVideo returns the id of the ready public video with the smallest id.
+func FirstPublicVideo(ctx context.Context, cfg Config) (int64, error) {
+	conn, err := seedConn(ctx, cfg, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var id int64
+	if err := conn.QueryRow(ctx, `SELECT id FROM videos WHERE visibility = 'public' AND status = 'ready' ORDER BY id LIMIT 1`).Scan(&id); err != nil {
+		return 0, translate("first public video", err)
+	}
+	return id, nil
+}
