@@ -49,7 +49,7 @@ func halfRequests(t *testing.T, addr string, n int) []net.Conn {
 func TestSlowClients(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) {
 		c.ReadTimeout, c.MaxConnsPerIP = 500*time.Millisecond, 600
 	})
 	addr := e.url[len("http://"):]
@@ -84,7 +84,7 @@ func TestSlowClients(t *testing.T) {
 
 func TestConnectionsPerAddress(t *testing.T) {
 	dsn, _, _ := catalogDB(t)
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.MaxConnsPerIP = 10 })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.MaxConnsPerIP = 10 })
 	addr := e.url[len("http://"):]
 	halfRequests(t, addr, 10)
 	c, err := net.Dial("tcp", addr)
@@ -125,7 +125,7 @@ func TestShutdownBounded(t *testing.T) {
 	}
 	const grace = 500 * time.Millisecond
 	e, err := edge.New(edge.Config{BaseURL: "https://cdn.example", TokenKey: tokenKey, Staleness: time.Hour,
-		ReadTimeout: time.Hour, IdleTimeout: time.Hour, FlushInterval: time.Hour, ShutdownGrace: grace}, pool(t, dsn), nil,
+		ReadTimeout: time.Hour, IdleTimeout: time.Hour, FlushInterval: time.Hour, ShutdownGrace: grace}, edgeCatalog(t, dsn), nil,
 		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +174,7 @@ func TestShutdownBounded(t *testing.T) {
 func TestHeadCountsNoView(t *testing.T) {
 	dsn, db, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour })
 	for range 5 {
 		res, err := http.Head(e.url + "/" + id(v))
 		if err != nil {
@@ -207,7 +207,7 @@ func TestUploadKeepsItsLongRead(t *testing.T) {
 	}
 	const readTimeout = 300 * time.Millisecond
 	e, err := edge.New(edge.Config{BaseURL: "https://cdn.example", TokenKey: tokenKey, Staleness: time.Hour,
-		ReadTimeout: readTimeout, UploadTimeout: time.Minute}, pool(t, dsn), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		ReadTimeout: readTimeout, UploadTimeout: time.Minute}, edgeCatalog(t, dsn), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,10 +272,10 @@ func TestConcurrentFlushesDoNotDeadlock(t *testing.T) {
 	for range 200 {
 		videos = append(videos, create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady)))
 	}
-	p := pool(t, dsn)
+	cat := edgeCatalog(t, dsn)
 	edges := []*running{
-		startEdge(t, p, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
-		startEdge(t, p, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
+		startEdge(t, cat, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
+		startEdge(t, cat, "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour }),
 	}
 	const rounds = 5
 	for range rounds {
@@ -321,7 +321,7 @@ func TestViewsOfLastRequestsFlushed(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, err := edge.New(edge.Config{BaseURL: "https://cdn.example", TokenKey: tokenKey, Staleness: time.Hour,
-		FlushInterval: time.Hour, ShutdownGrace: 5 * time.Second}, pool(t, dsn), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		FlushInterval: time.Hour, ShutdownGrace: 5 * time.Second}, edgeCatalog(t, dsn), nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 func TestCORS(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	p := pool(t, dsn)
-	e := startEdge(t, p, "", nil, func(c *edge.Config) { c.CORSOrigins = []string{"https://player.example", "http://localhost:3000"} })
+	cat := edgeCatalog(t, dsn)
+	e := startEdge(t, cat, "", nil, func(c *edge.Config) { c.CORSOrigins = []string{"https://player.example", "http://localhost:3000"} })
 	do := func(method, url, origin string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(method, url, nil)
@@ -66,7 +66,7 @@ func TestCORS(t *testing.T) {
 		}
 	})
 	t.Run("AnyOriginByDefault", func(t *testing.T) {
-		d := startEdge(t, p, "", nil, nil)
+		d := startEdge(t, cat, "", nil, nil)
 		res := do("GET", d.url+"/api/stream/"+id(v), "https://anywhere.example")
 		if res.StatusCode != 200 || res.Header.Get("Access-Control-Allow-Origin") != "*" {
 			t.Fatalf("%d %v", res.StatusCode, res.Header)

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 )
@@ -59,10 +59,10 @@ type Verifier interface {
 	Verify(ctx context.Context, token string) (*auth.User, error)
 }
 
-// New builds an edge over the catalog database pool. verifier checks the tokens of
-// private videos' owners; when nil, private videos are not found for anybody. Nothing
-// runs until Run.
-func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*Edge, error) {
+// New builds an edge over the catalog database, read through cat. verifier checks
+// the tokens of private videos' owners; when nil, private videos are not found for
+// anybody. Nothing runs until Run.
+func New(cfg Config, cat videoforge.EdgeCatalog, verifier Verifier, log *slog.Logger) (*Edge, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -89,7 +89,7 @@ func New(cfg Config, pool *pgxpool.Pool, verifier Verifier, log *slog.Logger) (*
 		cache.Close()
 		return nil, fmt.Errorf("edge: new negative cache: %w", err)
 	}
-	e := &Edge{cfg: cfg, store: &store{pool: pool}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
+	e := &Edge{cfg: cfg, store: &store{EdgeCatalog: cat}, log: log.With("component", "edge"), cache: cache, neg: neg, verifier: verifier,
 		readyCh: make(chan struct{}), reconcileC: make(chan chan struct{}), confirmQ: make(chan int64, confirmBacklog)}
 	e.cors = newCORS(cfg.CORSOrigins)
 	if cfg.MissRate > 0 {

@@ -27,7 +27,7 @@ func TestEndpoints(t *testing.T) {
 	unl := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady))
 	priv := create(t, vs, newVideo("alice", videoforge.Private, videoforge.StatusReady))
 	busy := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusProcessing))
-	e := startEdge(t, pool(t, dsn), "", verifier, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), "", verifier, nil)
 	alice, _ := iss.Mint("alice", time.Hour)
 	bob, _ := iss.Mint("bob", time.Hour)
 
@@ -153,7 +153,7 @@ func TestEvents(t *testing.T) {
 	js := ns.js()
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), nil, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, nil)
 	status := func(v *videoforge.Video, want int) func() error {
 		return func() error {
 			if a := e.get(t, "/"+id(v), ""); a.status != want {
@@ -224,7 +224,7 @@ func TestEvents(t *testing.T) {
 			t.Fatal(err)
 		}
 		relay(t, db, js)
-		e = startEdge(t, pool(t, dsn), ns.url(), nil, nil)
+		e = startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, nil)
 		title := "after restart"
 		w := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 		if _, err := vs.UpdateVideo(context.Background(), w.ID, "alice", videoforge.VideoUpdate{Title: &title}); err != nil {
@@ -245,7 +245,7 @@ func TestNATSRestartUnderTraffic(t *testing.T) {
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	w := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), nil, func(c *edge.Config) { c.Staleness = 200 * time.Millisecond })
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, func(c *edge.Config) { c.Staleness = 200 * time.Millisecond })
 
 	var bad atomic.Int64
 	var n atomic.Int64
@@ -304,7 +304,7 @@ func TestPostgresDown(t *testing.T) {
 	}
 	px := newProxy(t, u.Host)
 	u.Host = px.addr()
-	e := startEdge(t, pool(t, u.String()), "", nil, nil)
+	e := startEdge(t, edgeCatalog(t, u.String()), "", nil, nil)
 	px.cut()
 	for range 3 {
 		if a := e.get(t, "/"+id(v), ""); a.status != 200 {
@@ -321,7 +321,7 @@ func TestViewsFlushedInBatches(t *testing.T) {
 	dsn, db, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	w := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.FlushInterval = time.Hour })
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Go(func() {
@@ -354,7 +354,7 @@ func TestViewsFlushedInBatches(t *testing.T) {
 func TestSignPublic(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	pub := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.SignPublic = true })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.SignPublic = true })
 	a := e.get(t, "/api/stream/"+id(pub), "")
 	u, ok := a.body["url"].(string)
 	if a.status != 200 || !ok || a.body["expiresAt"] == nil {
@@ -393,7 +393,7 @@ func TestAttemptFolder(t *testing.T) {
 		Renditions: []videoforge.Rendition{{Name: "720p", Width: 1280, Height: 720, Bandwidth: 2_800_000, Playlist: f + "hls/720p/index.m3u8"}}}); err != nil {
 		t.Fatal(err)
 	}
-	e := startEdge(t, pool(t, dsn), ns.url(), nil, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, nil)
 	base := "https://cdn.example/" + f
 	check := func(id int64, base string) error {
 		a := e.get(t, "/"+itoa(int(id)), "")

@@ -9,13 +9,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -49,21 +49,24 @@ func catalogDB(t *testing.T) (string, *postgres.DB, *postgres.VideoService) {
 	return dsn, db, postgres.NewVideoService(db)
 }
 
-// pool opens a pgx pool on dsn with the catalog schema.
-func pool(t *testing.T, dsn string) *pgxpool.Pool {
+// edgeCatalog opens the catalog database at dsn as an edge reads it, giving up on a
+// connection after a second.
+func edgeCatalog(t *testing.T, dsn string) videoforge.EdgeCatalog {
 	t.Helper()
-	pc, err := pgxpool.ParseConfig(dsn)
+	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		q := u.Query()
+		q.Set("connect_timeout", "1")
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	} else {
+		dsn += " connect_timeout=1"
+	}
+	db, err := postgres.Open(context.Background(), postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc.ConnConfig.RuntimeParams["search_path"] = schema.DefaultSchema
-	pc.ConnConfig.ConnectTimeout = time.Second
-	p, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(p.Close)
-	return p
+	t.Cleanup(db.Close)
+	return postgres.NewEdgeCatalog(db)
 }
 
 func newVideo(user string, vis videoforge.Visibility, status videoforge.Status) *videoforge.Video {
@@ -209,7 +212,7 @@ type running struct {
 	stop func()
 }
 
-func startEdge(t *testing.T, p *pgxpool.Pool, natsURL string, verifier edge.Verifier, mod func(*edge.Config)) *running {
+func startEdge(t *testing.T, cat videoforge.EdgeCatalog, natsURL string, verifier edge.Verifier, mod func(*edge.Config)) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -219,7 +222,7 @@ func startEdge(t *testing.T, p *pgxpool.Pool, natsURL string, verifier edge.Veri
 	if mod != nil {
 		mod(&cfg)
 	}
-	e, err := edge.New(cfg, p, verifier, slog.New(slog.NewTextHandler(testLog{t}, nil)))
+	e, err := edge.New(cfg, cat, verifier, slog.New(slog.NewTextHandler(testLog{t}, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

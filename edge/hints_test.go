@@ -37,7 +37,7 @@ func TestForgedEventsCannotWiden(t *testing.T) {
 	unl := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady))
 	gone := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), verifier, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), verifier, nil)
 	bob, _ := iss.Mint("bob", time.Hour)
 	alice, _ := iss.Mint("alice", time.Hour)
 	if err := vs.DeleteVideo(context.Background(), gone.ID, "alice"); err != nil {
@@ -119,7 +119,7 @@ func TestRestoredDatabaseConverges(t *testing.T) {
 	a := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	b := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	const staleness = 300 * time.Millisecond
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.Staleness = staleness })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.Staleness = staleness })
 	for i := range 5 {
 		title := fmt.Sprint("title ", i)
 		if _, err := vs.UpdateVideo(ctx, a.ID, "alice", videoforge.VideoUpdate{Title: &title}); err != nil {
@@ -179,7 +179,7 @@ func TestConfirmationsDoNotHoldUpEvents(t *testing.T) {
 	}
 	px := newProxy(t, u.Host)
 	u.Host = px.addr()
-	e := startEdge(t, pool(t, u.String()), ns.url(), nil, nil)
+	e := startEdge(t, edgeCatalog(t, u.String()), ns.url(), nil, nil)
 	px.stall()          // reads hang until their timeout
 	for i := range 50 { // each would need a read that cannot be made
 		w := *v
@@ -206,7 +206,7 @@ func TestNarrowedKeepsOwner(t *testing.T) {
 	js := ns.js()
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), verifier, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), verifier, nil)
 	alice, _ := iss.Mint("alice", time.Hour)
 	bob, _ := iss.Mint("bob", time.Hour)
 	trimmed := &videoforge.EventVideo{ID: v.ID, Visibility: videoforge.Private, Status: videoforge.StatusReady, TokenGen: 1,

@@ -16,11 +16,11 @@ const snapshotWorkers = 4
 // continues.
 func (e *Edge) loadSnapshot(ctx context.Context) (time.Time, error) {
 	start := time.Now()
-	var since time.Time
-	if err := e.store.pool.QueryRow(ctx, `SELECT now()`).Scan(&since); err != nil {
-		return time.Time{}, fmt.Errorf("edge: snapshot: read database clock: %w", err)
+	since, err := e.store.Now(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("edge: snapshot: %w", err)
 	}
-	lo, hi, err := e.store.idRange(ctx)
+	lo, hi, err := e.store.VideoIDRange(ctx)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("edge: snapshot: %w", err)
 	}
@@ -106,7 +106,7 @@ func (r *reconciler) once(ctx context.Context) error {
 	// (a forged event's, or one from before the database was restored from a backup).
 	var ids, versions []int64
 	for after := int64(0); ; {
-		is, vs, err := e.store.versions(ctx, after, 100_000)
+		is, vs, err := e.store.Versions(ctx, after, 100_000)
 		if err != nil {
 			return err
 		}

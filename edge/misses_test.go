@@ -37,7 +37,7 @@ func TestMissesBounded(t *testing.T) {
 		create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady)),
 	}
 	const rate, burst = 50, 20
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) {
 		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, 1000, time.Hour
 	})
 	reg := e.Registry()
@@ -108,7 +108,7 @@ func TestTombstonesPruned(t *testing.T) {
 	js := ns.js()
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), nil, func(c *edge.Config) { c.TombstoneRetention = 50 * time.Millisecond })
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, func(c *edge.Config) { c.TombstoneRetention = 50 * time.Millisecond })
 	if err := vs.DeleteVideo(context.Background(), v.ID, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestTombstonesPruned(t *testing.T) {
 // X-Forwarded-For, and entries a client adds on the left change nothing.
 func TestMissesBehindProxies(t *testing.T) {
 	dsn, _, _ := catalogDB(t)
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) {
 		c.TrustedProxies, c.MissRate, c.MissBurst = 1, 0.5, 2
 	})
 	miss := func(xff string, n int) int {
@@ -175,7 +175,7 @@ func TestHundredThousandRandomIDs(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	known := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
 	const rate, burst, negEntries = 1, 3, 2000
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) {
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) {
 		c.MissRate, c.MissBurst, c.NegativeEntries, c.NegativeTTL = rate, burst, negEntries, time.Hour
 	})
 	reg := e.Registry()

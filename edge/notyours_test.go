@@ -19,7 +19,7 @@ func TestNotThereLooksLikeNotYours(t *testing.T) {
 	other, _ := issuer(t)
 	priv := create(t, vs, newVideo("alice", videoforge.Private, videoforge.StatusReady))
 	pub := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", verifier, nil)
+	e := startEdge(t, edgeCatalog(t, dsn), "", verifier, nil)
 	alice, _ := iss.Mint("alice", time.Hour)
 	bob, _ := iss.Mint("bob", time.Hour)
 	forged, _ := other.Mint("alice", time.Hour)

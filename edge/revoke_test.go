@@ -108,7 +108,7 @@ func TestRevokedTokensStopPlaying(t *testing.T) {
 	priv := create(t, vs, newVideo("alice", videoforge.Private, videoforge.StatusReady))
 	gone := create(t, vs, newVideo("alice", videoforge.Private, videoforge.StatusReady))
 	relay(t, db, js)
-	e := startEdge(t, pool(t, dsn), ns.url(), verifier, func(c *edge.Config) { c.SignPublic = true })
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), verifier, func(c *edge.Config) { c.SignPublic = true })
 	p := &player{t: t, e: e, dir: t.TempDir()}
 	p.media = mediaFor(t, e, p.dir)
 	alice, _ := iss.Mint("alice", time.Hour)
@@ -163,7 +163,7 @@ func TestRevokedTokensStopPlaying(t *testing.T) {
 func TestRevokedWithoutTheBus(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Unlisted, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.Staleness = 200 * time.Millisecond })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.Staleness = 200 * time.Millisecond })
 	p := &player{t: t, e: e, dir: t.TempDir()}
 	p.media = mediaFor(t, e, p.dir)
 	old := p.url(v, "", keyOf(v))
@@ -185,7 +185,7 @@ func TestRevokedWithoutTheBus(t *testing.T) {
 func TestMediaMissesLimited(t *testing.T) {
 	dsn, _, vs := catalogDB(t)
 	v := create(t, vs, newVideo("alice", videoforge.Public, videoforge.StatusReady))
-	e := startEdge(t, pool(t, dsn), "", nil, func(c *edge.Config) { c.MissRate, c.MissBurst = 0.001, 3 })
+	e := startEdge(t, edgeCatalog(t, dsn), "", nil, func(c *edge.Config) { c.MissRate, c.MissBurst = 0.001, 3 })
 	p := &player{t: t, e: e, dir: t.TempDir()}
 	p.media = mediaFor(t, e, p.dir)
 	f := filepath.Join(p.dir, "videos", id(v), "hls", "master.m3u8")

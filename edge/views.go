@@ -70,7 +70,7 @@ func (f *flusher) run(ctx context.Context) {
 			counts[i] = pending[id]
 			total += counts[i]
 		}
-		if err := f.store.addViews(ctx, ids, counts); err != nil {
+		if err := f.store.AddViews(ctx, ids, counts); err != nil {
 			f.log.Warn("views not flushed; keeping them for the next round", "videos", len(ids), "err", err)
 			if f.failed != nil {
 				f.failed()

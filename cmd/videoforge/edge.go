@@ -72,7 +72,7 @@ func runEdge(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	e, err := edge.New(cfg, db.Pool(), verifier, slog.Default())
+	e, err := edge.New(cfg, postgres.NewEdgeCatalog(db), verifier, slog.Default())
 	if err != nil {
 		return err
 	}
