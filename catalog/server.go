@@ -54,8 +54,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// Runtime is reported by /health.
 	Runtime string
-	// Uploads enables the upload and job routes and the removal of deleted videos'
-	// objects; nil answers those routes 503.
+	// Uploads serves the upload and job routes and removes deleted videos' objects;
+	// nil answers those routes 503.
 	Uploads *Uploads
 	// Playback turns thumbnail object keys into URLs; nil shows them as stored.
 	Playback *Playback
@@ -75,6 +75,7 @@ type Server struct {
 	log      *slog.Logger
 
 	mux      *http.ServeMux
+	routes   map[Route]http.HandlerFunc // the API's handlers while NewServer mounts them
 	handler  http.Handler
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -105,19 +106,23 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, re
 	}, []string{"route"})
 	s.registry.MustRegister(s.requests, s.latency)
 
-	handlers := map[Route]http.HandlerFunc{
-		{"GET", "/health"}:                    s.health,
-		{"GET", "/videos"}:                    s.api(s.listVideos),
-		{"GET", "/videos/{id}"}:               s.api(s.getVideo),
-		{"PUT", "/videos/{id}"}:               s.api(s.updateVideo),
-		{"DELETE", "/videos/{id}"}:            s.api(s.deleteVideo),
-		{"POST", "/uploads"}:                  s.api(s.createUpload),
-		{"POST", "/uploads/{jobId}/complete"}: s.api(s.completeUpload),
-		{"GET", "/jobs/{id}"}:                 s.api(s.getJob),
+	s.routes = map[Route]http.HandlerFunc{
+		{"GET", "/health"}:         s.health,
+		{"GET", "/videos"}:         s.api(s.listVideos),
+		{"GET", "/videos/{id}"}:    s.api(s.getVideo),
+		{"PUT", "/videos/{id}"}:    s.api(s.updateVideo),
+		{"DELETE", "/videos/{id}"}: s.api(s.deleteVideo),
+	}
+	if cfg.Uploads != nil {
+		cfg.Uploads.Mount(s)
+	} else {
+		for _, r := range uploadRoutes {
+			s.routes[r] = s.api(s.uploadsUnavailable)
+		}
 	}
 	allowed := map[string][]string{}
 	for _, r := range Routes {
-		h, ok := handlers[r]
+		h, ok := s.routes[r]
 		if !ok {
 			panic("catalog: no handler for " + r.Method + " " + r.Path)
 		}
@@ -126,6 +131,7 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, re
 			s.mux.Handle(r.Method+" "+prefix+r.Path, h)
 		}
 	}
+	s.routes = nil
 	for path, methods := range allowed {
 		for _, prefix := range []string{"", Prefix} {
 			s.mux.Handle(prefix+path, methodNotAllowed(methods))

@@ -20,7 +20,6 @@ import (
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
-	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/pgcluster"
@@ -28,6 +27,7 @@ import (
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // defaultNATSPort is the embedded nats-server's client port unless NATS_PORT says
@@ -146,14 +146,13 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	defer stopTranscoder()
 	printDevBanner(stdout, base, edgeBase, *data, nb, natsKeys)
 	var rp *inProcessRelay
-	du := &devUploadSide{st: st, natsURL: nb.uploads, limits: limits, tusDir: filepath.Join(*data, "tus"), verifier: verifier,
+	du := &devUploadSide{st: st, natsURL: nb.uploads, limits: limits, tusDir: filepath.Join(*data, "tus"),
 		uploadURL: func(jobID int64, expires time.Time) string {
 			return edgeBase + playback.UploadPath(playbackKey, jobID, expires)
 		}}
 	uploads := func(db *postgres.DB) (*catalog.Uploads, func(), error) { return du.start(ctx, db) }
 	err = serveGalleryWith(ctx, ln, dbCfg, verifier, gf, uploads, func(s *catalog.Server) {
 		s.Handle("GET /.well-known/jwks.json", issuer.JWKSHandler())
-		du.tusRoutes(s)
 		rp = startRelay(ctx, dbCfg, nb.relay, bus.StreamOptions{}, devRevocations(), s.Registry())
 	})
 	rp.stop() // after the gallery, so that its last changes are published too
@@ -168,36 +167,23 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 type devUploadSide struct {
 	st        *storage.Store
 	natsURL   string
-	limits    catalog.UploadLimits
+	limits    uploads.Limits
 	tusDir    string
-	verifier  *auth.Verifier
 	uploadURL func(jobID int64, expires time.Time) string
-	tusRoutes func(*catalog.Server) // set by start
 }
 
-// start builds the upload side on db and runs its janitor until the returned stop.
+// start builds the upload side on db and runs it until the returned stop.
 func (d *devUploadSide) start(ctx context.Context, db *postgres.DB) (*catalog.Uploads, func(), error) {
-	up, stop, err := devUploads(ctx, db, d.st, d.natsURL, d.limits, d.uploadURL)
+	q, events, stop, err := devQueue(ctx, d.natsURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := tus.New(tus.Config{Dir: d.tusDir, Objects: d.st, MaxSize: d.limits.MaxSize,
-		Verify: d.verifier.Verify, Jobs: postgres.NewJobService(db), Log: slog.Default()})
-	if err == nil {
-		d.tusRoutes, err = mountTus(srv)
-	}
-	if err != nil {
-		stop()
-		return nil, nil, err
-	}
-	up.Abandoned = func(jobID int64) { abandonUpload(srv, jobID) }
-	jctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		up.RunJanitor(jctx, min(time.Minute, d.limits.URLLifetime/4), slog.Default())
-	}()
-	return up, func() { cancel(); <-done; stop() }, nil
+	return startUploads(ctx, uploads.Config{Jobs: postgres.NewJobService(db), Objects: d.st, Queue: q, Events: events, Limits: d.limits,
+		URL: func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
+			return d.uploadURL(jobID, expires), nil
+		},
+		Tus: uploads.Tus{Dir: d.tusDir},
+	}, stop)
 }
 
 // startDevTranscoder runs the in-process transcoder (none when cfg.Workers is 0) until
@@ -264,7 +250,7 @@ func startDevEdge(ctx context.Context, ln net.Listener, dbCfg postgres.Config, n
 	if err != nil {
 		return nil, err
 	}
-	e, err := edge.New(cfg, db.Pool(), verifier, slog.Default())
+	e, err := edge.New(cfg, postgres.NewEdgeCatalog(db), verifier, slog.Default())
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -16,11 +16,12 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
-	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3gw"
+	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // devBucket is the bucket of the dev stack's objects: the folder <data>/objects/videoforge.
@@ -34,7 +35,7 @@ type uploadFlags struct {
 }
 
 func (f *flags) uploads() *uploadFlags {
-	def := catalog.DefaultUploadLimits()
+	def := uploads.DefaultLimits()
 	return &uploadFlags{
 		maxSize: f.string("upload-max-size", "UPLOAD_MAX_SIZE", strconv.FormatInt(def.MaxSize, 10), "largest upload accepted, in bytes"),
 		types:   f.string("upload-types", "UPLOAD_TYPES", "video/*,application/octet-stream", "accepted media types of uploads as sniffed from their first bytes (patterns)"),
@@ -42,8 +43,8 @@ func (f *flags) uploads() *uploadFlags {
 	}
 }
 
-func (u *uploadFlags) limits() (catalog.UploadLimits, error) {
-	l := catalog.UploadLimits{Types: splitList(*u.types), URLLifetime: *u.ttl}
+func (u *uploadFlags) limits() (uploads.Limits, error) {
+	l := uploads.Limits{Types: splitList(*u.types), URLLifetime: *u.ttl}
 	var err error
 	if l.MaxSize, err = strconv.ParseInt(*u.maxSize, 10, 64); err != nil || l.MaxSize <= 0 {
 		return l, fmt.Errorf("UPLOAD_MAX_SIZE=%q: want a positive number of bytes", *u.maxSize)
@@ -111,32 +112,22 @@ func uploadOpen(jobs *postgres.JobService) func(ctx context.Context, jobID int64
 	}
 }
 
-// uploadObjects adapts storage.Store to catalog.UploadObjects.
-type uploadObjects struct{ *storage.Store }
-
-func (o uploadObjects) Head(ctx context.Context, key string) (int64, error) { return o.Size(ctx, key) }
-
-// devUploads returns the upload routes' configuration over the dev stack's database,
-// storage and JetStream work queue; uploads go to the edge's media server.
-func devUploads(ctx context.Context, db *postgres.DB, st *storage.Store, natsURL string, limits catalog.UploadLimits,
-	uploadURL func(jobID int64, expires time.Time) string) (*catalog.Uploads, func(), error) {
+// devQueue connects to the dev stack's JetStream work queue and job events; stop
+// closes the connection.
+func devQueue(ctx context.Context, natsURL string) (transcoder.Sender, transcoder.Events, func(), error) {
 	conn, err := bus.Connect(ctx, natsURL, "videoforge-dev-uploads", slog.Default())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := bus.EnsureStreams(ctx, conn.JetStream(), bus.StreamOptions{}); err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// A producer only: the dev transcoder declares the consumer with its visibility.
 	q, err := jsqueue.NewProducer(ctx, conn.JetStream(), jsqueue.Config{})
 	if err != nil {
 		conn.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	up := newUploads(db, st, q, bus.JobEvents{JS: conn.JetStream()}, limits,
-		func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
-			return uploadURL(jobID, expires), nil
-		})
-	return up, conn.Close, nil
+	return q, bus.JobEvents{JS: conn.JetStream()}, conn.Close, nil
 }

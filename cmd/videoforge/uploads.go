@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
@@ -14,6 +13,7 @@ import (
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 	"github.com/videoforge/videoforge/transcoder/sqs"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // catalogUploadFlags are the settings of the catalog's upload routes in production:
@@ -22,6 +22,7 @@ type catalogUploadFlags struct {
 	bucket, region, endpoint, key, secret *string
 	sqsURL, sqsEndpoint                   *string
 	limits                                *uploadFlags
+	tus                                   *tusFlags
 }
 
 func (f *flags) catalogUploads() *catalogUploadFlags {
@@ -34,10 +35,13 @@ func (f *flags) catalogUploads() *catalogUploadFlags {
 		sqsURL:      f.string("sqs-queue-url", "SQS_QUEUE_URL", "", "SQS queue of job messages; empty: the JetStream work queue at NATS_URL"),
 		sqsEndpoint: f.string("sqs-endpoint", "SQS_ENDPOINT", "", "SQS-compatible server; empty means AWS"),
 		limits:      f.uploads(),
+		tus:         f.tus(),
 	}
 }
 
-// setup returns the upload routes' configuration, or nil when no bucket is set.
+// setup returns what builds the upload side over the gallery's database (presigned
+// PUTs and resumable uploads in the bucket, the job queue), or nil when no bucket is
+// set.
 func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams bus.StreamOptions) (func(*postgres.DB) (*catalog.Uploads, func(), error), error) {
 	limits, err := c.limits.limits()
 	if err != nil {
@@ -50,70 +54,73 @@ func (c *catalogUploadFlags) setup(ctx context.Context, natsURL string, streams 
 	if *c.sqsURL == "" && natsURL == "" {
 		return nil, fmt.Errorf("S3_BUCKET_NAME is set but there is no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
 	}
-	st, err := storage.New(ctx, storage.Config{Bucket: *c.bucket, Region: *c.region, Endpoint: *c.endpoint, AccessKey: *c.key, SecretKey: *c.secret})
+	st, err := storage.New(ctx, c.storageConfig())
 	if err != nil {
 		return nil, err
 	}
 	return func(db *postgres.DB) (*catalog.Uploads, func(), error) {
-		var q transcoder.Sender
-		stop := func() {}
-		var events transcoder.Events
-		if natsURL != "" {
-			conn, err := bus.Connect(ctx, natsURL, "videoforge-catalog-uploads", slog.Default())
-			if err != nil {
-				return nil, nil, err
-			}
-			stop = conn.Close
-			events = bus.JobEvents{JS: conn.JetStream()}
-			if *c.sqsURL == "" {
-				if err := bus.EnsureStreams(ctx, conn.JetStream(), streams); err != nil {
-					stop()
-					return nil, nil, err
-				}
-				// Only the transcoder declares the queue's consumer, with its visibility.
-				if q, err = jsqueue.NewProducer(ctx, conn.JetStream(), jsqueue.Config{Replicas: streams.Replicas}); err != nil {
-					stop()
-					return nil, nil, err
-				}
-			}
+		q, events, stop, err := c.queue(ctx, natsURL, streams)
+		if err != nil {
+			return nil, nil, err
 		}
-		if *c.sqsURL != "" {
-			client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: *c.region, Endpoint: *c.sqsEndpoint})
-			if err == nil {
-				q, err = sqs.New(client, sqs.Config{URL: *c.sqsURL, Visibility: transcoder.DefaultConfig().Visibility})
-			}
-			if err != nil {
-				stop()
-				return nil, nil, err
-			}
-		}
-		up := newUploads(db, st, q, events, limits, func(ctx context.Context, _ int64, key string, expires time.Time) (string, error) {
-			return st.PresignPut(ctx, key, expires)
-		})
-		jctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); up.RunJanitor(jctx, min(time.Minute, limits.URLLifetime/4), slog.Default()) }()
-		return up, func() { cancel(); <-done; stop() }, nil
+		return startUploads(ctx, uploads.Config{Jobs: postgres.NewJobService(db), Objects: st, Queue: q, Events: events, Limits: limits,
+			URL: func(ctx context.Context, _ int64, key string, expires time.Time) (string, error) {
+				return st.PresignPut(ctx, key, expires)
+			},
+			Tus: c.tus.inBucket(db),
+		}, stop)
 	}, nil
 }
 
-// newUploads configures the upload routes over the catalog's database, a bucket and a
-// job queue; events, when not nil, get each job's queued event.
-func newUploads(db *postgres.DB, st *storage.Store, q transcoder.Sender, events transcoder.Events, limits catalog.UploadLimits,
-	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *catalog.Uploads {
-	jobs := postgres.NewJobService(db)
-	return &catalog.Uploads{
-		Store: jobs, Jobs: jobs, Objects: st, Limits: limits, URL: url,
-		Send: func(ctx context.Context, m videoforge.JobMessage) error {
-			if err := transcoder.Enqueue(ctx, q, m); err != nil {
-				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
+// queue connects to the job queue (SQS, or the JetStream work queue) and, with NATS,
+// to the job events; stop closes the connection.
+func (c *catalogUploadFlags) queue(ctx context.Context, natsURL string, streams bus.StreamOptions) (q transcoder.Sender, events transcoder.Events, stop func(), err error) {
+	stop = func() {}
+	if natsURL != "" {
+		conn, err := bus.Connect(ctx, natsURL, "videoforge-catalog-uploads", slog.Default())
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		stop = conn.Close
+		events = bus.JobEvents{JS: conn.JetStream()}
+		if *c.sqsURL == "" {
+			if err := bus.EnsureStreams(ctx, conn.JetStream(), streams); err != nil {
+				stop()
+				return nil, nil, nil, err
 			}
-			if events != nil {
-				// The queued event is derived; the job row says queued either way.
-				_ = events.PublishJobEvent(ctx, videoforge.JobEvent{JobID: m.JobID, VideoID: m.VideoID,
-					Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
+			// Only the transcoder declares the queue's consumer, with its visibility.
+			if q, err = jsqueue.NewProducer(ctx, conn.JetStream(), jsqueue.Config{Replicas: streams.Replicas}); err != nil {
+				stop()
+				return nil, nil, nil, err
 			}
-			return nil
-		},
+		}
 	}
+	if *c.sqsURL != "" {
+		client, err := sqs.NewClient(ctx, sqs.ClientConfig{Region: *c.region, Endpoint: *c.sqsEndpoint})
+		if err == nil {
+			q, err = sqs.New(client, sqs.Config{URL: *c.sqsURL, Visibility: transcoder.DefaultConfig().Visibility})
+		}
+		if err != nil {
+			stop()
+			return nil, nil, nil, err
+		}
+	}
+	return q, events, stop, nil
+}
+
+// startUploads builds the upload side of cfg and runs it until the returned stop,
+// which then calls release (what cfg's queue holds).
+func startUploads(ctx context.Context, cfg uploads.Config, release func()) (*catalog.Uploads, func(), error) {
+	u, err := uploads.New(cfg)
+	if err != nil {
+		if cfg.Tus.Locker != nil {
+			cfg.Tus.Locker.Close()
+		}
+		release()
+		return nil, nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); u.Run(rctx) }()
+	return u.Gallery(), func() { cancel(); <-done; u.Close(); release() }, nil
 }

@@ -1,11 +1,10 @@
-package catalog_test
+package uploads_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -14,11 +13,13 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3test"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // sentMessages records the job messages the gallery sends; while down, it refuses
@@ -31,7 +32,12 @@ type sentMessages struct {
 	onSend func(m videoforge.JobMessage)
 }
 
-func (s *sentMessages) send(_ context.Context, m videoforge.JobMessage) error {
+// Send takes one message of the queue (transcoder.Sender).
+func (s *sentMessages) Send(_ context.Context, _ string, body []byte) error {
+	var m videoforge.JobMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		return err
+	}
 	if s.onSend != nil {
 		s.onSend(m)
 	}
@@ -50,22 +56,37 @@ func (s *sentMessages) all() []videoforge.JobMessage {
 	return append([]videoforge.JobMessage(nil), s.msgs...)
 }
 
-// uploadEnv is a gallery with its upload routes over real storage.
-func uploadEnv(t *testing.T, sent *sentMessages) (*env, *catalog.Uploads, *postgres.JobService, *storage.Store) {
+// uploadEnv is a gallery with its upload side over real storage, its janitor going
+// round every 10 ms once run is called.
+func uploadEnv(t *testing.T, sent *sentMessages) (e *env, run func(), jobs *postgres.JobService, st *storage.Store) {
 	t.Helper()
 	st, err := storage.New(context.Background(), s3test.Config(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &catalog.Uploads{Objects: st, Limits: catalog.DefaultUploadLimits(), Send: sent.send,
-		SendGrace: time.Millisecond, Resend: time.Hour,
-		URL: func(_ context.Context, jobID int64, _ string, _ time.Time) (string, error) {
-			return "http://uploads.invalid/" + strconv.FormatInt(jobID, 10), nil
-		}}
-	e := newEnvWith(t, catalog.Config{Uploads: up})
-	jobs := postgres.NewJobService(e.db)
-	up.Store, up.Jobs = jobs, jobs // set before any request is made
-	return e, up, jobs, st
+	var up *uploads.Uploads
+	e = newEnv(t, func(db *postgres.DB, _ func(context.Context, string) (*auth.User, error)) *catalog.Uploads {
+		jobs = postgres.NewJobService(db)
+		up, err = uploads.New(uploads.Config{Jobs: jobs, Objects: st, Queue: sent, Limits: uploads.DefaultLimits(),
+			SendGrace: time.Millisecond, Resend: time.Hour, Every: 10 * time.Millisecond, Log: quiet,
+			URL: func(_ context.Context, jobID int64, _ string, _ time.Time) (string, error) {
+				return "http://uploads.invalid/" + strconv.FormatInt(jobID, 10), nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up.Gallery()
+	})
+	run = func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			up.Run(ctx)
+		}()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	return e, run, jobs, st
 }
 
 // TestMessageAfterCommit: the job's message is sent only once the job is committed
@@ -73,7 +94,7 @@ func uploadEnv(t *testing.T, sent *sentMessages) (*env, *catalog.Uploads, *postg
 // the send), complete still answers, and the sweeper sends it once the queue is back.
 func TestMessageAfterCommit(t *testing.T) {
 	sent := &sentMessages{}
-	e, up, jobs, st := uploadEnv(t, sent)
+	e, runJanitor, jobs, st := uploadEnv(t, sent)
 	token := e.token("alice")
 	r := e.do("POST", "/api/gallery/uploads", token, map[string]any{"title": "clip"})
 	var u videoforge.Upload
@@ -100,13 +121,7 @@ func TestMessageAfterCommit(t *testing.T) {
 		t.Fatalf("%d messages sent while the queue was down", n)
 	}
 	sent.down.Store(false)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		up.RunJanitor(ctx, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	runJanitor()
 	deadline := time.Now().Add(10 * time.Second)
 	for len(sent.all()) == 0 {
 		if time.Now().After(deadline) {
