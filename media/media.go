@@ -23,6 +23,7 @@ import (
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // Config holds the media server's settings.
@@ -66,7 +67,7 @@ type Server struct {
 	cfg    Config
 	root   *os.Root
 	lookup Lookup
-	up     Uploader
+	put    *uploads.MediaPut // the upload PUTs, to up
 	log    *slog.Logger
 }
 
@@ -86,7 +87,9 @@ func New(cfg Config, lookup Lookup, up Uploader, log *slog.Logger) (*Server, err
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, root: root, lookup: lookup, up: up, log: log.With("component", "media")}, nil
+	log = log.With("component", "media")
+	put := uploads.NewMediaPut(uploads.MediaPutConfig{TokenKey: cfg.TokenKey, MaxSize: cfg.MaxUploadSize, Open: cfg.UploadOpen, Objects: up, Log: log})
+	return &Server{cfg: cfg, root: root, lookup: lookup, put: put, log: log}, nil
 }
 
 // Close releases the object folder.

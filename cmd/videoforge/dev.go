@@ -130,7 +130,7 @@ func runDev(ctx context.Context, args []string, stdout io.Writer) error {
 	gf.playback = &catalog.Playback{BaseURL: edgeBase, TokenKey: playbackKey}
 	stopEdge, err := startDevEdge(ctx, edgeLn, dbCfg, nb.reader, edgeBase, playbackKey, verifier, func(e *edge.Edge, db *postgres.DB) (func(), error) {
 		ms, err := media.New(media.Config{Root: objects, TokenKey: playbackKey, MaxUploadSize: limits.MaxSize,
-			UploadOpen: uploadOpen(postgres.NewJobService(db))}, e.MediaAccess, st, slog.Default())
+			UploadOpen: uploads.SourceOpen(postgres.NewJobService(db))}, e.MediaAccess, st, slog.Default())
 		if err != nil {
 			return nil, err
 		}

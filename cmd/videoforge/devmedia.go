@@ -14,9 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
-	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3gw"
 	"github.com/videoforge/videoforge/transcoder"
@@ -95,21 +93,6 @@ func startDevStorage(ctx context.Context, data string) (cfg storage.Config, root
 	}
 	slog.Info("embedded S3 started", "endpoint", cfg.Endpoint, "folder", dir)
 	return cfg, filepath.Join(dir, devBucket), stop, nil
-}
-
-// uploadOpen tells the media server whether a job still takes its source: only while
-// it is pending, so that nothing changes the bytes after complete accepted them.
-func uploadOpen(jobs *postgres.JobService) func(ctx context.Context, jobID int64) error {
-	return func(ctx context.Context, jobID int64) error {
-		j, err := jobs.FindJobByID(ctx, jobID)
-		if err != nil {
-			return err
-		}
-		if j.Status != videoforge.JobPending {
-			return videoforge.Errorf(videoforge.ECONFLICT, "job %d is %s: its upload was completed and it takes no more bytes", jobID, j.Status)
-		}
-		return nil
-	}
 }
 
 // devQueue connects to the dev stack's JetStream work queue and job events; stop

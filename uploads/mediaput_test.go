@@ -1,4 +1,4 @@
-package media_test
+package uploads_test
 
 import (
 	"bufio"
@@ -18,18 +18,22 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/layout"
-	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3test"
+	"github.com/videoforge/videoforge/uploads"
 )
+
+// key signs the test's upload tokens.
+var key = []byte(strings.Repeat("k", 32))
 
 // uploadLimit is the upload size limit of the test server: over the media server's
 // drain bound, so that both ways of refusing are reached.
 const uploadLimit = 8 << 20
 
-// uploadServer is a media server over a real S3 bucket (versitygw), served over
-// loopback with the settings the edge gives it (streamed bodies, Expect checked).
+// uploadServer is the media server's upload PUTs over a real S3 bucket (versitygw),
+// served over loopback with the settings the edge gives them (streamed bodies, Expect
+// checked).
 type uploadServer struct {
 	addr   string
 	store  *storage.Store
@@ -58,20 +62,18 @@ func startUploadServer(t *testing.T) *uploadServer {
 		}
 		return nil
 	}
-	lookup := func(*fasthttp.RequestCtx, int64) (media.Access, error) { return media.Access{Public: true}, nil }
-	ms, err := media.New(media.Config{Root: t.TempDir(), TokenKey: key, MaxUploadSize: uploadLimit, UploadOpen: open}, lookup, st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	put := uploads.NewMediaPut(uploads.MediaPutConfig{TokenKey: key, MaxSize: uploadLimit, Open: open, Objects: st, Log: quiet})
 	srv := &fasthttp.Server{
 		Handler: func(ctx *fasthttp.RequestCtx) {
-			if !ms.Handle(ctx) {
+			if !bytes.HasPrefix(ctx.Path(), []byte(layout.UploadsPath)) {
 				ctx.SetStatusCode(fasthttp.StatusNotFound)
+				return
 			}
+			put.Serve(ctx)
 		},
 		StreamRequestBody:  true,
 		MaxRequestBodySize: uploadLimit,
-		ExpectHandler:      ms.Expect,
+		ExpectHandler:      put.Expect,
 		ReadTimeout:        time.Minute,
 		WriteTimeout:       time.Minute,
 	}
@@ -84,7 +86,6 @@ func startUploadServer(t *testing.T) *uploadServer {
 	t.Cleanup(func() {
 		srv.Shutdown()
 		<-done
-		ms.Close()
 	})
 	u.addr = ln.Addr().String()
 	return u
