@@ -50,7 +50,7 @@ func (s *Stack) buildCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := s.addGallery(ctx, ln, up, up.mount)
+	srv, err := s.addGallery(ctx, ln, up, nil)
 	if err != nil {
 		return err
 	}

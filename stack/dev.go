@@ -29,6 +29,7 @@ import (
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3gw"
 	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // defaultNATSPort is the embedded nats-server's client port unless NATS_PORT says
@@ -102,7 +103,7 @@ func (s *Stack) devTranscoderConfig() (transcoder.Config, error) {
 // devRoles adds dev's roles: the gallery with the uploads (presigned PUTs to the
 // media server, tus in a folder) and the dev issuer's JWKS, the relay, the edge with
 // the media server, and the transcoder.
-func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, limits catalog.UploadLimits, tcfg transcoder.Config) error {
+func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, limits uploads.Limits, tcfg transcoder.Config) error {
 	o := &s.opts
 	o.DB.Migrate = true
 	gallery, edgeBase := "http://"+galleryLn.Addr().String(), "http://"+edgeLn.Addr().String()
@@ -121,7 +122,6 @@ func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, li
 	}
 	srv, err := s.addGallery(ctx, galleryLn, up, func(srv *catalog.Server) {
 		srv.Handle("GET /.well-known/jwks.json", s.devIssuer.JWKSHandler())
-		up.mount(srv)
 	})
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/transcoder"
+	"github.com/videoforge/videoforge/uploads"
 )
 
 // Options is the whole configuration of a command: what Parse fills from flags and the
@@ -132,7 +133,7 @@ const DefaultDataDir = ".videoforge"
 
 // DefaultOptions are the defaults every setting shows in -h.
 func DefaultOptions() Options {
-	limits := catalog.DefaultUploadLimits()
+	limits := uploads.DefaultLimits()
 	return Options{
 		Dev:        DevOptions{Data: DefaultDataDir, NATSPort: defaultNATSPort},
 		DB:         DBOptions{Port: "5432", User: "postgres", SSLMode: "prefer", Schema: schema.DefaultSchema, StatementTimeout: 10 * time.Second},
@@ -293,9 +294,9 @@ type revocations struct {
 }
 
 // uploadLimits returns the upload side's limits.
-func (o *Options) uploadLimits() (catalog.UploadLimits, error) {
+func (o *Options) uploadLimits() (uploads.Limits, error) {
 	u := o.Uploads
-	l := catalog.UploadLimits{MaxSize: u.MaxSize, Types: u.Types, URLLifetime: u.URLLifetime}
+	l := uploads.Limits{MaxSize: u.MaxSize, Types: u.Types, URLLifetime: u.URLLifetime}
 	switch {
 	case l.MaxSize <= 0:
 		return l, fmt.Errorf("UPLOAD_MAX_SIZE=%d: want a positive number of bytes", u.MaxSize)

@@ -22,11 +22,12 @@ import (
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 	"github.com/videoforge/videoforge/transcoder/sqs"
+	"github.com/videoforge/videoforge/uploads"
 )
 
-// addGallery adds the gallery API on ln (GALLERY_ADDR), with the upload routes when up is
-// set; mount adds routes outside the API (the dev issuer's JWKS, tus).
-func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploadSide, mount func(*catalog.Server)) (*catalog.Server, error) {
+// addGallery adds the gallery API on ln (GALLERY_ADDR), with the upload side when up
+// is set; mount adds routes outside the API (the dev issuer's JWKS).
+func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Uploads, mount func(*catalog.Server)) (*catalog.Server, error) {
 	s.addrs.Gallery = "http://" + ln.Addr().String()
 	db, err := s.database(ctx, s.opts.DB.Migrate)
 	if err != nil {
@@ -34,7 +35,7 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploadSide,
 	}
 	cfg := catalog.Config{CORSOrigins: s.opts.Gallery.CORSOrigins, Runtime: "go", Playback: s.playback}
 	if up != nil {
-		cfg.Uploads = up.routes
+		cfg.Uploads = up.Gallery()
 	}
 	srv := catalog.NewServer(cfg, postgres.NewVideoService(db), s.verifier, db.Ping, s.log)
 	if mount != nil {
@@ -44,7 +45,7 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploadSide,
 	s.log.Info("gallery listening", "addr", ln.Addr().String(), "schema", s.dbCfg.Schema)
 	s.add(role{name: "gallery", grace: grace, run: func(ctx context.Context) error { return srv.Serve(ctx, ln, grace) }})
 	if up != nil {
-		s.add(role{name: "uploads", run: up.run}) // its janitor stops after the gallery
+		s.add(role{name: "uploads", run: up.Run}) // its janitor stops after the gallery
 	}
 	return srv, nil
 }

@@ -30,8 +30,8 @@ type role struct {
 	grace time.Duration
 }
 
-// stopMargin is added to a role's grace before the stack stops waiting for it.
-const stopMargin = 5 * time.Second
+// defaultStopMargin is added to a role's grace before the stack stops waiting for it.
+const defaultStopMargin = 5 * time.Second
 
 // Addrs are where a running stack answers.
 type Addrs struct {
@@ -64,6 +64,8 @@ type Stack struct {
 	streams    bus.StreamOptions
 	conns      map[string]*busConn
 
+	stopMargin time.Duration
+
 	mu      sync.Mutex
 	roles   []role
 	closers []func() // shared parts, closed in reverse
@@ -76,7 +78,7 @@ type Stack struct {
 // New validates the options, builds the shared parts and the roles of o.Command, and
 // opens their listeners, so that Addrs is known before Run. Nothing runs until Run.
 func New(ctx context.Context, o Options) (s *Stack, err error) {
-	s = &Stack{opts: o, log: slog.Default(), conns: map[string]*busConn{}, ready: make(chan struct{}), ended: make(chan struct{})}
+	s = newStack(o)
 	defer func() {
 		if err != nil {
 			s.close()
@@ -105,6 +107,11 @@ func New(ctx context.Context, o Options) (s *Stack, err error) {
 	return s, nil
 }
 
+func newStack(o Options) *Stack {
+	return &Stack{opts: o, log: slog.Default(), conns: map[string]*busConn{}, stopMargin: defaultStopMargin,
+		ready: make(chan struct{}), ended: make(chan struct{})}
+}
+
 // Addrs returns where the stack answers.
 func (s *Stack) Addrs() Addrs { return s.addrs }
 
@@ -125,7 +132,9 @@ func (s *Stack) Run(ctx context.Context) error {
 		cancels[i] = cancel
 		go func() { results <- result{i, r.run(rctx)} }()
 	}
-	go s.waitRoles(ctx)
+	wctx, stopWaiting := context.WithCancel(ctx)
+	defer stopWaiting()
+	go s.waitRoles(wctx)
 	stopped := make([]bool, len(s.roles))
 	var failure error
 	select {
@@ -153,7 +162,7 @@ func (s *Stack) Run(ctx context.Context) error {
 				} else if res.err != nil {
 					errs = append(errs, fmt.Errorf("%s: %w", r.name, res.err))
 				}
-			case <-time.After(r.grace + stopMargin):
+			case <-time.After(r.grace + s.stopMargin):
 				s.log.Error("a role did not stop within its grace; going on without it", "role", r.name, "grace", r.grace)
 				stopped[i] = true
 			}

@@ -6,89 +6,22 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
-	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/catalog/postgres"
-	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/media"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 	"github.com/videoforge/videoforge/transcoder/sqs"
+	"github.com/videoforge/videoforge/uploads"
 )
-
-// uploadSide is the gallery's upload side: the routes' configuration, the resumable
-// uploads it mounts, and its janitor.
-type uploadSide struct {
-	routes *catalog.Uploads
-	tus    *tus.Server
-	every  time.Duration
-	sweep  func(ctx context.Context) // beside the janitor; nil: none
-}
-
-// mount serves the resumable uploads at tus.Path under the gallery's prefix and
-// without it, as every gallery route is answered. On nil it does nothing.
-func (u *uploadSide) mount(srv *catalog.Server) {
-	if u == nil || u.tus == nil {
-		return
-	}
-	for _, prefix := range []string{catalog.Prefix, ""} {
-		h, err := u.tus.Handler(prefix + tus.Path + "/")
-		if err != nil {
-			panic(err) // the paths are constants
-		}
-		for _, r := range tus.Routes {
-			srv.Handle(r.Method+" "+prefix+tus.Path+r.Path, h)
-		}
-		// Creation at the base with a slash too, as tus clients are often told; API
-		// Gateway routes the base without one.
-		srv.Handle("POST "+prefix+tus.Path+"/{$}", h)
-	}
-}
-
-// run is the janitor (and the sweeper of given-up multipart uploads) until ctx ends.
-func (u *uploadSide) run(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if u.sweep != nil {
-			u.sweep(ctx)
-		}
-	}()
-	u.routes.RunJanitor(ctx, u.every, nil)
-	<-done
-	return nil
-}
-
-// uploadRoutes configures the upload routes over the shared database and store, a job
-// queue and, when not nil, the job events that get each job's queued event.
-func (s *Stack) uploadRoutes(q transcoder.Sender, events transcoder.Events, limits catalog.UploadLimits,
-	url func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)) *uploadSide {
-	jobs := postgres.NewJobService(s.db)
-	routes := &catalog.Uploads{
-		Store: jobs, Jobs: jobs, Objects: s.store, Limits: limits, URL: url,
-		Send: func(ctx context.Context, m videoforge.JobMessage) error {
-			if err := transcoder.Enqueue(ctx, q, m); err != nil {
-				return fmt.Errorf("enqueue job %d: %w", m.JobID, err)
-			}
-			if events != nil {
-				// The queued event is derived; the job row says queued either way.
-				_ = events.PublishJobEvent(ctx, videoforge.JobEvent{JobID: m.JobID, VideoID: m.VideoID,
-					Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
-			}
-			return nil
-		},
-	}
-	return &uploadSide{routes: routes, every: min(time.Minute, limits.URLLifetime/4)}
-}
 
 // bucketUploads is the catalog's upload side in production: presigned PUTs into the
 // bucket, resumable uploads kept in it (tusd's S3 store, locked across instances
 // through PostgreSQL), jobs to SQS or the JetStream work queue. Without a bucket the
 // routes answer 503 and it is nil.
-func (s *Stack) bucketUploads(ctx context.Context) (*uploadSide, error) {
+func (s *Stack) bucketUploads(ctx context.Context) (*uploads.Uploads, error) {
 	o := &s.opts
 	limits, err := o.uploadLimits()
 	if err != nil {
@@ -101,7 +34,8 @@ func (s *Stack) bucketUploads(ctx context.Context) (*uploadSide, error) {
 	if o.SQS.QueueURL == "" && o.NATS.URL == "" {
 		return nil, fmt.Errorf("S3_BUCKET_NAME is set but there is no job queue: set SQS_QUEUE_URL, or NATS_URL for the JetStream work queue")
 	}
-	if _, err := s.database(ctx, o.DB.Migrate); err != nil {
+	db, err := s.database(ctx, o.DB.Migrate)
+	if err != nil {
 		return nil, err
 	}
 	st, err := s.objects(ctx)
@@ -112,22 +46,43 @@ func (s *Stack) bucketUploads(ctx context.Context) (*uploadSide, error) {
 	if err != nil {
 		return nil, err
 	}
-	up := s.uploadRoutes(q, events, limits, func(ctx context.Context, _ int64, key string, expires time.Time) (string, error) {
-		return st.PresignPut(ctx, key, expires)
+	return s.addUploads(uploads.Config{Jobs: postgres.NewJobService(db), Objects: st, Queue: q, Events: events, Limits: limits,
+		URL: func(ctx context.Context, _ int64, key string, expires time.Time) (string, error) {
+			return st.PresignPut(ctx, key, expires)
+		},
+		Tus: uploads.Tus{InBucket: true, PartSize: int64(o.Uploads.TusPartSize), TempDir: o.Uploads.TusTempDir,
+			Locker: postgres.NewUploadLocker(db, s.log)},
 	})
-	jobs := postgres.NewJobService(s.db)
-	locker := postgres.NewUploadLocker(s.db, s.log)
-	s.onClose(func() { locker.Close() })
-	up.tus, err = tus.New(tus.Config{
-		S3:      &tus.S3{Service: st.Client(), Bucket: st.Bucket(), Objects: st, PartSize: int64(o.Uploads.TusPartSize), TempDir: o.Uploads.TusTempDir},
-		MaxSize: limits.MaxSize, Verify: s.verifier.Verify, Jobs: jobs, Locker: locker, Log: s.log,
-	})
+}
+
+// devUploads is dev's upload side: PUTs to the edge's media server, resumable uploads
+// in a folder (one process takes every request), the JetStream work queue.
+func (s *Stack) devUploads(ctx context.Context, limits uploads.Limits, edgeBase string) (*uploads.Uploads, error) {
+	q, events, err := s.jobSender(ctx)
 	if err != nil {
 		return nil, err
 	}
-	up.sweep = func(ctx context.Context) {
-		runMultipartSweeper(ctx, st, jobs, up.every, limits.URLLifetime, s.log)
+	key := s.opts.Playback.Key.key
+	return s.addUploads(uploads.Config{Jobs: postgres.NewJobService(s.db), Objects: s.store, Queue: q, Events: events, Limits: limits,
+		URL: func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
+			return edgeBase + playback.UploadPath(key, jobID, expires), nil
+		},
+		Tus: uploads.Tus{Dir: filepath.Join(s.addrs.Data, "tus")},
+	})
+}
+
+// addUploads builds the upload side; its janitor is a role that addGallery adds after
+// the gallery, so that it stops after it.
+func (s *Stack) addUploads(cfg uploads.Config) (*uploads.Uploads, error) {
+	cfg.Log = s.log
+	up, err := uploads.New(cfg)
+	if err != nil {
+		if cfg.Tus.Locker != nil {
+			cfg.Tus.Locker.Close()
+		}
+		return nil, err
 	}
+	s.onClose(func() { up.Close() })
 	return up, nil
 }
 
@@ -140,7 +95,10 @@ func (s *Stack) jobSender(ctx context.Context) (transcoder.Sender, transcoder.Ev
 	if s.natsURLs[bus.RoleUploads] != "" {
 		conn, err := s.conn(ctx, bus.RoleUploads)
 		if conn == nil {
-			return nil, nil, fmt.Errorf("uploads: NATS: %w", orCanceled(err, ctx))
+			if err == nil {
+				err = ctx.Err()
+			}
+			return nil, nil, fmt.Errorf("uploads: NATS: %w", err)
 		}
 		events = bus.JobEvents{JS: conn.JetStream()}
 		if s.opts.SQS.QueueURL == "" {
@@ -157,40 +115,11 @@ func (s *Stack) jobSender(ctx context.Context) (transcoder.Sender, transcoder.Ev
 	return q, events, err
 }
 
-// orCanceled is err, or ctx's error when err is nil.
-func orCanceled(err error, ctx context.Context) error {
-	if err != nil {
-		return err
-	}
-	return ctx.Err()
-}
-
-// devUploads is dev's upload side: PUTs to the edge's media server, resumable uploads
-// in a folder (one process takes every request), the JetStream work queue.
-func (s *Stack) devUploads(ctx context.Context, limits catalog.UploadLimits, edgeBase string) (*uploadSide, error) {
-	q, events, err := s.jobSender(ctx)
-	if err != nil {
-		return nil, err
-	}
-	key := s.opts.Playback.Key.key
-	up := s.uploadRoutes(q, events, limits, func(_ context.Context, jobID int64, _ string, expires time.Time) (string, error) {
-		return edgeBase + playback.UploadPath(key, jobID, expires), nil
-	})
-	up.tus, err = tus.New(tus.Config{Dir: filepath.Join(s.addrs.Data, "tus"), Objects: s.store, MaxSize: limits.MaxSize,
-		Verify: s.verifier.Verify, Jobs: postgres.NewJobService(s.db), Log: s.log})
-	if err != nil {
-		return nil, err
-	}
-	up.routes.Abandoned = func(jobID int64) { abandonUpload(up.tus, jobID, s.log) }
-	return up, nil
-}
-
 // devMedia adds the media server to dev's edge: it serves the objects of the embedded
 // bucket with token checks and takes the upload PUTs.
-func (s *Stack) devMedia(e *edge.Edge, limits catalog.UploadLimits) error {
-	jobs := postgres.NewJobService(s.db)
+func (s *Stack) devMedia(e *edge.Edge, limits uploads.Limits) error {
 	ms, err := media.New(media.Config{Root: s.objectRoot, TokenKey: s.opts.Playback.Key.key, MaxUploadSize: limits.MaxSize,
-		UploadOpen: uploadOpen(jobs)}, e.MediaAccess, s.store, s.log)
+		UploadOpen: uploads.SourceOpen(postgres.NewJobService(s.db))}, e.MediaAccess, s.store, s.log)
 	if err != nil {
 		return err
 	}
