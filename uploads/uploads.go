@@ -1,11 +1,4 @@
-// Package uploads takes creators' files in and hands them to the transcoder's queue.
-//
-// New builds the upload side of the gallery from one Config. Gallery is what the
-// gallery server mounts: POST /uploads, POST /uploads/{jobId}/complete and GET
-// /jobs/{id} (routes.go), and resumable uploads with tus at tus.Path (package
-// uploads/tus). Run keeps the janitor going, which gives up uploads never completed
-// and sends the queue messages of jobs that have none, and, with resumable uploads in
-// the bucket, the sweeper of the multipart uploads they gave up (janitor.go).
+// Package uploads takes creators' files in and hands their jobs to the transcoder's queue.
 package uploads
 
 import (
@@ -108,6 +101,8 @@ type Config struct {
 	// URL returns where the client PUTs a job's source: an S3 presigned PUT in AWS,
 	// the embedded media server otherwise.
 	URL func(ctx context.Context, jobID int64, key string, expires time.Time) (string, error)
+	// Tus is where resumable uploads keep their bytes; the tokens of their requests
+	// are checked with the gallery server's verifier.
 	Tus Tus
 	// SendGrace is how long a job committed queued may wait for its message before
 	// the janitor sends it (a crash between the commit and the send); Resend, how
@@ -135,13 +130,17 @@ type Uploads struct {
 	// without it.
 	tus   *tus.Server
 	tusAt map[string]http.Handler
-	// gallery is the server Gallery's routes were mounted on: its verifier checks the
-	// tokens of tus requests.
+	// gallery is the server Gallery's routes were mounted on, before it served any
+	// request: its verifier checks the tokens of tus requests.
 	gallery *catalog.Server
 }
 
-// New returns the upload side of cfg; Gallery gives the gallery server its routes,
-// and Run starts the janitor.
+// New returns the upload side of cfg. Gallery is what the gallery server mounts: the
+// upload and job routes (routes.go) and resumable uploads at tus.Path (package
+// uploads/tus). Run keeps the janitor going, which gives up uploads never completed
+// and sends the messages of queued jobs that have none, and, with resumable uploads in
+// the bucket, the sweeper of the multipart uploads they gave up (janitor.go). The
+// media server takes the dev stack's upload PUTs with MediaPut (mediaput.go).
 func New(cfg Config) (*Uploads, error) {
 	switch {
 	case cfg.Jobs == nil || cfg.Objects == nil || cfg.Queue == nil || cfg.URL == nil:
