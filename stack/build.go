@@ -26,6 +26,9 @@ func sameURL(url string) map[bus.Role]string {
 // bucket is set and the relay in-process when NATS is.
 func (s *Stack) buildCatalog(ctx context.Context) error {
 	o := &s.opts
+	if _, err := o.uploadLimits(); err != nil {
+		return err
+	}
 	rev, err := o.revocations()
 	if err != nil {
 		return err

@@ -36,8 +36,8 @@ import (
 // otherwise, NATS's usual one so that the stock CLI finds it without flags.
 const defaultNATSPort = 4222
 
-// devBucket is the bucket of the dev stack's objects: the folder <data>/objects/videoforge.
-const devBucket = "videoforge"
+// DevBucket is the bucket of the dev stack's objects: the folder <data>/objects/videoforge.
+const DevBucket = "videoforge"
 
 // KeyDir is where the dev stack keeps its keys under its data folder.
 func KeyDir(data string) string { return filepath.Join(data, "keys") }
@@ -256,7 +256,7 @@ func (s *Stack) devStorage(ctx context.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	cfg := storage.Config{Bucket: devBucket, Region: s3gw.Region, AccessKey: "videoforge-dev", SecretKey: hex.EncodeToString(secret)}
+	cfg := storage.Config{Bucket: DevBucket, Region: s3gw.Region, AccessKey: "videoforge-dev", SecretKey: hex.EncodeToString(secret)}
 	g, err := s3gw.Start(dir, cfg.AccessKey, cfg.SecretKey)
 	if err != nil {
 		return fmt.Errorf("embedded S3: %w", err)
@@ -267,13 +267,13 @@ func (s *Stack) devStorage(ctx context.Context, data string) error {
 		}
 	})
 	cfg.Endpoint = g.Endpoint
-	s.s3Cfg, s.objectRoot = cfg, filepath.Join(dir, devBucket)
+	s.s3Cfg, s.objectRoot = cfg, filepath.Join(dir, DevBucket)
 	st, err := s.objects(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := st.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(devBucket)}); err != nil {
-		if _, err := st.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(devBucket)}); err != nil {
+	if _, err := st.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(DevBucket)}); err != nil {
+		if _, err := st.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(DevBucket)}); err != nil {
 			return fmt.Errorf("embedded S3: create bucket: %w", err)
 		}
 	}

@@ -77,34 +77,33 @@ type Stack struct {
 
 // New validates the options, builds the shared parts and the roles of o.Command, and
 // opens their listeners, so that Addrs is known before Run. Nothing runs until Run.
-func New(ctx context.Context, o Options) (s *Stack, err error) {
-	s = newStack(o)
-	defer func() {
-		if err != nil {
-			s.close()
-		}
-	}()
-	if s.streams, err = o.streams(); err != nil {
-		return nil, err
-	}
-	switch o.Command {
-	case "dev":
-		err = s.buildDev(ctx)
-	case "catalog":
-		err = s.buildCatalog(ctx)
-	case "edge":
-		err = s.buildEdge(ctx)
-	case "relay":
-		err = s.buildRelay(ctx)
-	case "transcoder":
-		err = s.buildTranscoder(ctx)
-	default:
-		err = fmt.Errorf("stack: no roles for command %q", o.Command)
-	}
-	if err != nil {
+func New(ctx context.Context, o Options) (*Stack, error) {
+	s := newStack(o)
+	if err := s.build(ctx); err != nil {
+		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+func (s *Stack) build(ctx context.Context) error {
+	var err error
+	if s.streams, err = s.opts.streams(); err != nil {
+		return err
+	}
+	switch s.opts.Command {
+	case "dev":
+		return s.buildDev(ctx)
+	case "catalog":
+		return s.buildCatalog(ctx)
+	case "edge":
+		return s.buildEdge(ctx)
+	case "relay":
+		return s.buildRelay(ctx)
+	case "transcoder":
+		return s.buildTranscoder(ctx)
+	}
+	return fmt.Errorf("stack: no roles for command %q", s.opts.Command)
 }
 
 func newStack(o Options) *Stack {
@@ -157,10 +156,9 @@ func (s *Stack) Run(ctx context.Context) error {
 			select {
 			case res := <-results:
 				stopped[res.i] = true
-				if res.err != nil && res.i != i {
+				// A role stopped while it was still starting may say so; that is no failure.
+				if res.err != nil && !errors.Is(res.err, context.Canceled) {
 					errs = append(errs, fmt.Errorf("%s: %w", s.roles[res.i].name, res.err))
-				} else if res.err != nil {
-					errs = append(errs, fmt.Errorf("%s: %w", r.name, res.err))
 				}
 			case <-time.After(r.grace + s.stopMargin):
 				s.log.Error("a role did not stop within its grace; going on without it", "role", r.name, "grace", r.grace)

@@ -1,5 +1,6 @@
 // Command videoforge runs every role of VideoForge: the catalog (gallery API), the
-// migrations, the development stack and its token issuer.
+// edge, the relay, the transcoder, the migrations, the development stack, its token
+// issuer and an upload client.
 package main
 
 import (
@@ -11,7 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/schema"
+	"github.com/videoforge/videoforge/stack"
 )
 
 // version is stamped in by the Makefile (-ldflags "-X main.version=...").
@@ -19,20 +26,25 @@ var version = "dev"
 
 type command struct {
 	name, summary string
-	run           func(ctx context.Context, args []string, stdout io.Writer) error
+	run           func(ctx context.Context, name, summary string, args []string, stdout io.Writer) error
 }
 
 func commands() []command {
 	return []command{
-		{"dev", "run every role in one process on embedded defaults (make run)", runDev},
-		{"catalog", "serve the gallery API", runCatalog},
-		{"edge", "serve the streaming API from memory", runEdge},
-		{"relay", "publish the catalog's outbox to NATS JetStream", runRelay},
-		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards", runTranscoder},
+		{"dev", "run every role in one process on embedded defaults (make run): PostgreSQL from DATABASE_URL\n" +
+			"when it answers, else a private cluster under the data folder; NATS from NATS_URL, else an\n" +
+			"embedded nats-server under the data folder; an embedded S3 gateway; the dev token issuer", runStack},
+		{"catalog", "serve the gallery API (/api/gallery) on PostgreSQL, with the relay in-process when NATS_URL is set", runStack},
+		{"edge", "serve the streaming API (/api/stream) from memory, kept current by the CATALOG stream and PostgreSQL", runStack},
+		{"relay", "publish the catalog's outbox to NATS JetStream (stream CATALOG) in commit order, and push\n" +
+			"playback-token revocations to CloudFront's KeyValueStore (REVOCATION_KVS_ARN); run as many as\n" +
+			"you like: one publishes, the others stand by", runStack},
+		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards (jobs from SQS when\n" +
+			"SQS_QUEUE_URL is set, else the JetStream work queue at NATS_URL)", runStack},
 		{"migrate", "apply the database migrations", runMigrate},
 		{"token", "print a token that the dev stack accepts", runToken},
 		{"upload", "upload a video file and wait until it plays", runUpload},
-		{"version", "print the version", func(_ context.Context, _ []string, w io.Writer) error {
+		{"version", "print the version", func(_ context.Context, _, _ string, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "videoforge", version)
 			return err
 		}},
@@ -59,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			if err := c.run(ctx, args[1:], stdout); err != nil {
+			if err := c.run(ctx, c.name, c.summary, args[1:], stdout); err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			return nil
@@ -72,7 +84,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 func usage(w io.Writer) error {
 	fmt.Fprintln(w, "usage: videoforge <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		summary, _, _ := strings.Cut(c.summary, "\n")
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, summary)
 	}
 	fmt.Fprintln(w, "  help       show this list\n\nRun 'videoforge <command> -h' for a command's flags.")
 	return nil
@@ -84,4 +97,72 @@ func logLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// runStack runs a role (or, for dev, all of them) until ctx ends. dev prints where it
+// answers once it does.
+func runStack(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
+	o, err := stack.Parse(name, summary, args)
+	if err != nil {
+		return err
+	}
+	s, err := stack.New(ctx, o)
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	if err := s.WaitReady(ctx); err == nil {
+		if a := s.Addrs(); name == "dev" {
+			a.PrintBanner(stdout)
+		} else if a.Gallery != "" {
+			fmt.Fprintf(stdout, "gallery API   %s/api/gallery\n", a.Gallery)
+		}
+	}
+	return <-done
+}
+
+func runMigrate(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
+	o, err := stack.Parse(name, summary, args)
+	if err != nil {
+		return err
+	}
+	cfg, err := o.Database()
+	if err != nil {
+		return err
+	}
+	if err := schema.Migrate(ctx, cfg.URL, cfg.Schema); err != nil {
+		return err
+	}
+	cur, _, err := schema.Version(ctx, cfg.URL, cfg.Schema)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "schema %s is at version %d\n", cfg.Schema, cur)
+	return nil
+}
+
+func runToken(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
+	o, err := stack.Parse(name, summary, args)
+	if err != nil {
+		return err
+	}
+	if o.Client.User == "" {
+		return errors.New("-user is required, e.g. -user alice")
+	}
+	tok, err := mint(o.Dev.Data, o.Client.User, o.Client.TokenTTL)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, tok)
+	return err
+}
+
+// mint signs a token with the dev stack's key in data.
+func mint(data, user string, ttl time.Duration) (string, error) {
+	iss, err := auth.LoadIssuer(stack.KeyDir(data))
+	if err != nil {
+		return "", err
+	}
+	return iss.Mint(user, ttl)
 }

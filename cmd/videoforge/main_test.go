@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
+	"github.com/videoforge/videoforge/stack"
 )
 
 func TestMain(m *testing.M) {
@@ -43,54 +43,51 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var (
-	galleryURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
-	edgeURL    = regexp.MustCompile(`streaming\s+(http://\S+)/api/stream`)
-	natsURL    = regexp.MustCompile(`NATS\s+(nats://\S+)`)
-)
+// running is a dev stack's base URLs.
+type running struct{ gallery, edge, nats string }
 
-// stack is a running dev stack's base URLs.
-type stack struct{ gallery, edge, nats string }
-
-// startDev runs `videoforge dev` in-process on free ports and returns its base URLs;
-// the stack stops when the test ends.
-func startDev(t *testing.T, data string) stack {
+// startDev runs the dev stack in-process on free ports, as `videoforge dev -data data`
+// does, and returns its base URLs once it serves; it stops when the test ends.
+func startDev(t *testing.T, data string) running {
 	t.Helper()
 	t.Setenv("NATS_PORT", "0")
+	a := startStack(t, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
+	return running{gallery: a.Gallery, edge: a.Edge, nats: a.NATS}
+}
+
+// startStack runs a command's roles in-process with args and its environment, and
+// returns where they answer once they serve; they stop when the test ends.
+func startStack(t *testing.T, command string, args ...string) stack.Addrs {
+	t.Helper()
+	o, err := stack.Parse(command, "", args)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	s, err := stack.New(ctx, o)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0"}, out)
-	}()
+	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Errorf("dev stopped with %v", err)
+				t.Errorf("%s stopped with %v", command, err)
 			}
 		case <-time.After(30 * time.Second):
-			t.Error("dev did not stop within 30 s")
+			t.Errorf("%s did not stop within 30 s", command)
 		}
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if g, e := galleryURL.FindStringSubmatch(out.String()), edgeURL.FindStringSubmatch(out.String()); g != nil && e != nil {
-			n := natsURL.FindStringSubmatch(out.String())
-			if n == nil {
-				t.Fatalf("dev printed no NATS URL:\n%s", out.String())
-			}
-			return stack{gallery: g[1], edge: e[1], nats: n[1]}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("dev exited: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
+	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
+	defer wcancel()
+	if err := s.WaitReady(wctx); err != nil {
+		t.Fatalf("%s is not ready: %v", command, err)
 	}
-	t.Fatalf("dev printed no URL:\n%s", out.String())
-	return stack{}
+	return s.Addrs()
 }
 
 func mintToken(t *testing.T, data, user string) string {

@@ -1,10 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"flag"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/videoforge/videoforge/stack"
 )
 
 // readEnv is what the roles read from the environment outside their flags.
@@ -20,14 +18,14 @@ var readEnv = []string{
 	"NATS_CA_FILE", // bus.TLSOptions, for every NATS connection
 }
 
-// TestREADMEConfiguration holds the README to the commands: every environment
-// variable a command reads is in one of its tables, and every variable its tables name
-// is read by some command, so that neither drifts from the other.
+// TestREADMEConfiguration holds the README to the configuration table: every
+// environment variable a command reads is in one of its tables, and every variable its
+// tables name is read by some command, so that neither drifts from the other.
 func TestREADMEConfiguration(t *testing.T) {
-	for _, c := range commands() {
-		// -h builds the command's flags and stops before it does anything.
-		if err := run(context.Background(), []string{c.name, "-h"}, io.Discard); err != nil && !errors.Is(err, flag.ErrHelp) {
-			t.Fatalf("%s -h: %v", c.name, err)
+	read := map[string][]string{} // variable -> commands
+	for _, c := range stack.Commands() {
+		for _, v := range stack.Variables(c) {
+			read[v] = append(read[v], c)
 		}
 	}
 	// The embedded S3 gateway of other tests moves the working folder: find the README
@@ -45,17 +43,15 @@ func TestREADMEConfiguration(t *testing.T) {
 			documented[n[1]] = true
 		}
 	}
-	declared.Lock()
-	defer declared.Unlock()
 	var missing, stale []string
-	for env, cmds := range declared.vars {
+	for env, cmds := range read {
 		if !documented[env] && !documented[strings.TrimSuffix(env, "_FILE")] {
 			missing = append(missing, env+" ("+strings.Join(cmds, ", ")+")")
 		}
 	}
 	for env := range documented {
 		base := strings.TrimSuffix(env, "_FILE")
-		if declared.vars[env] == nil && declared.vars[base] == nil && !slices.Contains(readEnv, env) {
+		if read[env] == nil && read[base] == nil && !slices.Contains(readEnv, env) {
 			stale = append(stale, env)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func TestTranscoderConfigErrors(t *testing.T) {
 				os.Unsetenv(k)
 			}
 		}
-		err := runTranscoder(context.Background(), nil, nil)
+		err := run(context.Background(), []string{"transcoder"}, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("env %v: got %v, want an error naming %s", tc.env, err, tc.want)
 		}

@@ -15,11 +15,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
@@ -29,6 +31,7 @@ import (
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/storage/s3gw"
 	"github.com/videoforge/videoforge/storage/s3test"
 )
 
@@ -42,8 +45,6 @@ type fleet struct {
 	tmp        string // TUS_TEMP_DIR: where a PATCH's bytes wait for S3
 }
 
-var catalogURL = regexp.MustCompile(`gallery API\s+(http://\S+)/api/gallery`)
-
 func startFleet(t *testing.T) *fleet {
 	t.Helper()
 	ctx := context.Background()
@@ -53,12 +54,7 @@ func startFleet(t *testing.T) *fleet {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	// The gateway runs once per process: the dev stack's, stopped when the test ends.
-	s3Cfg, _, stopS3, err := startDevStorage(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(stopS3)
+	s3Cfg := startObjectStore(t)
 	if fl.store, err = storage.New(ctx, s3Cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -90,28 +86,7 @@ func startFleet(t *testing.T) *fleet {
 		t.Setenv(k, v)
 	}
 	for i := range fl.galleries {
-		cctx, cancel := context.WithCancel(ctx)
-		out := &syncBuffer{}
-		done := make(chan error, 1)
-		go func() { done <- run(cctx, []string{"catalog", "-addr", "127.0.0.1:0"}, out) }()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("catalog %d stopped with %v", i, err)
-			}
-		})
-		eventually(t, 30*time.Second, "catalog "+strconv.Itoa(i)+" listens", func() bool {
-			select {
-			case err := <-done:
-				t.Fatalf("catalog %d exited: %v\n%s", i, err, out.String())
-			default:
-			}
-			m := catalogURL.FindStringSubmatch(out.String())
-			if m != nil {
-				fl.galleries[i] = m[1]
-			}
-			return m != nil
-		})
+		fl.galleries[i] = startStack(t, "catalog", "-gallery-addr", "127.0.0.1:0").Gallery
 	}
 	return fl
 }
@@ -420,4 +395,25 @@ func putPlain(t *testing.T, url string, body []byte) (int, string) {
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b)
+}
+
+// startObjectStore serves a folder over the S3 API with one bucket, until the test
+// ends. The gateway runs once per process at a time, as the dev stack's does.
+func startObjectStore(t *testing.T) storage.Config {
+	t.Helper()
+	cfg := storage.Config{Bucket: "videoforge", Region: s3gw.Region, AccessKey: "videoforge-test", SecretKey: "videoforge-test-secret"}
+	g, err := s3gw.Start(t.TempDir(), cfg.AccessKey, cfg.SecretKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Stop() })
+	cfg.Endpoint = g.Endpoint
+	st, err := storage.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }

@@ -12,56 +12,45 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
-	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/client"
+	"github.com/videoforge/videoforge/stack"
 )
 
-func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
-	f := newFlags("upload", "Uploads a video file through the gallery API, shows the upload's and then the job's progress\n"+
-		"(from the JOBS events on NATS, or by asking the gallery), and prints the stream URL when it is ready.")
-	file := f.string("file", "", "", "the video file to upload")
-	title := f.string("title", "", "", "title of the video (default: the file's name)")
-	desc := f.string("description", "", "", "description of the video")
-	vis := f.string("visibility", "", "public", "public, unlisted or private")
-	gallery := f.string("gallery", "GALLERY_URL", "http://127.0.0.1:8080", "origin of the gallery API")
-	edgeURL := f.string("edge", "EDGE_URL", "http://127.0.0.1:8081", "origin of the streaming API")
-	natsURL := f.string("nats-url", "NATS_URL", "nats://127.0.0.1:4222", "NATS to follow the job's events on; the gallery is asked when it does not answer")
-	token := f.string("token", "VIDEOFORGE_TOKEN", "", "Bearer token; when empty one is minted with the dev stack's key (-data, -user)")
-	data := f.string("data", "VIDEOFORGE_DATA", defaultDataDir, "data folder of the dev stack, to mint a token")
-	user := f.string("user", "", "alice", "user id of the minted token")
-	wait := f.duration("timeout", "", 30*time.Minute, "how long to wait for the video to be ready")
-	resumable := f.bool("tus", "", false, "send the file with the tus protocol (resumable, in chunks) instead of one PUT; files over 5 GiB always go so")
-	chunk := f.Int64("chunk", client.DefaultChunkSize, "bytes per tus PATCH (API Gateway takes at most 10 MB per request)")
-	noWait := f.bool("no-wait", "", false, "stop once complete accepted the upload, without following the job")
-	if err := f.parse(args); err != nil {
+func runUpload(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
+	o, err := stack.Parse(name, summary, args)
+	if err != nil {
 		return err
 	}
-	if *file == "" {
+	c := o.Client
+	if c.File == "" {
 		return errors.New("-file is required")
 	}
-	if *title == "" {
-		*title = strings.TrimSuffix(fileBase(*file), fileExt(*file))
+	if c.Title == "" {
+		c.Title = strings.TrimSuffix(fileBase(c.File), fileExt(c.File))
 	}
-	if *token == "" {
-		iss, err := auth.LoadIssuer(keyDir(*data))
-		if err != nil {
+	if c.Token == "" {
+		if c.Token, err = mint(o.Dev.Data, c.User, 24*time.Hour); err != nil {
 			return fmt.Errorf("no -token, and none can be minted: %w", err)
 		}
-		if *token, err = iss.Mint(*user, 24*time.Hour); err != nil {
-			return err
-		}
 	}
-	if u, err := url.Parse(strings.Split(*natsURL, ",")[0]); err == nil && u.User == nil {
+	natsURL := o.NATS.URL
+	if u, err := url.Parse(strings.Split(natsURL, ",")[0]); err == nil && u.User == nil {
 		// The dev stack's NATS takes only its users: follow the job as its reader.
-		if pw, err := os.ReadFile(bus.PasswordFile(filepath.Join(keyDir(*data), "nats"), bus.RoleReader)); err == nil {
-			*natsURL = bus.WithUser(*natsURL, string(bus.RoleReader), strings.TrimSpace(string(pw)))
+		if pw, err := os.ReadFile(bus.PasswordFile(filepath.Join(stack.KeyDir(o.Dev.Data), "nats"), bus.RoleReader)); err == nil {
+			natsURL = bus.WithUser(natsURL, string(bus.RoleReader), strings.TrimSpace(string(pw)))
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, *wait)
+	return sendAndFollow(ctx, c, natsURL, stdout)
+}
+
+// sendAndFollow sends the file, completes the upload and, unless told not to, follows the job
+// until the video plays.
+func sendAndFollow(ctx context.Context, o stack.ClientOptions, natsURL string, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	c := client.New(*gallery, *token, client.Options{})
-	in, err := os.Open(*file)
+	cl := client.New(o.Gallery, o.Token, client.Options{})
+	in, err := os.Open(o.File)
 	if err != nil {
 		return err
 	}
@@ -71,32 +60,37 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	up, err := c.CreateUpload(ctx, client.NewUpload{Title: *title, Description: *desc, Visibility: videoforge.Visibility(*vis)})
+	up, err := cl.CreateUpload(ctx, client.NewUpload{Title: o.Title, Description: o.Description, Visibility: videoforge.Visibility(o.Visibility)})
 	if err != nil {
 		return fmt.Errorf("start upload: %w", err)
 	}
-	fmt.Fprintf(stdout, "video %d, job %d: uploading %s (%s)\n", up.VideoID, up.JobID, *file, humanBytes(st.Size()))
+	fmt.Fprintf(stdout, "video %d, job %d: uploading %s (%s)\n", up.VideoID, up.JobID, o.File, humanBytes(st.Size()))
 
-	if client.UseTus(*resumable, st.Size()) && !*resumable {
+	if client.UseTus(o.Tus, st.Size()) && !o.Tus {
 		fmt.Fprintf(stdout, "the file is over %s, more than one PUT takes: sending it with tus\n", humanBytes(client.SinglePutMax))
 	}
 	bar := client.NewProgressBar(stdout, "upload")
-	err = c.UploadFile(ctx, up, in, st.Size(), client.UploadOptions{Tus: *resumable, ChunkSize: *chunk, Progress: bar.Set})
+	err = cl.UploadFile(ctx, up, in, st.Size(), client.UploadOptions{Tus: o.Tus, ChunkSize: o.ChunkSize, Progress: bar.Set})
 	bar.Done()
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}
-	job, err := c.CompleteUpload(ctx, up.JobID)
+	job, err := cl.CompleteUpload(ctx, up.JobID)
 	if err != nil {
 		return fmt.Errorf("complete upload: %w", err)
 	}
 	fmt.Fprintf(stdout, "job %d %s\n", up.JobID, job.Status)
-	if *noWait {
+	if o.NoWait {
 		return nil
 	}
+	return followToPlayback(ctx, cl, o, natsURL, up, stdout)
+}
 
-	bar = client.NewProgressBar(stdout, "transcode")
-	final, err := c.FollowJob(ctx, *natsURL, up.JobID, bar.Set)
+// followToPlayback shows the job's progress until it ends, and prints the stream URL
+// of the video it made.
+func followToPlayback(ctx context.Context, cl *client.Client, o stack.ClientOptions, natsURL string, up *videoforge.Upload, stdout io.Writer) error {
+	bar := client.NewProgressBar(stdout, "transcode")
+	final, err := cl.FollowJob(ctx, natsURL, up.JobID, bar.Set)
 	bar.Done()
 	if err != nil {
 		return err
@@ -110,15 +104,15 @@ func runUpload(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	// An unlisted video streams by its share key, which only its owner is shown.
 	shareKey := ""
-	if videoforge.Visibility(*vis) == videoforge.Unlisted {
-		v, err := c.Video(ctx, up.VideoID)
+	if videoforge.Visibility(o.Visibility) == videoforge.Unlisted {
+		v, err := cl.Video(ctx, up.VideoID)
 		if err != nil {
 			return fmt.Errorf("share key: %w", err)
 		}
 		shareKey = v.ShareKey
 		fmt.Fprintf(stdout, "share key: %s (whoever has it can stream the video: /api/stream/%d?key=%s)\n", v.ShareKey, up.VideoID, url.QueryEscape(v.ShareKey))
 	}
-	s, err := c.StreamURL(ctx, *edgeURL, up.VideoID, shareKey)
+	s, err := cl.StreamURL(ctx, o.Edge, up.VideoID, shareKey)
 	if err != nil {
 		return fmt.Errorf("stream URL: %w", err)
 	}

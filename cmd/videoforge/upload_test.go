@@ -20,6 +20,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
+	"github.com/videoforge/videoforge/stack"
 )
 
 // makeClip encodes a small test clip (4 s, 480x360, with sound: two rungs of the ladder).
@@ -105,7 +106,7 @@ func TestUploadToPlayback(t *testing.T) {
 	clip := makeClip(t)
 	gallery := s.gallery + "/api/gallery"
 	alice := mintToken(t, data, "alice")
-	objects := filepath.Join(data, "objects", devBucket)
+	objects := filepath.Join(data, "objects", stack.DevBucket)
 
 	// The creator's command: upload with progress, follow the job, print the URL.
 	var out syncBuffer
@@ -234,7 +235,7 @@ func startUpload(t *testing.T, gallery, token, title string) upload {
 	return u
 }
 
-func badUploads(t *testing.T, s stack, data, dsn, clip string) {
+func badUploads(t *testing.T, s running, data, dsn, clip string) {
 	gallery := s.gallery + "/api/gallery"
 	alice, bob := mintToken(t, data, "alice"), mintToken(t, data, "bob")
 	src, err := os.ReadFile(clip)
@@ -349,7 +350,7 @@ func badUploads(t *testing.T, s stack, data, dsn, clip string) {
 		if res.StatusCode != 409 {
 			t.Errorf("PUT after complete without Expect: %d", res.StatusCode)
 		}
-		got, err := os.ReadFile(filepath.Join(data, "objects", devBucket, "uploads", u.id, "source"))
+		got, err := os.ReadFile(filepath.Join(data, "objects", stack.DevBucket, "uploads", u.id, "source"))
 		if err != nil || !bytes.Equal(got, src) {
 			t.Errorf("the source changed after complete (%d bytes, %v)", len(got), err)
 		}
@@ -379,7 +380,7 @@ func badUploads(t *testing.T, s stack, data, dsn, clip string) {
 
 // resumable uploads the clip with tus in several PATCHes, checks that another user
 // cannot touch the upload, and that it plays like any other.
-func resumable(t *testing.T, s stack, data, clip string) {
+func resumable(t *testing.T, s running, data, clip string) {
 	gallery := s.gallery + "/api/gallery"
 	alice, bob := mintToken(t, data, "alice"), mintToken(t, data, "bob")
 
@@ -468,7 +469,7 @@ func resumable(t *testing.T, s stack, data, clip string) {
 		if res := tus("HEAD", loc, alice, nil); res.StatusCode != 200 || res.Header.Get("Upload-Offset") != "100" {
 			t.Errorf("HEAD after complete: %d offset %q", res.StatusCode, res.Header.Get("Upload-Offset"))
 		}
-		got, err := os.ReadFile(filepath.Join(data, "objects", devBucket, "uploads", u.id, "source"))
+		got, err := os.ReadFile(filepath.Join(data, "objects", stack.DevBucket, "uploads", u.id, "source"))
 		if err != nil || !bytes.Equal(got, src) {
 			t.Errorf("the source changed after complete (%d bytes, %v)", len(got), err)
 		}
