@@ -19,8 +19,8 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
-	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/client"
+	"github.com/videoforge/videoforge/uploads/tus"
 )
 
 const aliceToken = "alice-token"

@@ -11,8 +11,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/videoforge/videoforge/catalog"
-	"github.com/videoforge/videoforge/catalog/tus"
 	"github.com/videoforge/videoforge/edge"
+	"github.com/videoforge/videoforge/uploads/tus"
 )
 
 // apiRouteKey turns a Go route (method and net/http-style pattern path) into the API
