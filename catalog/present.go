@@ -51,7 +51,7 @@ func (s *Server) present(v *videoforge.Video, viewer string) {
 		if ttl <= 0 {
 			ttl = time.Hour
 		}
-		u = base + playback.Sign(p.TokenKey, v.ID, gen, time.Now().Add(ttl)) + rel
+		u = base + playback.Sign(p.TokenKey, v.ID, gen, playback.Expiry(time.Now(), ttl)) + rel
 	}
 	v.ThumbnailURL = &u
 }

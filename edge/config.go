@@ -34,9 +34,10 @@ const (
 	DefaultMediaTimeout  = 10 * time.Minute
 	DefaultMaxConnsPerIP = 256
 	DefaultShutdownGrace = 10 * time.Second
-	// ExpiryWindow is the step to which token expiries are rounded up, so that the
-	// signed answers of an unlisted video are computed once per window, not per request.
-	ExpiryWindow = 5 * time.Minute
+	// ExpiryWindow is the step to which token expiries are rounded up
+	// (playback.Expiry), so that the signed answers of an unlisted video are computed
+	// once per window, not per request.
+	ExpiryWindow = playback.ExpiryWindow
 )
 
 // Config holds an edge's settings. The zero value of each optional field takes the

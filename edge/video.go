@@ -105,13 +105,8 @@ func relPath(prefix, name, key string) string {
 	return layout.VariantPlaylist(name)
 }
 
-// window returns the expiry of tokens signed at now: now+ttl rounded up to the next
-// ExpiryWindow boundary, in Unix seconds.
-func window(now time.Time, ttl time.Duration) int64 {
-	step := int64(ExpiryWindow / time.Second)
-	t := now.Add(ttl).Unix()
-	return (t + step - 1) / step * step
-}
+// window returns the expiry of tokens signed at now (playback.Expiry), in Unix seconds.
+func window(now time.Time, ttl time.Duration) int64 { return playback.Expiry(now, ttl).Unix() }
 
 type streamBody struct {
 	VideoID   string  `json:"videoId"`

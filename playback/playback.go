@@ -59,6 +59,20 @@ func ParseKey(s string) ([]byte, error) {
 	return key, ValidateKey(key)
 }
 
+// ExpiryWindow is the step to which token expiries are rounded up, so that the signed
+// URLs of a video are the same for everyone within a window: computed once per window
+// by the edge, and one cache key at the CDN.
+const ExpiryWindow = 5 * time.Minute
+
+// Expiry returns the expiry of tokens signed at now with life ttl: now+ttl rounded up
+// to the next ExpiryWindow boundary. Every part that signs URLs (the edge, the gallery)
+// takes it from here.
+func Expiry(now time.Time, ttl time.Duration) time.Time {
+	step := int64(ExpiryWindow / time.Second)
+	t := now.Add(ttl).Unix()
+	return time.Unix((t+step-1)/step*step, 0)
+}
+
 // PublicPath returns the path of a public video's master playlist, served without a
 // token: /videos/<id>/hls/master.m3u8.
 func PublicPath(videoID int64) string {

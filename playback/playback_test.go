@@ -136,3 +136,18 @@ func TestParseKey(t *testing.T) {
 		}
 	}
 }
+
+// TestExpiry: expiries are rounded up to the window, so that URLs signed within one
+// window are the same, and never fall short of the life asked for.
+func TestExpiry(t *testing.T) {
+	base := time.Unix(1_699_999_900, 0) // 100 s past a window boundary
+	for _, ttl := range []time.Duration{time.Second, time.Hour, time.Hour + 199*time.Second} {
+		got := playback.Expiry(base, ttl)
+		if got.Before(base.Add(ttl)) || got.Sub(base.Add(ttl)) >= playback.ExpiryWindow || got.Unix()%300 != 0 {
+			t.Errorf("ttl %v: expiry %v, from %v", ttl, got, base)
+		}
+		if later := playback.Expiry(base.Add(10*time.Second), ttl); !later.Equal(got) && ttl != time.Hour+199*time.Second {
+			t.Errorf("ttl %v: 10 s later the expiry moved from %v to %v", ttl, got, later)
+		}
+	}
+}

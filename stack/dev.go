@@ -25,6 +25,7 @@ import (
 	"github.com/videoforge/videoforge/catalog/revoke"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/pgcluster"
+	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/storage/s3gw"
@@ -138,7 +139,7 @@ func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, li
 // devRevocations is the pusher of the dev stack: no key store (its media server asks
 // the edge), so it only prunes revocations older than any token the edge signs.
 func devRevocations() revocations {
-	return revocations{pusher: revoke.Config{TokenLife: edge.DefaultTokenTTL + edge.ExpiryWindow + revocationMargin,
+	return revocations{pusher: revoke.Config{TokenLife: edge.DefaultTokenTTL + playback.ExpiryWindow + revocationMargin,
 		Interval: 5 * time.Second}}
 }
 

@@ -282,7 +282,7 @@ func (o *Options) revocations() (revocations, error) {
 		return revocations{}, err
 	}
 	return revocations{kvsARN: arn, distID: dist, pusher: revoke.Config{
-		TokenLife: o.Playback.TTL + edge.ExpiryWindow + revocationMargin,
+		TokenLife: o.Playback.TTL + playback.ExpiryWindow + revocationMargin,
 		Interval:  o.Revocation.Interval,
 	}}, nil
 }

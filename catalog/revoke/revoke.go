@@ -79,7 +79,7 @@ type Store interface {
 // shown on it.
 type Config struct {
 	// TokenLife is the longest a playback token lives: PLAYBACK_TOKEN_TTL plus the
-	// window expiries are rounded up to (edge.ExpiryWindow). Entries older than this
+	// window expiries are rounded up to (playback.ExpiryWindow). Entries older than this
 	// are removed. Required.
 	TokenLife time.Duration
 	// Interval is how often the table is read for unpushed rows (5 s).
