@@ -76,8 +76,8 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	return &DB{pool: pool}, nil
 }
 
-// Pool returns the underlying pool, for the parts (relay, edge loader) that run their
-// own queries.
+// Pool returns the underlying pool, for tests that set up rows or faults with SQL of
+// their own; every part of the system goes through the adapter's types.
 func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // Ping checks that the database answers.
