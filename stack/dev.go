@@ -14,9 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
@@ -273,10 +270,8 @@ func (s *Stack) devStorage(ctx context.Context, data string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.Client().HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(DevBucket)}); err != nil {
-		if _, err := st.Client().CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(DevBucket)}); err != nil {
-			return fmt.Errorf("embedded S3: create bucket: %w", err)
-		}
+	if err := st.EnsureBucket(ctx); err != nil {
+		return fmt.Errorf("embedded S3: %w", err)
 	}
 	s.log.Info("embedded S3 started", "endpoint", cfg.Endpoint, "folder", dir)
 	return nil

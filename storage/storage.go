@@ -122,6 +122,18 @@ func (s *Store) Client() *s3.Client { return s.s3 }
 // Bucket returns the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
 
+// EnsureBucket creates the bucket unless it exists (an S3-compatible server of the dev
+// stack or of tests; in AWS Terraform makes it).
+func (s *Store) EnsureBucket(ctx context.Context) error {
+	if _, err := s.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err == nil {
+		return nil
+	}
+	if _, err := s.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
+		return fmt.Errorf("storage: create bucket %s: %w", s.bucket, err)
+	}
+	return nil
+}
+
 // ContentType returns the media type of an object from its name.
 func ContentType(key string) string {
 	switch strings.ToLower(path.Ext(key)) {

@@ -20,9 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
@@ -412,7 +409,7 @@ func startObjectStore(t *testing.T) storage.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Client().CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(cfg.Bucket)}); err != nil {
+	if err := st.EnsureBucket(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return cfg
