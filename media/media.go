@@ -7,7 +7,6 @@ package media
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"io/fs"
@@ -20,6 +19,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/internal/fasterr"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 	"github.com/videoforge/videoforge/storage"
@@ -134,7 +134,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 	}
 	if !ctx.IsGet() && !ctx.IsHead() {
 		ctx.Response.Header.Set("Allow", "GET, HEAD")
-		fail(ctx, videoforge.Errorf(videoforge.EINVALID, "only GET and HEAD are answered"), fasthttp.StatusMethodNotAllowed)
+		fasterr.Write(ctx, videoforge.Errorf(videoforge.EINVALID, "only GET and HEAD are answered"), fasthttp.StatusMethodNotAllowed)
 		return
 	}
 	signed := strings.HasPrefix(p, "/t/")
@@ -144,43 +144,43 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		grant, err = playback.Check(s.cfg.TokenKey, p, time.Now())
 		switch {
 		case errors.Is(err, playback.ErrMalformed):
-			fail(ctx, errNotFound, 0)
+			fasterr.Write(ctx, errNotFound, 0)
 			return
 		case err != nil:
-			fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: %s", strings.TrimPrefix(err.Error(), "playback: check token: ")), 0)
+			fasterr.Write(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: %s", strings.TrimPrefix(err.Error(), "playback: check token: ")), 0)
 			return
 		}
 		p = grant.Path
 	}
 	id, rel, ok := split(p)
 	if !ok {
-		fail(ctx, errNotFound, 0)
+		fasterr.Write(ctx, errNotFound, 0)
 		return
 	}
 	acc, err := s.lookup(ctx, id)
 	if err != nil {
-		fail(ctx, err, 0)
+		fasterr.Write(ctx, err, 0)
 		return
 	}
 	if !signed && !acc.Public {
 		// The same answer as for a video that does not exist: an unsigned request
 		// must not learn that a private or unlisted video is there.
-		fail(ctx, errNotFound, 0)
+		fasterr.Write(ctx, errNotFound, 0)
 		return
 	}
 	if signed && grant.Gen < acc.TokenGen {
 		// Signed before the video's access narrowed: revoked, and answered as a
 		// token that was never good.
-		fail(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: revoked"), 0)
+		fasterr.Write(ctx, videoforge.Errorf(videoforge.EFORBIDDEN, "playback token refused: revoked"), 0)
 		return
 	}
 	key := layout.VideoPrefix(id) + rel
 	f, err := s.root.Open(key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			fail(ctx, errNotFound, 0)
+			fasterr.Write(ctx, errNotFound, 0)
 		} else {
-			fail(ctx, videoforge.Errorf(videoforge.ENOTFOUND, "not found"), 0)
+			fasterr.Write(ctx, videoforge.Errorf(videoforge.ENOTFOUND, "not found"), 0)
 			s.log.Warn("open object", "key", key, "err", err)
 		}
 		return
@@ -188,7 +188,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 	st, err := f.Stat()
 	if err != nil || st.IsDir() {
 		f.Close()
-		fail(ctx, errNotFound, 0)
+		fasterr.Write(ctx, errNotFound, 0)
 		return
 	}
 	h := &ctx.Response.Header
@@ -210,7 +210,7 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		if err != nil {
 			f.Close()
 			h.Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-			fail(ctx, videoforge.Errorf(videoforge.EINVALID, "unsatisfiable range"), fasthttp.StatusRequestedRangeNotSatisfiable)
+			fasterr.Write(ctx, videoforge.Errorf(videoforge.EINVALID, "unsatisfiable range"), fasthttp.StatusRequestedRangeNotSatisfiable)
 			return
 		}
 		start, end = int64(s0), int64(e0)
@@ -252,19 +252,4 @@ func split(p string) (int64, string, bool) {
 		}
 	}
 	return id, rel, true
-}
-
-func fail(ctx *fasthttp.RequestCtx, err error, status int) {
-	if status == 0 {
-		status = videoforge.HTTPStatus(videoforge.ErrorCode(err))
-	}
-	ctx.Response.Header.Del("Cache-Control")
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	if status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable {
-		ctx.Response.Header.Set("Retry-After", "1")
-	}
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json; charset=utf-8")
-	msg, _ := json.Marshal(videoforge.ErrorMessage(err))
-	ctx.SetBodyString(`{"error":{"code":"` + videoforge.ErrorCode(err) + `","message":` + string(msg) + `}}`)
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/internal/fasterr"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
 )
@@ -104,7 +104,7 @@ func (p *MediaPut) Expect(ctx *fasthttp.RequestCtx) int {
 		return fasthttp.StatusContinue
 	}
 	if _, status, err := p.check(ctx); err != nil {
-		fail(ctx, err, status)
+		fasterr.Write(ctx, err, status)
 		return ctx.Response.StatusCode()
 	}
 	return fasthttp.StatusContinue
@@ -190,7 +190,7 @@ func (p *MediaPut) Serve(ctx *fasthttp.RequestCtx) {
 // lingering, so that the client reads the answer rather than a connection reset.
 // broken says that the body's framing is lost, so nothing more is read as a body.
 func (p *MediaPut) refuse(ctx *fasthttp.RequestCtx, err error, status int, broken bool) {
-	fail(ctx, err, status)
+	fasterr.Write(ctx, err, status)
 	st := ctx.RequestBodyStream()
 	if st == nil {
 		return // no body, or one read whole already
@@ -265,21 +265,4 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		b.err = err
 	}
 	return n, err
-}
-
-// fail answers err as the media server answers its errors: its status (the error
-// code's when 0) and a JSON error body, never cached.
-func fail(ctx *fasthttp.RequestCtx, err error, status int) {
-	if status == 0 {
-		status = videoforge.HTTPStatus(videoforge.ErrorCode(err))
-	}
-	ctx.Response.Header.Del("Cache-Control")
-	ctx.Response.Header.Set("Cache-Control", "no-store")
-	if status == fasthttp.StatusTooManyRequests || status == fasthttp.StatusServiceUnavailable {
-		ctx.Response.Header.Set("Retry-After", "1")
-	}
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json; charset=utf-8")
-	msg, _ := json.Marshal(videoforge.ErrorMessage(err))
-	ctx.SetBodyString(`{"error":{"code":"` + videoforge.ErrorCode(err) + `","message":` + string(msg) + `}}`)
 }
