@@ -76,7 +76,7 @@ func benchEdge(ctx context.Context, sizes []int, dur time.Duration) ([]row, []st
 		if err != nil {
 			return nil, nil, err
 		}
-		cmdline := []string{"taskset", "-c", "0", vf, "edge", "-addr", addr}
+		cmdline := []string{"taskset", "-c", "0", vf, "edge", "-edge-addr", addr}
 		cmd := exec.CommandContext(ctx, cmdline[0], cmdline[1:]...)
 		cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NATS_URL=", "PLAYBACK_BASE_URL=http://"+addr,
 			"PLAYBACK_TOKEN_KEY=benchmark key of the edge, 32 bytes or more", "LOG_LEVEL=error")
