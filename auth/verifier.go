@@ -67,6 +67,14 @@ func NewVerifier(ctx context.Context, cfg Config, client *http.Client) (*Verifie
 	return v, nil
 }
 
+// TokenVerifier checks a Bearer token and returns its user: what the gallery's and the
+// edge's servers take (a *Verifier, or a stand-in in tests).
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (*User, error)
+}
+
+var _ TokenVerifier = (*Verifier)(nil)
+
 // Verify checks a compact JWT and returns its caller. Every failure is an EUNAUTHORIZED
 // *videoforge.Error with a short message safe to show, except that it is EUNAVAILABLE
 // when no keys could ever be fetched.

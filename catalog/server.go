@@ -28,22 +28,17 @@ import (
 // stripped, as API Gateway forwards them.
 const Prefix = "/api/gallery"
 
-// Route is one method and path of the gallery API, without the prefix.
-type Route struct {
-	Method, Path string
-}
-
 // Routes lists the gallery API, for documentation and for checking that the API
 // Gateway in deploy/terraform routes exactly these.
-var Routes = []Route{
-	{"GET", "/health"},
-	{"GET", "/videos"},
-	{"GET", "/videos/{id}"},
-	{"PUT", "/videos/{id}"},
-	{"DELETE", "/videos/{id}"},
-	{"POST", "/uploads"},
-	{"POST", "/uploads/{jobId}/complete"},
-	{"GET", "/jobs/{id}"},
+var Routes = []videoforge.Route{
+	{Method: "GET", Path: "/health"},
+	{Method: "GET", Path: "/videos"},
+	{Method: "GET", Path: "/videos/{id}"},
+	{Method: "PUT", Path: "/videos/{id}"},
+	{Method: "DELETE", Path: "/videos/{id}"},
+	{Method: "POST", Path: "/uploads"},
+	{Method: "POST", Path: "/uploads/{jobId}/complete"},
+	{Method: "GET", Path: "/jobs/{id}"},
 }
 
 // Config holds the gallery server's settings.
@@ -61,21 +56,16 @@ type Config struct {
 	Playback *Playback
 }
 
-// Verifier checks a Bearer token and returns its user.
-type Verifier interface {
-	Verify(ctx context.Context, token string) (*auth.User, error)
-}
-
 // Server is the gallery's HTTP server.
 type Server struct {
 	cfg      Config
 	videos   videoforge.VideoService
-	verifier Verifier
+	verifier auth.TokenVerifier
 	ready    func(context.Context) error
 	log      *slog.Logger
 
 	mux      *http.ServeMux
-	routes   map[Route]http.HandlerFunc // the API's handlers while NewServer mounts them
+	routes   map[videoforge.Route]http.HandlerFunc // the API's handlers while NewServer mounts them
 	handler  http.Handler
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
@@ -84,7 +74,7 @@ type Server struct {
 
 // NewServer builds the gallery server. ready reports whether the dependencies answer,
 // for /ready; it may be nil.
-func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, ready func(context.Context) error, log *slog.Logger) *Server {
+func NewServer(cfg Config, videos videoforge.VideoService, verifier auth.TokenVerifier, ready func(context.Context) error, log *slog.Logger) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
@@ -106,12 +96,12 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier Verifier, re
 	}, []string{"route"})
 	s.registry.MustRegister(s.requests, s.latency)
 
-	s.routes = map[Route]http.HandlerFunc{
-		{"GET", "/health"}:         s.health,
-		{"GET", "/videos"}:         s.api(s.listVideos),
-		{"GET", "/videos/{id}"}:    s.api(s.getVideo),
-		{"PUT", "/videos/{id}"}:    s.api(s.updateVideo),
-		{"DELETE", "/videos/{id}"}: s.api(s.deleteVideo),
+	s.routes = map[videoforge.Route]http.HandlerFunc{
+		{Method: "GET", Path: "/health"}:         s.health,
+		{Method: "GET", Path: "/videos"}:         s.api(s.listVideos),
+		{Method: "GET", Path: "/videos/{id}"}:    s.api(s.getVideo),
+		{Method: "PUT", Path: "/videos/{id}"}:    s.api(s.updateVideo),
+		{Method: "DELETE", Path: "/videos/{id}"}: s.api(s.deleteVideo),
 	}
 	if cfg.Uploads != nil {
 		cfg.Uploads.Mount(s)

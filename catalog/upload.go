@@ -22,16 +22,16 @@ type Uploads struct {
 }
 
 // uploadRoutes are the routes of Routes that Uploads answers.
-var uploadRoutes = []Route{
-	{"POST", "/uploads"},
-	{"POST", "/uploads/{jobId}/complete"},
-	{"GET", "/jobs/{id}"},
+var uploadRoutes = []videoforge.Route{
+	{Method: "POST", Path: "/uploads"},
+	{Method: "POST", Path: "/uploads/{jobId}/complete"},
+	{Method: "GET", Path: "/jobs/{id}"},
 }
 
 // HandleAPI answers route, one of Routes, with h as the server's own routes are
 // answered: with and without Prefix, and h's error written with its status and JSON
 // body. It is for Uploads.Mount.
-func (s *Server) HandleAPI(route Route, h func(w http.ResponseWriter, r *http.Request) error) {
+func (s *Server) HandleAPI(route videoforge.Route, h func(w http.ResponseWriter, r *http.Request) error) {
 	if s.routes == nil {
 		panic("catalog: HandleAPI is for Uploads.Mount, called from NewServer")
 	}

@@ -43,7 +43,7 @@ type Edge struct {
 	confirmQ chan int64 // ids of widening events, to be read from PostgreSQL
 	metrics  *metrics
 
-	verifier Verifier
+	verifier auth.TokenVerifier
 	media    func(ctx *fasthttp.RequestCtx) bool // the embedded media server, when set
 
 	retryAfter string // of a 429 for too many misses, in seconds
@@ -54,15 +54,10 @@ type Edge struct {
 	server     *fasthttp.Server
 }
 
-// Verifier checks a Bearer token and returns its user.
-type Verifier interface {
-	Verify(ctx context.Context, token string) (*auth.User, error)
-}
-
 // New builds an edge over the catalog database, read through cat. verifier checks
 // the tokens of private videos' owners; when nil, private videos are not found for
 // anybody. Nothing runs until Run.
-func New(cfg Config, cat videoforge.EdgeCatalog, verifier Verifier, log *slog.Logger) (*Edge, error) {
+func New(cfg Config, cat videoforge.EdgeCatalog, verifier auth.TokenVerifier, log *slog.Logger) (*Edge, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -212,7 +212,7 @@ type running struct {
 	stop func()
 }
 
-func startEdge(t *testing.T, cat videoforge.EdgeCatalog, natsURL string, verifier edge.Verifier, mod func(*edge.Config)) *running {
+func startEdge(t *testing.T, cat videoforge.EdgeCatalog, natsURL string, verifier auth.TokenVerifier, mod func(*edge.Config)) *running {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

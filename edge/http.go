@@ -17,18 +17,13 @@ import (
 // stripped, as API Gateway forwards them.
 const Prefix = "/api/stream"
 
-// Route is one method and path of the streaming API, without the prefix.
-type Route struct {
-	Method, Path string
-}
-
 // Routes lists the streaming API, for documentation and for checking that the load
 // balancer or API Gateway in deploy/terraform routes exactly these.
-var Routes = []Route{
-	{"GET", "/health"},
-	{"GET", "/{videoId}"},
-	{"GET", "/{videoId}/qualities"},
-	{"GET", "/{videoId}/thumbnail"},
+var Routes = []videoforge.Route{
+	{Method: "GET", Path: "/health"},
+	{Method: "GET", Path: "/{videoId}"},
+	{Method: "GET", Path: "/{videoId}/qualities"},
+	{Method: "GET", Path: "/{videoId}/thumbnail"},
 }
 
 // Route indexes, for per-route metrics without label look-ups on the hot path.

@@ -101,7 +101,7 @@ func (s *Stack) addEdge(ctx context.Context, ln net.Listener, cfg edge.Config, m
 	if err != nil {
 		return err
 	}
-	var verifier edge.Verifier
+	var verifier auth.TokenVerifier
 	if s.verifier != nil {
 		verifier = s.verifier
 	}

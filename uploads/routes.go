@@ -25,13 +25,13 @@ func (u *Uploads) mount(s *catalog.Server) {
 		// Gateway routes the base without one.
 		s.Handle("POST "+prefix+tus.Path+"/{$}", h)
 	}
-	s.HandleAPI(catalog.Route{Method: "POST", Path: "/uploads"}, func(w http.ResponseWriter, r *http.Request) error {
+	s.HandleAPI(videoforge.Route{Method: "POST", Path: "/uploads"}, func(w http.ResponseWriter, r *http.Request) error {
 		return u.createUpload(s, w, r)
 	})
-	s.HandleAPI(catalog.Route{Method: "POST", Path: "/uploads/{jobId}/complete"}, func(w http.ResponseWriter, r *http.Request) error {
+	s.HandleAPI(videoforge.Route{Method: "POST", Path: "/uploads/{jobId}/complete"}, func(w http.ResponseWriter, r *http.Request) error {
 		return u.completeUpload(s, w, r)
 	})
-	s.HandleAPI(catalog.Route{Method: "GET", Path: "/jobs/{id}"}, func(w http.ResponseWriter, r *http.Request) error {
+	s.HandleAPI(videoforge.Route{Method: "GET", Path: "/jobs/{id}"}, func(w http.ResponseWriter, r *http.Request) error {
 		return u.getJob(s, w, r)
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/uploads/tus"
@@ -34,7 +35,7 @@ func apiRouteKey(method, path string) string {
 
 // goRoutes lists the routes the Go services register, as API Gateway route keys: the
 // gallery's, its tus endpoint's and the edge's.
-func goRoutes(catalogRoutes []catalog.Route, edgeRoutes []edge.Route) []string {
+func goRoutes(catalogRoutes, edgeRoutes []videoforge.Route) []string {
 	var keys []string
 	for _, r := range catalogRoutes {
 		keys = append(keys, apiRouteKey(r.Method, catalog.Prefix+r.Path))
@@ -141,12 +142,12 @@ func TestAPIGatewayRoutesMatchGo(t *testing.T) {
 
 	// A route added on one side only fails the check, whichever side it is.
 	t.Run("ErrRouteOnlyInGo", func(t *testing.T) {
-		catalogRoutes := append(slices.Clone(catalog.Routes), catalog.Route{Method: "POST", Path: "/uploads"})
+		catalogRoutes := append(slices.Clone(catalog.Routes), videoforge.Route{Method: "POST", Path: "/uploads"})
 		if err := routeMismatch(goRoutes(catalogRoutes, edge.Routes), apiKeys); err == nil ||
 			!strings.Contains(err.Error(), "POST /api/gallery/uploads") {
 			t.Errorf("route added to catalog.Routes only: got %v, want a mismatch naming it", err)
 		}
-		edgeRoutes := append(slices.Clone(edge.Routes), edge.Route{Method: "GET", Path: "/{videoId}/storyboard"})
+		edgeRoutes := append(slices.Clone(edge.Routes), videoforge.Route{Method: "GET", Path: "/{videoId}/storyboard"})
 		if err := routeMismatch(goRoutes(catalog.Routes, edgeRoutes), apiKeys); err == nil ||
 			!strings.Contains(err.Error(), "GET /api/stream/{videoId}/storyboard") {
 			t.Errorf("route added to edge.Routes only: got %v, want a mismatch naming it", err)

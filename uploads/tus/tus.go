@@ -34,19 +34,14 @@ import (
 // Path is where the gallery takes tus uploads, under its prefix and without it.
 const Path = "/tus"
 
-// Route is one method and path of the tus endpoint, relative to Path.
-type Route struct {
-	Method, Path string
-}
-
 // Routes lists the tus endpoint, for mounting it and for checking that the API Gateway
 // in deploy/terraform routes exactly these: creation at Path itself, and the requests
 // on an upload, whose id may hold slashes.
-var Routes = []Route{
-	{"POST", ""},
-	{"HEAD", "/{id...}"},
-	{"PATCH", "/{id...}"},
-	{"DELETE", "/{id...}"},
+var Routes = []videoforge.Route{
+	{Method: "POST", Path: ""},
+	{Method: "HEAD", Path: "/{id...}"},
+	{Method: "PATCH", Path: "/{id...}"},
+	{Method: "DELETE", Path: "/{id...}"},
 }
 
 // Jobs is what the tus server needs of the catalog's jobs (postgres.JobService).
