@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,22 +34,31 @@ func valueOf(p any) value {
 	case *string:
 		return value{set: func(s string) error { *p = s; return nil }, get: func() string { return *p }}
 	case *bool:
-		return value{isBool: true, set: func(s string) (err error) { *p, err = strconv.ParseBool(s); return plain(err) },
+		return value{isBool: true, set: func(s string) (err error) { *p, err = strconv.ParseBool(s); return plain(err, "true or false") },
 			get: func() string { return strconv.FormatBool(*p) }}
 	case *int:
-		return value{set: func(s string) (err error) { *p, err = strconv.Atoi(strings.TrimSpace(s)); return plain(err) },
+		return value{set: func(s string) (err error) {
+			*p, err = strconv.Atoi(strings.TrimSpace(s))
+			return plain(err, "a whole number")
+		},
 			get: func() string { return strconv.Itoa(*p) }}
 	case *int64:
 		return value{set: func(s string) (err error) {
 			*p, err = strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			return plain(err)
+			return plain(err, "a whole number")
 		},
 			get: func() string { return strconv.FormatInt(*p, 10) }}
 	case *float64:
-		return value{set: func(s string) (err error) { *p, err = strconv.ParseFloat(strings.TrimSpace(s), 64); return plain(err) },
+		return value{set: func(s string) (err error) {
+			*p, err = strconv.ParseFloat(strings.TrimSpace(s), 64)
+			return plain(err, "a number")
+		},
 			get: func() string { return strconv.FormatFloat(*p, 'f', -1, 64) }}
 	case *time.Duration:
-		return value{set: func(s string) (err error) { *p, err = time.ParseDuration(strings.TrimSpace(s)); return plain(err) },
+		return value{set: func(s string) (err error) {
+			*p, err = time.ParseDuration(strings.TrimSpace(s))
+			return plain(err, "a duration such as 30s or 5m")
+		},
 			get: func() string { return p.String() }}
 	case *[]string:
 		return value{set: func(s string) error { *p = splitList(s); return nil }, get: func() string { return strings.Join(*p, ",") }}
@@ -73,12 +83,16 @@ func valueOf(p any) value {
 	panic(fmt.Sprintf("stack: no parser for %T", p))
 }
 
-// plain drops strconv's wrapping, which repeats the value.
-func plain(err error) error {
-	if ne, ok := err.(*strconv.NumError); ok {
-		return ne.Err
+// plain says what a value should have been instead of strconv's and time's wording,
+// which repeats the value.
+func plain(err error, want string) error {
+	if ne, ok := err.(*strconv.NumError); ok && ne.Err == strconv.ErrRange {
+		return errors.New("out of range")
 	}
-	return err
+	if err != nil {
+		return errors.New("want " + want)
+	}
+	return nil
 }
 
 // tokenKey is a playback signing key as configured (PLAYBACK_TOKEN_KEY): its bytes, or

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -26,25 +25,29 @@ var version = "dev"
 
 type command struct {
 	name, summary string
-	run           func(ctx context.Context, name, summary string, args []string, stdout io.Writer) error
+	// about is what -h says beyond the summary.
+	about string
+	run   func(ctx context.Context, name, about string, args []string, stdout io.Writer) error
 }
 
 func commands() []command {
 	return []command{
-		{"dev", "run every role in one process on embedded defaults (make run): PostgreSQL from DATABASE_URL\n" +
-			"when it answers, else a private cluster under the data folder; NATS from NATS_URL, else an\n" +
-			"embedded nats-server under the data folder; an embedded S3 gateway; the dev token issuer", runStack},
-		{"catalog", "serve the gallery API (/api/gallery) on PostgreSQL, with the relay in-process when NATS_URL is set", runStack},
-		{"edge", "serve the streaming API (/api/stream) from memory, kept current by the CATALOG stream and PostgreSQL", runStack},
-		{"relay", "publish the catalog's outbox to NATS JetStream (stream CATALOG) in commit order, and push\n" +
-			"playback-token revocations to CloudFront's KeyValueStore (REVOCATION_KVS_ARN); run as many as\n" +
-			"you like: one publishes, the others stand by", runStack},
-		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards (jobs from SQS when\n" +
-			"SQS_QUEUE_URL is set, else the JetStream work queue at NATS_URL)", runStack},
-		{"migrate", "apply the database migrations", runMigrate},
-		{"token", "print a token that the dev stack accepts", runToken},
-		{"upload", "upload a video file and wait until it plays", runUpload},
-		{"version", "print the version", func(_ context.Context, _, _ string, _ []string, w io.Writer) error {
+		{"dev", "run every role in one process on embedded defaults (make run)",
+			"PostgreSQL from DATABASE_URL when it answers, else a private cluster under the data folder; NATS from\n" +
+				"NATS_URL, else an embedded nats-server under the data folder; an embedded S3 gateway; the dev token issuer.", runStack},
+		{"catalog", "serve the gallery API", "Serves /api/gallery on PostgreSQL, with the upload routes when S3_BUCKET_NAME is set and the\n" +
+			"relay in-process when NATS_URL is set.", runStack},
+		{"edge", "serve the streaming API from memory", "Serves /api/stream from memory, kept current by the CATALOG stream and PostgreSQL.", runStack},
+		{"relay", "publish the catalog's outbox to NATS JetStream", "Publishes the outbox to the CATALOG stream in commit order, and pushes playback-token\n" +
+			"revocations to CloudFront's KeyValueStore (REVOCATION_KVS_ARN). Run as many as you like: one\n" +
+			"publishes, the others stand by and take over when it stops.", runStack},
+		{"transcoder", "encode uploads into HLS ladders, thumbnails and storyboards", "Takes jobs from SQS when SQS_QUEUE_URL is set, else from the JetStream work queue at NATS_URL,\n" +
+			"encodes each upload with ffmpeg, stores the results in S3 and commits them to the catalog.", runStack},
+		{"migrate", "apply the database migrations", "Applies the embedded migrations to DB_SCHEMA and prints its version.", runMigrate},
+		{"token", "print a token that the dev stack accepts", "Prints a Bearer token signed by the dev stack's key, for curl and tests.", runToken},
+		{"upload", "upload a video file and wait until it plays", "Uploads a file through the gallery API, shows the upload's and the job's progress (from the JOBS\n" +
+			"events on NATS, or by asking the gallery), and prints the stream URL when it is ready.", runUpload},
+		{"version", "print the version", "", func(_ context.Context, _, _ string, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "videoforge", version)
 			return err
 		}},
@@ -71,7 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
-			if err := c.run(ctx, c.name, c.summary, args[1:], stdout); err != nil {
+			if err := c.run(ctx, c.name, c.about, args[1:], stdout); err != nil {
 				return fmt.Errorf("%s: %w", c.name, err)
 			}
 			return nil
@@ -84,8 +87,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 func usage(w io.Writer) error {
 	fmt.Fprintln(w, "usage: videoforge <command> [flags]\n\ncommands:")
 	for _, c := range commands() {
-		summary, _, _ := strings.Cut(c.summary, "\n")
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, summary)
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "  help       show this list\n\nRun 'videoforge <command> -h' for a command's flags.")
 	return nil
