@@ -28,8 +28,11 @@ type Job struct {
 	Error     *string   `json:"error"`    // why it failed
 	SourceKey string    `json:"-"`
 	Attempts  int       `json:"attempts"`
-	CreatedAt time.Time `json:"createdAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	// RenditionsDone counts the renditions of the video's ladder committed so far:
+	// its video plays as soon as there is one, and the others join as they land.
+	RenditionsDone int       `json:"renditionsDone"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
 // JobMessage is the body of a job queue message: which job, for which video, from which
@@ -44,14 +47,15 @@ type JobMessage struct {
 	HandBack  int64  `json:"handBack,omitempty"` // the attempt that handed the job back at shutdown
 }
 
-// JobResult is what a finished job commits to the catalog.
+// JobResult is what a job commits to the catalog: everything when it completes, or the
+// renditions finished so far when it publishes them early (PublishRenditions).
 type JobResult struct {
 	Duration     float64 // seconds
 	Resolution   string  // the source's, e.g. "1920x1080"
 	VideoCodec   string  // the source's, e.g. "h264"
 	AudioCodec   string  // the source's; "" without audio
 	FileSize     int64   // bytes of the source
-	ThumbnailURL string  // object key of the thumbnail
+	ThumbnailURL string  // object key of the thumbnail; "" in an early publish keeps the stored one
 	S3Key        string  // the attempt's folder, videos/<id>/a<token>, without the slash
 	Renditions   []Rendition
 }
@@ -105,7 +109,8 @@ var ErrJobHeld = &Error{Code: ECONFLICT, Message: "a live attempt holds the job"
 type JobService interface {
 	// StartJob takes a queued job (or one whose last attempt's lease ran out) for a
 	// new attempt held for lease, marks it and its video processing and returns the
-	// attempt. It returns nil and no error when there is nothing to do: the job is
+	// attempt; a video that plays already (ready with the renditions an earlier
+	// attempt published) stays ready while the new attempt works. It returns nil and no error when there is nothing to do: the job is
 	// completed, failed, not queued yet, or its video was deleted (the job is then
 	// marked failed). While another attempt's lease is alive it is ECONFLICT.
 	StartJob(ctx context.Context, jobID, videoID int64, lease time.Duration) (*Attempt, error)
@@ -114,18 +119,29 @@ type JobService interface {
 	UpdateJobProgress(ctx context.Context, a *Attempt, progress float64, lease time.Duration) error
 	// CompleteJob commits the attempt's results in one transaction: the video becomes
 	// ready with its metadata and renditions (the attempt's folder), its version
-	// grows, its catalog event is written, and the job is completed. Called again
+	// grows, its catalog event is written, its ladder is complete (LadderComplete),
+	// and the job is completed with RenditionsDone = len(r.Renditions). Called again
 	// for an attempt whose commit landed, it returns the video as it is.
 	CompleteJob(ctx context.Context, a *Attempt, r JobResult) (*Video, error)
+	// PublishRenditions commits the renditions an attempt has finished so far, before its job
+	// completes: the video becomes ready (playable) with them, its folder (S3Key) and
+	// metadata from r, LadderComplete false; its version grows and its updated event is written;
+	// the job stays processing with RenditionsDone = len(r.Renditions). Fenced by the attempt's
+	// token like CompleteJob (a superseded attempt gets ECONFLICT, a deleted video ENOTFOUND).
+	// Calling it again with more renditions replaces the set; with the set it has
+	// already, it changes nothing. Without a rendition it is EINVALID.
+	PublishRenditions(ctx context.Context, a *Attempt, r JobResult) (*Video, error)
 	// RetryJob records a failure of the work itself: the job is queued again for
 	// another attempt, or, with maxFailures reached, failed with the reason (and its
-	// video). It reports whether the job failed for good.
+	// video, as FailJob does). It reports whether the job failed for good.
 	RetryJob(ctx context.Context, a *Attempt, reason string, maxFailures int) (failed bool, err error)
 	// ReleaseJob hands the attempt's job back without counting a failure (a worker
 	// shutting down): queued again, its lease ended.
 	ReleaseJob(ctx context.Context, a *Attempt) error
 	// FailJob marks the job and its video failed with the reason: the attempt's job
-	// when a is not nil, otherwise the job jobID. It is ECONFLICT for a completed
+	// when a is not nil, otherwise the job jobID. A video that plays (ready with the
+	// renditions an attempt published) stays ready with them, its ladder not
+	// complete; only the job fails. It is ECONFLICT for a completed
 	// job, a superseded attempt, or (a nil) a job a live attempt holds; a job failed
 	// already is left as it is.
 	FailJob(ctx context.Context, jobID, videoID int64, a *Attempt, reason string) error

@@ -59,6 +59,13 @@ type Video struct {
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
 
+	// LadderComplete tells whether a ready video has every rendition of its ladder:
+	// false while its job still makes more (the ones it has already play, and the
+	// others join as they land), and for good if that job then failed; true once
+	// every rendition is done. A video that is not ready has no ladder yet, and its
+	// LadderComplete is true.
+	LadderComplete bool `json:"ladderComplete"`
+
 	// ShareKey is the unguessable key an unlisted video is read and streamed by
 	// (?key=…). Only its owner's answers carry it, never an event.
 	ShareKey string `json:"shareKey,omitempty"`
@@ -98,6 +105,9 @@ type EventVideo struct {
 	Views        int64      `json:"views"`
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
+	// LadderComplete is Video.LadderComplete; nil in a trimmed body, which does not
+	// carry it.
+	LadderComplete *bool `json:"ladderComplete,omitempty"`
 	// S3Key is the folder of the video's current objects (Video.S3Key).
 	S3Key string `json:"s3Key,omitempty"`
 	// Renditions are the ladder's variants.
@@ -112,11 +122,12 @@ type EventVideo struct {
 
 // EventBody is all of v as an event carries it, with nothing trimmed.
 func (v *Video) EventBody() *EventVideo {
+	complete := v.LadderComplete
 	return &EventVideo{ID: v.ID, UserID: v.UserID, JobID: v.JobID, Title: v.Title, Description: v.Description,
 		Visibility: v.Visibility, Status: v.Status, Duration: v.Duration, Resolution: v.Resolution,
 		VideoCodec: v.VideoCodec, AudioCodec: v.AudioCodec, FileSize: v.FileSize, ThumbnailURL: v.ThumbnailURL,
-		Views: v.Views, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, S3Key: v.S3Key, Renditions: v.Renditions,
-		TokenGen: v.TokenGen}
+		Views: v.Views, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, LadderComplete: &complete, S3Key: v.S3Key,
+		Renditions: v.Renditions, TokenGen: v.TokenGen}
 }
 
 // EventVideoOf is what an event of type typ may carry of v. An event of a video that is

@@ -202,8 +202,8 @@ func TestGetVideo(t *testing.T) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	want := []string{"audioCodec", "createdAt", "description", "duration", "fileSize", "id", "jobId", "resolution",
-		"status", "thumbnailUrl", "title", "updatedAt", "userId", "videoCodec", "views", "visibility"}
+	want := []string{"audioCodec", "createdAt", "description", "duration", "fileSize", "id", "jobId", "ladderComplete",
+		"resolution", "status", "thumbnailUrl", "title", "updatedAt", "userId", "videoCodec", "views", "visibility"}
 	if !slices.Equal(keys, want) {
 		t.Errorf("video fields %v, want %v", keys, want)
 	}
@@ -253,6 +253,66 @@ func TestGetVideo(t *testing.T) {
 				t.Errorf("share key %q shown (owner asking: %v)", v.ShareKey, owner)
 			}
 		})
+	}
+}
+
+// TestGetVideoPlayableEarly: a video whose first renditions are published is ready,
+// its ladder not complete, in the gallery's answers, and complete once its job is.
+func TestGetVideoPlayableEarly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	js := postgres.NewJobService(e.db)
+	j := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/1/source"}
+	if err := js.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	v := &videoforge.Video{UserID: "alice", JobID: &j.ID, Title: "early", Visibility: public,
+		Status: videoforge.StatusUploaded, S3Key: "uploads/1/source"}
+	if err := e.videos.CreateVideo(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	a, err := js.StartJob(ctx, j.ID, v.ID, time.Minute)
+	if err != nil || a == nil {
+		t.Fatalf("StartJob: %v %v", a, err)
+	}
+	f := a.Folder()
+	res := videoforge.JobResult{Duration: 3.5, Resolution: "1920x1080", VideoCodec: "h264", FileSize: 12345,
+		S3Key: strings.TrimSuffix(f, "/"), Renditions: []videoforge.Rendition{
+			{Name: "720p", Width: 1280, Height: 720, Bandwidth: 3000000, Playlist: f + "hls/720p/index.m3u8"},
+			{Name: "360p", Width: 640, Height: 360, Bandwidth: 900000, Playlist: f + "hls/360p/index.m3u8"}}}
+	first := res
+	first.Renditions = res.Renditions[:1]
+	if _, err := js.PublishRenditions(ctx, a, first); err != nil {
+		t.Fatal(err)
+	}
+	get := func() map[string]any {
+		t.Helper()
+		r := e.do("GET", fmt.Sprintf("/api/gallery/videos/%d", v.ID), "", nil)
+		if r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.body)
+		}
+		var got map[string]any
+		r.decode(t, &got)
+		return got
+	}
+	if got := get(); got["status"] != "ready" || got["ladderComplete"] != false {
+		t.Errorf("a video playing its first rendition: %v", got)
+	}
+	// Anonymous listings show it: it plays.
+	var l struct{ Videos []map[string]any }
+	if r := e.do("GET", "/api/gallery/videos", "", nil); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	} else {
+		r.decode(t, &l)
+	}
+	if len(l.Videos) != 1 || l.Videos[0]["ladderComplete"] != false {
+		t.Errorf("listing %v", l.Videos)
+	}
+	if _, err := js.CompleteJob(ctx, a, res); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(); got["status"] != "ready" || got["ladderComplete"] != true {
+		t.Errorf("a video whose job completed: %v", got)
 	}
 }
 

@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -108,8 +110,10 @@ func (s *JobService) StartJob(ctx context.Context, jobID, videoID int64, lease t
 			jobID, seconds(lease)).Scan(&token); err != nil {
 			return err
 		}
+		// A video that plays (ready with the renditions an earlier attempt published)
+		// stays ready while this attempt works.
 		v, err := scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'processing', version = version + 1,
-			updated_at = now() WHERE id = $1 AND status <> 'processing' RETURNING `+videoColumns, videoID))
+			updated_at = now() WHERE id = $1 AND status NOT IN ('processing', 'ready') RETURNING `+videoColumns, videoID))
 		if err == nil {
 			if err := loadRenditions(ctx, tx, v); err != nil {
 				return err
@@ -157,12 +161,32 @@ func (s *JobService) UpdateJobProgress(ctx context.Context, a *videoforge.Attemp
 }
 
 // CompleteJob commits an attempt's results: the video ready with its metadata and
-// ladder in the attempt's folder, its version one more, its updated event in the
-// outbox, the job completed. Only the current attempt may commit; a repeated call
+// its whole ladder in the attempt's folder, its version one more, its updated event in
+// the outbox, the job completed. Only the current attempt may commit; a repeated call
 // of the attempt that committed returns the video as it is.
 func (s *JobService) CompleteJob(ctx context.Context, a *videoforge.Attempt, r videoforge.JobResult) (*videoforge.Video, error) {
+	return s.commit(ctx, "complete job", a, r, true)
+}
+
+// PublishRenditions commits the renditions the attempt has finished so far: the video
+// ready with them (playable) and its ladder not complete, its version one more, its
+// updated event in the outbox; the job stays processing, counting them. A repeated
+// call with what is committed already changes nothing and returns the video as it is.
+// Without a rendition there is nothing to play: EINVALID.
+func (s *JobService) PublishRenditions(ctx context.Context, a *videoforge.Attempt, r videoforge.JobResult) (*videoforge.Video, error) {
+	if len(r.Renditions) == 0 {
+		return nil, videoforge.Errorf(videoforge.EINVALID, "attempt %d of job %d publishes no rendition", a.Token, a.JobID)
+	}
+	return s.commit(ctx, "publish renditions of job", a, r, false)
+}
+
+// commit is CompleteJob (complete) and PublishRenditions: it locks the job and its
+// video, checks that a holds the job, makes the video ready with r's metadata, folder
+// and renditions (replacing the ones it had) and its ladder complete or not, writes
+// its updated event, and completes the job or records how many renditions are done.
+func (s *JobService) commit(ctx context.Context, op string, a *videoforge.Attempt, r videoforge.JobResult, complete bool) (*videoforge.Video, error) {
 	var v *videoforge.Video
-	err := s.inTx(ctx, "complete job "+strconv.FormatInt(a.JobID, 10), func(tx pgx.Tx) error {
+	err := s.inTx(ctx, op+" "+strconv.FormatInt(a.JobID, 10), func(tx pgx.Tx) error {
 		j, err := lockJob(ctx, tx, a.JobID)
 		if err != nil {
 			return err
@@ -170,25 +194,30 @@ func (s *JobService) CompleteJob(ctx context.Context, a *videoforge.Attempt, r v
 		if err := lockJobVideo(ctx, tx, a.JobID, a.VideoID); err != nil {
 			return err
 		}
-		if j.status == videoforge.JobCompleted && j.attempts == a.Token {
-			v, err = scanVideo(tx.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, a.VideoID))
-			if err != nil {
-				return err
-			}
-			return loadRenditions(ctx, tx, v)
+		if complete && j.status == videoforge.JobCompleted && j.attempts == a.Token {
+			v, err = readVideo(ctx, tx, a.VideoID)
+			return err
 		}
 		if err := j.current(a); err != nil {
 			return err
+		}
+		if !complete {
+			if v, err = readVideo(ctx, tx, a.VideoID); err != nil {
+				return err
+			}
+			if published(v, r) {
+				return nil
+			}
 		}
 		var audio *string
 		if r.AudioCodec != "" {
 			audio = &r.AudioCodec
 		}
 		v, err = scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'ready', duration = $2, resolution = $3,
-				video_codec = $4, audio_codec = $5, file_size = $6, thumbnail_url = $7,
-				s3_key = coalesce(nullif($8, ''), s3_key), version = version + 1, updated_at = now()
+				video_codec = $4, audio_codec = $5, file_size = $6, thumbnail_url = coalesce(nullif($7, ''), thumbnail_url),
+				s3_key = coalesce(nullif($8, ''), s3_key), ladder_complete = $9, version = version + 1, updated_at = now()
 			WHERE id = $1 RETURNING `+videoColumns,
-			a.VideoID, r.Duration, r.Resolution, r.VideoCodec, audio, r.FileSize, r.ThumbnailURL, r.S3Key))
+			a.VideoID, r.Duration, r.Resolution, r.VideoCodec, audio, r.FileSize, r.ThumbnailURL, r.S3Key, complete))
 		if err != nil {
 			return err
 		}
@@ -204,14 +233,50 @@ func (s *JobService) CompleteJob(ctx context.Context, a *videoforge.Attempt, r v
 		if err := writeEvent(ctx, tx, videoforge.EventUpdated, v); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'completed', progress = 100, error = NULL, lease_until = NULL,
-			updated_at = now() WHERE id = $1`, a.JobID)
+		if complete {
+			_, err = tx.Exec(ctx, `UPDATE jobs SET status = 'completed', progress = 100, error = NULL, lease_until = NULL,
+				renditions_done = $2, updated_at = now() WHERE id = $1`, a.JobID, len(r.Renditions))
+		} else {
+			_, err = tx.Exec(ctx, `UPDATE jobs SET renditions_done = $2, updated_at = now() WHERE id = $1`,
+				a.JobID, len(r.Renditions))
+		}
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// readVideo reads the video's row and renditions.
+func readVideo(ctx context.Context, tx pgx.Tx, id int64) (*videoforge.Video, error) {
+	v, err := scanVideo(tx.QueryRow(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = $1`, id))
+	if err != nil {
+		return nil, err
+	}
+	return v, loadRenditions(ctx, tx, v)
+}
+
+// published reports whether v is ready with r's renditions, folder and metadata
+// already, its ladder not complete: what an early publish of r would make it.
+func published(v *videoforge.Video, r videoforge.JobResult) bool {
+	same := func(p *string, s string) bool { return p != nil && *p == s }
+	switch {
+	case v.Status != videoforge.StatusReady || v.LadderComplete:
+		return false
+	case r.S3Key != "" && v.S3Key != r.S3Key, r.ThumbnailURL != "" && !same(v.ThumbnailURL, r.ThumbnailURL):
+		return false
+	case v.Duration == nil || *v.Duration != r.Duration || !same(v.Resolution, r.Resolution) ||
+		!same(v.VideoCodec, r.VideoCodec) || v.FileSize == nil || *v.FileSize != r.FileSize:
+		return false
+	case (v.AudioCodec == nil) != (r.AudioCodec == "") || r.AudioCodec != "" && *v.AudioCodec != r.AudioCodec:
+		return false
+	}
+	want := slices.Clone(r.Renditions)
+	slices.SortFunc(want, func(x, y videoforge.Rendition) int {
+		return cmp.Or(cmp.Compare(y.Height, x.Height), cmp.Compare(x.Name, y.Name))
+	})
+	return slices.Equal(v.Renditions, want)
 }
 
 // RetryJob counts a failure of the work and queues the job again, or fails it.
@@ -248,7 +313,8 @@ func (s *JobService) ReleaseJob(ctx context.Context, a *videoforge.Attempt) erro
 	return translate("release job", err)
 }
 
-// FailJob marks the job failed with the reason and its video failed (with its event):
+// FailJob marks the job failed with the reason and its video failed (with its event;
+// a video that plays stays ready, see failLocked):
 // the attempt's job when a is set, otherwise any job not failed already. A completed
 // job, or one held by a live attempt (when a is nil), is ECONFLICT.
 func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, a *videoforge.Attempt, reason string) error {
@@ -279,14 +345,16 @@ func (s *JobService) FailJob(ctx context.Context, jobID, videoID int64, a *video
 }
 
 // failLocked marks the locked job failed and its video failed, with its event; a
-// deleted video leaves the reason on the job alone.
+// deleted video leaves the reason on the job alone, and a video that plays (ready with
+// the renditions an attempt published) stays ready with them, its ladder not complete,
+// unchanged and without an event.
 func failLocked(ctx context.Context, tx pgx.Tx, jobID, videoID int64, reason string) error {
 	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'failed', error = $2, lease_until = NULL, updated_at = now()
 		WHERE id = $1`, jobID, reason); err != nil {
 		return err
 	}
 	v, err := scanVideo(tx.QueryRow(ctx, `UPDATE videos SET status = 'failed', version = version + 1,
-		updated_at = now() WHERE id = $1 AND job_id = $2 RETURNING `+videoColumns, videoID, jobID))
+		updated_at = now() WHERE id = $1 AND job_id = $2 AND status <> 'ready' RETURNING `+videoColumns, videoID, jobID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	} else if err != nil {
@@ -312,8 +380,10 @@ func (s *JobService) CreateJob(ctx context.Context, j *videoforge.Job) error {
 func (s *JobService) FindJobByID(ctx context.Context, id int64) (*videoforge.Job, error) {
 	var j videoforge.Job
 	var src *string
-	err := s.db.pool.QueryRow(ctx, `SELECT id, user_id, status, progress, error, source_key, attempts, created_at, updated_at
-		FROM jobs WHERE id = $1`, id).Scan(&j.ID, &j.UserID, &j.Status, &j.Progress, &j.Error, &src, &j.Attempts, &j.CreatedAt, &j.UpdatedAt)
+	err := s.db.pool.QueryRow(ctx, `SELECT id, user_id, status, progress, error, source_key, attempts, renditions_done,
+			created_at, updated_at
+		FROM jobs WHERE id = $1`, id).Scan(&j.ID, &j.UserID, &j.Status, &j.Progress, &j.Error, &src, &j.Attempts,
+		&j.RenditionsDone, &j.CreatedAt, &j.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, videoforge.Errorf(videoforge.ENOTFOUND, "job %d not found", id)
 	} else if err != nil {

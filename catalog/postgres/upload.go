@@ -34,8 +34,9 @@ func (s *JobService) CreateUpload(ctx context.Context, v *videoforge.Video) (*vi
 		}
 		v.JobID, v.S3Key = &j.ID, j.SourceKey
 		err = tx.QueryRow(ctx, `INSERT INTO videos (user_id, job_id, title, description, s3_key, visibility, status)
-			VALUES ($1, $2, $3, $4, $5, $6, 'uploaded') RETURNING id, version, created_at, updated_at, share_key`,
-			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.ShareKey)
+			VALUES ($1, $2, $3, $4, $5, $6, 'uploaded') RETURNING id, version, created_at, updated_at, share_key, ladder_complete`,
+			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt,
+			&v.ShareKey, &v.LadderComplete)
 		if err != nil {
 			return err
 		}
@@ -47,12 +48,12 @@ func (s *JobService) CreateUpload(ctx context.Context, v *videoforge.Video) (*vi
 	return j, nil
 }
 
-const jobColumns = `id, user_id, status, progress, error, coalesce(source_key, ''), attempts, created_at, updated_at,
-	(SELECT v.id FROM videos v WHERE v.job_id = jobs.id ORDER BY v.id LIMIT 1)`
+const jobColumns = `id, user_id, status, progress, error, coalesce(source_key, ''), attempts, renditions_done,
+	created_at, updated_at, (SELECT v.id FROM videos v WHERE v.job_id = jobs.id ORDER BY v.id LIMIT 1)`
 
 func scanJob(row pgx.Row) (*videoforge.JobView, error) {
 	var j videoforge.JobView
-	err := row.Scan(&j.ID, &j.UserID, &j.Status, &j.Progress, &j.Error, &j.SourceKey, &j.Attempts, &j.CreatedAt, &j.UpdatedAt, &j.VideoID)
+	err := row.Scan(&j.ID, &j.UserID, &j.Status, &j.Progress, &j.Error, &j.SourceKey, &j.Attempts, &j.RenditionsDone, &j.CreatedAt, &j.UpdatedAt, &j.VideoID)
 	if err != nil {
 		return nil, err
 	}

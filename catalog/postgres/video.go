@@ -29,7 +29,7 @@ func NewVideoService(db *DB) *VideoService {
 
 const videoColumns = `id, user_id, job_id, title, description, s3_key, visibility, status, duration,
 	resolution, video_codec, audio_codec, file_size, thumbnail_url, views, version, created_at, updated_at,
-	token_gen, share_key`
+	token_gen, share_key, ladder_complete`
 
 // listed is the condition of the videos everybody may see in listings.
 const listed = `visibility = 'public' AND status = 'ready'`
@@ -38,7 +38,7 @@ func scanVideo(row pgx.Row) (*videoforge.Video, error) {
 	var v videoforge.Video
 	err := row.Scan(&v.ID, &v.UserID, &v.JobID, &v.Title, &v.Description, &v.S3Key, &v.Visibility, &v.Status,
 		&v.Duration, &v.Resolution, &v.VideoCodec, &v.AudioCodec, &v.FileSize, &v.ThumbnailURL, &v.Views,
-		&v.Version, &v.CreatedAt, &v.UpdatedAt, &v.TokenGen, &v.ShareKey)
+		&v.Version, &v.CreatedAt, &v.UpdatedAt, &v.TokenGen, &v.ShareKey, &v.LadderComplete)
 	if err != nil {
 		return nil, err
 	}
@@ -238,10 +238,10 @@ func (s *VideoService) CreateVideo(ctx context.Context, v *videoforge.Video) err
 		err := tx.QueryRow(ctx, `INSERT INTO videos (user_id, job_id, title, description, s3_key, visibility,
 			status, duration, resolution, video_codec, audio_codec, file_size, thumbnail_url, views)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-			RETURNING id, version, created_at, updated_at, share_key`,
+			RETURNING id, version, created_at, updated_at, share_key, ladder_complete`,
 			v.UserID, v.JobID, v.Title, v.Description, v.S3Key, v.Visibility, v.Status, v.Duration,
 			v.Resolution, v.VideoCodec, v.AudioCodec, v.FileSize, v.ThumbnailURL, v.Views,
-		).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.ShareKey)
+		).Scan(&v.ID, &v.Version, &v.CreatedAt, &v.UpdatedAt, &v.ShareKey, &v.LadderComplete)
 		if err != nil {
 			return err
 		}
