@@ -110,6 +110,7 @@ var settings = []setting{
 	{env: "TRANSCODER_AUDIO_BITRATE", flag: "audio-bitrate", doc: "AAC bitrate of every variant", field: func(o *Options) any { return &bitrate{&o.Transcoder.FFmpeg.AudioBitrate} }},
 	{env: "TRANSCODER_MAX_DURATION", flag: "max-duration", doc: "longest source accepted", field: func(o *Options) any { return &o.Transcoder.Limits.MaxDuration }},
 	{env: "TRANSCODER_MAX_SIZE", flag: "max-size", doc: "largest source accepted, in bytes", field: func(o *Options) any { return &o.Transcoder.Limits.MaxSize }},
+	{env: "TRANSCODER_PUBLISH_EARLY", flag: "publish-early", doc: "publish a stream copy of a source browsers already play (H.264, AAC) at once, before its ladder is done", field: func(o *Options) any { return &o.Transcoder.PublishEarly }},
 	{env: "TRANSCODER_METRICS_ADDR", flag: "transcoder-metrics-addr", doc: "address the transcoder serves Prometheus metrics on (/metrics); empty serves none", field: func(o *Options) any { return &o.TranscoderMetricsAddr }},
 
 	// The dev stack and the clients (upload, token)
@@ -137,7 +138,7 @@ var (
 	uploadSettings  = []string{"UPLOAD_MAX_SIZE", "UPLOAD_TYPES", "UPLOAD_URL_TTL"}
 	bucketSettings  = []string{"S3_BUCKET_NAME", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "SQS_QUEUE_URL", "SQS_ENDPOINT"}
 	edgeSettings    = []string{"EDGE_STALENESS", "EDGE_CORS_ORIGINS", "EDGE_READ_TIMEOUT", "EDGE_WRITE_TIMEOUT", "EDGE_IDLE_TIMEOUT", "EDGE_MAX_CONNS_PER_IP", "EDGE_TRUSTED_PROXIES", "EDGE_MISS_RATE", "EDGE_MISS_BURST", "EDGE_NEGATIVE_ENTRIES", "EDGE_TOMBSTONE_RETENTION"}
-	encodeSettings  = []string{"TRANSCODER_MAX_ATTEMPTS", "TRANSCODER_MAX_RECEIVES", "TRANSCODER_VISIBILITY", "TRANSCODER_SHUTDOWN_GRACE", "TRANSCODER_WORK_DIR", "TRANSCODER_LADDER", "TRANSCODER_PRESET", "TRANSCODER_MAX_FPS", "TRANSCODER_SEGMENT", "TRANSCODER_AUDIO_BITRATE", "TRANSCODER_MAX_DURATION", "TRANSCODER_MAX_SIZE"}
+	encodeSettings  = []string{"TRANSCODER_MAX_ATTEMPTS", "TRANSCODER_MAX_RECEIVES", "TRANSCODER_VISIBILITY", "TRANSCODER_SHUTDOWN_GRACE", "TRANSCODER_WORK_DIR", "TRANSCODER_LADDER", "TRANSCODER_PRESET", "TRANSCODER_MAX_FPS", "TRANSCODER_SEGMENT", "TRANSCODER_AUDIO_BITRATE", "TRANSCODER_MAX_DURATION", "TRANSCODER_MAX_SIZE", "TRANSCODER_PUBLISH_EARLY"}
 	commandSettings = map[string][][]string{
 		"dev": {{"VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
 			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS"}, uploadSettings},

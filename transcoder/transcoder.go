@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,10 +48,14 @@ type Config struct {
 	ShutdownGrace    time.Duration // how long in-flight jobs may go on after shutdown begins
 	ProgressInterval time.Duration // at most one progress event and database update per interval
 	WorkDir          string        // where jobs keep their files; os.TempDir() when empty
-	Limits           ffmpeg.Limits
-	FFmpeg           ffmpeg.Config
-	Bin              ffmpeg.Binaries
-	Metrics          prometheus.Registerer // where the metrics are registered; nil: nowhere
+	// PublishEarly makes a video playable before its ladder is done: a source whose
+	// video browsers already play is stream-copied into a rendition and published at
+	// once (ffmpeg.StreamCopy), the ladder after it.
+	PublishEarly bool
+	Limits       ffmpeg.Limits
+	FFmpeg       ffmpeg.Config
+	Bin          ffmpeg.Binaries
+	Metrics      prometheus.Registerer // where the metrics are registered; nil: nowhere
 }
 
 // DefaultConfig returns the configuration used unless told otherwise.
@@ -64,6 +69,7 @@ func DefaultConfig() Config {
 		OutageBackoff:    5 * time.Second,
 		ShutdownGrace:    30 * time.Second,
 		ProgressInterval: time.Second,
+		PublishEarly:     true,
 		Limits:           ffmpeg.Limits{MaxDuration: 4 * time.Hour, MaxSize: 20 << 30, MaxPixels: 4096 * 2304},
 		FFmpeg:           ffmpeg.DefaultConfig(),
 	}
@@ -210,6 +216,12 @@ type job struct {
 	log     atomic.Pointer[slog.Logger] // gains the attempt once started; the heartbeat reads it too
 	attempt atomic.Pointer[videoforge.Attempt]
 	cancel  context.CancelCauseFunc
+	// published: the attempt published renditions, so its folder is the video's now
+	// (the next attempt's commit removes it), not the attempt's to take back.
+	published atomic.Bool
+	// dropAfterCommit is a folder of a published rendition the commit leaves out (a
+	// stream copy that served until the ladder was done), removed once it landed.
+	dropAfterCommit string
 }
 
 func (j *job) logger() *slog.Logger { return j.log.Load() }
@@ -311,7 +323,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	cause := context.Cause(jctx)
 	remove := func() {
 		if !inDoubt {
-			t.removeFolder(j.logger(), a)
+			t.removeOwn(j, a)
 		}
 	}
 	switch {
@@ -323,15 +335,18 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		t.publish(msg, videoforge.JobEventCompleted, 100, int(a.Token), "")
 		j.logger().Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
 		t.removeEarlierAttempts(j.logger(), a)
+		t.dropUnlisted(j)
 	case errors.Is(cause, errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeDropped)
 		j.logger().Info("video deleted during the job; dropping it")
+		j.published.Store(false) // nothing plays from the folder any more
 		remove()
 		t.ack(j.logger(), d)
 	case errors.Is(cause, errSuperseded) || videoforge.ErrorCode(err) == videoforge.ECONFLICT:
 		// Whoever holds the job now holds its message too (or its own copy); this
 		// attempt only takes back what it wrote.
 		j.logger().Warn("a newer attempt holds the job; this one stops", "err", err)
+		t.unpublishIfReplaced(j, a)
 		remove()
 		t.m.outcome(outcomeSuperseded) // counted once its folder is gone
 	case errors.Is(cause, errShutdown):
@@ -343,7 +358,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		t.m.outcome(outcomeFailed)
 		reason := videoforge.ErrorMessage(err)
 		j.logger().Info("job failed", "reason", reason)
-		t.removeFolder(j.logger(), a)
+		t.removeOwn(j, a)
 		t.fail(j, a, reason)
 	default:
 		t.failed(ctx, j, a, err)
@@ -459,7 +474,7 @@ func outageCtx() (context.Context, context.CancelFunc) {
 // failed counts a failure of the work: another attempt later, or, with the job's
 // attempts used up, the job failed and the message gone.
 func (t *Transcoder) failed(ctx context.Context, j *job, a *videoforge.Attempt, err error) {
-	t.removeFolder(j.logger(), a)
+	t.removeOwn(j, a)
 	reason := fmt.Sprintf("gave up after %d attempts: %s", a.Failures+1, errorText(err))
 	bctx, cancel := outageCtx()
 	defer cancel()
@@ -538,6 +553,37 @@ func errorText(err error) string {
 	return truncate(err.Error(), 500)
 }
 
+// jobFinder is a job store that reads a job whoever owns it (postgres.JobService).
+type jobFinder interface {
+	FindJobByID(ctx context.Context, id int64) (*videoforge.Job, error)
+}
+
+// unpublishIfReplaced is for a superseded attempt that published renditions: once a
+// newer attempt's commit landed, the video plays from that one's folder and this
+// attempt's is its own again to remove (it may have written more after the newer
+// commit removed it). Until then the video may play from it, so it stays.
+func (t *Transcoder) unpublishIfReplaced(j *job, a *videoforge.Attempt) {
+	f, ok := t.jobs.(jobFinder)
+	if !j.published.Load() || !ok {
+		return
+	}
+	ctx, cancel := outageCtx()
+	defer cancel()
+	if cur, err := f.FindJobByID(ctx, a.JobID); err == nil && cur.Status == videoforge.JobCompleted && cur.Attempts > int(a.Token) {
+		j.published.Store(false)
+	}
+}
+
+// removeOwn removes what the attempt stored, unless it published renditions: then the
+// video plays from its folder until a later attempt commits, which removes it.
+func (t *Transcoder) removeOwn(j *job, a *videoforge.Attempt) {
+	if j.published.Load() {
+		j.logger().Info("keeping the attempt's folder: the video plays from it", "folder", a.Folder())
+		return
+	}
+	t.removeFolder(j.logger(), a)
+}
+
 // removeFolder removes what the attempt stored: its own folder, which no committed
 // row points to (only the current attempt commits, and it does not call this).
 func (t *Transcoder) removeFolder(log *slog.Logger, a *videoforge.Attempt) {
@@ -559,6 +605,18 @@ func (t *Transcoder) removeEarlierAttempts(log *slog.Logger, a *videoforge.Attem
 		if err := t.store.DeletePrefix(ctx, f); err != nil {
 			log.Warn("could not remove an earlier attempt's results", "folder", f, "err", err)
 		}
+	}
+}
+
+// dropUnlisted removes, after the commit, the published rendition it left out.
+func (t *Transcoder) dropUnlisted(j *job) {
+	if j.dropAfterCommit == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := t.store.DeletePrefix(ctx, j.dropAfterCommit); err != nil {
+		j.logger().Warn("could not remove the stream copy the ladder replaced", "folder", j.dropAfterCommit, "err", err)
 	}
 }
 
@@ -585,17 +643,22 @@ func (t *Transcoder) hook(point string) {
 	}
 }
 
-// process makes and stores an attempt's results, in a work folder of its own and
-// under the attempt's own storage folder.
+// process does an attempt's work under its folder: it downloads and probes the
+// source, publishes a stream copy of it at once when browsers play it as it is
+// (PublishEarly), encodes the ladder, the thumbnail and the storyboard, and stores
+// them, the master playlist last. It returns what the commit records.
 func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt) (*videoforge.JobResult, error) {
 	dir, err := os.MkdirTemp(t.cfg.WorkDir, "job-"+strconv.FormatInt(a.JobID, 10)+"-a"+strconv.FormatInt(a.Token, 10)+"-")
 	if err != nil {
 		return nil, fmt.Errorf("work folder: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	src := filepath.Join(dir, "source")
-	var size int64
+	src, out := filepath.Join(dir, "source"), filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
 	t.hook("downloading")
+	var size int64
 	err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
 		size, err = t.store.DownloadSource(ctx, a.Source, src)
 		return err
@@ -608,11 +671,88 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		return nil, err
 	}
 	plan := ffmpeg.PlanLadder(info, t.cfg.FFmpeg)
-	out := filepath.Join(dir, "out")
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	prefix := a.Folder()
+	res := &videoforge.JobResult{
+		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
+		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size, S3Key: strings.TrimSuffix(prefix, "/"),
+	}
+	var kept []ffmpeg.MasterVariant // a stream copy standing in for the ladder's top
+	if v, replaces, ok := ffmpeg.StreamCopy(info, plan); ok && t.cfg.PublishEarly {
+		mv, err := t.publishCopy(ctx, j, a, src, out, info, plan, v, *res)
+		if err != nil {
+			return nil, err
+		}
+		if replaces {
+			plan.Variants, kept = plan.Variants[1:], append(kept, mv)
+		} else if err := os.RemoveAll(filepath.Join(out, layout.HLSDir, v.Name)); err != nil {
+			return nil, err // stored already; removed from storage after the commit
+		}
+	}
+	variants, err := t.encode(ctx, j, a, src, out, info, plan)
+	if err != nil {
 		return nil, err
 	}
+	variants = append(kept, variants...)
+	slices.SortStableFunc(variants, func(x, y ffmpeg.MasterVariant) int { return min(y.Width, y.Height) - min(x.Width, x.Height) })
+	if err := ffmpeg.WriteMaster(out, variants); err != nil {
+		return nil, err
+	}
+	res.ThumbnailURL, res.Renditions = prefix+layout.ThumbnailFile, renditions(prefix, variants)
+	t.hook("uploading")
+	err = t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
+		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
+	})
+	if err != nil {
+		return nil, err
+	}
+	t.progress(ctx, j, a, 99)
+	return res, nil
+}
 
+// publishCopy stream-copies the source into the rendition v, stores it with a master
+// playlist of it alone, and publishes it: the video plays while the ladder is encoded.
+func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info,
+	plan ffmpeg.Plan, v ffmpeg.Variant, res videoforge.JobResult) (ffmpeg.MasterVariant, error) {
+	began := time.Now()
+	if err := t.runner.Remux(ctx, src, out, v, plan); err != nil {
+		return ffmpeg.MasterVariant{}, err
+	}
+	bw := v.VideoBitrate * 12 / 10
+	if info.HasAudio() {
+		bw += 2 * t.cfg.FFmpeg.AudioBitrate
+	}
+	mv := ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, Codecs: ffmpeg.CopyCodecs(info),
+		URI: v.Name + "/" + layout.VariantIndex}
+	if err := ffmpeg.WriteMaster(out, []ffmpeg.MasterVariant{mv}); err != nil {
+		return mv, err
+	}
+	prefix := a.Folder()
+	err := t.patiently(ctx, j.logger(), "store the stream copy", func(ctx context.Context) error {
+		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
+	})
+	if err != nil {
+		return mv, err
+	}
+	res.Renditions = renditions(prefix, []ffmpeg.MasterVariant{mv})
+	err = t.patiently(ctx, j.logger(), "publish the stream copy", func(ctx context.Context) error {
+		_, err := t.jobs.PublishRenditions(ctx, a, res)
+		return err
+	})
+	if err != nil {
+		return mv, err
+	}
+	j.published.Store(true)
+	if v.Name == ffmpeg.CopyName {
+		j.dropAfterCommit = prefix + layout.HLSDir + "/" + v.Name + "/"
+	}
+	j.logger().Info("playable: the source's stream copy is published", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
+	t.hook("published")
+	return mv, nil
+}
+
+// encode encodes the plan's ladder (nothing when it is empty) with its thumbnail and
+// storyboard into out, and returns the ladder's variants.
+func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info, plan ffmpeg.Plan) ([]ffmpeg.MasterVariant, error) {
 	var last time.Time
 	progress := func(p ffmpeg.Progress) {
 		if time.Since(last) < t.cfg.ProgressInterval || info.Duration <= 0 {
@@ -624,8 +764,20 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		t.progress(ctx, j, a, min(90, 90*p.OutTime.Seconds()/info.Duration))
 	}
 	t.hook("encoding")
-	if err := t.runner.Encode(ctx, src, out, plan, progress); err != nil {
-		return nil, err
+	var variants []ffmpeg.MasterVariant
+	if len(plan.Variants) > 0 {
+		if err := t.runner.Encode(ctx, src, out, plan, progress); err != nil {
+			return nil, err
+		}
+		mf, err := os.Open(filepath.Join(out, layout.MasterPlaylist))
+		if err != nil {
+			return nil, err
+		}
+		variants, err = ffmpeg.ParseMaster(mf)
+		mf.Close()
+		if err != nil {
+			return nil, err
+		}
 	}
 	t.progress(ctx, j, a, 90)
 	if _, _, err := t.runner.Thumbnail(ctx, src, out, info); err != nil {
@@ -634,36 +786,20 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	if _, err := t.runner.Storyboard(ctx, src, out, info); err != nil {
 		return nil, err
 	}
-	mf, err := os.Open(filepath.Join(out, layout.MasterPlaylist))
-	if err != nil {
-		return nil, err
-	}
-	variants, err := ffmpeg.ParseMaster(mf)
-	mf.Close()
-	if err != nil {
-		return nil, err
-	}
-	prefix := a.Folder()
-	res := &videoforge.JobResult{
-		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
-		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size,
-		ThumbnailURL: prefix + layout.ThumbnailFile, S3Key: strings.TrimSuffix(prefix, "/"),
-	}
+	return variants, nil
+}
+
+// renditions returns the catalog's renditions of a master playlist's variants stored
+// under prefix.
+func renditions(prefix string, variants []ffmpeg.MasterVariant) []videoforge.Rendition {
+	var out []videoforge.Rendition
 	for _, v := range variants {
-		res.Renditions = append(res.Renditions, videoforge.Rendition{
+		out = append(out, videoforge.Rendition{
 			Name: path.Dir(v.URI), Width: v.Width, Height: v.Height, Bandwidth: v.Bandwidth,
 			Playlist: prefix + layout.HLSDir + "/" + v.URI,
 		})
 	}
-	t.hook("uploading")
-	err = t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
-		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
-	})
-	if err != nil {
-		return nil, err
-	}
-	t.progress(ctx, j, a, 99)
-	return res, nil
+	return out
 }
 
 // progress records and publishes how far a job is.

@@ -26,6 +26,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
@@ -264,12 +265,13 @@ func (e *env) waitJob(t *testing.T, id int64, status videoforge.JobStatus, d tim
 	}
 }
 
-// readyEvents counts the video's outbox events that made it ready.
+// readyEvents counts the video's outbox events that made it ready with its whole
+// ladder: its commits (renditions published early are counted by earlyEvents).
 func (e *env) readyEvents(t *testing.T, videoID int64) int {
 	t.Helper()
 	var n int
 	err := e.db.Pool().QueryRow(context.Background(), `SELECT count(*) FROM outbox WHERE video_id = $1
-		AND payload->'video'->>'status' = 'ready'`, videoID).Scan(&n)
+		AND payload->'video'->>'status' = 'ready' AND coalesce((payload->'video'->>'ladderComplete')::boolean, true)`, videoID).Scan(&n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -807,13 +809,18 @@ func TestVideoDeletedMidJob(t *testing.T) {
 	if j.Error == nil || !strings.Contains(*j.Error, "deleted") || j.Attempts != 1 {
 		t.Errorf("job %+v: want failed once, saying the video was deleted", j)
 	}
-	keys, err := e.st.List(context.Background(), fmt.Sprintf("videos/%d/", msg.VideoID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(keys) != 0 {
-		t.Errorf("stored %v for a deleted video", keys)
-	}
+	// The job is failed by the delete itself; the attempt, which may have published
+	// its stream copy already, removes what it stored once it notices.
+	testutil.WaitFor(t, 30*time.Second, "the deleted video's objects removed", func() error {
+		keys, err := e.st.List(context.Background(), fmt.Sprintf("videos/%d/", msg.VideoID))
+		if err != nil {
+			return err
+		}
+		if len(keys) != 0 {
+			return fmt.Errorf("stored %v for a deleted video", keys)
+		}
+		return nil
+	})
 	if d, err := q.Receive(context.Background()); err != nil || d != nil {
 		t.Errorf("the message is still queued: %v %v", d, err)
 	}

@@ -28,6 +28,16 @@ type Info struct {
 	// VideoFrames is how many packets (frames) of the video stream ffprobe read from
 	// start to end; 0 when unknown.
 	VideoFrames int64
+	// What decides whether the video stream can be copied into HLS as it is
+	// (StreamCopy): its profile ("High"), pixel format ("yuv420p"), level (40 for
+	// 4.0), bitrate in bits per second (the stream's, else the container's; 0 when
+	// unknown), whether it is stored rotated, and whether its pixels are square.
+	VideoProfile string
+	PixFmt       string
+	VideoLevel   int
+	VideoBitrate int
+	Rotated      bool
+	SquarePixels bool
 }
 
 // HasAudio reports whether the source has an audio stream to carry into the ladder.
@@ -150,6 +160,10 @@ type probeOutput struct {
 	Streams []struct {
 		CodecType         string            `json:"codec_type"`
 		CodecName         string            `json:"codec_name"`
+		Profile           string            `json:"profile"`
+		PixFmt            string            `json:"pix_fmt"`
+		Level             int               `json:"level"`
+		BitRate           string            `json:"bit_rate"`
 		Width             int               `json:"width"`
 		Height            int               `json:"height"`
 		SampleAspectRatio string            `json:"sample_aspect_ratio"`
@@ -167,6 +181,7 @@ type probeOutput struct {
 		FormatName string `json:"format_name"`
 		Duration   string `json:"duration"`
 		Size       string `json:"size"`
+		BitRate    string `json:"bit_rate"`
 	} `json:"format"`
 }
 
@@ -210,7 +225,13 @@ func ParseProbe(b []byte) (*Info, error) {
 		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload has no video stream")
 	}
 	v := p.Streams[video]
-	info.VideoCodec = v.CodecName
+	info.VideoCodec, info.VideoProfile, info.PixFmt, info.VideoLevel = v.CodecName, v.Profile, v.PixFmt, v.Level
+	for _, b := range []string{v.BitRate, p.Format.BitRate} {
+		if n, err := strconv.Atoi(b); err == nil && n > 0 {
+			info.VideoBitrate = n
+			break
+		}
+	}
 	if v.NbReadPackets != "" {
 		n, err := strconv.ParseInt(v.NbReadPackets, 10, 64)
 		if err == nil && n == 0 {
@@ -221,8 +242,10 @@ func ParseProbe(b []byte) (*Info, error) {
 		}
 	}
 	w, h := v.Width, v.Height
+	info.SquarePixels = true
 	if num, den, ok := ratio(v.SampleAspectRatio); ok && num != den {
 		w = int(math.Round(float64(w) * float64(num) / float64(den)))
+		info.SquarePixels = false
 	}
 	rot := 0.0
 	for _, sd := range v.SideDataList {
@@ -233,6 +256,7 @@ func ParseProbe(b []byte) (*Info, error) {
 	if r, err := strconv.ParseFloat(v.Tags["rotate"], 64); err == nil && rot == 0 {
 		rot = r
 	}
+	info.Rotated = int(math.Abs(rot))%360 != 0
 	if int(math.Abs(rot))%180 == 90 {
 		w, h = h, w
 	}

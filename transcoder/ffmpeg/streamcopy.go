@@ -1,0 +1,135 @@
+package ffmpeg
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/videoforge/videoforge/layout"
+)
+
+// CopyName is the name of a stream-copied rendition that serves until the ladder is
+// done: it is dropped from the master playlist then.
+const CopyName = "source"
+
+// The H.264 sources every browser's decoder plays as they are: these profiles, 8-bit
+// 4:2:0, level 5.1 at most, with AAC, MP3 or no sound.
+var (
+	copyProfiles = map[string]string{ // profile -> the avc1 codec string's profile and constraint bytes
+		"Constrained Baseline": "42E0", "Baseline": "42E0", "Main": "4D40", "High": "6400",
+	}
+	copyPixFmts = map[string]bool{"yuv420p": true, "yuvj420p": true}
+	copyAudio   = map[string]string{"": "", "aac": "mp4a.40.2", "mp3": "mp4a.40.34"}
+)
+
+// A copied stream's bitrate must be within reason for its size: at most
+// copyBitsPerPixel bits per pixel and frame (a phone's 1080p30 at 10 Mb/s is 0.16),
+// or copyFloor whatever the size, and never more than copyCeiling.
+const (
+	copyBitsPerPixel = 0.4
+	copyFloor        = 2_000_000
+	copyCeiling      = 60_000_000
+	copyMaxLevel     = 51
+)
+
+// StreamCopy tells whether the source's video can be published as an HLS rendition
+// without encoding it: H.264 in a profile, pixel format and level browsers play, with
+// sound they play (or none), stored upright with square pixels, at a bitrate within
+// reason for its size. The rendition stands in for the plan's tallest variant
+// (replacesTop, named after it) when it has that variant's size and no more bits;
+// otherwise it is CopyName, which serves until the ladder is done.
+func StreamCopy(info *Info, plan Plan) (v Variant, replacesTop, ok bool) {
+	if info.VideoCodec != "h264" || copyProfiles[info.VideoProfile] == "" || !copyPixFmts[info.PixFmt] ||
+		info.VideoLevel <= 0 || info.VideoLevel > copyMaxLevel || info.Rotated || !info.SquarePixels {
+		return Variant{}, false, false
+	}
+	if _, ok := copyAudio[info.AudioCodec]; !ok {
+		return Variant{}, false, false
+	}
+	fps := info.FPS
+	if fps <= 0 {
+		fps = 30
+	}
+	limit := max(copyFloor, int(copyBitsPerPixel*float64(info.Width*info.Height)*fps))
+	if info.VideoBitrate <= 0 || info.VideoBitrate > min(limit, copyCeiling) {
+		return Variant{}, false, false
+	}
+	v = Variant{Name: CopyName, Width: info.Width, Height: info.Height, VideoBitrate: info.VideoBitrate}
+	if len(plan.Variants) > 0 {
+		top := plan.Variants[0]
+		if top.Width == info.Width && top.Height == info.Height && info.VideoBitrate <= top.VideoBitrate && plan.FPS == 0 {
+			v.Name = top.Name
+			return v, true, true
+		}
+	}
+	return v, false, true
+}
+
+// CopyCodecs returns the CODECS attribute of a stream-copied rendition.
+func CopyCodecs(info *Info) string {
+	c := fmt.Sprintf("avc1.%s%02X", copyProfiles[info.VideoProfile], info.VideoLevel)
+	if a := copyAudio[info.AudioCodec]; a != "" {
+		c += "," + a
+	}
+	return c
+}
+
+// RemuxArgs returns ffmpeg's arguments for copying the source's video (and sound) into
+// the HLS rendition v under outDir/hls/<v.Name>: no decoding, segments cut at the
+// source's keyframes near every segment length, a VOD playlist.
+func RemuxArgs(src, outDir string, v Variant, plan Plan, cfg Config) []string {
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error"}
+	args = append(args, InputArgs(src, plan.Format)...)
+	args = append(args, "-map", "0:v:0")
+	if plan.Audio {
+		args = append(args, "-map", "0:a:0")
+	}
+	dir := filepath.Join(outDir, layout.HLSDir, v.Name)
+	seg := strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
+	return append(args, "-c", "copy", "-dn", "-sn", "-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
+		"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+		"-hls_segment_filename", filepath.Join(dir, layout.SegmentPattern), filepath.Join(dir, layout.VariantIndex))
+}
+
+// Remux copies the source into the rendition v (see RemuxArgs) and checks its length
+// against the probed duration, as Encode does.
+func (r *Runner) Remux(ctx context.Context, src, outDir string, v Variant, plan Plan) error {
+	if err := checkFormat(plan.Format); err != nil {
+		return err
+	}
+	ctx, cancel := r.bounded(ctx, "remux", plan.Duration)
+	defer cancel()
+	dir := filepath.Join(outDir, layout.HLSDir, v.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := run(ctx, r.Bin.ffmpeg(), RemuxArgs(src, outDir, v, plan, r.Config), nil, nil); err != nil {
+		return sourceError(err, src)
+	}
+	if plan.Duration <= 0 {
+		return nil
+	}
+	got, err := playlistSeconds(filepath.Join(dir, layout.VariantIndex))
+	if err != nil {
+		return err
+	}
+	return checkLength(got, plan.Duration, r.Config.SegmentDuration.Seconds())
+}
+
+// WriteMaster writes the master playlist of the variants to outDir/hls/master.m3u8,
+// tallest first as players expect the first one to be a good start.
+func WriteMaster(outDir string, variants []MasterVariant) error {
+	var b strings.Builder
+	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	for _, v := range variants {
+		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,RESOLUTION=%dx%d", v.Bandwidth, v.Width, v.Height)
+		if v.Codecs != "" {
+			fmt.Fprintf(&b, ",CODECS=\"%s\"", v.Codecs)
+		}
+		b.WriteString("\n" + v.URI + "\n")
+	}
+	return os.WriteFile(filepath.Join(outDir, layout.MasterPlaylist), []byte(b.String()), 0o644)
+}
