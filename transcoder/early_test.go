@@ -3,7 +3,6 @@ package transcoder_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,10 +11,8 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
-	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/transcoder"
-	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
 // download copies the objects under prefix into a new folder and returns it.
@@ -70,9 +67,9 @@ func (e *env) earlyEvents(t *testing.T, videoID int64) int {
 // TestPlayableBeforeLadder: an H.264 upload plays from its stream copy while the
 // ladder is still being encoded (held at the encoding step): the video is ready with
 // one rendition and its ladder marked incomplete, the stored master decodes for the
-// source's whole length, and the job is still processing. The commit then replaces
-// the copy (more bits than the ladder's top) by the ladder, marks it complete, and
-// removes the copy's objects.
+// source's whole length, and the job is still processing. The copy, at the top rung's
+// size, stands in for that rung; the commit adds the rest and marks the ladder
+// complete.
 func TestPlayableBeforeLadder(t *testing.T) {
 	e := newEnv(t)
 	cfg := testConfig(t)
@@ -107,7 +104,7 @@ func TestPlayableBeforeLadder(t *testing.T) {
 	}
 	ev := e.lastEvent(t, msg.VideoID)
 	if v.Status != videoforge.StatusReady || v.LadderComplete || ev.Video == nil || len(ev.Video.Renditions) != 1 ||
-		ev.Video.Renditions[0].Name != ffmpeg.CopyName || ev.Video.Renditions[0].Width != 320 || ev.Video.Renditions[0].Height != 240 {
+		ev.Video.Renditions[0].Name != "240p" || ev.Video.Renditions[0].Width != 320 || ev.Video.Renditions[0].Height != 240 {
 		t.Fatalf("before the ladder: video %+v, event %+v: want ready with the stream copy alone", v, ev.Video)
 	}
 	if j := e.waitJob(t, msg.JobID, videoforge.JobProcessing, time.Second); j.RenditionsDone != 1 {
@@ -133,14 +130,9 @@ func TestPlayableBeforeLadder(t *testing.T) {
 	if n := e.readyEvents(t, msg.VideoID); n != 1 {
 		t.Errorf("%d complete events, want 1", n)
 	}
-	copyFolder := v.S3Key + "/" + layout.HLSDir + "/" + ffmpeg.CopyName + "/"
-	testutil.WaitFor(t, 30*time.Second, "the replaced copy removed", func() error {
-		keys, err := e.st.List(ctx, copyFolder)
-		if err != nil || len(keys) > 0 {
-			return fmt.Errorf("%v left, %v", keys, err)
-		}
-		return nil
-	})
+	if ev := e.lastEvent(t, msg.VideoID); ev.Video == nil || len(ev.Video.Renditions) != 2 || ev.Video.Renditions[0].Bandwidth < 700_000 {
+		t.Errorf("the committed ladder %+v: want the copy (its bitrate, above 700 kb/s) standing in for the 240p rung", ev.Video)
+	}
 }
 
 // TestPublishedAttemptKeepsFolder: an attempt that published its copy and then fails
@@ -174,5 +166,78 @@ func TestPublishedAttemptKeepsFolder(t *testing.T) {
 	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", filepath.Join(dir, layout.MasterPlaylist), "-map", "0", "-f", "null", "-").CombinedOutput()
 	if err != nil {
 		t.Fatalf("the copy no longer plays: %v: %s", err, out)
+	}
+}
+
+// TestGrowingFirstRung: a VP9/WebM upload, which browsers cannot take as it is, plays
+// from its smallest rung while that rung is still being encoded: the rendition is
+// published with its first segments, its playlist growing (no end yet), and the video
+// is ready. The encode of that rung reads the source at its own pace (ffmpeg's
+// -readrate 1, through a wrapper), so that it lasts the clip's five seconds and the
+// publish comes before its end. The commit then adds the rest of the ladder.
+func TestGrowingFirstRung(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	wrapper := filepath.Join(t.TempDir(), "ffmpeg")
+	script := "#!/bin/sh\ncase \"$*\" in *'-hls_playlist_type event'*) exec ffmpeg -readrate 1 \"$@\";; esac\nexec ffmpeg \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Bin.FFmpeg = wrapper
+	q, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "vp9.webm")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		video    *videoforge.Video
+		playlist string
+		segment  string // the first segment, stored
+	}
+	at := make(chan seen, 1)
+	ctx := context.Background()
+	start(t, cfg, q, e, func(point string) {
+		if point != "published" {
+			return
+		}
+		var s seen
+		s.video, _ = e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
+		if s.video != nil {
+			dir := e.download(t, s.video.S3Key+"/"+layout.HLSDir+"/144p/")
+			b, _ := os.ReadFile(filepath.Join(dir, layout.VariantIndex))
+			s.playlist, s.segment = string(b), filepath.Join(dir, "seg_0000.ts")
+		}
+		at <- s
+	})
+	var s seen
+	select {
+	case s = <-at:
+	case <-time.After(time.Minute):
+		t.Fatal("the first rung was never published")
+	}
+	if s.video == nil || s.video.Status != videoforge.StatusReady || s.video.LadderComplete {
+		t.Fatalf("at the first publish: %+v, want ready with the ladder to come", s.video)
+	}
+	if !strings.Contains(s.playlist, "#EXT-X-PLAYLIST-TYPE:EVENT") || strings.Contains(s.playlist, "#EXT-X-ENDLIST") ||
+		!strings.Contains(s.playlist, "seg_0000.ts") {
+		t.Fatalf("the published playlist is not a growing one with a segment:\n%s", s.playlist)
+	}
+	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", s.segment, "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the first published segment does not play: %v: %s", err, out)
+	}
+	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if n, m := e.earlyEvents(t, msg.VideoID), e.readyEvents(t, msg.VideoID); n != 1 || m != 1 {
+		t.Errorf("%d early and %d complete events, want one each", n, m)
+	}
+	v, err := e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
+	if err != nil || !v.LadderComplete {
+		t.Fatalf("after the commit: %+v, %v", v, err)
+	}
+	dir := e.download(t, v.S3Key+"/"+layout.HLSDir+"/144p/")
+	if b, err := os.ReadFile(filepath.Join(dir, layout.VariantIndex)); err != nil || !strings.Contains(string(b), "#EXT-X-ENDLIST") {
+		t.Errorf("the first rung's playlist has no end after the commit: %v\n%s", err, b)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path"
@@ -29,6 +30,10 @@ type Storage interface {
 	// removed source is EINVALID.
 	DownloadSource(ctx context.Context, src videoforge.Source, name string) (int64, error)
 	PutDir(ctx context.Context, dir, prefix string, last ...string) error
+	// PutFile stores the file name at key; Put stores r at key. Both set the media
+	// type and cache life by the key's extension.
+	PutFile(ctx context.Context, key, name string) error
+	Put(ctx context.Context, key string, r io.Reader) error
 	DeletePrefix(ctx context.Context, prefix string) error
 }
 
@@ -219,9 +224,6 @@ type job struct {
 	// published: the attempt published renditions, so its folder is the video's now
 	// (the next attempt's commit removes it), not the attempt's to take back.
 	published atomic.Bool
-	// dropAfterCommit is a folder of a published rendition the commit leaves out (a
-	// stream copy that served until the ladder was done), removed once it landed.
-	dropAfterCommit string
 }
 
 func (j *job) logger() *slog.Logger { return j.log.Load() }
@@ -335,7 +337,6 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		t.publish(msg, videoforge.JobEventCompleted, 100, int(a.Token), "")
 		j.logger().Info("job completed", "took", time.Since(began).Round(time.Millisecond), "renditions", len(res.Renditions))
 		t.removeEarlierAttempts(j.logger(), a)
-		t.dropUnlisted(j)
 	case errors.Is(cause, errVideoGone) || videoforge.ErrorCode(err) == videoforge.ENOTFOUND:
 		t.m.outcome(outcomeDropped)
 		j.logger().Info("video deleted during the job; dropping it")
@@ -608,18 +609,6 @@ func (t *Transcoder) removeEarlierAttempts(log *slog.Logger, a *videoforge.Attem
 	}
 }
 
-// dropUnlisted removes, after the commit, the published rendition it left out.
-func (t *Transcoder) dropUnlisted(j *job) {
-	if j.dropAfterCommit == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := t.store.DeletePrefix(ctx, j.dropAfterCommit); err != nil {
-		j.logger().Warn("could not remove the stream copy the ladder replaced", "folder", j.dropAfterCommit, "err", err)
-	}
-}
-
 func (t *Transcoder) ack(log *slog.Logger, d Delivery) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -644,9 +633,10 @@ func (t *Transcoder) hook(point string) {
 }
 
 // process does an attempt's work under its folder: it downloads and probes the
-// source, publishes a stream copy of it at once when browsers play it as it is
-// (PublishEarly), encodes the ladder, the thumbnail and the storyboard, and stores
-// them, the master playlist last. It returns what the commit records.
+// source; with PublishEarly, it publishes a stream copy of it at once when browsers
+// play it as it is, or else encodes its smallest rung first and publishes it while it
+// grows; then it encodes the rest of the ladder, the thumbnail and the storyboard, and
+// stores them, the master playlist last. It returns what the commit records.
 func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt) (*videoforge.JobResult, error) {
 	dir, err := os.MkdirTemp(t.cfg.WorkDir, "job-"+strconv.FormatInt(a.JobID, 10)+"-a"+strconv.FormatInt(a.Token, 10)+"-")
 	if err != nil {
@@ -676,17 +666,22 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
 		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size, S3Key: strings.TrimSuffix(prefix, "/"),
 	}
-	var kept []ffmpeg.MasterVariant // a stream copy standing in for the ladder's top
-	if v, replaces, ok := ffmpeg.StreamCopy(info, plan); ok && t.cfg.PublishEarly {
+	var kept []ffmpeg.MasterVariant // renditions published early that stay
+	if v, replaces, ok := ffmpeg.StreamCopy(info, plan); !ok && t.cfg.PublishEarly && len(plan.Variants) > 0 {
+		mv, err := t.publishFirstRung(ctx, j, a, src, out, info, plan, *res)
+		if err != nil {
+			return nil, err
+		}
+		plan.Variants, kept = plan.Variants[:len(plan.Variants)-1], append(kept, mv)
+	} else if ok && t.cfg.PublishEarly {
 		mv, err := t.publishCopy(ctx, j, a, src, out, info, plan, v, *res)
 		if err != nil {
 			return nil, err
 		}
 		if replaces {
-			plan.Variants, kept = plan.Variants[1:], append(kept, mv)
-		} else if err := os.RemoveAll(filepath.Join(out, layout.HLSDir, v.Name)); err != nil {
-			return nil, err // stored already; removed from storage after the commit
+			plan.Variants = plan.Variants[1:]
 		}
+		kept = append(kept, mv)
 	}
 	variants, err := t.encode(ctx, j, a, src, out, info, plan)
 	if err != nil {
@@ -742,9 +737,6 @@ func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Atte
 		return mv, err
 	}
 	j.published.Store(true)
-	if v.Name == ffmpeg.CopyName {
-		j.dropAfterCommit = prefix + layout.HLSDir + "/" + v.Name + "/"
-	}
 	j.logger().Info("playable: the source's stream copy is published", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
 	t.hook("published")
 	return mv, nil

@@ -90,6 +90,8 @@ func makeClips(dir string) error {
 			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"},
 		"portrait.mp4": {"-f", "lavfi", "-i", "testsrc2=size=180x320:rate=25:duration=2",
 			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"},
+		"vp9.webm": {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5", "-f", "lavfi", "-i", "sine=duration=5",
+			"-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k", "-c:a", "libopus", "-shortest"},
 	} {
 		args = append([]string{"-hide_banner", "-loglevel", "error", "-y"}, append(args, filepath.Join(dir, name))...)
 		if out, err := exec.Command("ffmpeg", args...).CombinedOutput(); err != nil {
@@ -390,7 +392,8 @@ func TestTranscodeJetStream(t *testing.T) {
 	})
 	t.Run("PortraitWithoutAudio", func(t *testing.T) {
 		e.waitJob(t, silent.JobID, videoforge.JobCompleted, time.Minute)
-		e.checkResults(t, silent, []string{"144p:144x256"}, false)
+		// The source, larger than every rung that fits it, stays as its stream copy above them.
+		e.checkResults(t, silent, []string{"180p:180x320", "144p:144x256"}, false)
 	})
 	t.Run("CorruptFailsCleanly", func(t *testing.T) {
 		j := e.waitJob(t, bad.JobID, videoforge.JobFailed, time.Minute)

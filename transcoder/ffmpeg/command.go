@@ -82,8 +82,12 @@ func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 		}
 	}
 	hls := filepath.Join(outDir, layout.HLSDir)
-	args = append(args, "-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
-		"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
+	kind, flags := "vod", "independent_segments"
+	if plan.Event {
+		kind, flags = "event", "independent_segments+temp_file"
+	}
+	args = append(args, "-f", "hls", "-hls_time", seg, "-hls_playlist_type", kind,
+		"-hls_flags", flags, "-hls_segment_type", "mpegts",
 		"-hls_segment_filename", filepath.Join(hls, segmentPath),
 		"-master_pl_name", layout.MasterFile, "-var_stream_map", strings.Join(streams, " "),
 		filepath.Join(hls, variantPattern))

@@ -143,6 +143,10 @@ type Plan struct {
 	// reads the source as that container only. Empty lets ffmpeg detect it, still
 	// among the allowed containers alone.
 	Format string
+	// Event writes the variants' playlists as EVENT playlists that grow segment by
+	// segment, each segment under a temporary name until it is complete, so that what
+	// is there can be published while the encode goes on.
+	Event bool
 }
 
 // PlanLadder chooses the variants for a source: every rung not taller than the source's

@@ -11,10 +11,6 @@ import (
 	"github.com/videoforge/videoforge/layout"
 )
 
-// CopyName is the name of a stream-copied rendition that serves until the ladder is
-// done: it is dropped from the master playlist then.
-const CopyName = "source"
-
 // The H.264 sources every browser's decoder plays as they are: these profiles, 8-bit
 // 4:2:0, level 5.1 at most, with AAC, MP3 or no sound.
 var (
@@ -38,9 +34,10 @@ const (
 // StreamCopy tells whether the source's video can be published as an HLS rendition
 // without encoding it: H.264 in a profile, pixel format and level browsers play, with
 // sound they play (or none), stored upright with square pixels, at a bitrate within
-// reason for its size. The rendition stands in for the plan's tallest variant
-// (replacesTop, named after it) when it has that variant's size and no more bits;
-// otherwise it is CopyName, which serves until the ladder is done.
+// reason for its size. The copy stays in the ladder: it stands in for the plan's
+// tallest variant (replacesTop, named after it) when it has that variant's size, the
+// costliest rung not encoded at all; a source larger than every rung keeps it above
+// them, named after its short side.
 func StreamCopy(info *Info, plan Plan) (v Variant, replacesTop, ok bool) {
 	if info.VideoCodec != "h264" || copyProfiles[info.VideoProfile] == "" || !copyPixFmts[info.PixFmt] ||
 		info.VideoLevel <= 0 || info.VideoLevel > copyMaxLevel || info.Rotated || !info.SquarePixels {
@@ -57,12 +54,14 @@ func StreamCopy(info *Info, plan Plan) (v Variant, replacesTop, ok bool) {
 	if info.VideoBitrate <= 0 || info.VideoBitrate > min(limit, copyCeiling) {
 		return Variant{}, false, false
 	}
-	v = Variant{Name: CopyName, Width: info.Width, Height: info.Height, VideoBitrate: info.VideoBitrate}
+	v = Variant{Name: fmt.Sprintf("%dp", min(info.Width, info.Height)), Width: info.Width, Height: info.Height, VideoBitrate: info.VideoBitrate}
 	if len(plan.Variants) > 0 {
-		top := plan.Variants[0]
-		if top.Width == info.Width && top.Height == info.Height && info.VideoBitrate <= top.VideoBitrate && plan.FPS == 0 {
+		if top := plan.Variants[0]; top.Width == info.Width && top.Height == info.Height {
 			v.Name = top.Name
 			return v, true, true
+		}
+		if v.Name == plan.Variants[0].Name {
+			v.Name += "-source" // a size between the rungs' would take a rung's name
 		}
 	}
 	return v, false, true

@@ -12,20 +12,24 @@ import (
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
-// TestStreamCopyChoice: only what browsers play as it is gets copied, and a copy
-// stands in for the ladder's top only at its size and within its bitrate.
+// TestStreamCopyChoice: only what browsers play as it is gets copied; a copy at the
+// ladder top's size stands in for it, a larger one goes above the ladder.
 func TestStreamCopyChoice(t *testing.T) {
 	phone := ffmpeg.Info{Width: 1920, Height: 1080, FPS: 30, VideoCodec: "h264", VideoProfile: "High", PixFmt: "yuv420p",
 		VideoLevel: 40, VideoBitrate: 10_000_000, AudioCodec: "aac", SquarePixels: true, Duration: 60}
 	plan := ffmpeg.PlanLadder(&phone, ffmpeg.DefaultConfig())
-	v, replaces, ok := ffmpeg.StreamCopy(&phone, plan)
-	if !ok || replaces || v.Name != ffmpeg.CopyName || v.Width != 1920 || v.VideoBitrate != 10_000_000 {
-		t.Errorf("a phone's 1080p at 10 Mb/s: %+v replaces=%v ok=%v, want a temporary copy", v, replaces, ok)
+	if v, replaces, ok := ffmpeg.StreamCopy(&phone, plan); !ok || !replaces || v.Name != "1080p" || v.Width != 1920 || v.VideoBitrate != 10_000_000 {
+		t.Errorf("a phone's 1080p at 10 Mb/s: %+v replaces=%v ok=%v, want it to stand in for the 1080p rung", v, replaces, ok)
 	}
-	lean := phone
-	lean.VideoBitrate = 4_000_000
-	if v, replaces, ok := ffmpeg.StreamCopy(&lean, plan); !ok || !replaces || v.Name != plan.Variants[0].Name {
-		t.Errorf("1080p at 4 Mb/s: %+v replaces=%v ok=%v, want it to stand in for %s", v, replaces, ok, plan.Variants[0].Name)
+	uhd := phone
+	uhd.Width, uhd.Height, uhd.VideoBitrate = 3840, 2160, 30_000_000
+	if v, replaces, ok := ffmpeg.StreamCopy(&uhd, ffmpeg.PlanLadder(&uhd, ffmpeg.DefaultConfig())); !ok || replaces || v.Name != "2160p" {
+		t.Errorf("4K at 30 Mb/s: %+v replaces=%v ok=%v, want a copy above the ladder", v, replaces, ok)
+	}
+	between := phone
+	between.Width, between.Height, between.VideoBitrate = 1600, 900, 6_000_000
+	if v, replaces, ok := ffmpeg.StreamCopy(&between, ffmpeg.PlanLadder(&between, ffmpeg.DefaultConfig())); !ok || replaces || v.Name != "900p" {
+		t.Errorf("900p between the rungs: %+v replaces=%v ok=%v, want a copy above the 720p rung", v, replaces, ok)
 	}
 	if got := ffmpeg.CopyCodecs(&phone); got != "avc1.640028,mp4a.40.2" {
 		t.Errorf("codecs %q", got)
