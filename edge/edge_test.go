@@ -416,3 +416,56 @@ func TestAttemptFolder(t *testing.T) {
 	publish(t, ns.js(), "attempt-2", videoforge.EventUpdated, 100, &x)
 	checkFor(t, 5*time.Second, func() error { return check(v.ID, "https://cdn.example/"+next) })
 }
+
+// TestQualitiesGrow: a video published early (one rendition, its ladder to come) is
+// streamed at once, and its /qualities answer grows with the commit of the whole
+// ladder, carried by the catalog's events alone: the reconcile is too far off to do it.
+func TestQualitiesGrow(t *testing.T) {
+	dsn, db, vs := catalogDB(t)
+	ctx := context.Background()
+	ns := startNATS(t)
+	js := postgres.NewJobService(db)
+	job := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/x/source"}
+	if err := js.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	v := newVideo("alice", videoforge.Public, videoforge.StatusUploaded)
+	v.JobID = &job.ID
+	create(t, vs, v)
+	relay(t, db, ns.js())
+	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, func(c *edge.Config) { c.Staleness = time.Hour })
+	if a := e.get(t, "/"+itoa(int(v.ID)), ""); a.status == 200 {
+		t.Fatalf("an uploaded video streams: %v", a.body)
+	}
+	a, err := js.StartJob(ctx, job.ID, v.ID, time.Minute)
+	if err != nil || a == nil {
+		t.Fatal(a, err)
+	}
+	f := a.Folder()
+	rung := func(name string, w, h, bw int) videoforge.Rendition {
+		return videoforge.Rendition{Name: name, Width: w, Height: h, Bandwidth: bw, Playlist: f + "hls/" + name + "/index.m3u8"}
+	}
+	res := videoforge.JobResult{Duration: 60, Resolution: "1920x1080", VideoCodec: "h264", S3Key: strings.TrimSuffix(f, "/"),
+		Renditions: []videoforge.Rendition{rung("1080p", 1920, 1080, 10_000_000)}}
+	if _, err := js.PublishRenditions(ctx, a, res); err != nil {
+		t.Fatal(err)
+	}
+	relay(t, db, ns.js())
+	qualities := func(n int) error {
+		s := e.get(t, "/"+itoa(int(v.ID)), "")
+		q := e.get(t, "/"+itoa(int(v.ID))+"/qualities", "")
+		got, _ := q.body["qualities"].([]any)
+		if s.status != 200 || q.status != 200 || len(got) != n {
+			return fmt.Errorf("stream %d %v, qualities %d %v: want %d", s.status, s.body, q.status, q.body, n)
+		}
+		return nil
+	}
+	checkFor(t, 5*time.Second, func() error { return qualities(1) })
+	res.Renditions = append(res.Renditions, rung("720p", 1280, 720, 2_800_000), rung("480p", 854, 480, 1_400_000))
+	res.ThumbnailURL = f + "thumbnail.jpg"
+	if _, err := js.CompleteJob(ctx, a, res); err != nil {
+		t.Fatal(err)
+	}
+	relay(t, db, ns.js())
+	checkFor(t, 5*time.Second, func() error { return qualities(3) })
+}
