@@ -48,41 +48,12 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 	defer admin.DropDatabase(context.Background(), name)
 	dsn := withDatabase(adminDSN, name)
 
-	data, err := os.MkdirTemp("", "vfbench-dev-")
+	dev, err := startDevStack(ctx, bin, "DATABASE_URL="+dsn)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer os.RemoveAll(data)
-	cmd := exec.CommandContext(ctx, bin, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dsn, "NATS_PORT=0", "LOG_LEVEL=warn")
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 20 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return nil, nil, fmt.Errorf("start %s (run make build): %w", bin, err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	var gallery, edgeBase string
-	sc := bufio.NewScanner(stdout)
-	for (gallery == "" || edgeBase == "") && sc.Scan() {
-		if m := benchGalleryURL.FindStringSubmatch(sc.Text()); m != nil {
-			gallery = m[1]
-		}
-		if m := benchEdgeURL.FindStringSubmatch(sc.Text()); m != nil {
-			edgeBase = m[1]
-		}
-	}
-	if gallery == "" || edgeBase == "" {
-		return nil, nil, fmt.Errorf("dev printed no URLs")
-	}
-	go io.Copy(io.Discard, stdout)
+	defer dev.stop()
+	gallery, edgeBase, data := dev.gallery, dev.edge, dev.data
 
 	out, err := exec.CommandContext(ctx, bin, "token", "-data", data, "-user", "bench").Output()
 	if err != nil {
@@ -170,4 +141,53 @@ func benchFreshness(ctx context.Context, bin string, changes int) ([]row, []stri
 		}}, []string{fmt.Sprintf("\nFreshness: %s dev (catalog, relay, embedded NATS with fsync on every write, edge) on one "+
 			"machine; each change toggles a video between public and unlisted and polls the edge every 0.2 ms.", filepath.Base(bin))},
 		nil
+}
+
+// devStack is the videoforge binary's dev stack, run for a benchmark.
+type devStack struct {
+	gallery, edge, data string
+	stop                func()
+}
+
+// startDevStack runs `videoforge dev` on free ports with a data folder of its own and
+// the environment env added, and returns where it answers, read from its banner.
+func startDevStack(ctx context.Context, bin string, env ...string) (*devStack, error) {
+	data, err := os.MkdirTemp("", "vfbench-dev-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, bin, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
+	cmd.Env = append(append(os.Environ(), "NATS_PORT=0", "LOG_LEVEL=warn"), env...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 20 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		os.RemoveAll(data)
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(data)
+		return nil, fmt.Errorf("start %s (run make build): %w", bin, err)
+	}
+	d := &devStack{data: data, stop: func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		os.RemoveAll(data)
+	}}
+	sc := bufio.NewScanner(stdout)
+	for (d.gallery == "" || d.edge == "") && sc.Scan() {
+		if m := benchGalleryURL.FindStringSubmatch(sc.Text()); m != nil {
+			d.gallery = m[1]
+		}
+		if m := benchEdgeURL.FindStringSubmatch(sc.Text()); m != nil {
+			d.edge = m[1]
+		}
+	}
+	if d.gallery == "" || d.edge == "" {
+		d.stop()
+		return nil, fmt.Errorf("dev printed no URLs")
+	}
+	go io.Copy(io.Discard, stdout)
+	return d, nil
 }

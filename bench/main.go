@@ -36,13 +36,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	requests := fs.Int("requests", 3000, "requests per gallery query kind")
 	edgeSizes := fs.String("edge-videos", "100000,1000000", "catalog sizes of the edge start-up benchmark; the first one also serves the load test")
 	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
-	only := fs.String("only", "", "run only this part: gallery, edge, freshness or transcoder")
+	only := fs.String("only", "", "run only this part: gallery, edge, freshness, transcoder or playable")
 	verbose := fs.Bool("v", false, "log progress")
 	trSize := fs.String("transcoder-size", "1920x1080", "source size of the transcoder benchmark")
 	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
 	trRuns := fs.Int("transcoder-runs", 2, "runs of each transcoder measurement; the best counts")
 	bin := fs.String("bin", "bin/videoforge", "the videoforge binary whose dev stack the freshness benchmark runs")
 	changes := fs.Int("changes", 500, "changes made by the freshness benchmark")
+	playableRuns := fs.Int("playable-runs", 3, "uploads of each source, per mode, in the playable benchmark")
 	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -99,6 +100,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}
 		rows = append(rows, tr...)
 		notes = append(notes, tn...)
+	}
+
+	if *only == "" || *only == "playable" {
+		pr, pn, err := benchPlayable(ctx, *bin, *playableRuns)
+		if err != nil {
+			return fmt.Errorf("playable: %w", err)
+		}
+		rows = append(rows, pr...)
+		notes = append(notes, pn...)
 	}
 
 	fmt.Fprintf(out, "\nVideoForge benchmarks, %s\n\n", time.Now().UTC().Format(time.RFC3339))
