@@ -315,20 +315,7 @@ func (e *env) checkResults(t *testing.T, msg videoforge.JobMessage, wantRenditio
 	}
 	// Everything under the attempt's folder, read back from S3 into a folder.
 	prefix := folder
-	keys, err := e.st.List(ctx, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, k := range keys {
-		p := filepath.Join(dir, strings.TrimPrefix(k, prefix))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.st.Download(ctx, k, p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := e.download(t, prefix)
 	for _, f := range []string{layout.MasterPlaylist, layout.ThumbnailFile, layout.StoryboardImage, layout.StoryboardVTT} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s%s", prefix, f)
