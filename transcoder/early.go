@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,102 +28,152 @@ func (t *Transcoder) publishFirstRung(ctx context.Context, j *job, a *videoforge
 	plan ffmpeg.Plan, res videoforge.JobResult) (ffmpeg.MasterVariant, error) {
 	v := plan.Variants[len(plan.Variants)-1]
 	first := plan
-	first.Variants, first.Event = []ffmpeg.Variant{v}, true
+	first.Variants = []ffmpeg.Variant{v}
 	r := *t.runner
 	r.Config.Preset = FirstRungPreset
-	bw := v.VideoBitrate * 107 / 100
-	if info.HasAudio() {
-		bw += t.cfg.FFmpeg.AudioBitrate
-	}
-	mv := ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, URI: v.Name + "/" + layout.VariantIndex}
-	g := &growing{t: t, j: j, a: a, out: out, mv: mv, res: res, stored: map[string]bool{}}
-	done := make(chan error, 1)
 	began := time.Now()
-	go func() { done <- r.Encode(ctx, src, out, first, nil) }()
-	tick := time.NewTicker(syncEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			if err != nil {
-				return mv, err
-			}
-			if err := g.sync(ctx, true); err != nil {
-				return mv, err
-			}
-			j.logger().Info("first rung encoded", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
-			return mv, nil
-		case <-tick.C:
-			if err := g.sync(ctx, false); err != nil {
-				<-done // the encode ends with ctx or on its own; its files are left to the folder's removal
-				return mv, err
-			}
-		}
+	g := t.growing(j, a, out, info, first, res, nil)
+	if err := g.encode(ctx, &r, src, first, nil); err != nil {
+		return ffmpeg.MasterVariant{}, err
 	}
+	j.logger().Info("first rung encoded", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
+	return g.variants[0], nil
 }
 
-// growing is a rendition being published while it is encoded.
+// growing returns the publisher of plan's variants while they are encoded; kept are
+// renditions published before, which stay listed.
+func (t *Transcoder) growing(j *job, a *videoforge.Attempt, out string, info *ffmpeg.Info, plan ffmpeg.Plan,
+	res videoforge.JobResult, kept []ffmpeg.MasterVariant) *growing {
+	g := &growing{t: t, j: j, a: a, out: out, res: res, kept: kept, stored: map[string]bool{}, published: map[string]bool{}}
+	for _, v := range plan.Variants {
+		bw := v.VideoBitrate * 107 / 100
+		if info.HasAudio() {
+			bw += t.cfg.FFmpeg.AudioBitrate
+		}
+		g.variants = append(g.variants, ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, URI: v.Name + "/" + layout.VariantIndex})
+	}
+	return g
+}
+
+// growing publishes renditions while ffmpeg encodes them.
 type growing struct {
 	t         *Transcoder
 	j         *job
 	a         *videoforge.Attempt
 	out       string
-	mv        ffmpeg.MasterVariant
 	res       videoforge.JobResult
-	stored    map[string]bool // segments stored so far
-	published bool
+	kept      []ffmpeg.MasterVariant // published before, listed first
+	variants  []ffmpeg.MasterVariant // being encoded
+	stored    map[string]bool        // segments stored so far, as <variant>/<segment>
+	published map[string]bool        // variants published, by folder
 }
 
-// sync stores the segments ffmpeg finished since the last call, then the playlist
-// that lists them, and publishes the rendition once it has a segment. final is the
-// call after the encode ended: its playlist is the finished one.
+// encode runs r's encode of plan as EVENT playlists, storing what it finishes every
+// syncEvery and publishing each variant with its first segment; it returns once the
+// encode ended and everything it made is stored. The stored variants' files are then
+// removed from out, so that the final upload does not send them again.
+func (g *growing) encode(ctx context.Context, r *ffmpeg.Runner, src string, plan ffmpeg.Plan, progress func(ffmpeg.Progress)) error {
+	plan.Event = true
+	done := make(chan error, 1)
+	go func() { done <- r.Encode(ctx, src, g.out, plan, progress) }()
+	tick := time.NewTicker(syncEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				err = g.sync(ctx, true)
+			}
+			for _, mv := range g.variants {
+				if err == nil {
+					err = os.RemoveAll(filepath.Join(g.out, layout.HLSDir, variantDir(mv)))
+				}
+			}
+			return err
+		case <-tick.C:
+			if err := g.sync(ctx, false); err != nil {
+				<-done // the encode ends with ctx or on its own; its files go with the work folder
+				return err
+			}
+		}
+	}
+}
+
+// sync stores the segments ffmpeg finished since the last call, then the playlists
+// that list them, and publishes the variants that got their first segment. final is
+// the call after the encode ended: its playlists are the finished ones.
 func (g *growing) sync(ctx context.Context, final bool) error {
-	dir := filepath.Join(g.out, layout.HLSDir, variantDir(g.mv))
+	fresh := false
+	for _, mv := range g.variants {
+		n, err := g.syncVariant(ctx, mv, final)
+		if err != nil {
+			return err
+		}
+		if n > 0 && !g.published[variantDir(mv)] {
+			g.published[variantDir(mv)], fresh = true, true
+		}
+	}
+	if !fresh {
+		return nil
+	}
+	return g.publish(ctx)
+}
+
+// syncVariant stores a variant's new segments and its playlist, and returns how many
+// segments the playlist lists.
+func (g *growing) syncVariant(ctx context.Context, mv ffmpeg.MasterVariant, final bool) (int, error) {
+	dir := filepath.Join(g.out, layout.HLSDir, variantDir(mv))
 	index, err := os.ReadFile(filepath.Join(dir, layout.VariantIndex))
 	if os.IsNotExist(err) && !final {
-		return nil // no segment yet
+		return 0, nil // no segment yet
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
-	prefix := g.a.Folder() + layout.HLSDir + "/" + variantDir(g.mv) + "/"
+	prefix := g.a.Folder() + layout.HLSDir + "/" + variantDir(mv) + "/"
 	var segments []string
 	for _, line := range strings.Split(string(index), "\n") {
-		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") && !strings.ContainsAny(line, "/\\") {
 			segments = append(segments, line)
 		}
 	}
 	if len(segments) == 0 {
-		return nil
+		return 0, nil
 	}
 	for _, s := range segments {
-		if g.stored[s] || strings.ContainsAny(s, "/\\") {
+		if g.stored[variantDir(mv)+"/"+s] {
 			continue
 		}
 		err := g.t.patiently(ctx, g.j.logger(), "store a segment", func(ctx context.Context) error {
 			return g.t.store.PutFile(ctx, prefix+s, filepath.Join(dir, s))
 		})
 		if err != nil {
-			return err
+			return 0, err
 		}
-		g.stored[s] = true
+		g.stored[variantDir(mv)+"/"+s] = true
 	}
 	// The playlist as read lists only segments stored now.
 	err = g.t.patiently(ctx, g.j.logger(), "store a growing playlist", func(ctx context.Context) error {
 		return g.t.store.Put(ctx, prefix+layout.VariantIndex, strings.NewReader(string(index)))
 	})
-	if err != nil || g.published {
-		return err
-	}
-	return g.publish(ctx)
+	return len(segments), err
 }
 
-// publish stores a master playlist of the growing rendition alone and publishes it.
+// publish stores a master playlist of the renditions kept and published so far and
+// publishes them.
 func (g *growing) publish(ctx context.Context) error {
-	if err := ffmpeg.WriteMaster(g.out, []ffmpeg.MasterVariant{g.mv}); err != nil {
+	list := slices.Clone(g.kept)
+	for _, mv := range g.variants {
+		if g.published[variantDir(mv)] {
+			list = append(list, mv)
+		}
+	}
+	slices.SortStableFunc(list, func(x, y ffmpeg.MasterVariant) int { return min(y.Width, y.Height) - min(x.Width, x.Height) })
+	// Beside the output folder: ffmpeg writes its own master into it, which the commit reads.
+	master := g.out + ".published.m3u8"
+	if err := ffmpeg.WriteMaster(master, list); err != nil {
 		return err
 	}
-	master := filepath.Join(g.out, layout.MasterPlaylist)
 	err := g.t.patiently(ctx, g.j.logger(), "store the master playlist", func(ctx context.Context) error {
 		return g.t.store.PutFile(ctx, g.a.Folder()+layout.MasterPlaylist, master)
 	})
@@ -130,17 +181,16 @@ func (g *growing) publish(ctx context.Context) error {
 		return err
 	}
 	res := g.res
-	res.Renditions = renditions(g.a.Folder(), []ffmpeg.MasterVariant{g.mv})
-	err = g.t.patiently(ctx, g.j.logger(), "publish the first rung", func(ctx context.Context) error {
+	res.Renditions = renditions(g.a.Folder(), list)
+	err = g.t.patiently(ctx, g.j.logger(), "publish renditions", func(ctx context.Context) error {
 		_, err := g.t.jobs.PublishRenditions(ctx, g.a, res)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	g.published = true
 	g.j.published.Store(true)
-	g.j.logger().Info("playable: the first rung is published while it is encoded", "rendition", variantDir(g.mv), "segments", len(g.stored))
+	g.j.logger().Info("published renditions while they are encoded", "renditions", len(list))
 	g.t.hook("published")
 	return nil
 }

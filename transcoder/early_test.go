@@ -86,10 +86,23 @@ func TestPlayableBeforeLadder(t *testing.T) {
 			close(release)
 		}
 	}()
+	// Each publish seen: the renditions its event lists, and whether the ladder was
+	// complete then.
+	type publish struct {
+		renditions int
+		complete   bool
+	}
+	publishes := make(chan publish, 4)
 	start(t, cfg, q, e, func(point string) {
-		if point == "encoding" {
+		switch point {
+		case "encoding":
 			close(atLadder)
 			<-release
+		case "published":
+			ev := e.lastEvent(t, msg.VideoID)
+			if ev.Video != nil && ev.Video.LadderComplete != nil {
+				publishes <- publish{len(ev.Video.Renditions), *ev.Video.LadderComplete}
+			}
 		}
 	})
 	select {
@@ -122,6 +135,14 @@ func TestPlayableBeforeLadder(t *testing.T) {
 	released = true
 	close(release)
 	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	// The copy was published first, then the ladder's 144p while it was encoded, beside it.
+	var seen []publish
+	for len(publishes) > 0 {
+		seen = append(seen, <-publishes)
+	}
+	if len(seen) != 2 || seen[0] != (publish{1, false}) || seen[1] != (publish{2, false}) {
+		t.Errorf("publishes %+v: want the copy alone, then the copy and the 144p, neither complete", seen)
+	}
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
 	v, err = e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
 	if err != nil || !v.LadderComplete {
@@ -197,10 +218,12 @@ func TestGrowingFirstRung(t *testing.T) {
 	}
 	at := make(chan seen, 1)
 	ctx := context.Background()
+	first := true
 	start(t, cfg, q, e, func(point string) {
-		if point != "published" {
-			return
+		if point != "published" || !first {
+			return // the ladder's rung is published too, later
 		}
+		first = false
 		var s seen
 		s.video, _ = e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
 		if s.video != nil {
@@ -229,8 +252,9 @@ func TestGrowingFirstRung(t *testing.T) {
 	}
 	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
 	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
-	if n, m := e.earlyEvents(t, msg.VideoID), e.readyEvents(t, msg.VideoID); n != 1 || m != 1 {
-		t.Errorf("%d early and %d complete events, want one each", n, m)
+	// Published early: the first rung, then the ladder's 240p while it was encoded.
+	if n, m := e.earlyEvents(t, msg.VideoID), e.readyEvents(t, msg.VideoID); n != 2 || m != 1 {
+		t.Errorf("%d early and %d complete events, want 2 and 1", n, m)
 	}
 	v, err := e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
 	if err != nil || !v.LadderComplete {

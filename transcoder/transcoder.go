@@ -683,13 +683,13 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		}
 		kept = append(kept, mv)
 	}
-	variants, err := t.encode(ctx, j, a, src, out, info, plan)
+	variants, err := t.encode(ctx, j, a, src, out, info, plan, t.growing(j, a, out, info, plan, *res, kept))
 	if err != nil {
 		return nil, err
 	}
 	variants = append(kept, variants...)
 	slices.SortStableFunc(variants, func(x, y ffmpeg.MasterVariant) int { return min(y.Width, y.Height) - min(x.Width, x.Height) })
-	if err := ffmpeg.WriteMaster(out, variants); err != nil {
+	if err := ffmpeg.WriteMaster(filepath.Join(out, layout.MasterPlaylist), variants); err != nil {
 		return nil, err
 	}
 	res.ThumbnailURL, res.Renditions = prefix+layout.ThumbnailFile, renditions(prefix, variants)
@@ -718,7 +718,7 @@ func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Atte
 	}
 	mv := ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, Codecs: ffmpeg.CopyCodecs(info),
 		URI: v.Name + "/" + layout.VariantIndex}
-	if err := ffmpeg.WriteMaster(out, []ffmpeg.MasterVariant{mv}); err != nil {
+	if err := ffmpeg.WriteMaster(filepath.Join(out, layout.MasterPlaylist), []ffmpeg.MasterVariant{mv}); err != nil {
 		return mv, err
 	}
 	prefix := a.Folder()
@@ -743,8 +743,10 @@ func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Atte
 }
 
 // encode encodes the plan's ladder (nothing when it is empty) with its thumbnail and
-// storyboard into out, and returns the ladder's variants.
-func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info, plan ffmpeg.Plan) ([]ffmpeg.MasterVariant, error) {
+// storyboard into out, and returns the ladder's variants. With PublishEarly the rungs
+// are published while they are encoded, through g.
+func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info, plan ffmpeg.Plan,
+	g *growing) ([]ffmpeg.MasterVariant, error) {
 	var last time.Time
 	progress := func(p ffmpeg.Progress) {
 		if time.Since(last) < t.cfg.ProgressInterval || info.Duration <= 0 {
@@ -758,7 +760,13 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 	t.hook("encoding")
 	var variants []ffmpeg.MasterVariant
 	if len(plan.Variants) > 0 {
-		if err := t.runner.Encode(ctx, src, out, plan, progress); err != nil {
+		var err error
+		if t.cfg.PublishEarly {
+			err = g.encode(ctx, t.runner, src, plan, progress)
+		} else {
+			err = t.runner.Encode(ctx, src, out, plan, progress)
+		}
+		if err != nil {
 			return nil, err
 		}
 		mf, err := os.Open(filepath.Join(out, layout.MasterPlaylist))

@@ -118,9 +118,9 @@ func (r *Runner) Remux(ctx context.Context, src, outDir string, v Variant, plan 
 	return checkLength(got, plan.Duration, r.Config.SegmentDuration.Seconds())
 }
 
-// WriteMaster writes the master playlist of the variants to outDir/hls/master.m3u8,
-// tallest first as players expect the first one to be a good start.
-func WriteMaster(outDir string, variants []MasterVariant) error {
+// WriteMaster writes the master playlist of the variants to the file path (a job's is
+// outDir/hls/master.m3u8, layout.MasterPlaylist), in their order.
+func WriteMaster(path string, variants []MasterVariant) error {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n")
 	for _, v := range variants {
@@ -130,5 +130,5 @@ func WriteMaster(outDir string, variants []MasterVariant) error {
 		}
 		b.WriteString("\n" + v.URI + "\n")
 	}
-	return os.WriteFile(filepath.Join(outDir, layout.MasterPlaylist), []byte(b.String()), 0o644)
+	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

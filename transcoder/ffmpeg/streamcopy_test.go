@@ -85,7 +85,7 @@ func TestRemux(t *testing.T) {
 	}
 	mv := ffmpeg.MasterVariant{Bandwidth: v.VideoBitrate, Width: v.Width, Height: v.Height, Codecs: ffmpeg.CopyCodecs(info),
 		URI: v.Name + "/" + layout.VariantIndex}
-	if err := ffmpeg.WriteMaster(out, []ffmpeg.MasterVariant{mv}); err != nil {
+	if err := ffmpeg.WriteMaster(filepath.Join(out, layout.MasterPlaylist), []ffmpeg.MasterVariant{mv}); err != nil {
 		t.Fatal(err)
 	}
 	master := filepath.Join(out, layout.MasterPlaylist)
