@@ -74,8 +74,10 @@ type growing struct {
 // removed from out, so that the final upload does not send them again.
 func (g *growing) encode(ctx context.Context, r *ffmpeg.Runner, src string, plan ffmpeg.Plan, progress func(ffmpeg.Progress)) error {
 	plan.Event = true
+	ectx, stop := context.WithCancel(ctx)
+	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- r.Encode(ctx, src, g.out, plan, progress) }()
+	go func() { done <- r.Encode(ectx, src, g.out, plan, progress) }()
 	tick := time.NewTicker(syncEvery)
 	defer tick.Stop()
 	for {
@@ -92,7 +94,8 @@ func (g *growing) encode(ctx context.Context, r *ffmpeg.Runner, src string, plan
 			return err
 		case <-tick.C:
 			if err := g.sync(ctx, false); err != nil {
-				<-done // the encode ends with ctx or on its own; its files go with the work folder
+				stop()
+				<-done // its files go with the work folder
 				return err
 			}
 		}
@@ -130,6 +133,9 @@ func (g *growing) syncVariant(ctx context.Context, mv ffmpeg.MasterVariant, fina
 	if err != nil {
 		return 0, err
 	}
+	if !final && !strings.HasSuffix(string(index), "\n") {
+		return 0, nil // caught while being written: the next round reads it whole
+	}
 	prefix := g.a.Folder() + layout.HLSDir + "/" + variantDir(mv) + "/"
 	var segments []string
 	for _, line := range strings.Split(string(index), "\n") {
@@ -143,6 +149,9 @@ func (g *growing) syncVariant(ctx context.Context, mv ffmpeg.MasterVariant, fina
 	for _, s := range segments {
 		if g.stored[variantDir(mv)+"/"+s] {
 			continue
+		}
+		if _, err := os.Stat(filepath.Join(dir, s)); err != nil && !final {
+			return 0, nil // listed before it is there: the next round takes it
 		}
 		err := g.t.patiently(ctx, g.j.logger(), "store a segment", func(ctx context.Context) error {
 			return g.t.store.PutFile(ctx, prefix+s, filepath.Join(dir, s))
