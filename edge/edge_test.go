@@ -375,18 +375,8 @@ func TestAttemptFolder(t *testing.T) {
 	dsn, db, vs := catalogDB(t)
 	ctx := context.Background()
 	ns := startNATS(t)
-	js := postgres.NewJobService(db)
-	job := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/x/source"}
-	if err := js.CreateJob(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	v := newVideo("alice", videoforge.Public, videoforge.StatusUploaded)
-	v.JobID = &job.ID
-	create(t, vs, v)
-	a, err := js.StartJob(ctx, job.ID, v.ID, time.Minute)
-	if err != nil || a == nil {
-		t.Fatal(a, err)
-	}
+	js, v, start := uploadedVideo(t, db, vs)
+	a := start()
 	f := a.Folder()
 	if _, err := js.CompleteJob(ctx, a, videoforge.JobResult{Duration: 1, Resolution: "1280x720", VideoCodec: "h264",
 		ThumbnailURL: f + "thumbnail.jpg", S3Key: strings.TrimSuffix(f, "/"),
@@ -424,23 +414,13 @@ func TestQualitiesGrow(t *testing.T) {
 	dsn, db, vs := catalogDB(t)
 	ctx := context.Background()
 	ns := startNATS(t)
-	js := postgres.NewJobService(db)
-	job := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/x/source"}
-	if err := js.CreateJob(ctx, job); err != nil {
-		t.Fatal(err)
-	}
-	v := newVideo("alice", videoforge.Public, videoforge.StatusUploaded)
-	v.JobID = &job.ID
-	create(t, vs, v)
+	js, v, start := uploadedVideo(t, db, vs)
 	relay(t, db, ns.js())
 	e := startEdge(t, edgeCatalog(t, dsn), ns.url(), nil, func(c *edge.Config) { c.Staleness = time.Hour })
 	if a := e.get(t, "/"+itoa(int(v.ID)), ""); a.status == 200 {
 		t.Fatalf("an uploaded video streams: %v", a.body)
 	}
-	a, err := js.StartJob(ctx, job.ID, v.ID, time.Minute)
-	if err != nil || a == nil {
-		t.Fatal(a, err)
-	}
+	a := start()
 	f := a.Folder()
 	rung := func(name string, w, h, bw int) videoforge.Rendition {
 		return videoforge.Rendition{Name: name, Width: w, Height: h, Bandwidth: bw, Playlist: f + "hls/" + name + "/index.m3u8"}
@@ -468,4 +448,26 @@ func TestQualitiesGrow(t *testing.T) {
 	}
 	relay(t, db, ns.js())
 	checkFor(t, 5*time.Second, func() error { return qualities(3) })
+}
+
+// uploadedVideo creates alice's public video with its queued job, as an upload's
+// complete leaves them; start begins the job's attempt.
+func uploadedVideo(t *testing.T, db *postgres.DB, vs *postgres.VideoService) (*postgres.JobService, *videoforge.Video, func() *videoforge.Attempt) {
+	t.Helper()
+	ctx := context.Background()
+	js := postgres.NewJobService(db)
+	job := &videoforge.Job{UserID: "alice", Status: videoforge.JobQueued, SourceKey: "uploads/x/source"}
+	if err := js.CreateJob(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	v := newVideo("alice", videoforge.Public, videoforge.StatusUploaded)
+	v.JobID = &job.ID
+	create(t, vs, v)
+	return js, v, func() *videoforge.Attempt {
+		a, err := js.StartJob(ctx, job.ID, v.ID, time.Minute)
+		if err != nil || a == nil {
+			t.Fatal(a, err)
+		}
+		return a
+	}
 }

@@ -250,7 +250,7 @@ func Parse(command, summary string, args []string) (Options, error) {
 		if given[f.Name] || s.env == "" {
 			return
 		}
-		v, ok, err := LookupEnv(s.env)
+		v, ok, err := lookupEnv(s.env)
 		if err != nil || !ok {
 			errs = append(errs, err)
 			return
@@ -273,9 +273,9 @@ func envNote(env string) string {
 	return " ($" + env + ")"
 }
 
-// LookupEnv reads NAME, or the contents of the file named by NAME_FILE without its
+// lookupEnv reads NAME, or the contents of the file named by NAME_FILE without its
 // trailing line break.
-func LookupEnv(name string) (string, bool, error) {
+func lookupEnv(name string) (string, bool, error) {
 	if v, ok := os.LookupEnv(name); ok {
 		return v, true, nil
 	}

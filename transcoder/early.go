@@ -46,13 +46,20 @@ func (t *Transcoder) growing(j *job, a *videoforge.Attempt, out string, info *ff
 	res videoforge.JobResult, kept []ffmpeg.MasterVariant) *growing {
 	g := &growing{t: t, j: j, a: a, out: out, res: res, kept: kept, stored: map[string]bool{}, published: map[string]bool{}}
 	for _, v := range plan.Variants {
-		bw := v.VideoBitrate * 107 / 100
-		if info.HasAudio() {
-			bw += t.cfg.FFmpeg.AudioBitrate
-		}
-		g.variants = append(g.variants, ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, URI: v.Name + "/" + layout.VariantIndex})
+		g.variants = append(g.variants, t.masterVariant(v, 107, info)) // the encode's -maxrate
 	}
 	return g
+}
+
+// masterVariant is the master playlist's entry of a rendition published before
+// ffmpeg wrote its own master: its peak bandwidth (peakPct of the video bitrate, plus
+// the sound's) and size.
+func (t *Transcoder) masterVariant(v ffmpeg.Variant, peakPct int, info *ffmpeg.Info) ffmpeg.MasterVariant {
+	bw := v.VideoBitrate * peakPct / 100
+	if info.HasAudio() {
+		bw += t.cfg.FFmpeg.AudioBitrate
+	}
+	return ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, URI: v.Name + "/" + layout.VariantIndex}
 }
 
 // growing publishes renditions while ffmpeg encodes them.

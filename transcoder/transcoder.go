@@ -712,12 +712,9 @@ func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Atte
 	if err := t.runner.Remux(ctx, src, out, v, plan); err != nil {
 		return ffmpeg.MasterVariant{}, err
 	}
-	bw := v.VideoBitrate * 12 / 10
-	if info.HasAudio() {
-		bw += 2 * t.cfg.FFmpeg.AudioBitrate
-	}
-	mv := ffmpeg.MasterVariant{Bandwidth: bw, Width: v.Width, Height: v.Height, Codecs: ffmpeg.CopyCodecs(info),
-		URI: v.Name + "/" + layout.VariantIndex}
+	// A source's bitrate is its average: its peaks go a fifth higher.
+	mv := t.masterVariant(v, 120, info)
+	mv.Codecs = ffmpeg.CopyCodecs(info)
 	if err := ffmpeg.WriteMaster(filepath.Join(out, layout.MasterPlaylist), []ffmpeg.MasterVariant{mv}); err != nil {
 		return mv, err
 	}
