@@ -75,6 +75,19 @@ func AttemptFolder(videoID, token int64) string {
 	return VideoPrefix(videoID) + attemptMark + strconv.FormatInt(token, 10) + "/"
 }
 
+// ChunksFolder returns the folder of a chunked attempt's chunk encodes inside its
+// attempt folder, videos/<id>/a<token>/chunks/: removed once they are stitched.
+func ChunksFolder(videoID, token int64) string {
+	return AttemptFolder(videoID, token) + "chunks/"
+}
+
+// ChunkFolder returns the folder of one claim's encode of chunk index,
+// videos/<id>/a<token>/chunks/<index>-c<claim>/: each claim writes its own, and the
+// catalog says which claim's is the chunk's.
+func ChunkFolder(videoID, token int64, index int, claim int64) string {
+	return ChunksFolder(videoID, token) + strconv.Itoa(index) + "-c" + strconv.FormatInt(claim, 10) + "/"
+}
+
 // VariantPlaylist returns the path of a variant's playlist relative to the folder of
 // a video's results, hls/<name>/index.m3u8.
 func VariantPlaylist(name string) string {

@@ -111,6 +111,7 @@ var settings = []setting{
 	{env: "TRANSCODER_MAX_DURATION", flag: "max-duration", doc: "longest source accepted", field: func(o *Options) any { return &o.Transcoder.Limits.MaxDuration }},
 	{env: "TRANSCODER_MAX_SIZE", flag: "max-size", doc: "largest source accepted, in bytes", field: func(o *Options) any { return &o.Transcoder.Limits.MaxSize }},
 	{env: "TRANSCODER_PUBLISH_EARLY", flag: "publish-early", doc: "publish a stream copy of a source browsers already play (H.264, AAC) at once, before its ladder is done", field: func(o *Options) any { return &o.Transcoder.PublishEarly }},
+	{env: "TRANSCODER_CHUNK_DURATION", flag: "chunk-duration", doc: "length of the chunks a long source's ladder is encoded in over every transcoder (a source longer than two is split); 0 keeps every source one piece", field: func(o *Options) any { return &o.Transcoder.ChunkDuration }},
 	{env: "TRANSCODER_METRICS_ADDR", flag: "transcoder-metrics-addr", doc: "address the transcoder serves Prometheus metrics on (/metrics); empty serves none", field: func(o *Options) any { return &o.TranscoderMetricsAddr }},
 
 	// The dev stack and the clients (upload, token)
@@ -138,10 +139,10 @@ var (
 	uploadSettings  = []string{"UPLOAD_MAX_SIZE", "UPLOAD_TYPES", "UPLOAD_URL_TTL"}
 	bucketSettings  = []string{"S3_BUCKET_NAME", "S3_ENDPOINT", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "SQS_QUEUE_URL", "SQS_ENDPOINT"}
 	edgeSettings    = []string{"EDGE_STALENESS", "EDGE_CORS_ORIGINS", "EDGE_READ_TIMEOUT", "EDGE_WRITE_TIMEOUT", "EDGE_IDLE_TIMEOUT", "EDGE_MAX_CONNS_PER_IP", "EDGE_TRUSTED_PROXIES", "EDGE_MISS_RATE", "EDGE_MISS_BURST", "EDGE_NEGATIVE_ENTRIES", "EDGE_TOMBSTONE_RETENTION"}
-	encodeSettings  = []string{"TRANSCODER_MAX_ATTEMPTS", "TRANSCODER_MAX_RECEIVES", "TRANSCODER_VISIBILITY", "TRANSCODER_SHUTDOWN_GRACE", "TRANSCODER_WORK_DIR", "TRANSCODER_LADDER", "TRANSCODER_PRESET", "TRANSCODER_MAX_FPS", "TRANSCODER_SEGMENT", "TRANSCODER_AUDIO_BITRATE", "TRANSCODER_MAX_DURATION", "TRANSCODER_MAX_SIZE", "TRANSCODER_PUBLISH_EARLY"}
+	encodeSettings  = []string{"TRANSCODER_MAX_ATTEMPTS", "TRANSCODER_MAX_RECEIVES", "TRANSCODER_VISIBILITY", "TRANSCODER_SHUTDOWN_GRACE", "TRANSCODER_WORK_DIR", "TRANSCODER_LADDER", "TRANSCODER_PRESET", "TRANSCODER_MAX_FPS", "TRANSCODER_SEGMENT", "TRANSCODER_AUDIO_BITRATE", "TRANSCODER_MAX_DURATION", "TRANSCODER_MAX_SIZE", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}
 	commandSettings = map[string][][]string{
 		"dev": {{"VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
-			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS", "TRANSCODER_PUBLISH_EARLY"}, uploadSettings},
+			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}, uploadSettings},
 		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR"},
 			dbSettings, authSettings, playSettings, revokeSettings, uploadSettings, bucketSettings},
 		"edge":  {{"EDGE_ADDR", "NATS_URL", "SHUTDOWN_GRACE"}, edgeSettings, playSettings, dbSettings, authSettings},

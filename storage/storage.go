@@ -305,6 +305,31 @@ func (s *Store) DownloadSource(ctx context.Context, src videoforge.Source, name 
 	return n, nil
 }
 
+// ReadSource returns the sealed object src from byte off to its end, checked like
+// DownloadSource: a source changed or removed since it was sealed is EINVALID. The
+// caller closes it. Readers that seek (ffmpeg over the transcoder's source server)
+// open one per position.
+func (s *Store) ReadSource(ctx context.Context, src videoforge.Source, off int64) (io.ReadCloser, error) {
+	in := &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(src.Key), Range: aws.String(fmt.Sprintf("bytes=%d-", off))}
+	if src.ETag != "" {
+		in.IfMatch = aws.String(src.ETag)
+	}
+	if src.VersionID != "" {
+		in.VersionId = aws.String(src.VersionID)
+	}
+	out, err := s.s3.GetObject(ctx, in)
+	var api smithy.APIError
+	switch {
+	case err == nil:
+		return out.Body, nil
+	case videoforge.ErrorCode(translate("", err)) == videoforge.ENOTFOUND:
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload %s is gone", src.Key)
+	case errors.As(err, &api) && api.ErrorCode() == "PreconditionFailed":
+		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload %s was changed after it was completed", src.Key)
+	}
+	return nil, translate("read "+src.Key, err)
+}
+
 func (s *Store) download(ctx context.Context, in *s3.GetObjectInput, name string) (int64, error) {
 	key := aws.ToString(in.Key)
 	f, err := os.Create(name)

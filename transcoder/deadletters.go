@@ -41,13 +41,21 @@ func (t *Transcoder) watchDeadLetters(ctx context.Context) {
 }
 
 func (t *Transcoder) deadLetter(ctx context.Context, d Delivery) {
-	var msg videoforge.JobMessage
-	if err := json.Unmarshal(d.Body(), &msg); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 {
+	var cm chunkMessage
+	msg := &cm.JobMessage
+	if err := json.Unmarshal(d.Body(), &cm); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 {
 		t.log.Error("unreadable message in the dead-letter queue; leaving it there", "body", truncate(string(d.Body()), 200))
 		t.release(d, DeadLetterRecheck)
 		return
 	}
 	log := t.log.With("job", msg.JobID, "video", msg.VideoID)
+	if cm.Chunk != nil {
+		// The attempt that split the job encodes what no other worker finished; its
+		// own failures count against the job.
+		log.Warn("a chunk's message reached the dead-letter queue; its attempt encodes the chunk itself", "chunk", cm.Chunk.Index)
+		t.ack(log, d)
+		return
+	}
 	reason := fmt.Sprintf("gave up after %d receives of its message: the worker stopped during each attempt", t.cfg.MaxReceives)
 	err := t.jobs.FailJob(ctx, msg.JobID, msg.VideoID, nil, reason)
 	switch {
@@ -74,6 +82,6 @@ func (t *Transcoder) deadLetter(ctx context.Context, d Delivery) {
 	}
 	log.Error("job's message reached the dead-letter queue; job marked failed", "body", string(d.Body()))
 	t.m.outcome(outcomeFailed)
-	t.publish(msg, videoforge.JobEventFailed, 0, d.Attempt(), reason)
+	t.publish(*msg, videoforge.JobEventFailed, 0, d.Attempt(), reason)
 	t.ack(log, d)
 }

@@ -175,6 +175,24 @@ func (g *growing) syncVariant(ctx context.Context, mv ffmpeg.MasterVariant, fina
 	return len(segments), err
 }
 
+// add stores a variant that is complete in out (a chunked ladder's stitched rung)
+// and publishes it with the others; its files are then removed from out, as encode's.
+func (g *growing) add(ctx context.Context, mv ffmpeg.MasterVariant) error {
+	if _, err := g.syncVariant(ctx, mv, true); err != nil {
+		return err
+	}
+	for i := range g.variants {
+		if variantDir(g.variants[i]) == variantDir(mv) {
+			g.variants[i] = mv
+		}
+	}
+	g.published[variantDir(mv)] = true
+	if err := g.publish(ctx); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(g.out, layout.HLSDir, variantDir(mv)))
+}
+
 // publish stores a master playlist of the renditions kept and published so far and
 // publishes them.
 func (g *growing) publish(ctx context.Context) error {

@@ -13,6 +13,7 @@ type metrics struct {
 	inFlight prometheus.Gauge
 	restarts prometheus.Counter
 	outages  prometheus.Counter
+	chunks   prometheus.Counter
 }
 
 // Outcomes of handling one message, the label of videoforge_transcoder_messages_total.
@@ -39,12 +40,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Worker actors restarted by the supervisor after a crash."}),
 		outages: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_transcoder_outage_retries_total",
 			Help: "Steps retried because PostgreSQL, storage or the queue failed (not counted as job attempts)."}),
+		chunks: prometheus.NewCounter(prometheus.CounterOpts{Name: "videoforge_transcoder_chunks_total",
+			Help: "Chunks of long sources' ladders this transcoder encoded and completed."}),
 	}
 	for _, o := range []string{outcomeCompleted, outcomeFailed, outcomeRetried, outcomeHandedBack, outcomeDropped, outcomeBusy, outcomeSuperseded, outcomeUnreadable} {
 		m.jobs.WithLabelValues(o)
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.jobs, m.seconds, m.inFlight, m.restarts, m.outages} {
+		for _, c := range []prometheus.Collector{m.jobs, m.seconds, m.inFlight, m.restarts, m.outages, m.chunks} {
 			if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
 				return nil, err
 			}

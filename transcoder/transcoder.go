@@ -29,6 +29,10 @@ type Storage interface {
 	// DownloadSource writes the sealed source to the file name; a changed or
 	// removed source is EINVALID.
 	DownloadSource(ctx context.Context, src videoforge.Source, name string) (int64, error)
+	// ReadSource returns the sealed source from byte off on, checked as DownloadSource.
+	ReadSource(ctx context.Context, src videoforge.Source, off int64) (io.ReadCloser, error)
+	// Download writes the object at key to the file name.
+	Download(ctx context.Context, key, name string) (int64, error)
 	PutDir(ctx context.Context, dir, prefix string, last ...string) error
 	// PutFile stores the file name at key; Put stores r at key. Both set the media
 	// type and cache life by the key's extension.
@@ -57,7 +61,12 @@ type Config struct {
 	// video browsers already play is stream-copied into a rendition and published at
 	// once (ffmpeg.StreamCopy), the ladder after it.
 	PublishEarly bool
-	Limits       ffmpeg.Limits
+	// ChunkDuration is the length of the chunks a long source's ladder is encoded in
+	// over the fleet: a source longer than two chunks is split (see chunk.go); 0 keeps
+	// every source one piece. Rounded to whole segments.
+	ChunkDuration time.Duration
+	ChunkPoll     time.Duration // how often an attempt waiting for chunks others hold looks at them
+	Limits        ffmpeg.Limits
 	FFmpeg       ffmpeg.Config
 	Bin          ffmpeg.Binaries
 	Metrics      prometheus.Registerer // where the metrics are registered; nil: nowhere
@@ -75,6 +84,8 @@ func DefaultConfig() Config {
 		ShutdownGrace:    30 * time.Second,
 		ProgressInterval: time.Second,
 		PublishEarly:     true,
+		ChunkDuration:    20 * time.Second,
+		ChunkPoll:        time.Second,
 		Limits:           ffmpeg.Limits{MaxDuration: 4 * time.Hour, MaxSize: 20 << 30, MaxPixels: 4096 * 2304},
 		FFmpeg:           ffmpeg.DefaultConfig(),
 	}
@@ -109,6 +120,11 @@ type Transcoder struct {
 	runner *ffmpeg.Runner
 	m      *metrics
 	dead   Queue // watched when not nil; see WatchDeadLetters
+	chunks videoforge.ChunkService // nil: every source stays one piece
+
+	sourcesOnce sync.Once
+	sourceSrv   *sourceServer
+	sourceErr   error
 
 	// testHook, when set, runs at the named points of a job; tests use it to crash
 	// workers ("panic"), pause them (block) or cut a dependency at chosen moments.
@@ -129,12 +145,27 @@ func New(cfg Config, q Queue, st Storage, jobs videoforge.JobService, events Eve
 	if cfg.OutageBackoff <= 0 {
 		cfg.OutageBackoff = 5 * time.Second
 	}
+	if cfg.ChunkPoll <= 0 {
+		cfg.ChunkPoll = time.Second
+	}
 	m, err := newMetrics(cfg.Metrics)
 	if err != nil {
 		return nil, fmt.Errorf("transcoder metrics: %w", err)
 	}
+	chunks, _ := jobs.(videoforge.ChunkService)
 	return &Transcoder{cfg: cfg, queue: q, store: st, jobs: jobs, events: events, log: log.With("component", "transcoder"),
-		runner: &ffmpeg.Runner{Bin: cfg.Bin, Config: cfg.FFmpeg}, m: m}, nil
+		runner: &ffmpeg.Runner{Bin: cfg.Bin, Config: cfg.FFmpeg}, m: m, chunks: chunks}, nil
+}
+
+// sources returns the source server, started on first use.
+func (t *Transcoder) sources() *sourceServer {
+	t.sourcesOnce.Do(func() {
+		t.sourceSrv, t.sourceErr = newSourceServer(t.store)
+		if t.sourceErr != nil {
+			t.log.Error("the source server did not start; sources are downloaded whole", "err", t.sourceErr)
+		}
+	})
+	return t.sourceSrv
 }
 
 // Run starts the workers and returns when ctx ends and every worker has stopped: each
@@ -159,6 +190,9 @@ func (t *Transcoder) Run(ctx context.Context) error {
 		wg.Go(func() { t.watchDeadLetters(ctx) })
 	}
 	wg.Wait()
+	if t.sourceSrv != nil {
+		_ = t.sourceSrv.close()
+	}
 	t.log.Info("transcoder stopped")
 	return nil
 }
@@ -233,8 +267,10 @@ func (j *job) logger() *slog.Logger { return j.log.Load() }
 // folder and leaves the message alone; an outage is waited out; a failure of the
 // work counts against the job's attempts.
 func (t *Transcoder) handle(ctx context.Context, d Delivery) {
-	var msg videoforge.JobMessage
-	if err := json.Unmarshal(d.Body(), &msg); err != nil || msg.JobID <= 0 || msg.VideoID <= 0 {
+	var cm chunkMessage
+	err := json.Unmarshal(d.Body(), &cm)
+	msg := cm.JobMessage
+	if err != nil || msg.JobID <= 0 || msg.VideoID <= 0 || (cm.Chunk != nil && (cm.Chunk.Token <= 0 || cm.Chunk.Index < 0)) {
 		// Nothing to mark failed: the message goes back and, after the maximum
 		// receives, to the dead-letter queue for somebody to look at.
 		t.m.outcome(outcomeUnreadable)
@@ -244,6 +280,10 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	}
 	t.m.inFlight.Inc()
 	defer t.m.inFlight.Dec()
+	if cm.Chunk != nil {
+		t.handleChunk(ctx, d, cm)
+		return
+	}
 	received := time.Now()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -273,7 +313,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	}()
 
 	var a *videoforge.Attempt
-	err := t.patiently(jctx, j.logger(), "start the job", func(ctx context.Context) (err error) {
+	err = t.patiently(jctx, j.logger(), "start the job", func(ctx context.Context) (err error) {
 		a, err = t.jobs.StartJob(ctx, msg.JobID, msg.VideoID, t.cfg.Visibility)
 		return err
 	})
@@ -755,6 +795,13 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 		t.progress(ctx, j, a, min(90, 90*p.OutTime.Seconds()/info.Duration))
 	}
 	t.hook("encoding")
+	if spans := t.spans(info); len(spans) > 1 && len(plan.Variants) > 0 {
+		variants, err := t.chunked(ctx, j, a, src, out, info, plan, g, spans)
+		if err == nil {
+			t.progress(ctx, j, a, 90)
+		}
+		return variants, err
+	}
 	var variants []ffmpeg.MasterVariant
 	if len(plan.Variants) > 0 {
 		var err error
@@ -777,13 +824,16 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 		}
 	}
 	t.progress(ctx, j, a, 90)
+	return variants, t.stills(ctx, src, out, info)
+}
+
+// stills makes the thumbnail and the storyboard into out.
+func (t *Transcoder) stills(ctx context.Context, src, out string, info *ffmpeg.Info) error {
 	if _, _, err := t.runner.Thumbnail(ctx, src, out, info); err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := t.runner.Storyboard(ctx, src, out, info); err != nil {
-		return nil, err
-	}
-	return variants, nil
+	_, err := t.runner.Storyboard(ctx, src, out, info)
+	return err
 }
 
 // renditions returns the catalog's renditions of a master playlist's variants stored

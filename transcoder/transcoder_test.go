@@ -53,6 +53,10 @@ type childConfig struct {
 	Marker  string // written when the job reaches Point, where the child then waits to be killed
 	Point   string // a test hook point; "uploading" when empty
 	WorkDir string
+	// A chunk test's settings: chunks of Chunk, the ladder Rungs, ffmpeg as FFmpeg.
+	Chunk  time.Duration
+	Rungs  []ffmpeg.Rung
+	FFmpeg string
 }
 
 var (
@@ -88,6 +92,8 @@ func makeClips(dir string) error {
 	for name, args := range map[string][]string{
 		"landscape.mp4": {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=2", "-f", "lavfi", "-i", "sine=duration=2",
 			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"},
+		"long.mp4": {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30:duration=12", "-f", "lavfi", "-i", "sine=duration=12",
+			"-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"},
 		"portrait.mp4": {"-f", "lavfi", "-i", "testsrc2=size=180x320:rate=25:duration=2",
 			"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"},
 		"vp9.webm": {"-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=5", "-f", "lavfi", "-i", "sine=duration=5",
@@ -620,6 +626,9 @@ func child(cfgJSON string) int {
 	cfg := testConfig(&testing.T{})
 	cfg.WorkDir = cc.WorkDir
 	cfg.Workers = 1
+	if cc.Chunk > 0 {
+		cfg.ChunkDuration, cfg.FFmpeg.Rungs, cfg.Bin.FFmpeg = cc.Chunk, cc.Rungs, cc.FFmpeg
+	}
 	tr, err := transcoder.New(cfg, q, st, postgres.NewJobService(db), bus.JobEvents{JS: js}, nil)
 	if err != nil {
 		return fail(err)

@@ -36,22 +36,10 @@ func kbps(bps int) string { return strconv.Itoa(bps/1000) + "k" }
 // container plan.Format names.
 func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 	n := len(plan.Variants)
-	var graph strings.Builder
-	graph.WriteString("[0:v:0]")
-	if plan.FPS > 0 {
-		graph.WriteString("fps=" + strconv.FormatFloat(plan.FPS, 'f', -1, 64) + ",")
-	}
-	fmt.Fprintf(&graph, "split=%d", n)
-	for i := range n {
-		fmt.Fprintf(&graph, "[s%d]", i)
-	}
-	for i, v := range plan.Variants {
-		fmt.Fprintf(&graph, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, v.Width, v.Height, i)
-	}
-	seg := strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
+	seg := segmentSeconds(cfg)
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error", "-progress", "pipe:1", "-nostats"}
 	args = append(args, InputArgs(src, plan.Format)...)
-	args = append(args, "-filter_complex", graph.String())
+	args = append(args, "-filter_complex", ladderGraph(plan))
 	for i := range n {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
 	}
@@ -60,15 +48,9 @@ func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 			args = append(args, "-map", "0:a:0")
 		}
 	}
-	args = append(args, "-c:v", "libx264", "-preset", cfg.Preset, "-sc_threshold", "0",
-		"-force_key_frames", "expr:gte(t,n_forced*"+seg+")")
-	if cfg.Threads > 0 {
-		args = append(args, "-threads", strconv.Itoa(cfg.Threads))
-	}
+	args = append(args, x264Args(cfg)...)
 	for i, v := range plan.Variants {
-		s := strconv.Itoa(i)
-		args = append(args, "-b:v:"+s, kbps(v.VideoBitrate), "-maxrate:v:"+s, kbps(v.VideoBitrate*107/100),
-			"-bufsize:v:"+s, kbps(v.VideoBitrate*3/2))
+		args = append(args, rateArgs(":"+strconv.Itoa(i), v)...)
 	}
 	var streams []string
 	if plan.Audio {
@@ -82,16 +64,63 @@ func LadderArgs(src, outDir string, plan Plan, cfg Config) []string {
 		}
 	}
 	hls := filepath.Join(outDir, layout.HLSDir)
+	args = append(args, hlsArgs(seg, plan.Event, filepath.Join(hls, segmentPath))...)
+	return append(args, "-master_pl_name", layout.MasterFile, "-var_stream_map", strings.Join(streams, " "),
+		filepath.Join(hls, variantPattern))
+}
+
+// segmentSeconds is the segment length as ffmpeg's options take it.
+func segmentSeconds(cfg Config) string {
+	return strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
+}
+
+// ladderGraph is the filter graph of plan's variants: the source's first video stream
+// at the plan's frame rate, split, and each branch [v<i>] scaled to variant i.
+func ladderGraph(plan Plan) string {
+	var graph strings.Builder
+	graph.WriteString("[0:v:0]")
+	if plan.FPS > 0 {
+		graph.WriteString("fps=" + strconv.FormatFloat(plan.FPS, 'f', -1, 64) + ",")
+	}
+	fmt.Fprintf(&graph, "split=%d", len(plan.Variants))
+	for i := range plan.Variants {
+		fmt.Fprintf(&graph, "[s%d]", i)
+	}
+	for i, v := range plan.Variants {
+		fmt.Fprintf(&graph, ";[s%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, v.Width, v.Height, i)
+	}
+	return graph.String()
+}
+
+// x264Args are the video encoder's options shared by every variant: H.264 with
+// keyframes forced on segment boundaries (counted from the output's start) and none
+// placed on scene cuts, so that every variant's segments line up.
+func x264Args(cfg Config) []string {
+	args := []string{"-c:v", "libx264", "-preset", cfg.Preset, "-sc_threshold", "0",
+		"-force_key_frames", "expr:gte(t,n_forced*" + segmentSeconds(cfg) + ")"}
+	if cfg.Threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(cfg.Threads))
+	}
+	return args
+}
+
+// rateArgs are variant v's bitrate, peak and buffer, for the output stream that
+// spec names (":0" for a ladder's first, "" for an output's only video).
+func rateArgs(spec string, v Variant) []string {
+	return []string{"-b:v" + spec, kbps(v.VideoBitrate), "-maxrate:v" + spec, kbps(v.VideoBitrate * 107 / 100),
+		"-bufsize:v" + spec, kbps(v.VideoBitrate * 3 / 2)}
+}
+
+// hlsArgs are the HLS muxer's options: segments of seg seconds as MPEG-TS named by
+// segments, a VOD playlist, or with event an EVENT playlist whose segments appear
+// under temporary names until complete.
+func hlsArgs(seg string, event bool, segments string) []string {
 	kind, flags := "vod", "independent_segments"
-	if plan.Event {
+	if event {
 		kind, flags = "event", "independent_segments+temp_file"
 	}
-	args = append(args, "-f", "hls", "-hls_time", seg, "-hls_playlist_type", kind,
-		"-hls_flags", flags, "-hls_segment_type", "mpegts",
-		"-hls_segment_filename", filepath.Join(hls, segmentPath),
-		"-master_pl_name", layout.MasterFile, "-var_stream_map", strings.Join(streams, " "),
-		filepath.Join(hls, variantPattern))
-	return args
+	return []string{"-f", "hls", "-hls_time", seg, "-hls_playlist_type", kind,
+		"-hls_flags", flags, "-hls_segment_type", "mpegts", "-hls_segment_filename", segments}
 }
 
 // ThumbnailTime returns where in the source the thumbnail is taken: a quarter in, at
@@ -303,7 +332,7 @@ func sourceError(err error, src string) error {
 	if !errors.As(err, &exit) {
 		return err
 	}
-	stderr := strings.ReplaceAll(exit.Stderr, fileURL(src), "source")
+	stderr := strings.ReplaceAll(exit.Stderr, inputURL(src), "source")
 	if refused(stderr) {
 		return errNotAllowed(stderr)
 	}
@@ -335,20 +364,7 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 			return err
 		}
 	}
-	pr, pw := io.Pipe()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		_ = ParseProgress(pr, func(p Progress) {
-			if progress != nil {
-				progress(p)
-			}
-		})
-		_, _ = io.Copy(io.Discard, pr)
-	})
-	err := run(ctx, r.Bin.ffmpeg(), LadderArgs(src, outDir, plan, r.Config), pw, nil)
-	pw.Close()
-	wg.Wait()
-	if err != nil {
+	if err := runProgress(ctx, r.Bin.ffmpeg(), LadderArgs(src, outDir, plan, r.Config), progress); err != nil {
 		return sourceError(err, src)
 	}
 	if plan.Duration <= 0 {
@@ -364,6 +380,25 @@ func (r *Runner) Encode(ctx context.Context, src, outDir string, plan Plan, prog
 		}
 	}
 	return nil
+}
+
+// runProgress runs ffmpeg with args that report progress on standard output
+// (-progress pipe:1), calling progress (when not nil) with each report.
+func runProgress(ctx context.Context, name string, args []string, progress func(Progress)) error {
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		_ = ParseProgress(pr, func(p Progress) {
+			if progress != nil {
+				progress(p)
+			}
+		})
+		_, _ = io.Copy(io.Discard, pr)
+	})
+	err := run(ctx, name, args, pw, nil)
+	pw.Close()
+	wg.Wait()
+	return err
 }
 
 // checkLength compares an encoded variant's length with the source's probed duration,

@@ -63,18 +63,35 @@ func AllowedFormat(format string) (string, bool) {
 // container, that demuxer alone, so that an encode reads the source as the container
 // its probe accepted. The path is given as a file: URL, so that no part of it is
 // taken for a protocol nor, starting with "-", for an option.
+//
+// A path that is an http:// URL (the transcoder's loopback source server, which reads
+// the source from storage in ranges) is opened over http and tcp instead of file, with
+// the same demuxer allow-list: none of the allowed demuxers opens another input, so
+// nothing but that URL is read.
 func InputArgs(path, format string) []string {
-	args := []string{"-protocol_whitelist", "file", "-format_whitelist", formatWhitelist}
+	protocols := "file"
+	if IsURL(path) {
+		protocols = "http,tcp"
+	}
+	args := []string{"-protocol_whitelist", protocols, "-format_whitelist", formatWhitelist}
 	if short, ok := AllowedFormat(format); ok {
 		args = append(args, "-f", short)
 		if short == "mov" {
 			args = append(args, "-enable_drefs", "0")
 		}
 	}
-	return append(args, "-i", fileURL(path))
+	return append(args, "-i", inputURL(path))
 }
 
-// fileURL returns path as an input URL of the file protocol.
-func fileURL(path string) string {
+// IsURL reports whether a source path is an http:// URL rather than a file.
+func IsURL(path string) bool {
+	return strings.HasPrefix(path, "http://")
+}
+
+// inputURL returns path as an input URL: a file: URL for a file, the URL itself for one.
+func inputURL(path string) string {
+	if IsURL(path) {
+		return path
+	}
 	return "file:" + path
 }

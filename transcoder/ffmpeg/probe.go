@@ -82,6 +82,13 @@ func ProbeArgs(path string) []string {
 		InputArgs(path, "")...)
 }
 
+// HeaderProbeArgs returns ffprobe's arguments for reading a source's streams and
+// format from its headers alone, without counting packets: what ProbeHeaders runs.
+func HeaderProbeArgs(path string) []string {
+	return append([]string{"-v", "error", "-print_format", "json", "-show_format", "-show_streams"},
+		InputArgs(path, "")...)
+}
+
 // Probe reads the source at path with ffprobe and checks it against limits. A source
 // that is not a playable video is an EINVALID error (ETOOLARGE for limits) whose
 // message says why: not a container VideoForge reads (a playlist, a manifest, a concat
@@ -93,22 +100,36 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 	if err != nil {
 		return nil, fmt.Errorf("ffprobe: %w", err)
 	}
-	if st.Size() == 0 {
+	return probe(ctx, bin, path, st.Size(), limits, ProbeArgs(path))
+}
+
+// ProbeHeaders is Probe from the source's headers alone, for a source of size bytes
+// at a URL (see InputArgs) or in a file: it reads what the container's index says
+// (seeking to a moov box at the end) instead of the whole source, so it answers in
+// a fraction of a second whatever the length. It checks all that Probe does except
+// that the frames fill the claimed duration, where the container does not say how
+// many frames it holds; a job probes the whole source before it encodes a ladder.
+func ProbeHeaders(ctx context.Context, bin Binaries, path string, size int64, limits Limits) (*Info, error) {
+	return probe(ctx, bin, path, size, limits, HeaderProbeArgs(path))
+}
+
+func probe(ctx context.Context, bin Binaries, path string, size int64, limits Limits, args []string) (*Info, error) {
+	if size == 0 {
 		return nil, videoforge.Errorf(videoforge.EINVALID, "the upload is empty")
 	}
-	if limits.MaxSize > 0 && st.Size() > limits.MaxSize {
-		return nil, videoforge.Errorf(videoforge.ETOOLARGE, "the upload is %d bytes, over the limit of %d", st.Size(), limits.MaxSize)
+	if limits.MaxSize > 0 && size > limits.MaxSize {
+		return nil, videoforge.Errorf(videoforge.ETOOLARGE, "the upload is %d bytes, over the limit of %d", size, limits.MaxSize)
 	}
-	limit := ProbeTimeLimit(st.Size())
+	limit := ProbeTimeLimit(size)
 	ctx, cancel := context.WithTimeoutCause(ctx, limit,
 		videoforge.Errorf(videoforge.EINVALID, "the upload cannot be read: ffprobe took longer than %s over it", limit))
 	defer cancel()
 	var out bytes.Buffer
 	tail := newTail()
-	err = run(ctx, bin.ffprobe(), ProbeArgs(path), &out, tail)
+	err := run(ctx, bin.ffprobe(), args, &out, tail)
 	var exit *ExitError
 	if errors.As(err, &exit) {
-		stderr := strings.ReplaceAll(exit.Stderr, fileURL(path), "source")
+		stderr := strings.ReplaceAll(exit.Stderr, inputURL(path), "source")
 		if refused(stderr) {
 			return nil, errNotAllowed(stderr)
 		}
@@ -118,7 +139,7 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 	}
 	info, err := ParseProbe(out.Bytes())
 	if err != nil {
-		if e := strings.ReplaceAll(tail.String(), fileURL(path), "source"); e != "" && videoforge.ErrorCode(err) == videoforge.EINVALID {
+		if e := strings.ReplaceAll(tail.String(), inputURL(path), "source"); e != "" && videoforge.ErrorCode(err) == videoforge.EINVALID {
 			return nil, videoforge.Errorf(videoforge.EINVALID, "%s (ffprobe: %s)", videoforge.ErrorMessage(err), firstLine(e))
 		}
 		return nil, err
@@ -128,7 +149,7 @@ func Probe(ctx context.Context, bin Binaries, path string, limits Limits) (*Info
 		return nil, errNotAllowed("ffprobe read it as " + info.Format)
 	}
 	if info.Size == 0 {
-		info.Size = st.Size()
+		info.Size = size
 	}
 	if err := Validate(info, limits); err != nil {
 		return nil, err

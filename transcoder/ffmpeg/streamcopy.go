@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/videoforge/videoforge/layout"
@@ -78,7 +77,7 @@ func CopyCodecs(info *Info) string {
 
 // RemuxArgs returns ffmpeg's arguments for copying the source's video (and sound) into
 // the HLS rendition v under outDir/hls/<v.Name>: no decoding, segments cut at the
-// source's keyframes near every segment length, a VOD playlist.
+// source's keyframes near every segment length, a VOD playlist (EVENT with plan.Event).
 func RemuxArgs(src, outDir string, v Variant, plan Plan, cfg Config) []string {
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error"}
 	args = append(args, InputArgs(src, plan.Format)...)
@@ -87,10 +86,9 @@ func RemuxArgs(src, outDir string, v Variant, plan Plan, cfg Config) []string {
 		args = append(args, "-map", "0:a:0")
 	}
 	dir := filepath.Join(outDir, layout.HLSDir, v.Name)
-	seg := strconv.FormatFloat(cfg.SegmentDuration.Seconds(), 'f', -1, 64)
-	return append(args, "-c", "copy", "-dn", "-sn", "-f", "hls", "-hls_time", seg, "-hls_playlist_type", "vod",
-		"-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-		"-hls_segment_filename", filepath.Join(dir, layout.SegmentPattern), filepath.Join(dir, layout.VariantIndex))
+	args = append(args, "-c", "copy", "-dn", "-sn")
+	args = append(args, hlsArgs(segmentSeconds(cfg), plan.Event, filepath.Join(dir, layout.SegmentPattern))...)
+	return append(args, filepath.Join(dir, layout.VariantIndex))
 }
 
 // Remux copies the source into the rendition v (see RemuxArgs) and checks its length
