@@ -67,9 +67,9 @@ type Config struct {
 	ChunkDuration time.Duration
 	ChunkPoll     time.Duration // how often an attempt waiting for chunks others hold looks at them
 	Limits        ffmpeg.Limits
-	FFmpeg       ffmpeg.Config
-	Bin          ffmpeg.Binaries
-	Metrics      prometheus.Registerer // where the metrics are registered; nil: nowhere
+	FFmpeg        ffmpeg.Config
+	Bin           ffmpeg.Binaries
+	Metrics       prometheus.Registerer // where the metrics are registered; nil: nowhere
 }
 
 // DefaultConfig returns the configuration used unless told otherwise.
@@ -119,7 +119,7 @@ type Transcoder struct {
 	log    *slog.Logger
 	runner *ffmpeg.Runner
 	m      *metrics
-	dead   Queue // watched when not nil; see WatchDeadLetters
+	dead   Queue                   // watched when not nil; see WatchDeadLetters
 	chunks videoforge.ChunkService // nil: every source stays one piece
 
 	sourcesOnce sync.Once

@@ -19,9 +19,9 @@ func TestChunkSpans(t *testing.T) {
 		duration, chunk, seg float64
 		want                 []ffmpeg.Span
 	}{
-		{10, 8, 4, []ffmpeg.Span{{0, 10}}},           // not longer than two chunks: one piece
-		{16, 8, 4, []ffmpeg.Span{{0, 16}}},           // idem
-		{17, 8, 4, []ffmpeg.Span{{0, 8}, {8, 9}}},    // the tail under a segment joins the chunk before
+		{10, 8, 4, []ffmpeg.Span{{0, 10}}},        // not longer than two chunks: one piece
+		{16, 8, 4, []ffmpeg.Span{{0, 16}}},        // idem
+		{17, 8, 4, []ffmpeg.Span{{0, 8}, {8, 9}}}, // the tail under a segment joins the chunk before
 		{21, 8, 4, []ffmpeg.Span{{0, 8}, {8, 8}, {16, 5}}},
 		{24, 7, 4, []ffmpeg.Span{{0, 8}, {8, 8}, {16, 8}}}, // rounded to whole segments
 		{30, 8, 6, []ffmpeg.Span{{0, 6}, {6, 6}, {12, 6}, {18, 6}, {24, 6}}},
