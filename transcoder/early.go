@@ -33,7 +33,8 @@ func (t *Transcoder) publishFirstRung(ctx context.Context, j *job, a *videoforge
 	r.Config.Preset = FirstRungPreset
 	began := time.Now()
 	g := t.growing(j, a, out, info, first, res, nil)
-	if err := g.encode(ctx, &r, src, first, nil); err != nil {
+	first.Event = true
+	if err := g.encode(ctx, func(ctx context.Context) error { return r.Encode(ctx, src, out, first, nil) }); err != nil {
 		return ffmpeg.MasterVariant{}, err
 	}
 	j.logger().Info("first rung encoded", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
@@ -75,16 +76,16 @@ type growing struct {
 	published map[string]bool        // variants published, by folder
 }
 
-// encode runs r's encode of plan as EVENT playlists, storing what it finishes every
-// syncEvery and publishing each variant with its first segment; it returns once the
-// encode ended and everything it made is stored. The stored variants' files are then
-// removed from out, so that the final upload does not send them again.
-func (g *growing) encode(ctx context.Context, r *ffmpeg.Runner, src string, plan ffmpeg.Plan, progress func(ffmpeg.Progress)) error {
-	plan.Event = true
+// encode runs an encode (or remux) of g's variants that writes EVENT playlists into
+// out, storing what it finishes every syncEvery and publishing each variant with its
+// first segment; it returns once the encode ended and everything it made is stored.
+// The stored variants' files are then removed from out, so that the final upload does
+// not send them again.
+func (g *growing) encode(ctx context.Context, run func(ctx context.Context) error) error {
 	ectx, stop := context.WithCancel(ctx)
 	defer stop()
 	done := make(chan error, 1)
-	go func() { done <- r.Encode(ectx, src, g.out, plan, progress) }()
+	go func() { done <- run(ectx) }()
 	tick := time.NewTicker(syncEvery)
 	defer tick.Stop()
 	for {

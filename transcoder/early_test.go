@@ -12,6 +12,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/storage"
 	"github.com/videoforge/videoforge/transcoder"
 )
 
@@ -263,5 +264,79 @@ func TestGrowingFirstRung(t *testing.T) {
 	dir := e.download(t, v.S3Key+"/"+layout.HLSDir+"/144p/")
 	if b, err := os.ReadFile(filepath.Join(dir, layout.VariantIndex)); err != nil || !strings.Contains(string(b), "#EXT-X-ENDLIST") {
 		t.Errorf("the first rung's playlist has no end after the commit: %v\n%s", err, b)
+	}
+}
+
+// heldDownload is the test's object store with whole downloads of sources held until
+// released: what the transcoder reads in ranges still comes through.
+type heldDownload struct {
+	*storage.Store
+	release chan struct{}
+}
+
+func (s heldDownload) DownloadSource(ctx context.Context, src videoforge.Source, name string) (int64, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return s.Store.DownloadSource(ctx, src, name)
+}
+
+// TestPlayableBeforeDownload: an H.264 upload whose moov box is at its end plays from
+// its stream copy before its download is done: its headers are probed and it is
+// remuxed from ranged reads of storage (the whole download is held meanwhile). Once
+// the download comes through, the job completes with the whole ladder, once.
+func TestPlayableBeforeDownload(t *testing.T) {
+	e := newEnv(t)
+	cfg := testConfig(t)
+	cfg.Workers = 1
+	q, _ := e.jsQueue(t, cfg)
+	src := filepath.Join(clips, "landscape.mp4")
+	if out, err := exec.Command("ffprobe", "-v", "trace", src).CombinedOutput(); err != nil ||
+		strings.Index(string(out), "type:'moov'") < strings.Index(string(out), "type:'mdat'") {
+		t.Fatalf("landscape.mp4 should have its moov box after its mdat: %v", err)
+	}
+	msg := e.newJob(t, "landscape.mp4")
+	if err := transcoder.Enqueue(context.Background(), q, msg); err != nil {
+		t.Fatal(err)
+	}
+	held := heldDownload{e.st, make(chan struct{})}
+	released := false
+	defer func() {
+		if !released {
+			close(held.release)
+		}
+	}()
+	tr, err := transcoder.New(cfg, q, held, e.jobs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tr.Run(ctx)
+	}()
+	defer func() { cancel(); <-done }()
+	var v *videoforge.Video
+	waitFor(t, time.Minute, "the video playable while its download is held", func() bool {
+		v, err = e.videos.FindVideoByID(ctx, msg.VideoID, "alice")
+		return err == nil && v.Status == videoforge.StatusReady
+	})
+	if ev := e.lastEvent(t, msg.VideoID); v.LadderComplete || ev.Video == nil || len(ev.Video.Renditions) != 1 || ev.Video.Renditions[0].Name != "240p" {
+		t.Fatalf("video %+v, event %+v: want ready with the stream copy alone", v, ev.Video)
+	}
+	dir := e.download(t, v.S3Key+"/")
+	out, err := exec.Command("ffmpeg", "-v", "error", "-xerror", "-i", filepath.Join(dir, layout.MasterPlaylist), "-map", "0", "-f", "null", "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the published copy does not play: %v: %s", err, out)
+	}
+	released = true
+	close(held.release)
+	e.waitJob(t, msg.JobID, videoforge.JobCompleted, time.Minute)
+	e.checkResults(t, msg, []string{"240p:320x240", "144p:192x144"}, true)
+	if n := e.readyEvents(t, msg.VideoID); n != 1 {
+		t.Errorf("%d complete commits, want 1", n)
 	}
 }

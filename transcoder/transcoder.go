@@ -688,11 +688,13 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		return nil, err
 	}
 	t.hook("downloading")
-	var size int64
-	err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
-		size, err = t.store.DownloadSource(ctx, a.Source, src)
-		return err
-	})
+	download := t.download(ctx, j, a, src)
+	// A source browsers play as it is is published while it downloads.
+	early, err := t.copyEarly(ctx, j, a, out)
+	size, derr := download()
+	if err == nil {
+		err = derr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -702,18 +704,23 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	}
 	plan := ffmpeg.PlanLadder(info, t.cfg.FFmpeg)
 	prefix := a.Folder()
-	res := &videoforge.JobResult{
-		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
-		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size, S3Key: strings.TrimSuffix(prefix, "/"),
-	}
+	res := result(info, size, prefix)
 	var kept []ffmpeg.MasterVariant // renditions published early that stay
-	if v, replaces, ok := ffmpeg.StreamCopy(info, plan); !ok && t.cfg.PublishEarly && len(plan.Variants) > 0 {
+	v, replaces, ok := ffmpeg.StreamCopy(info, plan)
+	switch {
+	case early != nil:
+		kept = append(kept, early.mv)
+		if early.replaces && len(plan.Variants) > 0 && plan.Variants[0].Name == early.name {
+			plan.Variants = plan.Variants[1:]
+		}
+	case !t.cfg.PublishEarly:
+	case !ok && len(plan.Variants) > 0:
 		mv, err := t.publishFirstRung(ctx, j, a, src, out, info, plan, *res)
 		if err != nil {
 			return nil, err
 		}
 		plan.Variants, kept = plan.Variants[:len(plan.Variants)-1], append(kept, mv)
-	} else if ok && t.cfg.PublishEarly {
+	case ok:
 		mv, err := t.publishCopy(ctx, j, a, src, out, info, plan, v, *res)
 		if err != nil {
 			return nil, err
@@ -744,39 +751,99 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	return res, nil
 }
 
-// publishCopy stream-copies the source into the rendition v, stores it with a master
-// playlist of it alone, and publishes it: the video plays while the ladder is encoded.
+// publishCopy stream-copies the source src (a file, or the source server's URL of it)
+// into the rendition v and publishes it while the remux runs, through a growing
+// publisher: the rendition joins the master playlist and the catalog with its first
+// segment, so that the video plays while the rest is copied and the ladder encoded.
 func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info,
 	plan ffmpeg.Plan, v ffmpeg.Variant, res videoforge.JobResult) (ffmpeg.MasterVariant, error) {
 	began := time.Now()
-	if err := t.runner.Remux(ctx, src, out, v, plan); err != nil {
-		return ffmpeg.MasterVariant{}, err
-	}
 	// A source's bitrate is its average: its peaks go a fifth higher.
 	mv := t.masterVariant(v, 120, info)
 	mv.Codecs = ffmpeg.CopyCodecs(info)
-	if err := ffmpeg.WriteMaster(filepath.Join(out, layout.MasterPlaylist), []ffmpeg.MasterVariant{mv}); err != nil {
+	one := plan
+	one.Variants, one.Event = []ffmpeg.Variant{v}, true
+	g := t.growing(j, a, out, info, one, res, nil)
+	g.variants[0] = mv
+	if err := g.encode(ctx, func(ctx context.Context) error { return t.runner.Remux(ctx, src, out, v, one) }); err != nil {
 		return mv, err
 	}
-	prefix := a.Folder()
-	err := t.patiently(ctx, j.logger(), "store the stream copy", func(ctx context.Context) error {
-		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
-	})
-	if err != nil {
-		return mv, err
-	}
-	res.Renditions = renditions(prefix, []ffmpeg.MasterVariant{mv})
-	err = t.patiently(ctx, j.logger(), "publish the stream copy", func(ctx context.Context) error {
-		_, err := t.jobs.PublishRenditions(ctx, a, res)
-		return err
-	})
-	if err != nil {
-		return mv, err
-	}
-	j.published.Store(true)
-	j.logger().Info("playable: the source's stream copy is published", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
-	t.hook("published")
+	j.logger().Info("the source's stream copy is stored", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
 	return mv, nil
+}
+
+// result is what a commit records of a probed source of size bytes, its results under prefix.
+func result(info *ffmpeg.Info, size int64, prefix string) *videoforge.JobResult {
+	return &videoforge.JobResult{
+		Duration: info.Duration, Resolution: fmt.Sprintf("%dx%d", info.Width, info.Height),
+		VideoCodec: info.VideoCodec, AudioCodec: info.AudioCodec, FileSize: size, S3Key: strings.TrimSuffix(prefix, "/"),
+	}
+}
+
+// download starts the download of the attempt's source into the file src and returns
+// the wait for its end.
+func (t *Transcoder) download(ctx context.Context, j *job, a *videoforge.Attempt, src string) func() (int64, error) {
+	type outcome struct {
+		size int64
+		err  error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		o.err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
+			o.size, err = t.store.DownloadSource(ctx, a.Source, src)
+			return err
+		})
+		done <- o
+	}()
+	return func() (int64, error) {
+		o := <-done
+		return o.size, o.err
+	}
+}
+
+// earlyCopy is a stream copy published before the source was downloaded.
+type earlyCopy struct {
+	mv       ffmpeg.MasterVariant
+	name     string // the rendition's
+	replaces bool   // it stands in for the ladder's top rung
+}
+
+// copyEarly publishes a stream copy of a source browsers play as it is without
+// waiting for its download: the source is probed from its headers and remuxed through
+// the source server, which reads it from storage in ranges (a moov box at the end
+// included). It returns nil and no error when that does not apply: PublishEarly off,
+// a source that is not copied, or headers that do not say enough, which the probe of
+// the downloaded source then decides on.
+func (t *Transcoder) copyEarly(ctx context.Context, j *job, a *videoforge.Attempt, out string) (*earlyCopy, error) {
+	if !t.cfg.PublishEarly || a.Source.Size <= 0 || t.sources() == nil {
+		return nil, nil
+	}
+	url, failure, remove := t.sources().add(a.Source)
+	defer remove()
+	info, err := ffmpeg.ProbeHeaders(ctx, t.cfg.Bin, url, a.Source.Size, t.cfg.Limits)
+	if err != nil {
+		j.logger().Debug("the source's headers do not decide; it is probed once downloaded", "err", err)
+		return nil, nil
+	}
+	plan := ffmpeg.PlanLadder(info, t.cfg.FFmpeg)
+	v, replaces, ok := ffmpeg.StreamCopy(info, plan)
+	if !ok {
+		return nil, nil
+	}
+	mv, err := t.publishCopy(ctx, j, a, url, out, info, plan, v, *result(info, a.Source.Size, a.Folder()))
+	if f := failure(); err != nil && f != nil && !definite(f) && ctx.Err() == nil {
+		// Storage broke off the reads: the copy is made again from the download,
+		// which waits the outage out, into the same objects.
+		j.logger().Warn("the source's ranged reads failed; copying it once downloaded", "err", f)
+		return nil, os.RemoveAll(filepath.Join(out, layout.HLSDir))
+	} else if err != nil && f != nil {
+		err = f // the source was changed or removed since it was sealed
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &earlyCopy{mv: mv, name: v.Name, replaces: replaces}, nil
 }
 
 // encode encodes the plan's ladder (nothing when it is empty) with its thumbnail and
@@ -806,7 +873,8 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 	if len(plan.Variants) > 0 {
 		var err error
 		if t.cfg.PublishEarly {
-			err = g.encode(ctx, t.runner, src, plan, progress)
+			plan.Event = true
+			err = g.encode(ctx, func(ctx context.Context) error { return t.runner.Encode(ctx, src, out, plan, progress) })
 		} else {
 			err = t.runner.Encode(ctx, src, out, plan, progress)
 		}
