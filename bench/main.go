@@ -44,6 +44,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	bin := fs.String("bin", "bin/videoforge", "the videoforge binary whose dev stack the freshness benchmark runs")
 	changes := fs.Int("changes", 500, "changes made by the freshness benchmark")
 	playableRuns := fs.Int("playable-runs", 3, "uploads of each source, per mode, in the playable benchmark")
+	playableLong := fs.Bool("playable-long", true, "include the 10-minute source in the playable benchmark, and its ladder on 1 and 2 pinned transcoders")
 	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -103,7 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 
 	if *only == "" || *only == "playable" {
-		pr, pn, err := benchPlayable(ctx, *bin, *playableRuns)
+		pr, pn, err := benchPlayable(ctx, *bin, *playableRuns, *playableLong)
 		if err != nil {
 			return fmt.Errorf("playable: %w", err)
 		}

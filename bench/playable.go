@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +14,9 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -20,12 +24,13 @@ import (
 type playableSource struct {
 	name, what string
 	args       []string // ffmpeg's, before the output file
+	baseline   bool     // also timed with the ladder alone (TRANSCODER_PUBLISH_EARLY=false)
 }
 
 // playableSources are a phone's kind of uploads: 1080p H.264 at about 10 Mb/s (noise,
 // so that encoding is not trivial), one of them with its index (moov) at the end, and
-// a VP9 one that has to be encoded before it plays.
-func playableSources() []playableSource {
+// a VP9 one that has to be encoded before it plays; with long, a 10-minute one too.
+func playableSources(long bool) []playableSource {
 	h264 := func(secs int, faststart bool) []string {
 		a := []string{"-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=30:duration=%d,noise=alls=8:allf=t", secs),
 			"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:duration=%d", secs),
@@ -36,32 +41,60 @@ func playableSources() []playableSource {
 		}
 		return a
 	}
-	return []playableSource{
-		{"h264-10s.mp4", "H.264 1080p 10 s", h264(10, true)},
-		{"h264-1min.mp4", "H.264 1080p 1 min, moov at the end", h264(60, false)},
+	sources := []playableSource{
+		{"h264-10s.mp4", "H.264 1080p 10 s", h264(10, true), true},
+		{"h264-1min.mp4", "H.264 1080p 1 min, moov at the end", h264(60, false), true},
 		{"vp9-1min.webm", "VP9 720p 1 min", []string{"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=60,noise=alls=8:allf=t",
 			"-f", "lavfi", "-i", "sine=frequency=440:duration=60", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8",
-			"-b:v", "3M", "-row-mt", "1", "-c:a", "libopus", "-shortest"}},
+			"-b:v", "3M", "-row-mt", "1", "-c:a", "libopus", "-shortest"}, true},
 	}
+	if long {
+		sources = append(sources, playableSource{"h264-10min.mp4", "H.264 1080p 10 min", h264(600, true), false})
+	}
+	return sources
+}
+
+// generate makes the sources, or finds them made by an earlier run in the folder
+// vfbench-sources of the temporary folder (their names carry a hash of the command
+// that made them); it returns each one's path by name.
+func generate(ctx context.Context, sources []playableSource) (map[string]string, error) {
+	dir := filepath.Join(os.TempDir(), "vfbench-sources")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	paths := map[string]string{}
+	for _, s := range sources {
+		sum := sha256.Sum256([]byte(strings.Join(s.args, " ")))
+		path := filepath.Join(dir, hex.EncodeToString(sum[:4])+"-"+s.name)
+		paths[s.name] = path
+		if _, err := os.Stat(path); err == nil {
+			continue
+		}
+		part := path + ".part" + filepath.Ext(path)
+		args := append([]string{"-hide_banner", "-loglevel", "error", "-y"}, append(s.args, part)...)
+		if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("generate %s: %v: %s", s.name, err, out)
+		}
+		if err := os.Rename(part, path); err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
 }
 
 // benchPlayable measures, on the videoforge binary's dev stack, how long an upload
 // takes to play and to have every rendition: from complete answered until the edge
 // gives a stream URL whose master, first variant and first segment all download, and
-// until the job completed. Each source runs runs times with the early publishing and
-// as many with the ladder alone (TRANSCODER_PUBLISH_EARLY=false), medians side by side.
-func benchPlayable(ctx context.Context, bin string, runs int) ([]row, []string, error) {
-	dir, err := os.MkdirTemp("", "vfbench-playable-")
+// until the job completed. Each source runs runs times with the early publishing and,
+// but for the 10-minute one, as many with the ladder alone
+// (TRANSCODER_PUBLISH_EARLY=false), medians side by side. With long, the 10-minute
+// source's ladder is also timed on 1 and on 2 transcoder processes pinned to a core
+// each (benchFleet).
+func benchPlayable(ctx context.Context, bin string, runs int, long bool) ([]row, []string, error) {
+	sources := playableSources(long)
+	paths, err := generate(ctx, sources)
 	if err != nil {
 		return nil, nil, err
-	}
-	defer os.RemoveAll(dir)
-	sources := playableSources()
-	for _, s := range sources {
-		args := append([]string{"-hide_banner", "-loglevel", "error", "-y"}, append(s.args, filepath.Join(dir, s.name))...)
-		if out, err := exec.CommandContext(ctx, "ffmpeg", args...).CombinedOutput(); err != nil {
-			return nil, nil, fmt.Errorf("generate %s: %v: %s", s.name, err, out)
-		}
 	}
 	type times struct{ playable, all []time.Duration }
 	measured := map[string]map[bool]*times{}
@@ -71,13 +104,16 @@ func benchPlayable(ctx context.Context, bin string, runs int) ([]row, []string, 
 			return nil, nil, err
 		}
 		for _, s := range sources {
+			if !early && !s.baseline {
+				continue
+			}
 			if measured[s.name] == nil {
 				measured[s.name] = map[bool]*times{}
 			}
 			m := &times{}
 			measured[s.name][early] = m
 			for range runs {
-				p, a, err := timeUpload(ctx, bin, dev, filepath.Join(dir, s.name))
+				p, a, err := timeUpload(ctx, bin, dev, paths[s.name])
 				if err != nil {
 					dev.stop()
 					return nil, nil, fmt.Errorf("%s: %w", s.name, err)
@@ -90,15 +126,79 @@ func benchPlayable(ctx context.Context, bin string, runs int) ([]row, []string, 
 	cmd := fmt.Sprintf("make build && go run ./bench -only playable -playable-runs %d", runs)
 	var rows []row
 	for _, s := range sources {
-		e, l := measured[s.name][true], measured[s.name][false]
+		e := measured[s.name][true]
+		target := map[bool]string{true: "≤ 10 s", false: "≤ 3 s"}[strings.HasPrefix(s.name, "vp9")]
+		if !s.baseline {
+			rows = append(rows,
+				row{"time to playable, " + s.what, fmt.Sprintf("%.2f s", median(e.playable).Seconds()), target, cmd},
+				row{"time to every rendition, " + s.what, fmt.Sprintf("%.1f s", median(e.all).Seconds()), "–", cmd})
+			continue
+		}
+		l := measured[s.name][false]
 		rows = append(rows,
 			row{"time to playable, " + s.what, fmt.Sprintf("%.2f s (ladder alone: %.1f s)", median(e.playable).Seconds(), median(l.playable).Seconds()),
-				map[bool]string{true: "≤ 10 s", false: "≤ 3 s"}[strings.HasPrefix(s.name, "vp9")], cmd},
+				target, cmd},
 			row{"time to every rendition, " + s.what, fmt.Sprintf("%.1f s (ladder alone: %.1f s, ×%.2f)", median(e.all).Seconds(),
 				median(l.all).Seconds(), median(l.all).Seconds()/median(e.all).Seconds()), "no worse than the ladder alone for 10 s", cmd})
 	}
-	note := fmt.Sprintf("Playable: the dev stack on this machine (%d cores), one transcoder worker; median of %d runs per source and mode.", runtime.NumCPU(), runs)
-	return rows, []string{note}, nil
+	note := fmt.Sprintf("Playable: the dev stack on this machine (%d cores, load %s at the start), one transcoder worker; median of %d runs per source and mode.",
+		runtime.NumCPU(), loadAverage(), runs)
+	notes := []string{note}
+	if long {
+		fr, fn, err := benchFleet(ctx, bin, paths["h264-10min.mp4"])
+		if err != nil {
+			return nil, nil, fmt.Errorf("fleet: %w", err)
+		}
+		rows, notes = append(rows, fr...), append(notes, fn...)
+	}
+	return rows, notes, nil
+}
+
+// benchFleet times the ladder of file on the dev stack with 1 and with 2 transcoder
+// processes, `videoforge transcoder` joined to it through its transcoder.env, each
+// pinned to a core of its own (taskset), dev's own transcoder off.
+func benchFleet(ctx context.Context, bin, file string) ([]row, []string, error) {
+	took := map[int]time.Duration{}
+	for _, n := range []int{1, 2} {
+		dev, err := startDevStack(ctx, bin, "TRANSCODER_WORKERS=0")
+		if err != nil {
+			return nil, nil, err
+		}
+		env, err := os.ReadFile(filepath.Join(dev.data, "keys", "transcoder.env"))
+		if err != nil {
+			dev.stop()
+			return nil, nil, err
+		}
+		var workers []*exec.Cmd
+		stop := func() {
+			for _, w := range workers {
+				_ = w.Process.Signal(syscall.SIGTERM)
+				_ = w.Wait()
+			}
+			dev.stop()
+		}
+		for i := range n {
+			w := exec.CommandContext(ctx, "taskset", "-c", strconv.Itoa(i%runtime.NumCPU()), bin, "transcoder")
+			w.Env = append(append(os.Environ(), strings.Fields(string(env))...), "TRANSCODER_WORKERS=1", "LOG_LEVEL=warn")
+			w.Stdout, w.Stderr = io.Discard, os.Stderr
+			if err := w.Start(); err != nil {
+				stop()
+				return nil, nil, err
+			}
+			workers = append(workers, w)
+		}
+		_, all, err := timeUpload(ctx, bin, dev, file)
+		stop()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%d transcoders: %w", n, err)
+		}
+		took[n] = all
+	}
+	cmd := "make build && go run ./bench -only playable -playable-runs 3"
+	return []row{{"every rendition of H.264 1080p 10 min, 2 transcoders vs 1 (one core each)",
+			fmt.Sprintf("×%.2f (%.0f s vs %.0f s)", took[1].Seconds()/took[2].Seconds(), took[2].Seconds(), took[1].Seconds()), "≥ 1.8×", cmd}},
+		[]string{fmt.Sprintf("Fleet: `videoforge transcoder` processes pinned with taskset to cores 0 and 1 of %d, the dev stack unpinned beside them; one run each; load %s at the end.",
+			runtime.NumCPU(), loadAverage())}, nil
 }
 
 var uploadIDs = regexp.MustCompile(`video (\d+), job (\d+)`)

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/videoforge/videoforge/auth"
@@ -154,6 +155,9 @@ func (s *Stack) devParts(ctx context.Context, data string) error {
 	if err := s.devStorage(ctx, data); err != nil {
 		return err
 	}
+	if err := s.writeTranscoderEnv(data); err != nil {
+		return err
+	}
 	issuer, err := auth.LoadOrCreateIssuer(KeyDir(data))
 	if err != nil {
 		return err
@@ -277,6 +281,27 @@ func (s *Stack) devStorage(ctx context.Context, data string) error {
 	return nil
 }
 
+// writeTranscoderEnv writes the variables with which `videoforge transcoder` joins
+// the dev stack, so that more transcoders (on other cores, with TRANSCODER_WORKERS=0
+// in dev for none but them) take its jobs and chunks: 0600, as they hold secrets.
+func (s *Stack) writeTranscoderEnv(data string) error {
+	path := filepath.Join(KeyDir(data), "transcoder.env")
+	var b strings.Builder
+	for _, kv := range [][2]string{{"DATABASE_URL", s.dbCfg.URL}, {"DB_SCHEMA", s.dbCfg.Schema},
+		{"NATS_URL", s.natsURLs[bus.RoleTranscoder]}, {"S3_BUCKET_NAME", s.s3Cfg.Bucket}, {"S3_ENDPOINT", s.s3Cfg.Endpoint},
+		{"AWS_REGION", s.s3Cfg.Region}, {"S3_ACCESS_KEY_ID", s.s3Cfg.AccessKey}, {"S3_SECRET_ACCESS_KEY", s.s3Cfg.SecretKey}} {
+		fmt.Fprintf(&b, "%s=%s\n", kv[0], kv[1])
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	s.addrs.TranscoderEnv = path
+	return nil
+}
+
 // loadOrCreateSecret reads a random key kept in a file, creating it (0600) when absent.
 func loadOrCreateSecret(path string) ([]byte, error) {
 	if b, err := os.ReadFile(path); err == nil {
@@ -319,6 +344,7 @@ func (a Addrs) PrintBanner(w io.Writer) {
 Mint a token:   videoforge token -data %[2]s -user alice
 Upload a video: videoforge upload -data %[2]s -user alice -gallery %[1]s -edge %[4]s -nats-url %[3]s -file clip.mp4 -title 'My clip'
 Watch events:   %[5]s
+More workers:   (set -a; . %[7]s; exec videoforge transcoder)
 Stop with Ctrl-C.
-`, a.Gallery, a.Data, a.NATS, a.Edge, watch, users)
+`, a.Gallery, a.Data, a.NATS, a.Edge, watch, users, a.TranscoderEnv)
 }

@@ -44,6 +44,9 @@ type Addrs struct {
 	NATSServer string
 	Data       string // dev's data folder
 	NATSKeys   string // where dev keeps the NATS users' passwords
+	// TranscoderEnv is the file of variables with which `videoforge transcoder`
+	// joins dev's stack (its database, NATS, bucket); empty outside dev.
+	TranscoderEnv string
 }
 
 // Stack is a set of roles over their shared parts.
