@@ -239,3 +239,95 @@ func TestChunkWorkerKilled(t *testing.T) {
 	}
 	e.checkChunked(t, msg)
 }
+
+// TestChunkWorkerPaused: a worker pauses as it starts a chunk, its lease renewals
+// stopped with it (and for good), until its claim's lease runs out; the chunk is claimed again and the
+// job completes without it. When the paused worker goes on, it encodes and stores the
+// chunk, its completion is refused, and its files are removed: a chunk done twice
+// counts once, and the job's commit stands alone.
+func TestChunkWorkerPaused(t *testing.T) {
+	e := newEnv(t)
+	cfg := chunkConfig(t)
+	cfg.Bin.FFmpeg = pacedFFmpeg(t)
+	qa, _ := e.jsQueue(t, cfg)
+	qb, _ := e.jsQueue(t, cfg)
+	msg := e.newJob(t, "long.mp4")
+	paused, resume := make(chan struct{}), make(chan struct{})
+	resumed := false
+	defer func() {
+		if !resumed {
+			close(resume)
+		}
+	}()
+	var once, coordinating, completing atomic.Bool
+	// A holds the job; it waits at the split until B paused.
+	start(t, cfg, qa, e, func(point string) {
+		if point == "chunks-sent" {
+			coordinating.Store(true)
+			select {
+			case <-paused:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	})
+	if err := transcoder.Enqueue(context.Background(), qa, msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the job split", coordinating.Load)
+	// B's renewals stop with its pause and stay stopped, so that it learns it lost
+	// the chunk only when it completes it.
+	var pausing atomic.Bool
+	renewals := make(chan struct{})
+	defer close(renewals)
+	start(t, cfg, qb, e, func(point string) {
+		switch point {
+		case "chunk-encoding":
+			if once.CompareAndSwap(false, true) {
+				pausing.Store(true)
+				close(paused)
+				<-resume
+			}
+		case "chunk-heartbeat":
+			if pausing.Load() {
+				<-renewals
+			}
+		case "chunk-completing":
+			completing.Store(true)
+		}
+	})
+	select {
+	case <-paused:
+	case <-time.After(time.Minute):
+		t.Fatal("the second worker never started a chunk")
+	}
+	chunks, err := e.jobs.Chunks(context.Background(), msg.JobID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := videoforge.Chunk{Index: -1}
+	for _, c := range chunks {
+		if c.Held {
+			held = c
+		}
+	}
+	if held.Index < 0 || held.Claim != 1 {
+		t.Fatalf("chunks %+v: want the paused worker's chunk held by claim 1", chunks)
+	}
+	e.waitJob(t, msg.JobID, videoforge.JobCompleted, 2*time.Minute)
+	close(resume)
+	resumed = true
+	stale := layout.ChunkFolder(msg.VideoID, 1, held.Index, 1)
+	waitFor(t, time.Minute, "the paused worker done with its chunk, its files removed", func() bool {
+		return completing.Load() && len(e.keys(t, stale)) == 0
+	})
+	chunks, err = e.jobs.Chunks(context.Background(), msg.JobID, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chunks {
+		if want := map[bool]int64{true: 2, false: 1}[c.Index == held.Index]; !c.Done || c.Claim != want {
+			t.Errorf("chunk %+v, want done by claim %d", c, want)
+		}
+	}
+	e.checkChunked(t, msg)
+}
