@@ -90,6 +90,8 @@ func (s *sourceServer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	rd := &rangeReader{ctx: r.Context(), store: s.store, src: ss.src}
 	defer rd.Close()
+	// A type set keeps ServeContent from reading the start to sniff one.
+	w.Header().Set("Content-Type", "application/octet-stream")
 	http.ServeContent(w, r, "", time.Time{}, rd)
 	if rd.err != nil && r.Context().Err() == nil {
 		ss.mu.Lock()
