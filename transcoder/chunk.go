@@ -132,18 +132,12 @@ func (t *Transcoder) handleChunk(ctx context.Context, d Delivery, m chunkMessage
 
 // extend keeps a message invisible until ctx ends.
 func (t *Transcoder) extend(ctx context.Context, log *slog.Logger, d Delivery) {
-	tick := time.NewTicker(t.cfg.Visibility / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	t.everyThird(ctx, func() bool {
 		if err := d.Extend(ctx, t.cfg.Visibility); err != nil && ctx.Err() == nil {
 			log.Warn("heartbeat to the queue failed", "err", err)
 		}
-	}
+		return true
+	})
 }
 
 // releaseChunk hands a claim's chunk back, bounded, outside the job's context.
@@ -223,25 +217,19 @@ func (t *Transcoder) removeChunk(log *slog.Logger, prefix string) {
 // renewChunk renews a claim's lease every third of Visibility until ctx ends, and
 // stops the chunk when the catalog no longer accepts the claim.
 func (t *Transcoder) renewChunk(ctx context.Context, log *slog.Logger, c *videoforge.ChunkClaim, stop context.CancelCauseFunc) {
-	tick := time.NewTicker(t.cfg.Visibility / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
+	t.everyThird(ctx, func() bool {
 		t.hook("chunk-heartbeat")
 		err := t.chunks.RenewChunk(ctx, c, t.cfg.Visibility)
 		switch code := videoforge.ErrorCode(err); {
 		case err == nil:
 		case code == videoforge.ECONFLICT || code == videoforge.ENOTFOUND:
 			stop(errChunkLost)
-			return
+			return false
 		case ctx.Err() == nil:
 			log.Warn("could not renew the chunk's lease", "err", err)
 		}
-	}
+		return true
+	})
 }
 
 // chunked encodes plan's ladder in the chunks spans over the fleet (see above), with

@@ -2,7 +2,6 @@ package transcoder_test
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -186,25 +185,8 @@ func TestChunkWorkerKilled(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the job was never split")
 	}
-	marker := filepath.Join(t.TempDir(), "chunk-heartbeat")
-	cc := childConfig{DSN: e.dsn, NATS: e.nats, S3: e.s3, Queue: qc, Marker: marker, Point: "chunk-heartbeat",
-		WorkDir: t.TempDir(), Chunk: cfg.ChunkDuration, Rungs: chunkRungs, FFmpeg: wrapper}
-	ccJSON, _ := json.Marshal(cc)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(ccJSON))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitFor(t, time.Minute, "the other worker renewing its chunk's lease", func() bool {
-		_, err := os.Stat(marker)
-		return err == nil
-	})
+	// The child waits, killed, at its first renewal of its chunk's lease.
+	cmd := e.startChild(t, childConfig{Queue: qc, Point: "chunk-heartbeat", Chunk: cfg.ChunkDuration, Rungs: chunkRungs, FFmpeg: wrapper})
 	chunks, err := e.jobs.Chunks(context.Background(), msg.JobID, 1)
 	if err != nil {
 		t.Fatal(err)

@@ -422,6 +422,23 @@ func (t *Transcoder) settle(j *job, a *videoforge.Attempt, res *videoforge.JobRe
 // Visibility until ctx ends. A lease the catalog refuses stops the job: its video
 // was deleted, or a newer attempt took it over.
 func (t *Transcoder) heartbeat(ctx context.Context, j *job) {
+	t.everyThird(ctx, func() bool {
+		t.hook("heartbeat")
+		if ctx.Err() != nil {
+			return false
+		}
+		if err := j.d.Extend(ctx, t.cfg.Visibility); err != nil && ctx.Err() == nil {
+			j.logger().Warn("heartbeat to the queue failed", "err", err)
+		}
+		if a := j.attempt.Load(); a != nil {
+			t.renew(ctx, j, a, -1)
+		}
+		return true
+	})
+}
+
+// everyThird calls beat every third of Visibility until ctx ends or beat returns false.
+func (t *Transcoder) everyThird(ctx context.Context, beat func() bool) {
 	tick := time.NewTicker(t.cfg.Visibility / 3)
 	defer tick.Stop()
 	for {
@@ -430,15 +447,8 @@ func (t *Transcoder) heartbeat(ctx context.Context, j *job) {
 			return
 		case <-tick.C:
 		}
-		t.hook("heartbeat")
-		if ctx.Err() != nil {
+		if !beat() {
 			return
-		}
-		if err := j.d.Extend(ctx, t.cfg.Visibility); err != nil && ctx.Err() == nil {
-			j.logger().Warn("heartbeat to the queue failed", "err", err)
-		}
-		if a := j.attempt.Load(); a != nil {
-			t.renew(ctx, j, a, -1)
 		}
 	}
 }
@@ -688,26 +698,31 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 		return nil, err
 	}
 	t.hook("downloading")
-	download := t.download(ctx, j, a, src)
-	// A source browsers play as it is is published while it downloads.
-	early, err := t.copyEarly(ctx, j, a, out)
-	size, derr := download()
-	if err == nil {
-		err = derr
+	// The source is published early while it downloads; the probe of the whole
+	// download decides on the rest, and stops the early work of a source it refuses.
+	ectx, stopEarly := context.WithCancelCause(ctx)
+	defer stopEarly(nil)
+	checked := t.downloadAndProbe(ctx, j, a, src, stopEarly)
+	early, err := t.publishEarly(ectx, j, a, out)
+	c := <-checked
+	if c.err != nil {
+		return nil, c.err
 	}
 	if err != nil {
 		return nil, err
 	}
-	info, err := ffmpeg.Probe(ctx, t.cfg.Bin, src, t.cfg.Limits)
-	if err != nil {
-		return nil, err
-	}
+	info := c.info
 	plan := ffmpeg.PlanLadder(info, t.cfg.FFmpeg)
 	prefix := a.Folder()
-	res := result(info, size, prefix)
+	res := result(info, c.size, prefix)
 	var kept []ffmpeg.MasterVariant // renditions published early that stay
 	v, replaces, ok := ffmpeg.StreamCopy(info, plan)
 	switch {
+	case early != nil && early.first:
+		kept = append(kept, early.mv)
+		if n := len(plan.Variants); n > 0 && plan.Variants[n-1].Name == early.name {
+			plan.Variants = plan.Variants[:n-1]
+		}
 	case early != nil:
 		kept = append(kept, early.mv)
 		if early.replaces && len(plan.Variants) > 0 && plan.Variants[0].Name == early.name {
@@ -780,42 +795,51 @@ func result(info *ffmpeg.Info, size int64, prefix string) *videoforge.JobResult 
 	}
 }
 
-// download starts the download of the attempt's source into the file src and returns
-// the wait for its end.
-func (t *Transcoder) download(ctx context.Context, j *job, a *videoforge.Attempt, src string) func() (int64, error) {
-	type outcome struct {
-		size int64
-		err  error
-	}
-	done := make(chan outcome, 1)
+// probed is a downloaded source and what its probe found, or why there is none.
+type probed struct {
+	size int64
+	info *ffmpeg.Info
+	err  error
+}
+
+// downloadAndProbe downloads the attempt's source into the file src and probes it
+// whole, in the background; a source the probe refuses (or that cannot be
+// downloaded) stops the early work through stop.
+func (t *Transcoder) downloadAndProbe(ctx context.Context, j *job, a *videoforge.Attempt, src string, stop context.CancelCauseFunc) <-chan probed {
+	done := make(chan probed, 1)
 	go func() {
-		var o outcome
-		o.err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
-			o.size, err = t.store.DownloadSource(ctx, a.Source, src)
+		var p probed
+		p.err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
+			p.size, err = t.store.DownloadSource(ctx, a.Source, src)
 			return err
 		})
-		done <- o
+		if p.err == nil {
+			p.info, p.err = ffmpeg.Probe(ctx, t.cfg.Bin, src, t.cfg.Limits)
+		}
+		if p.err != nil {
+			stop(p.err)
+		}
+		done <- p
 	}()
-	return func() (int64, error) {
-		o := <-done
-		return o.size, o.err
-	}
+	return done
 }
 
-// earlyCopy is a stream copy published before the source was downloaded.
-type earlyCopy struct {
+// earlyRendition is a rendition published before the source was downloaded.
+type earlyRendition struct {
 	mv       ffmpeg.MasterVariant
 	name     string // the rendition's
-	replaces bool   // it stands in for the ladder's top rung
+	replaces bool   // a stream copy that stands in for the ladder's top rung
+	first    bool   // the ladder's smallest rung, encoded first
 }
 
-// copyEarly publishes a stream copy of a source browsers play as it is without
-// waiting for its download: the source is probed from its headers and remuxed through
-// the source server, which reads it from storage in ranges (a moov box at the end
-// included). It returns nil and no error when that does not apply: PublishEarly off,
-// a source that is not copied, or headers that do not say enough, which the probe of
-// the downloaded source then decides on.
-func (t *Transcoder) copyEarly(ctx context.Context, j *job, a *videoforge.Attempt, out string) (*earlyCopy, error) {
+// publishEarly publishes a first rendition without waiting for the source's download:
+// the source is probed from its headers and read through the source server, which
+// reads it from storage in ranges (a moov box at the end included). A source browsers
+// play as it is is stream-copied; any other has its smallest rung encoded first. It
+// returns nil and no error when that does not apply (PublishEarly off, a ladder
+// without rungs, headers that do not say enough) or when storage broke off the reads:
+// the downloaded source is then published the same way.
+func (t *Transcoder) publishEarly(ctx context.Context, j *job, a *videoforge.Attempt, out string) (*earlyRendition, error) {
 	if !t.cfg.PublishEarly || a.Source.Size <= 0 || t.sources() == nil {
 		return nil, nil
 	}
@@ -827,15 +851,21 @@ func (t *Transcoder) copyEarly(ctx context.Context, j *job, a *videoforge.Attemp
 		return nil, nil
 	}
 	plan := ffmpeg.PlanLadder(info, t.cfg.FFmpeg)
-	v, replaces, ok := ffmpeg.StreamCopy(info, plan)
-	if !ok {
+	res := *result(info, a.Source.Size, a.Folder())
+	var early earlyRendition
+	if v, replaces, ok := ffmpeg.StreamCopy(info, plan); ok {
+		early.name, early.replaces = v.Name, replaces
+		early.mv, err = t.publishCopy(ctx, j, a, url, out, info, plan, v, res)
+	} else if len(plan.Variants) > 0 {
+		early.name, early.first = plan.Variants[len(plan.Variants)-1].Name, true
+		early.mv, err = t.publishFirstRung(ctx, j, a, url, out, info, plan, res)
+	} else {
 		return nil, nil
 	}
-	mv, err := t.publishCopy(ctx, j, a, url, out, info, plan, v, *result(info, a.Source.Size, a.Folder()))
 	if f := failure(); err != nil && f != nil && !definite(f) && ctx.Err() == nil {
-		// Storage broke off the reads: the copy is made again from the download,
-		// which waits the outage out, into the same objects.
-		j.logger().Warn("the source's ranged reads failed; copying it once downloaded", "err", f)
+		// Storage broke off the reads: the rendition is made again from the
+		// download, which waits the outage out, into the same objects.
+		j.logger().Warn("the source's ranged reads failed; publishing it once downloaded", "err", f)
 		return nil, os.RemoveAll(filepath.Join(out, layout.HLSDir))
 	} else if err != nil && f != nil {
 		err = f // the source was changed or removed since it was sealed
@@ -843,7 +873,7 @@ func (t *Transcoder) copyEarly(ctx context.Context, j *job, a *videoforge.Attemp
 	if err != nil {
 		return nil, err
 	}
-	return &earlyCopy{mv: mv, name: v.Name, replaces: replaces}, nil
+	return &early, nil
 }
 
 // encode encodes the plan's ladder (nothing when it is empty) with its thumbnail and

@@ -538,30 +538,7 @@ func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queu
 	if cc.Point == "" {
 		cc.Point = "uploading"
 	}
-	marker := filepath.Join(t.TempDir(), cc.Point)
-	cc.DSN, cc.NATS, cc.S3, cc.Marker, cc.WorkDir = e.dsn, e.nats, e.s3, marker, t.TempDir()
-	ccJSON, _ := json.Marshal(cc)
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(ccJSON))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if _, err := os.Stat(marker); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the worker process did not reach %s", cc.Point)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	cmd := e.startChild(t, cc)
 	committed := cc.Point == "committed"
 	if j, _ := e.jobs.FindJobByID(context.Background(), msg.JobID); (j.Status == videoforge.JobCompleted) != committed {
 		t.Fatalf("job %+v when the worker dies at %s", j, cc.Point)
@@ -584,6 +561,31 @@ func killedWorker(t *testing.T, e *env, cfg transcoder.Config, q transcoder.Queu
 	if n := e.readyEvents(t, msg.VideoID); n != 1 {
 		t.Errorf("%d ready events, want exactly 1", n)
 	}
+}
+
+// startChild runs a worker in another process (see child) and returns once it
+// reached cc.Point, where it waits to be killed.
+func (e *env) startChild(t *testing.T, cc childConfig) *exec.Cmd {
+	t.Helper()
+	marker := filepath.Join(t.TempDir(), cc.Point)
+	cc.DSN, cc.NATS, cc.S3, cc.Marker, cc.WorkDir = e.dsn, e.nats, e.s3, marker, t.TempDir()
+	ccJSON, _ := json.Marshal(cc)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+string(ccJSON))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitFor(t, time.Minute, "the worker process at "+cc.Point, func() bool {
+		_, err := os.Stat(marker)
+		return err == nil
+	})
+	return cmd
 }
 
 // child runs one worker for TestKilledWorker and stops at the upload until killed.
