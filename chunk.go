@@ -22,6 +22,11 @@ type ChunkClaim struct {
 	Token   int64 // the attempt whose chunk it is
 	Index   int   // 0 for the first chunk
 	Claim   int64 // grows by one per claim of the chunk, from 1
+	// Task is what the attempt recorded of the chunk when it split the job (what to
+	// encode), and Source the job's sealed source: a chunk's queue message only names
+	// the chunk, so that a message cannot make a worker read or encode anything else.
+	Task   []byte
+	Source Source
 }
 
 // Chunk is the state of one chunk of an attempt.
@@ -42,10 +47,11 @@ var ErrChunkHeld = &Error{Code: ECONFLICT, Message: "a live claim holds the chun
 // errors are ECONFLICT for a superseded claim or attempt or a finished job,
 // ENOTFOUND for a deleted video, and otherwise outages worth retrying.
 type ChunkService interface {
-	// SplitJob records that the attempt encodes its ladder in n chunks, numbered from
-	// 0, none claimed. Called again with the same n, it changes nothing; with
-	// another n it is EINVALID. n must be at least 1.
-	SplitJob(ctx context.Context, a *Attempt, n int) error
+	// SplitJob records that the attempt encodes its ladder in len(tasks) chunks,
+	// numbered from 0, none claimed, chunk i described by tasks[i] (handed to whoever
+	// claims it). Called again with as many tasks, it changes nothing; with another
+	// number it is EINVALID. There must be at least one task.
+	SplitJob(ctx context.Context, a *Attempt, tasks [][]byte) error
 	// ClaimChunk claims the chunk index of attempt token of job jobID for lease: a
 	// chunk not done and not held by a live claim. With index < 0 it claims the
 	// lowest such chunk of the attempt. It returns nil and no error when there is

@@ -30,20 +30,25 @@ import (
 // other's files are removed; the job completes once, through the attempt's commit.
 
 // chunkMessage is a queue message: a job's, or with Chunk one chunk of an attempt.
+// A chunk's message names the chunk and nothing more: what to encode comes with its
+// claim, from the catalog (ChunkClaim.Task and Source), as a job's source does.
 type chunkMessage struct {
 	videoforge.JobMessage
-	Chunk *chunkTask `json:"chunk,omitempty"`
+	Chunk *chunkRef `json:"chunk,omitempty"`
 }
 
-// chunkTask is what a worker needs to encode a chunk: the span of the source, the
-// plan of the ladder, and the sealed source itself.
+// chunkRef names a chunk of an attempt.
+type chunkRef struct {
+	Token int64 `json:"token"`
+	Index int   `json:"index"`
+}
+
+// chunkTask is what the attempt records of a chunk when it splits the job: the span
+// of the source and the plan of the ladder.
 type chunkTask struct {
-	Token  int64             `json:"token"`
-	Index  int               `json:"index"`
-	Span   ffmpeg.Span       `json:"span"`
-	Last   bool              `json:"last"`
-	Plan   ffmpeg.Plan       `json:"plan"`
-	Source videoforge.Source `json:"source"`
+	Span ffmpeg.Span `json:"span"`
+	Last bool        `json:"last"`
+	Plan ffmpeg.Plan `json:"plan"`
 }
 
 // chunkMessageID is the queue's de-duplication id of a chunk's message.
@@ -66,8 +71,8 @@ func (t *Transcoder) spans(info *ffmpeg.Info) []ffmpeg.Span {
 // stored and completed, or left to whoever holds it, or dropped when it is done or its
 // attempt is over.
 func (t *Transcoder) handleChunk(ctx context.Context, d Delivery, m chunkMessage) {
-	task := m.Chunk
-	log := t.log.With("job", m.JobID, "video", m.VideoID, "attempt", task.Token, "chunk", task.Index, "receive", d.Attempt())
+	ref := m.Chunk
+	log := t.log.With("job", m.JobID, "video", m.VideoID, "attempt", ref.Token, "chunk", ref.Index, "receive", d.Attempt())
 	if t.chunks == nil {
 		log.Error("a chunk message, but this catalog does not split jobs")
 		t.release(d, t.cfg.RetryDelay)
@@ -77,7 +82,7 @@ func (t *Transcoder) handleChunk(ctx context.Context, d Delivery, m chunkMessage
 	defer cancel(nil)
 	var c *videoforge.ChunkClaim
 	err := t.patiently(jctx, log, "claim the chunk", func(ctx context.Context) (err error) {
-		c, err = t.chunks.ClaimChunk(ctx, m.JobID, task.Token, task.Index, t.cfg.Visibility)
+		c, err = t.chunks.ClaimChunk(ctx, m.JobID, ref.Token, ref.Index, t.cfg.Visibility)
 		return err
 	})
 	switch {
@@ -111,7 +116,14 @@ func (t *Transcoder) handleChunk(ctx context.Context, d Delivery, m chunkMessage
 			panic(r)
 		}
 	}()
-	dir, err := t.runChunk(jctx, log, c, task, "")
+	var task chunkTask
+	if err := json.Unmarshal(c.Task, &task); err != nil {
+		log.Error("the chunk's task is unreadable; handing it back", "err", err)
+		t.releaseChunk(log, c)
+		t.release(d, t.cfg.RetryDelay)
+		return
+	}
+	dir, err := t.runChunk(jctx, log, c, &task, "")
 	os.RemoveAll(dir)
 	switch code := videoforge.ErrorCode(err); {
 	case err == nil:
@@ -163,7 +175,7 @@ func (t *Transcoder) runChunk(ctx context.Context, log *slog.Logger, c *videofor
 	wg.Go(func() { t.renewChunk(cctx, log, c, cancel) })
 	failure := func() error { return nil }
 	if src == "" {
-		url, fail, remove := t.sources().add(task.Source)
+		url, fail, remove := t.sources().add(c.Source)
 		defer remove()
 		src, failure = url, fail
 	}
@@ -238,15 +250,22 @@ func (t *Transcoder) renewChunk(ctx context.Context, log *slog.Logger, c *videof
 func (t *Transcoder) chunked(ctx context.Context, j *job, a *videoforge.Attempt, src, out string, info *ffmpeg.Info, plan ffmpeg.Plan,
 	g *growing, spans []ffmpeg.Span) ([]ffmpeg.MasterVariant, error) {
 	log := j.logger()
-	err := t.patiently(ctx, log, "split the job", func(ctx context.Context) error { return t.chunks.SplitJob(ctx, a, len(spans)) })
+	plan.Event = false
+	tasks := make([]chunkTask, len(spans))
+	recorded := make([][]byte, len(spans))
+	for i, sp := range spans {
+		tasks[i] = chunkTask{Span: sp, Last: i == len(spans)-1, Plan: plan}
+		var err error
+		if recorded[i], err = json.Marshal(tasks[i]); err != nil {
+			return nil, err
+		}
+	}
+	err := t.patiently(ctx, log, "split the job", func(ctx context.Context) error { return t.chunks.SplitJob(ctx, a, recorded) })
 	if err != nil {
 		return nil, err
 	}
-	plan.Event = false
-	tasks := make([]chunkTask, len(spans))
-	for i, sp := range spans {
-		tasks[i] = chunkTask{Token: a.Token, Index: i, Span: sp, Last: i == len(spans)-1, Plan: plan, Source: a.Source}
-		body, err := json.Marshal(chunkMessage{JobMessage: j.msg, Chunk: &tasks[i]})
+	for i := range spans {
+		body, err := json.Marshal(chunkMessage{JobMessage: j.msg, Chunk: &chunkRef{Token: a.Token, Index: i}})
 		if err != nil {
 			return nil, err
 		}

@@ -86,7 +86,8 @@ func lockChunkOfClaim(ctx context.Context, tx pgx.Tx, c *videoforge.ChunkClaim) 
 }
 
 // SplitJob records the attempt's chunks; see videoforge.ChunkService.
-func (s *JobService) SplitJob(ctx context.Context, a *videoforge.Attempt, n int) error {
+func (s *JobService) SplitJob(ctx context.Context, a *videoforge.Attempt, tasks [][]byte) error {
+	n := len(tasks)
 	if n < 1 || n > math.MaxInt32 {
 		return videoforge.Errorf(videoforge.EINVALID, "attempt %d of job %d splits in %d chunks", a.Token, a.JobID, n)
 	}
@@ -118,8 +119,8 @@ func (s *JobService) SplitJob(ctx context.Context, a *videoforge.Attempt, n int)
 		if _, err := tx.Exec(ctx, `DELETE FROM job_chunks WHERE job_id = $1 AND token <> $2`, a.JobID, a.Token); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO job_chunks (job_id, token, idx, video_id)
-			SELECT $1, $2, i, $3 FROM generate_series(0, $4 - 1) AS i`, a.JobID, a.Token, a.VideoID, n)
+		_, err = tx.Exec(ctx, `INSERT INTO job_chunks (job_id, token, idx, video_id, task)
+			SELECT $1, $2, i - 1, $3, t FROM unnest($4::bytea[]) WITH ORDINALITY AS u(t, i)`, a.JobID, a.Token, a.VideoID, tasks)
 		return err
 	})
 }
@@ -169,12 +170,13 @@ func (s *JobService) ClaimChunk(ctx context.Context, jobID, token int64, index i
 			return err
 		}
 		var claim int64
+		var task []byte
 		if err := tx.QueryRow(ctx, `UPDATE job_chunks SET claims = claims + 1, lease_until = now() + make_interval(secs => $4)
-			WHERE job_id = $1 AND token = $2 AND idx = $3 RETURNING claims`,
-			jobID, token, index, seconds(lease)).Scan(&claim); err != nil {
+			WHERE job_id = $1 AND token = $2 AND idx = $3 RETURNING claims, task`,
+			jobID, token, index, seconds(lease)).Scan(&claim, &task); err != nil {
 			return err
 		}
-		c = &videoforge.ChunkClaim{JobID: jobID, VideoID: videoID, Token: token, Index: index, Claim: claim}
+		c = &videoforge.ChunkClaim{JobID: jobID, VideoID: videoID, Token: token, Index: index, Claim: claim, Task: task, Source: j.source}
 		return nil
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func split(t *testing.T, js *postgres.JobService, a *videoforge.Attempt, n int) {
 	t.Helper()
-	if err := js.SplitJob(context.Background(), a, n); err != nil {
+	if err := js.SplitJob(context.Background(), a, tasks(n)); err != nil {
 		t.Fatalf("SplitJob(%d): %v", n, err)
 	}
 }
@@ -40,7 +41,20 @@ func claim(t *testing.T, js *postgres.JobService, a *videoforge.Attempt, index i
 	if err != nil || c == nil {
 		t.Fatalf("ClaimChunk(%d): %+v %v", index, c, err)
 	}
+	// The claim carries what the split recorded of its chunk and the sealed source.
+	if string(c.Task) != fmt.Sprintf("task %d", c.Index) || c.Source != a.Source {
+		t.Fatalf("claim %+v: want task %d and the source %+v", c, c.Index, a.Source)
+	}
 	return c
+}
+
+// tasks are n chunks' tasks as the transcoder would record them.
+func tasks(n int) [][]byte {
+	var out [][]byte
+	for i := 0; i < n; i++ {
+		out = append(out, []byte(fmt.Sprintf("task %d", i)))
+	}
+	return out
 }
 
 // noClaim checks that there is nothing to claim at index.
@@ -113,8 +127,9 @@ func TestChunkClaimEach(t *testing.T) {
 		if c == nil {
 			break
 		}
-		want := videoforge.ChunkClaim{JobID: j.ID, VideoID: v.ID, Token: a.Token, Index: len(claims), Claim: 1}
-		if *c != want {
+		want := videoforge.ChunkClaim{JobID: j.ID, VideoID: v.ID, Token: a.Token, Index: len(claims), Claim: 1,
+			Task: []byte(fmt.Sprintf("task %d", len(claims))), Source: a.Source}
+		if !reflect.DeepEqual(*c, want) {
 			t.Fatalf("claim %+v, want %+v", c, want)
 		}
 		claims = append(claims, c)
@@ -302,7 +317,7 @@ func TestChunkSupersededAttempt(t *testing.T) {
 	noClaim(t, js, j.ID, old.Token, -1)
 	noClaim(t, js, j.ID, old.Token, 2)
 	for name, err := range map[string]error{
-		"split":                  js.SplitJob(ctx, old, 3),
+		"split":                  js.SplitJob(ctx, old, tasks(3)),
 		"renew":                  js.RenewChunk(ctx, held, lease),
 		"complete":               js.CompleteChunk(ctx, held),
 		"complete expired claim": js.CompleteChunk(ctx, expired),
@@ -350,7 +365,7 @@ func TestChunkCompleteAfterJob(t *testing.T) {
 		t.Fatalf("repeated complete after the job completed: %v", err)
 	}
 	wantCode(t, "complete of a chunk after the job completed", js.CompleteChunk(ctx, other), videoforge.ECONFLICT)
-	wantCode(t, "split of a completed job", js.SplitJob(ctx, a, 2), videoforge.ECONFLICT)
+	wantCode(t, "split of a completed job", js.SplitJob(ctx, a, tasks(2)), videoforge.ECONFLICT)
 	if err := js.ReleaseChunk(ctx, other); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +388,7 @@ func TestChunkDeletedVideo(t *testing.T) {
 	noClaim(t, js, j.ID, a.Token, -1)
 	noClaim(t, js, j.ID, a.Token, 1)
 	for name, err := range map[string]error{
-		"split":    js.SplitJob(ctx, a, 2),
+		"split":    js.SplitJob(ctx, a, tasks(2)),
 		"renew":    js.RenewChunk(ctx, c, lease),
 		"complete": js.CompleteChunk(ctx, c),
 	} {
@@ -403,7 +418,7 @@ func TestChunkSplit(t *testing.T) {
 	})
 	t.Run("ErrInvalid", func(t *testing.T) {
 		for _, n := range []int{2, 4, 0, -1} {
-			wantCode(t, fmt.Sprintf("split of a split attempt in %d", n), js.SplitJob(ctx, a, n), videoforge.EINVALID)
+			wantCode(t, fmt.Sprintf("split of a split attempt in %d", n), js.SplitJob(ctx, a, tasks(n)), videoforge.EINVALID)
 		}
 		if cs := chunks(t, js, j.ID, a.Token); len(cs) != 3 {
 			t.Fatalf("chunks after refused splits: %+v", cs)
@@ -411,8 +426,8 @@ func TestChunkSplit(t *testing.T) {
 	})
 	t.Run("ErrConflict", func(t *testing.T) {
 		cur := supersede(t, js, a)
-		wantCode(t, "split of a superseded attempt", js.SplitJob(ctx, a, 3), videoforge.ECONFLICT)
-		wantCode(t, "split in 0 chunks", js.SplitJob(ctx, cur, 0), videoforge.EINVALID)
+		wantCode(t, "split of a superseded attempt", js.SplitJob(ctx, a, tasks(3)), videoforge.ECONFLICT)
+		wantCode(t, "split in 0 chunks", js.SplitJob(ctx, cur, tasks(0)), videoforge.EINVALID)
 		split(t, js, cur, 4)
 		if cs := chunks(t, js, j.ID, cur.Token); len(cs) != 4 {
 			t.Fatalf("chunks of the new attempt: %+v", cs)

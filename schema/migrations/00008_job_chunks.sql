@@ -9,7 +9,9 @@
 -- and hands the new value to the worker, and renewing and completing are accepted
 -- only with the current value. lease_until says until when that claim is alive
 -- (NULL: never claimed, released, or done); once it has passed, the chunk can be
--- claimed again. done says that the current claim's output is the chunk's.
+-- claimed again. done says that the current claim's output is the chunk's. task is
+-- what the attempt recorded of the chunk (its span and the plan of its encode), handed
+-- to each claim: a chunk's queue message names the chunk and nothing else.
 -- A new split of the job deletes the chunks of its older attempts, which can no
 -- longer be claimed or completed anyway; the chunks go with their job.
 CREATE TABLE job_chunks (
@@ -20,6 +22,7 @@ CREATE TABLE job_chunks (
     claims      BIGINT      NOT NULL DEFAULT 0 CHECK (claims >= 0),
     lease_until TIMESTAMPTZ,
     done        BOOLEAN     NOT NULL DEFAULT false,
+    task        BYTEA       NOT NULL DEFAULT ''::bytea,
     PRIMARY KEY (job_id, token, idx),
     CHECK (NOT done OR (claims > 0 AND lease_until IS NULL))
 );
