@@ -334,10 +334,19 @@ func (p *cutProxy) restore() {
 	p.serve(ln)
 }
 
-// TestStorageOutage cuts S3 off while a job stores its results, for longer than all
-// the retry delays together: the job completes after S3 is back, on its first
-// attempt, and every object of the video is there.
+// TestStorageOutage cuts S3 off while a job stores its results, or from its start
+// (the ranged reads of its early copy and its download), for longer than all the
+// retry delays together: the job completes after S3 is back, on its first attempt
+// with no failure counted, and every object of the video is there.
 func TestStorageOutage(t *testing.T) {
+	// At the upload of the results; and from the start, when the source's headers
+	// and its early copy are read in ranges beside the download.
+	for _, point := range []string{"uploading", "downloading"} {
+		t.Run(point, func(t *testing.T) { storageOutage(t, point) })
+	}
+}
+
+func storageOutage(t *testing.T, point string) {
 	s3cfg := s3test.Config(t)
 	target := strings.TrimPrefix(strings.TrimPrefix(s3cfg.Endpoint, "http://"), "https://")
 	proxy := newCutProxy(t, target)
@@ -355,8 +364,8 @@ func TestStorageOutage(t *testing.T) {
 	cfg.Metrics = reg
 	var once sync.Once
 	var restored atomic.Int64
-	start(t, cfg, q, e, func(point string) {
-		if point == "uploading" {
+	start(t, cfg, q, e, func(p string) {
+		if p == point {
 			once.Do(func() {
 				proxy.cut()
 				time.AfterFunc(outage, func() { proxy.restore(); restored.Store(time.Now().UnixNano()) })
