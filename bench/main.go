@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,67 +57,65 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 
 	var rows []row
+	var machines []string // rows[i] was measured beside machines[i]
 	var notes []string
-	if *only == "" || *only == "gallery" {
-		gr, gn, err := benchGallery(ctx, *videos, *requests)
-		if err != nil {
-			return fmt.Errorf("gallery: %w", err)
+	// part runs one part of the benchmark and stamps its rows with the machine's cores
+	// and its load before and after, so that every figure says what it ran beside.
+	part := func(name string, run func() ([]row, []string, error)) error {
+		if *only != "" && *only != name {
+			return nil
 		}
-		rows = append(rows, gr...)
-		notes = append(notes, gn...)
+		before := loadAverage()
+		r, n, err := run()
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		machine := fmt.Sprintf("%d cores, load %s → %s", runtime.NumCPU(), before, loadAverage())
+		for range r {
+			machines = append(machines, machine)
+		}
+		rows, notes = append(rows, r...), append(notes, n...)
+		return nil
 	}
-	if *only == "" || *only == "edge" {
+	edge := func() ([]row, []string, error) {
 		var sizes []int
 		for _, s := range strings.Split(*edgeSizes, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil {
-				return fmt.Errorf("-edge-videos: %w", err)
+				return nil, nil, fmt.Errorf("-edge-videos: %w", err)
 			}
 			sizes = append(sizes, n)
 		}
 		er, en, err := benchEdge(ctx, sizes, *edgeDur)
 		if err != nil {
-			return fmt.Errorf("edge: %w", err)
+			return nil, nil, err
 		}
-		rows = append(rows, er...)
 		hr, err := benchHit(ctx)
 		if err != nil {
-			return fmt.Errorf("edge hit: %w", err)
+			return nil, nil, fmt.Errorf("hit: %w", err)
 		}
-		rows = append(rows, hr...)
-		notes = append(notes, en...)
+		return append(er, hr...), en, nil
 	}
-	if *only == "" || *only == "freshness" {
-		fr, fn, err := benchFreshness(ctx, *bin, *changes)
-		if err != nil {
-			return fmt.Errorf("freshness: %w", err)
+	for _, p := range []struct {
+		name string
+		run  func() ([]row, []string, error)
+	}{
+		{"gallery", func() ([]row, []string, error) { return benchGallery(ctx, *videos, *requests) }},
+		{"edge", edge},
+		{"freshness", func() ([]row, []string, error) { return benchFreshness(ctx, *bin, *changes) }},
+		{"transcoder", func() ([]row, []string, error) { return benchTranscoder(ctx, *trSize, *trSecs, *trRuns) }},
+		{"playable", func() ([]row, []string, error) { return benchPlayable(ctx, *bin, *playableRuns, *playableLong) }},
+	} {
+		if err := part(p.name, p.run); err != nil {
+			return err
 		}
-		rows = append(rows, fr...)
-		notes = append(notes, fn...)
-	}
-	if *only == "" || *only == "transcoder" {
-		tr, tn, err := benchTranscoder(ctx, *trSize, *trSecs, *trRuns)
-		if err != nil {
-			return fmt.Errorf("transcoder: %w", err)
-		}
-		rows = append(rows, tr...)
-		notes = append(notes, tn...)
-	}
-
-	if *only == "" || *only == "playable" {
-		pr, pn, err := benchPlayable(ctx, *bin, *playableRuns, *playableLong)
-		if err != nil {
-			return fmt.Errorf("playable: %w", err)
-		}
-		rows = append(rows, pr...)
-		notes = append(notes, pn...)
 	}
 
 	fmt.Fprintf(out, "\nVideoForge benchmarks, %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintln(out, "| what | measured | target | command |")
-	fmt.Fprintln(out, "|---|---|---|---|")
-	for _, r := range rows {
-		fmt.Fprintf(out, "| %s | %s | %s | `%s` |\n", r.what, r.measured, r.target, r.command)
+	fmt.Fprintln(out, "| what | measured | target | machine | command |")
+	fmt.Fprintln(out, "|---|---|---|---|---|")
+	for i, r := range rows {
+		fmt.Fprintf(out, "| %s | %s | %s | %s | `%s` |\n", r.what, r.measured, r.target, machines[i], r.command)
 	}
 	fmt.Fprintln(out)
 	fmt.Fprintln(out, strings.Join(notes, "\n"))
