@@ -173,15 +173,27 @@ func (t *Transcoder) runChunk(ctx context.Context, log *slog.Logger, c *videofor
 	defer wg.Wait()
 	defer cancel(nil)
 	wg.Go(func() { t.renewChunk(cctx, log, c, cancel) })
-	failure := func() error { return nil }
-	if src == "" {
-		url, fail, remove := t.sources().add(c.Source)
-		defer remove()
-		src, failure = url, fail
-	}
 	dir, err := os.MkdirTemp(t.cfg.WorkDir, fmt.Sprintf("chunk-%d-a%d-%d-c%d-", c.JobID, c.Token, c.Index, c.Claim))
 	if err != nil {
 		return "", fmt.Errorf("work folder: %w", err)
+	}
+	failure := func() error { return nil }
+	switch srv := t.sources(); {
+	case src != "":
+	case srv != nil:
+		url, fail, remove := srv.add(c.Source)
+		defer remove()
+		src, failure = url, fail
+	default:
+		// No source server (its listener failed): the whole source, as a job's.
+		src = filepath.Join(dir, layout.SourceFile)
+		err := t.patiently(cctx, log, "download the source", func(ctx context.Context) error {
+			_, err := t.store.DownloadSource(ctx, c.Source, src)
+			return err
+		})
+		if err != nil {
+			return dir, err
+		}
 	}
 	began := time.Now()
 	t.hook("chunk-encoding")
@@ -328,6 +340,7 @@ func (t *Transcoder) chunked(ctx context.Context, j *job, a *videoforge.Attempt,
 func (t *Transcoder) chunksDone(ctx context.Context, j *job, a *videoforge.Attempt, src, work string, tasks []chunkTask) ([]string, error) {
 	log := j.logger()
 	files := make([]string, len(tasks))
+	reported := -1 // chunks done at the last progress report
 	for {
 		var c *videoforge.ChunkClaim
 		err := t.patiently(ctx, log, "claim a chunk", func(ctx context.Context) (err error) {
@@ -370,7 +383,10 @@ func (t *Transcoder) chunksDone(ctx context.Context, j *job, a *videoforge.Attem
 				done++
 			}
 		}
-		t.progress(ctx, j, a, 90*float64(done)/float64(len(tasks)))
+		if done != reported {
+			reported = done
+			t.progress(ctx, j, a, 90*float64(done)/float64(len(tasks)))
+		}
 		if done == len(tasks) && len(chunks) == len(tasks) {
 			return files, t.fetchChunks(ctx, log, a, work, tasks, chunks, files)
 		}

@@ -123,8 +123,7 @@ type Transcoder struct {
 	chunks videoforge.ChunkService // nil: every source stays one piece
 
 	sourcesOnce sync.Once
-	sourceSrv   *sourceServer
-	sourceErr   error
+	sourceSrv   *sourceServer // nil when its listener failed
 
 	// testHook, when set, runs at the named points of a job; tests use it to crash
 	// workers ("panic"), pause them (block) or cut a dependency at chosen moments.
@@ -160,10 +159,12 @@ func New(cfg Config, q Queue, st Storage, jobs videoforge.JobService, events Eve
 // sources returns the source server, started on first use.
 func (t *Transcoder) sources() *sourceServer {
 	t.sourcesOnce.Do(func() {
-		t.sourceSrv, t.sourceErr = newSourceServer(t.store)
-		if t.sourceErr != nil {
-			t.log.Error("the source server did not start; sources are downloaded whole", "err", t.sourceErr)
+		srv, err := newSourceServer(t.store)
+		if err != nil {
+			t.log.Error("the source server did not start; sources are downloaded whole", "err", err)
+			return
 		}
+		t.sourceSrv = srv
 	})
 	return t.sourceSrv
 }
@@ -843,7 +844,7 @@ func (t *Transcoder) publishEarly(ctx context.Context, j *job, a *videoforge.Att
 	if !t.cfg.PublishEarly || a.Source.Size <= 0 || t.sources() == nil {
 		return nil, nil
 	}
-	url, failure, remove := t.sources().add(a.Source)
+	url, failure, remove := t.sourceSrv.add(a.Source)
 	defer remove()
 	info, err := ffmpeg.ProbeHeaders(ctx, t.cfg.Bin, url, a.Source.Size, t.cfg.Limits)
 	if err != nil {

@@ -2,9 +2,11 @@ package ffmpeg_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -108,7 +110,7 @@ func checkStitched(t *testing.T, name, playlist string, duration, fps float64) {
 		t.Fatal(err)
 	}
 	for i := 0; i < strings.Count(string(body), "#EXTINF"); i++ {
-		if !strings.Contains(string(body), "seg_"+pad4(i)+".ts") {
+		if !strings.Contains(string(body), fmt.Sprintf(layout.SegmentPattern, i)) {
 			t.Errorf("%s: segment %d is not listed: %s", name, i, body)
 		}
 	}
@@ -125,7 +127,8 @@ func checkStitched(t *testing.T, name, playlist string, duration, fps float64) {
 				ts = append(ts, f)
 			}
 		}
-		return sorted(ts)
+		slices.Sort(ts)
+		return ts
 	}
 	video := times("v:0")
 	frame := 1 / fps
@@ -151,18 +154,4 @@ func checkStitched(t *testing.T, name, playlist string, duration, fps float64) {
 	if end := sound[len(sound)-1] - sound[0]; end < duration-0.1 {
 		t.Errorf("%s: the sound lasts %.3fs of %.3fs", name, end, duration)
 	}
-}
-
-func pad4(i int) string {
-	s := strconv.Itoa(i)
-	return strings.Repeat("0", 4-len(s)) + s
-}
-
-func sorted(ts []float64) []float64 {
-	for i := 1; i < len(ts); i++ {
-		for j := i; j > 0 && ts[j] < ts[j-1]; j-- {
-			ts[j], ts[j-1] = ts[j-1], ts[j]
-		}
-	}
-	return ts
 }
