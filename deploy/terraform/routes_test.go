@@ -14,6 +14,7 @@ import (
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/edge"
 	"github.com/videoforge/videoforge/uploads/tus"
+	"github.com/videoforge/videoforge/web"
 )
 
 // apiRouteKey turns a Go route (method and net/http-style pattern path) into the API
@@ -34,8 +35,9 @@ func apiRouteKey(method, path string) string {
 }
 
 // goRoutes lists the routes the Go services register, as API Gateway route keys: the
-// gallery's, its tus endpoint's and the edge's.
-func goRoutes(catalogRoutes, edgeRoutes []videoforge.Route) []string {
+// gallery's, its tus endpoint's, the edge's and the browser app's pages and assets
+// (web.Routes, at the site's root, served by the gallery).
+func goRoutes(catalogRoutes, edgeRoutes, webRoutes []videoforge.Route) []string {
 	var keys []string
 	for _, r := range catalogRoutes {
 		keys = append(keys, apiRouteKey(r.Method, catalog.Prefix+r.Path))
@@ -45,6 +47,9 @@ func goRoutes(catalogRoutes, edgeRoutes []videoforge.Route) []string {
 	}
 	for _, r := range edgeRoutes {
 		keys = append(keys, apiRouteKey(r.Method, edge.Prefix+r.Path))
+	}
+	for _, r := range webRoutes {
+		keys = append(keys, apiRouteKey(r.Method, r.Path))
 	}
 	return keys
 }
@@ -129,9 +134,10 @@ func routeMismatch(goKeys, apiKeys []string) error {
 
 func TestAPIGatewayRoutesMatchGo(t *testing.T) {
 	c := loadConfig(t)
-	goKeys, apiKeys := goRoutes(catalog.Routes, edge.Routes), apiRoutes(t, c)
-	if len(catalog.Routes) == 0 || len(edge.Routes) == 0 {
-		t.Fatalf("catalog.Routes has %d routes, edge.Routes %d: nothing to check against", len(catalog.Routes), len(edge.Routes))
+	goKeys, apiKeys := goRoutes(catalog.Routes, edge.Routes, web.Routes), apiRoutes(t, c)
+	if len(catalog.Routes) == 0 || len(edge.Routes) == 0 || len(web.Routes) == 0 {
+		t.Fatalf("catalog.Routes has %d routes, edge.Routes %d, web.Routes %d: nothing to check against",
+			len(catalog.Routes), len(edge.Routes), len(web.Routes))
 	}
 
 	t.Run("OK", func(t *testing.T) {
@@ -143,21 +149,31 @@ func TestAPIGatewayRoutesMatchGo(t *testing.T) {
 	// A route added on one side only fails the check, whichever side it is.
 	t.Run("ErrRouteOnlyInGo", func(t *testing.T) {
 		catalogRoutes := append(slices.Clone(catalog.Routes), videoforge.Route{Method: "POST", Path: "/uploads"})
-		if err := routeMismatch(goRoutes(catalogRoutes, edge.Routes), apiKeys); err == nil ||
+		if err := routeMismatch(goRoutes(catalogRoutes, edge.Routes, web.Routes), apiKeys); err == nil ||
 			!strings.Contains(err.Error(), "POST /api/gallery/uploads") {
 			t.Errorf("route added to catalog.Routes only: got %v, want a mismatch naming it", err)
 		}
 		edgeRoutes := append(slices.Clone(edge.Routes), videoforge.Route{Method: "GET", Path: "/{videoId}/storyboard"})
-		if err := routeMismatch(goRoutes(catalog.Routes, edgeRoutes), apiKeys); err == nil ||
+		if err := routeMismatch(goRoutes(catalog.Routes, edgeRoutes, web.Routes), apiKeys); err == nil ||
 			!strings.Contains(err.Error(), "GET /api/stream/{videoId}/storyboard") {
 			t.Errorf("route added to edge.Routes only: got %v, want a mismatch naming it", err)
 		}
+		webRoutes := append(slices.Clone(web.Routes), videoforge.Route{Method: "GET", Path: "/channel/{user}"})
+		if err := routeMismatch(goRoutes(catalog.Routes, edge.Routes, webRoutes), apiKeys); err == nil ||
+			!strings.Contains(err.Error(), "GET /channel/{user}") {
+			t.Errorf("route added to web.Routes only: got %v, want a mismatch naming it", err)
+		}
 	})
 	t.Run("ErrRouteOnlyInAPIGateway", func(t *testing.T) {
-		extra := "DELETE /api/stream/{videoId}"
-		err := routeMismatch(goKeys, append(slices.Clone(apiKeys), extra))
-		if err == nil || !strings.Contains(err.Error(), extra) {
-			t.Errorf("route %q added in API Gateway only: got %v, want a mismatch naming it", extra, err)
+		for _, extra := range []string{"DELETE /api/stream/{videoId}", "GET /about"} {
+			err := routeMismatch(goKeys, append(slices.Clone(apiKeys), extra))
+			if err == nil || !strings.Contains(err.Error(), extra) {
+				t.Errorf("route %q added in API Gateway only: got %v, want a mismatch naming it", extra, err)
+			}
+		}
+		// A page removed from web.Routes but left in API Gateway.
+		if err := routeMismatch(goRoutes(catalog.Routes, edge.Routes, web.Routes[1:]), apiKeys); err == nil {
+			t.Errorf("route %v removed from web.Routes only: no mismatch", web.Routes[0])
 		}
 	})
 	t.Run("ErrMethodDiffers", func(t *testing.T) {
@@ -175,6 +191,8 @@ func TestAPIRouteKey(t *testing.T) {
 		{"", "/api/stream/health", "ANY /api/stream/health"},
 		{"GET", "/api/files/{path...}", "GET /api/files/{path+}"},
 		{"GET", "/api/gallery/{$}", "GET /api/gallery/"},
+		{"GET", "/{$}", "GET /"},
+		{"GET", "/assets/{file...}", "GET /assets/{file+}"},
 	} {
 		if got := apiRouteKey(tc.method, tc.path); got != tc.want {
 			t.Errorf("apiRouteKey(%q, %q) = %q, want %q", tc.method, tc.path, got, tc.want)

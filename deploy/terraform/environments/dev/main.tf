@@ -54,5 +54,7 @@ module "videoforge" {
   api_throttling_burst_limit       = var.api_throttling_burst_limit
   allow_plain_playback_paths       = var.allow_plain_playback_paths
   auth_callback_urls               = var.auth_callback_urls
+  auth_logout_urls                 = var.auth_logout_urls
+  cognito_domain_prefix            = var.cognito_domain_prefix
   log_level                        = var.log_level
 }

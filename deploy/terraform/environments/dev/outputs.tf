@@ -3,6 +3,11 @@ output "api_url" {
   value       = module.videoforge.api_url
 }
 
+output "site_url" {
+  description = "URL of the browser app (the gallery's pages; same origin as both APIs)."
+  value       = module.videoforge.site_url
+}
+
 output "gallery_url" {
   description = "Base URL of the gallery API."
   value       = module.videoforge.gallery_url
@@ -66,6 +71,11 @@ output "cognito_user_pool_id" {
 output "cognito_client_id" {
   description = "App client ID."
   value       = module.videoforge.cognito_client_id
+}
+
+output "cognito_hosted_ui_url" {
+  description = "Base URL of the Cognito hosted UI the pages sign in through (COGNITO_DOMAIN)."
+  value       = module.videoforge.cognito_hosted_ui_url
 }
 
 output "cognito_issuer" {

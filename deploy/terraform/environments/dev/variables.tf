@@ -129,9 +129,21 @@ variable "allow_plain_playback_paths" {
 }
 
 variable "auth_callback_urls" {
-  description = "OAuth callback URLs of the web client."
+  description = "More OAuth callback URLs of the web client, besides the site's <api endpoint>/signin/callback."
   type        = list(string)
   default     = []
+}
+
+variable "auth_logout_urls" {
+  description = "More sign-out URLs of the web client, besides the site's <api endpoint>/."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito hosted UI's domain (<prefix>.auth.<region>.amazoncognito.com, unique per region across AWS); empty uses videoforge-<environment>."
+  type        = string
+  default     = ""
 }
 
 variable "log_level" {

@@ -1,14 +1,22 @@
-# The public API: an API Gateway HTTP API (CORS, throttling, JSON access logs) whose
-# routes reach the services through a VPC link and an internal Application Load Balancer,
-# which sends /api/gallery/* to the catalog group and /api/stream/* to the edge group.
-# Paths are forwarded unchanged; the catalog answers with and without its prefix.
+# The public API and site: an API Gateway HTTP API (CORS, throttling, JSON access logs)
+# whose routes reach the services through a VPC link and an internal Application Load
+# Balancer, which sends /api/gallery/* and the browser app's pages (/, /watch/..., /assets/...)
+# to the catalog group and /api/stream/* to the edge group. Paths are forwarded
+# unchanged; the catalog answers with and without its prefix. The pages and both APIs
+# share one origin (the API's endpoint), so the pages need no CORS.
 
 locals {
-  routes = toset(concat(local.gallery_routes, local.tus_routes, local.stream_routes))
+  routes = toset(concat(local.gallery_routes, local.tus_routes, local.stream_routes, local.page_routes))
   services = {
     catalog = { port = var.catalog_port, path = "/api/gallery/*", health = "/api/gallery/health", priority = 10 }
     edge    = { port = var.edge_port, path = "/api/stream/*", health = "/api/stream/health", priority = 20 }
   }
+
+  # The load balancer's path patterns of the pages, from their route keys: a {param} or
+  # greedy {param+} segment becomes "*" ("GET /watch/{id}" → "/watch/*"). A rule matches
+  # at most 5 patterns, hence the chunks, one listener rule each.
+  page_path_patterns = [for k in local.page_routes : replace(trimprefix(k, "GET "), "/\\{[^}]+\\}/", "*")]
+  page_path_chunks   = chunklist(local.page_path_patterns, 5)
 }
 
 resource "aws_security_group" "vpc_link" {
@@ -118,6 +126,25 @@ resource "aws_lb_listener_rule" "service" {
   condition {
     path_pattern {
       values = [each.value.path]
+    }
+  }
+}
+
+# The browser app's pages and assets, served by the catalog (after the API rules).
+resource "aws_lb_listener_rule" "pages" {
+  count        = length(local.page_path_chunks)
+  listener_arn = aws_lb_listener.http.arn
+  priority     = 100 + count.index
+  tags         = var.tags
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.service["catalog"].arn
+  }
+
+  condition {
+    path_pattern {
+      values = local.page_path_chunks[count.index]
     }
   }
 }

@@ -3,6 +3,16 @@ output "api_url" {
   value       = aws_apigatewayv2_stage.default.invoke_url
 }
 
+output "api_endpoint" {
+  description = "Origin of the API and the site (https://<api id>.execute-api.<region>.amazonaws.com, no trailing slash); known from the API alone, before its stage, routes or anything that uses the callback URLs."
+  value       = aws_apigatewayv2_api.this.api_endpoint
+}
+
+output "site_url" {
+  description = "URL of the browser app (the gallery's pages at the API's root)."
+  value       = "${aws_apigatewayv2_api.this.api_endpoint}/"
+}
+
 output "api_id" {
   description = "ID of the HTTP API."
   value       = aws_apigatewayv2_api.this.id

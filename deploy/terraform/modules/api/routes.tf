@@ -1,7 +1,7 @@
 # The routes of the HTTP API, one per route the Go services register, written as
 # "METHOD path" with the same {param} names as the Go patterns. deploy/terraform's Go test
-# checks both lists against catalog.Routes and the edge's routes, both ways round: add a
-# route in Go and here together.
+# checks these lists against catalog.Routes, tus.Routes, edge.Routes and web.Routes, both
+# ways round: add a route in Go and here together.
 locals {
   # catalog: the gallery API (catalog.Prefix + catalog.Routes).
   gallery_routes = [
@@ -32,5 +32,20 @@ locals {
     "GET /api/stream/{videoId}",
     "GET /api/stream/{videoId}/qualities",
     "GET /api/stream/{videoId}/thumbnail",
+  ]
+
+  # gallery: the browser app's pages and assets (web.Routes), at the site's root, served
+  # by the catalog like /api/gallery (the load balancer's "pages" rules send these paths
+  # to it). Public pages: no authorizer; the pages call the APIs with the user's token.
+  # "{$}" (the root only) becomes "GET /", "{file...}" the greedy "{file+}".
+  page_routes = [
+    "GET /",
+    "GET /mine",
+    "GET /upload",
+    "GET /watch/{id}",
+    "GET /embed/{id}",
+    "GET /signin",
+    "GET /signin/callback",
+    "GET /assets/{file+}",
   ]
 }

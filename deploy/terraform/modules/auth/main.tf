@@ -1,9 +1,17 @@
 # Identity: a Cognito user pool whose users must use a TOTP authenticator app (MFA
-# required), and a public app client (no secret) for the web and mobile players. The
-# services check the pool's RS256 tokens against its JWKS (COGNITO_USER_POOL_ID,
-# COGNITO_CLIENT_ID).
+# required), its hosted UI on a Cognito prefix domain, and a public app client (no
+# secret) for the browser app and the mobile players. The services check the pool's
+# RS256 tokens against its JWKS (COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID): the browser
+# app signs in through the hosted UI with that same client (authorization code with
+# PKCE), so the access tokens it gets carry the client_id the gallery expects.
 
 data "aws_region" "current" {}
+
+locals {
+  domain_prefix = var.domain_prefix != "" ? var.domain_prefix : var.name
+  # COGNITO_DOMAIN of the gallery: /oauth2/authorize, /oauth2/token, /logout under it.
+  hosted_ui_url = "https://${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.region}.amazoncognito.com"
+}
 
 resource "aws_cognito_user_pool" "this" {
   name                     = var.name
@@ -42,6 +50,18 @@ resource "aws_cognito_user_pool" "this" {
   }
 }
 
+# The hosted UI (classic) at https://<prefix>.auth.<region>.amazoncognito.com. A prefix
+# is unique per region across all of AWS: set domain_prefix when the default is taken.
+resource "aws_cognito_user_pool_domain" "this" {
+  domain                = local.domain_prefix
+  user_pool_id          = aws_cognito_user_pool.this.id
+  managed_login_version = 1
+}
+
+# The one app client: the browser app (hosted UI, authorization code with PKCE, tokens
+# in the page's sessionStorage) and the mobile players (SRP). Public: a browser cannot
+# keep a secret, and PKCE stands in for it. Only the code flow (no implicit tokens in
+# URLs), only to the callback URLs given (the site's /signin/callback).
 resource "aws_cognito_user_pool_client" "web" {
   name                                 = "${var.name}-web"
   user_pool_id                         = aws_cognito_user_pool.this.id
@@ -50,14 +70,19 @@ resource "aws_cognito_user_pool_client" "web" {
   enable_token_revocation              = true
   explicit_auth_flows                  = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
   supported_identity_providers         = ["COGNITO"]
-  allowed_oauth_flows_user_pool_client = length(var.callback_urls) > 0
-  allowed_oauth_flows                  = length(var.callback_urls) > 0 ? ["code"] : []
-  allowed_oauth_scopes                 = length(var.callback_urls) > 0 ? ["openid", "email", "profile"] : []
+  allowed_oauth_flows_user_pool_client = true
+  allowed_oauth_flows                  = ["code"]
+  allowed_oauth_scopes                 = ["openid", "email", "profile"]
   callback_urls                        = var.callback_urls
+  default_redirect_uri                 = var.callback_urls[0]
   logout_urls                          = var.logout_urls
-  access_token_validity                = 60
-  id_token_validity                    = 60
-  refresh_token_validity               = 30
+  # An hour of access and ID token (the page signs in again after it), 30 days of
+  # refresh token for the players; 10 minutes to get through a sign-in with its TOTP
+  # code (or a first sign-in's authenticator enrolment) in the hosted UI.
+  access_token_validity  = 60
+  id_token_validity      = 60
+  refresh_token_validity = 30
+  auth_session_validity  = 10
 
   token_validity_units {
     access_token  = "minutes"

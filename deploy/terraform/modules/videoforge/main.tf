@@ -31,6 +31,12 @@ locals {
   catalog_port = 8080
   edge_port    = 8081
 
+  # The site and both APIs are one origin: the API Gateway's endpoint (the catalog serves
+  # the pages at its root, see the api module). The hosted UI sends the browser back to
+  # its /signin/callback. Only the API resource's endpoint is used, not its stage or
+  # anything built on the user pool client: no cycle.
+  site_origin = module.api.api_endpoint
+
   common_config = merge({
     DB_HOST    = module.database.address
     DB_PORT    = tostring(module.database.port)
@@ -62,6 +68,11 @@ locals {
       # module, which depends on nothing in compute: no cycle.
       REVOCATION_KVS_ARN         = module.storage.key_value_store_arn
       REVOCATION_DISTRIBUTION_ID = module.storage.cdn_distribution_id
+      # The browser app's pages (package web): they sign in through the hosted UI
+      # (authorization code with PKCE, client COGNITO_CLIENT_ID) and call the streaming
+      # API on the same origin, where API Gateway routes /api/stream to the edge.
+      COGNITO_DOMAIN = module.auth.hosted_ui_url
+      STREAM_API_URL = "/api/stream"
     }, lookup(var.extra_config, "catalog", {}))
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"
@@ -73,6 +84,10 @@ locals {
       # The edge's security group admits only the ALB, so no one can skip the two hops.
       # (CloudFront is in front of the media bucket only, not of the edge.)
       EDGE_TRUSTED_PROXIES = "2"
+      # The pages call the streaming API from the site's origin (the same one in AWS, so
+      # no CORS is needed there, but a custom site origin later is) and from the origins
+      # allowed to call the API (cors_origins).
+      EDGE_CORS_ORIGINS = join(",", distinct(concat([local.site_origin], var.cors_origins)))
     }, lookup(var.extra_config, "edge", {}))
     transcoder = merge({
       SQS_DLQ_URL             = module.queue.dlq_url
@@ -114,7 +129,9 @@ module "queue" {
 module "auth" {
   source              = "../auth"
   name                = var.name
-  callback_urls       = var.auth_callback_urls
+  domain_prefix       = var.cognito_domain_prefix
+  callback_urls       = distinct(concat(["${local.site_origin}/signin/callback"], var.auth_callback_urls))
+  logout_urls         = distinct(concat(["${local.site_origin}/"], var.auth_logout_urls))
   deletion_protection = var.deletion_protection
   tags                = var.tags
 }

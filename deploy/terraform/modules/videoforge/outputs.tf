@@ -3,6 +3,11 @@ output "api_url" {
   value       = module.api.api_url
 }
 
+output "site_url" {
+  description = "URL of the browser app: the gallery's pages at the API's root, same origin as both APIs."
+  value       = module.api.site_url
+}
+
 output "gallery_url" {
   description = "Base URL of the gallery API."
   value       = "${trimsuffix(module.api.api_url, "/")}/api/gallery"
@@ -66,6 +71,11 @@ output "cognito_user_pool_id" {
 output "cognito_client_id" {
   description = "App client (COGNITO_CLIENT_ID)."
   value       = module.auth.client_id
+}
+
+output "cognito_hosted_ui_url" {
+  description = "Base URL of the Cognito hosted UI (the gallery's COGNITO_DOMAIN); the pages sign in at its /oauth2/authorize."
+  value       = module.auth.hosted_ui_url
 }
 
 output "cognito_issuer" {

@@ -151,9 +151,21 @@ variable "cdn_price_class" {
 }
 
 variable "auth_callback_urls" {
-  description = "OAuth callback URLs of the web client."
+  description = "More OAuth callback URLs of the web client, besides the site's <api endpoint>/signin/callback (e.g. http://localhost:8080/signin/callback for a local gallery)."
   type        = list(string)
   default     = []
+}
+
+variable "auth_logout_urls" {
+  description = "More sign-out URLs of the web client, besides the site's <api endpoint>/."
+  type        = list(string)
+  default     = []
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the Cognito hosted UI's domain (<prefix>.auth.<region>.amazoncognito.com, unique per region across AWS); empty uses name, e.g. videoforge-dev."
+  type        = string
+  default     = ""
 }
 
 variable "upload_url_ttl" {

@@ -32,6 +32,16 @@ run "plan" {
   }
 
   assert {
+    condition     = contains(output.api_routes, "GET /") && contains(output.api_routes, "GET /watch/{id}") && contains(output.api_routes, "GET /assets/{file+}")
+    error_message = "the API Gateway routes lack the browser app's pages"
+  }
+
+  assert {
+    condition     = output.cognito_hosted_ui_url == "https://videoforge-${var.environment}.auth.eu-west-1.amazoncognito.com"
+    error_message = "the hosted UI is not at https://videoforge-<environment>.auth.<region>.amazoncognito.com"
+  }
+
+  assert {
     condition     = alltrue([for u in split(",", output.nats_url) : startswith(u, "tls://")])
     error_message = "the NATS cluster's client URLs are not tls://"
   }
