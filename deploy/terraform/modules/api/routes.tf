@@ -13,6 +13,7 @@ locals {
     "POST /api/gallery/uploads",
     "POST /api/gallery/uploads/{jobId}/complete",
     "GET /api/gallery/jobs/{id}",
+    "GET /api/gallery/openapi.json",
   ]
 
   # catalog: resumable uploads (tus.Path + tus.Routes under catalog.Prefix). An upload's
@@ -32,6 +33,8 @@ locals {
     "GET /api/stream/{videoId}",
     "GET /api/stream/{videoId}/qualities",
     "GET /api/stream/{videoId}/thumbnail",
+    # A literal segment: API Gateway prefers it to "{videoId}".
+    "GET /api/stream/openapi.json",
   ]
 
   # gallery: the browser app's pages and assets (web.Routes), at the site's root, served
