@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/videoforge/videoforge"
@@ -165,44 +164,4 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.progress(float64(c.n) / float64(c.total))
 	}
 	return n, err
-}
-
-// ProgressBar draws "label [#####.....]  42%" on one line of a terminal, redrawn at
-// most every whole percent. Its Set fits UploadOptions.Progress and FollowJob; it is
-// safe for concurrent use.
-type ProgressBar struct {
-	mu    sync.Mutex // the HTTP transport reads a PUT's body on its own goroutine
-	w     io.Writer
-	label string
-	last  int
-	drawn bool
-}
-
-// NewProgressBar returns a bar labelled label that draws on w.
-func NewProgressBar(w io.Writer, label string) *ProgressBar {
-	return &ProgressBar{w: w, label: label}
-}
-
-// Set draws the bar at fraction (from 0 to 1) unless it shows that percent already.
-func (b *ProgressBar) Set(fraction float64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	pct := int(min(max(fraction, 0), 1) * 100)
-	if b.drawn && pct == b.last {
-		return
-	}
-	b.last, b.drawn = pct, true
-	const width = 30
-	fill := pct * width / 100
-	fmt.Fprintf(b.w, "\r%-9s [%s%s] %3d%%", b.label, strings.Repeat("#", fill), strings.Repeat(".", width-fill), pct)
-}
-
-// Done ends the bar's line, if it drew one.
-func (b *ProgressBar) Done() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.drawn {
-		fmt.Fprintln(b.w)
-		b.drawn = false
-	}
 }

@@ -34,19 +34,35 @@ func runUpload(ctx context.Context, name, summary string, args []string, stdout 
 			return fmt.Errorf("no -token, and none can be minted: %w", err)
 		}
 	}
+	return sendAndFollow(ctx, c, readerURL(o), display{terminal: client.IsTerminal(stdout)}, stdout)
+}
+
+// readerURL is the NATS URL o names, with the dev stack's reader in it when it names no
+// user: the dev stack's NATS takes only its users, and the reader may follow jobs.
+func readerURL(o stack.Options) string {
 	natsURL := o.NATS.URL
 	if u, err := url.Parse(strings.Split(natsURL, ",")[0]); err == nil && u.User == nil {
-		// The dev stack's NATS takes only its users: follow the job as its reader.
 		if pw, err := os.ReadFile(bus.PasswordFile(filepath.Join(stack.KeyDir(o.Dev.Data), "nats"), bus.RoleReader)); err == nil {
 			natsURL = bus.WithUser(natsURL, string(bus.RoleReader), strings.TrimSpace(string(pw)))
 		}
 	}
-	return sendAndFollow(ctx, c, natsURL, stdout)
+	return natsURL
+}
+
+// display says how the upload command shows progress: redrawn bars on a terminal,
+// plain lines elsewhere, on the clock of now (time.Now when nil; tests set both).
+type display struct {
+	terminal bool
+	now      func() time.Time
+}
+
+func (d display) progress(w io.Writer, label string, total int64) *client.Progress {
+	return client.NewProgress(w, label, client.ProgressOptions{Terminal: d.terminal, Total: total, Now: d.now})
 }
 
 // sendAndFollow sends the file, completes the upload and, unless told not to, follows the job
 // until the video plays.
-func sendAndFollow(ctx context.Context, o stack.ClientOptions, natsURL string, stdout io.Writer) error {
+func sendAndFollow(ctx context.Context, o stack.ClientOptions, natsURL string, d display, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	cl := client.New(o.Gallery, o.Token, client.Options{})
@@ -69,7 +85,7 @@ func sendAndFollow(ctx context.Context, o stack.ClientOptions, natsURL string, s
 	if client.UseTus(o.Tus, st.Size()) && !o.Tus {
 		fmt.Fprintf(stdout, "the file is over %s, more than one PUT takes: sending it with tus\n", humanBytes(client.SinglePutMax))
 	}
-	bar := client.NewProgressBar(stdout, "upload")
+	bar := d.progress(stdout, "upload", st.Size())
 	err = cl.UploadFile(ctx, up, in, st.Size(), client.UploadOptions{Tus: o.Tus, ChunkSize: o.ChunkSize, Progress: bar.Set})
 	bar.Done()
 	if err != nil {
@@ -83,13 +99,13 @@ func sendAndFollow(ctx context.Context, o stack.ClientOptions, natsURL string, s
 	if o.NoWait {
 		return nil
 	}
-	return followToPlayback(ctx, cl, o, natsURL, up, stdout)
+	return followToPlayback(ctx, cl, o, natsURL, up, d, stdout)
 }
 
 // followToPlayback shows the job's progress until it ends, and prints the stream URL
 // of the video it made.
-func followToPlayback(ctx context.Context, cl *client.Client, o stack.ClientOptions, natsURL string, up *videoforge.Upload, stdout io.Writer) error {
-	bar := client.NewProgressBar(stdout, "transcode")
+func followToPlayback(ctx context.Context, cl *client.Client, o stack.ClientOptions, natsURL string, up *videoforge.Upload, d display, stdout io.Writer) error {
+	bar := d.progress(stdout, "transcode", 0)
 	final, err := cl.FollowJob(ctx, natsURL, up.JobID, bar.Set)
 	bar.Done()
 	if err != nil {

@@ -215,8 +215,68 @@ func TestUploadToPlayback(t *testing.T) {
 		}
 	}
 
+	t.Run("PipedOutput", func(t *testing.T) { pipedOutput(t, s, data, clip) })
 	t.Run("Resumable", func(t *testing.T) { resumable(t, s, data, clip) })
 	t.Run("BadUploads", func(t *testing.T) { badUploads(t, s, data, dsn, clip) })
+}
+
+// pipedOutput runs upload with its output into a pipe, as `videoforge upload … | tee
+// log` does: plain lines, no carriage return, a few of them per step, and the stream
+// URL at the end.
+func pipedOutput(t *testing.T, s running, data, clip string) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		read <- string(b)
+	}()
+	err = run(context.Background(), []string{"upload", "-data", data, "-user", "alice", "-gallery", s.gallery, "-edge", s.edge,
+		"-nats-url", s.nats, "-file", clip, "-title", "Piped clip", "-timeout", "2m"}, w)
+	w.Close()
+	out := <-read
+	r.Close()
+	if err != nil {
+		t.Fatalf("upload: %v\n%s", err, out)
+	}
+	t.Logf("piped output:\n%s", out)
+	if strings.Contains(out, "\r") || !strings.HasSuffix(out, "\n") {
+		t.Fatalf("piped output is not plain lines: %q", out)
+	}
+	uploadLine := regexp.MustCompile(`^upload \d+% [0-9.]+/[0-9.]+ (B|KiB|MiB)( [0-9.]+ (KiB|MiB)/s \d+:\d\d left)?$`)
+	jobLine := regexp.MustCompile(`^transcode \d+%$`)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	var uploads, jobs []string
+	for _, l := range lines {
+		switch {
+		case strings.HasPrefix(l, "upload "):
+			if !uploadLine.MatchString(l) {
+				t.Errorf("upload line %q", l)
+			}
+			uploads = append(uploads, l)
+		case strings.HasPrefix(l, "transcode "):
+			if !jobLine.MatchString(l) {
+				t.Errorf("transcode line %q", l)
+			}
+			jobs = append(jobs, l)
+		}
+	}
+	// One line per 10 % at most, and one more every few seconds of a slow step.
+	if len(uploads) == 0 || len(uploads) > 12 || !strings.HasPrefix(uploads[len(uploads)-1], "upload 100% ") ||
+		!strings.HasSuffix(uploads[len(uploads)-1], " 0:00 left") {
+		t.Errorf("upload lines %q, want a few ending at 100%% with the speed", uploads)
+	}
+	if len(jobs) == 0 || len(jobs) > 30 || jobs[len(jobs)-1] != "transcode 100%" {
+		t.Errorf("transcode lines %q, want a few ending at 100%%", jobs)
+	}
+	n := len(lines)
+	if n < 4 || !regexp.MustCompile(`^video \d+, job \d+: uploading `).MatchString(lines[0]) ||
+		!regexp.MustCompile(`^ready: video \d+$`).MatchString(lines[n-3]) || !strings.HasPrefix(lines[n-2], "stream URL: http") ||
+		!strings.HasPrefix(lines[n-1], "play it:") {
+		t.Errorf("piped output:\n%s", out)
+	}
 }
 
 type upload struct {
