@@ -153,6 +153,7 @@ var (
 		"token":   {{"VIDEOFORGE_DATA", "user", "ttl"}},
 		"upload": {{"file", "title", "description", "visibility", "GALLERY_URL", "EDGE_URL", "NATS_URL=nats://127.0.0.1:4222", "VIDEOFORGE_TOKEN", "VIDEOFORGE_DATA",
 			"user=alice", "timeout", "tus", "chunk", "no-wait"}},
+		"seed": {{"GALLERY_URL", "EDGE_URL", "NATS_URL=nats://127.0.0.1:4222", "VIDEOFORGE_TOKEN", "VIDEOFORGE_DATA", "timeout"}},
 	}
 )
 
