@@ -137,6 +137,9 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 		fasterr.Write(ctx, videoforge.Errorf(videoforge.EINVALID, "only GET and HEAD are answered"), fasthttp.StatusMethodNotAllowed)
 		return
 	}
+	// Every answer, refusals too, may be read by a player on another origin: a page
+	// tells "not there" (404) from "token refused" (403) only when it can read them.
+	ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
 	signed := strings.HasPrefix(p, "/t/")
 	var grant playback.Grant
 	if signed {
@@ -200,7 +203,6 @@ func (s *Server) serve(ctx *fasthttp.RequestCtx, p string) {
 	}
 	h.Set("Cache-Control", cache)
 	h.Set("Accept-Ranges", "bytes")
-	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range")
 	h.SetLastModified(st.ModTime())
 	size := st.Size()

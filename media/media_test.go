@@ -150,6 +150,10 @@ func TestServe(t *testing.T) {
 			if cc := string(res.Header.Peek("Cache-Control")); !strings.Contains(cc, tc.cache) {
 				t.Errorf("cache control %q, want %q", cc, tc.cache)
 			}
+			// A player on another origin reads refusals too, to tell the viewer why.
+			if got := string(res.Header.Peek("Access-Control-Allow-Origin")); got != "*" {
+				t.Errorf("Access-Control-Allow-Origin %q on a %d", got, tc.status)
+			}
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/relay"
+	"github.com/videoforge/videoforge/web"
 )
 
 // sameURL gives every NATS role the one URL of a production process.
@@ -53,7 +54,9 @@ func (s *Stack) buildCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv, err := s.addGallery(ctx, ln, up, nil)
+	
+	srv, err := s.addGallery(ctx, ln, up, web.Config{StreamAPI: o.Gallery.StreamAPI, MediaOrigins: []string{o.Playback.BaseURL},
+		CognitoDomain: o.Gallery.CognitoDomain, ClientID: o.Auth.ClientID}, nil)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/videoforge/videoforge/storage/s3gw"
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/uploads"
+	"github.com/videoforge/videoforge/web"
 )
 
 // defaultNATSPort is the embedded nats-server's client port unless NATS_PORT says
@@ -119,8 +120,10 @@ func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, li
 	if err != nil {
 		return err
 	}
-	srv, err := s.addGallery(ctx, galleryLn, up, func(srv *catalog.Server) {
+	site := web.Config{StreamAPI: edgeBase + edge.Prefix, MediaOrigins: []string{edgeBase}, DevSignIn: devSignIn}
+	srv, err := s.addGallery(ctx, galleryLn, up, site, func(srv *catalog.Server) {
 		srv.Handle("GET /.well-known/jwks.json", s.devIssuer.JWKSHandler())
+		srv.Handle("POST "+devSignIn, web.DevSignIn(s.devIssuer.Mint, devTokenTTL))
 	})
 	if err != nil {
 		return err
@@ -133,6 +136,13 @@ func (s *Stack) devRoles(ctx context.Context, galleryLn, edgeLn net.Listener, li
 	}
 	return s.addEdge(ctx, edgeLn, s.edgeConfig(), func(e *edge.Edge) error { return s.devMedia(e, limits) })
 }
+
+// devSignIn is where the dev stack's pages mint a token for a user name, living
+// devTokenTTL.
+const (
+	devSignIn   = "/dev/signin"
+	devTokenTTL = 12 * time.Hour
+)
 
 // devRevocations is the pusher of the dev stack: no key store (its media server asks
 // the edge), so it only prunes revocations older than any token the edge signs.

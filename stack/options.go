@@ -81,6 +81,9 @@ type GalleryOptions struct {
 	Addr        string
 	CORSOrigins []string
 	Relay       bool // run the relay in the catalog's process when NATS is set
+	// StreamAPI and CognitoDomain tell the web app's pages where the streaming API is
+	// and how users sign in (web.Config).
+	StreamAPI, CognitoDomain string
 }
 
 // PlaybackOptions turn stored object keys into media URLs.
@@ -138,7 +141,7 @@ func DefaultOptions() Options {
 		Dev:        DevOptions{Data: DefaultDataDir, NATSPort: defaultNATSPort},
 		DB:         DBOptions{Port: "5432", User: "postgres", SSLMode: "prefer", Schema: schema.DefaultSchema, StatementTimeout: 10 * time.Second},
 		NATS:       NATSOptions{Replicas: 1},
-		Gallery:    GalleryOptions{Addr: ":8080", CORSOrigins: []string{"*"}, Relay: true},
+		Gallery:    GalleryOptions{Addr: ":8080", CORSOrigins: []string{"*"}, Relay: true, StreamAPI: "/api/stream"},
 		Playback:   PlaybackOptions{TTL: edge.DefaultTokenTTL},
 		Relay:      RelayOptions{LeaseTimeout: 5 * time.Second, LeaseRenew: time.Second},
 		Revocation: RevocationOptions{Interval: 5 * time.Second},

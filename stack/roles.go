@@ -23,11 +23,12 @@ import (
 	"github.com/videoforge/videoforge/transcoder/jsqueue"
 	"github.com/videoforge/videoforge/transcoder/sqs"
 	"github.com/videoforge/videoforge/uploads"
+	"github.com/videoforge/videoforge/web"
 )
 
 // addGallery adds the gallery API on ln (GALLERY_ADDR), with the upload side when up
 // is set; mount adds routes outside the API (the dev issuer's JWKS).
-func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Uploads, mount func(*catalog.Server)) (*catalog.Server, error) {
+func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Uploads, site web.Config, mount func(*catalog.Server)) (*catalog.Server, error) {
 	s.addrs.Gallery = "http://" + ln.Addr().String()
 	db, err := s.database(ctx, s.opts.DB.Migrate)
 	if err != nil {
@@ -38,6 +39,11 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Upl
 		cfg.Uploads = up.Gallery()
 	}
 	srv := catalog.NewServer(cfg, postgres.NewVideoService(db), s.verifier, db.Ping, s.log)
+	pages, err := web.New(site)
+	if err != nil {
+		return nil, err
+	}
+	pages.Mount(srv.Handle)
 	if mount != nil {
 		mount(srv)
 	}

@@ -43,6 +43,8 @@ var settings = []setting{
 	{env: "GALLERY_ADDR", flag: "gallery-addr", doc: "address the gallery API listens on", field: func(o *Options) any { return &o.Gallery.Addr }},
 	{env: "CORS_ORIGINS", flag: "cors-origins", doc: "comma-separated browser origins allowed to call the API, or *", field: func(o *Options) any { return &o.Gallery.CORSOrigins }},
 	{env: "SHUTDOWN_GRACE", flag: "shutdown-grace", doc: "how long requests in flight may finish at shutdown", field: func(o *Options) any { return &o.ShutdownGrace }},
+	{env: "STREAM_API_URL", flag: "stream-api-url", doc: "the streaming API's base URL as browsers reach it, for the web app's pages: a path on the same origin (behind API Gateway) or the edge's own origin, which answers CORS", field: func(o *Options) any { return &o.Gallery.StreamAPI }},
+	{env: "COGNITO_DOMAIN", flag: "cognito-domain", doc: "the Cognito hosted UI's base URL (https://<prefix>.auth.<region>.amazoncognito.com); with COGNITO_CLIENT_ID the web app signs users in through it (authorization code with PKCE)", field: func(o *Options) any { return &o.Gallery.CognitoDomain }},
 	{env: "CATALOG_RELAY", flag: "relay", doc: "run the relay in the catalog's process when NATS_URL is set", field: func(o *Options) any { return &o.Gallery.Relay }},
 
 	// Tokens
@@ -143,7 +145,7 @@ var (
 	commandSettings = map[string][][]string{
 		"dev": {{"VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
 			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}, uploadSettings},
-		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR"},
+		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR", "STREAM_API_URL", "COGNITO_DOMAIN"},
 			dbSettings, authSettings, playSettings, revokeSettings, uploadSettings, bucketSettings},
 		"edge":  {{"EDGE_ADDR", "NATS_URL", "SHUTDOWN_GRACE"}, edgeSettings, playSettings, dbSettings, authSettings},
 		"relay": {{"NATS_URL=nats://127.0.0.1:4222", "NATS_STREAM_REPLICAS", "RELAY_METRICS_ADDR", "RELAY_LEASE_TIMEOUT", "RELAY_LEASE_RENEW", "PLAYBACK_TOKEN_TTL"}, revokeSettings, dbSettings},
