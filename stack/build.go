@@ -54,7 +54,7 @@ func (s *Stack) buildCatalog(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	
+
 	srv, err := s.addGallery(ctx, ln, up, web.Config{StreamAPI: o.Gallery.StreamAPI, MediaOrigins: []string{o.Playback.BaseURL},
 		CognitoDomain: o.Gallery.CognitoDomain, ClientID: o.Auth.ClientID}, nil)
 	if err != nil {

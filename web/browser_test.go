@@ -569,7 +569,9 @@ func TestBrowser(t *testing.T) {
 				return err
 			}
 			defer res.Body.Close()
-			var list struct{ Videos []struct{ ThumbnailURL *string } }
+			var list struct {
+				Videos []struct{ ThumbnailURL *string }
+			}
 			if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
 				return err
 			}
