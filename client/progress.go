@@ -34,6 +34,7 @@ type Progress struct {
 	rate  rateMeter
 
 	last  float64   // the last Set's fraction
+	ended time.Time // when the step first reached 1
 	pct   int       // the percent last shown
 	at    time.Time // when it was last shown
 	shown bool      // something was shown
@@ -79,27 +80,30 @@ func (p *Progress) Set(fraction float64) {
 	fraction = min(max(fraction, 0), 1)
 	now := p.opts.Now()
 	p.last = fraction
+	if fraction == 1 && p.ended.IsZero() {
+		p.ended = now
+	}
 	if p.opts.Total > 0 {
 		p.rate.add(now, fraction*float64(p.opts.Total))
 	}
 	pct := int(fraction * 100)
 	switch {
 	case !p.shown:
-	case p.opts.Terminal && (pct != p.pct || now.Sub(p.at) >= RedrawEvery):
+	case p.opts.Terminal && (pct != p.pct || (p.opts.Total > 0 && now.Sub(p.at) >= RedrawEvery)):
 	case !p.opts.Terminal && (pct >= p.pct+10 || (pct > p.pct && now.Sub(p.at) >= LineEvery)):
 	default:
 		return
 	}
-	p.show(now, fraction, pct, p.speed(now))
+	p.show(now, fraction, pct, p.speed())
 }
 
-// speed is the smoothed speed, or for a step done sooner than the first sample the
+// speed is the smoothed speed, or for a step done sooner than the first sample its
 // average, which is exact then; the caller holds mu.
-func (p *Progress) speed(now time.Time) float64 {
-	if r := p.rate.perSecond(); r > 0 || p.last < 1 || !now.After(p.rate.began) {
+func (p *Progress) speed() float64 {
+	if r := p.rate.perSecond(); r > 0 || p.ended.IsZero() || !p.ended.After(p.rate.began) {
 		return r
 	}
-	return float64(p.opts.Total) / now.Sub(p.rate.began).Seconds()
+	return float64(p.opts.Total) / p.ended.Sub(p.rate.began).Seconds()
 }
 
 // show writes the step's state at fraction; the caller holds mu.
@@ -118,9 +122,8 @@ func (p *Progress) show(now time.Time, fraction float64, pct int, rate float64) 
 func (p *Progress) Done() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if pct := int(p.last * 100); p.shown && (p.opts.Terminal || pct != p.pct) {
-		now := p.opts.Now()
-		p.show(now, p.last, pct, p.speed(now))
+	if pct := int(p.last * 100); p.shown && pct != p.pct {
+		p.show(p.opts.Now(), p.last, pct, p.speed())
 	}
 	if p.open {
 		fmt.Fprintln(p.w)
