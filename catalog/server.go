@@ -39,6 +39,7 @@ var Routes = []videoforge.Route{
 	{Method: "POST", Path: "/uploads"},
 	{Method: "POST", Path: "/uploads/{jobId}/complete"},
 	{Method: "GET", Path: "/jobs/{id}"},
+	{Method: "GET", Path: "/openapi.json"},
 }
 
 // Config holds the gallery server's settings.
@@ -102,6 +103,7 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier auth.TokenVe
 		{Method: "GET", Path: "/videos/{id}"}:    s.api(s.getVideo),
 		{Method: "PUT", Path: "/videos/{id}"}:    s.api(s.updateVideo),
 		{Method: "DELETE", Path: "/videos/{id}"}: s.api(s.deleteVideo),
+		{Method: "GET", Path: "/openapi.json"}:   serveOpenAPI,
 	}
 	if cfg.Uploads != nil {
 		cfg.Uploads.Mount(s)
