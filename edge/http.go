@@ -24,6 +24,7 @@ var Routes = []videoforge.Route{
 	{Method: "GET", Path: "/{videoId}"},
 	{Method: "GET", Path: "/{videoId}/qualities"},
 	{Method: "GET", Path: "/{videoId}/thumbnail"},
+	{Method: "GET", Path: "/openapi.json"},
 }
 
 // Route indexes, for per-route metrics without label look-ups on the hot path.
@@ -32,11 +33,12 @@ const (
 	routeStream
 	routeQualities
 	routeThumbnail
+	routeOpenAPI
 	routeOther
 	numRoutes
 )
 
-var routeNames = [numRoutes]string{"/health", "/{videoId}", "/{videoId}/qualities", "/{videoId}/thumbnail", "other"}
+var routeNames = [numRoutes]string{"/health", "/{videoId}", "/{videoId}/qualities", "/{videoId}/thumbnail", "/openapi.json", "other"}
 
 var (
 	contentJSON   = []byte("application/json; charset=utf-8")
@@ -76,6 +78,9 @@ func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
 	} else if string(path) == "/health" {
 		route = routeHealth
 		e.health(ctx)
+	} else if string(path) == "/openapi.json" {
+		route = routeOpenAPI
+		serveOpenAPI(ctx)
 	} else {
 		route = e.video(ctx, path)
 	}
