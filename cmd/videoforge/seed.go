@@ -169,7 +169,12 @@ func (s *seeder) run(ctx context.Context, so seedOptions) error {
 			clients[u] = client.New(s.o.Gallery, tok, client.Options{})
 		}
 	}
-	s.printf("seeding %d videos as %s, %d at a time (clips in %s)\n", so.videos, usersOf(so.users, s.o.Token != ""), min(so.parallel, so.videos), dir)
+	// A catalog seeded before gets the clips after its own, with titles of their own.
+	first, err := catalogTotal(ctx, s.o.Gallery)
+	if err != nil {
+		return fmt.Errorf("the gallery at %s: %w", s.o.Gallery, err)
+	}
+	s.printf("seeding %d videos as %s, %d at a time (clips in %s)\n", so.videos, usersOf(min(so.users, so.videos), s.o.Token != ""), min(so.parallel, so.videos), dir)
 
 	results := make([]seeded, so.videos)
 	next := make(chan int)
@@ -178,7 +183,7 @@ func (s *seeder) run(ctx context.Context, so seedOptions) error {
 		wg.Go(func() {
 			for i := range next {
 				u := userOf(i)
-				results[i] = s.one(ctx, clients[u], dir, i, u)
+				results[i] = s.one(ctx, clients[u], dir, i+1, first+i, u)
 			}
 		})
 	}
@@ -215,15 +220,15 @@ func usersOf(n int, token bool) string {
 	return fmt.Sprintf("user1..user%d", n)
 }
 
-// one makes, uploads and waits for the i-th video.
-func (s *seeder) one(ctx context.Context, cl *client.Client, dir string, i int, user string) seeded {
-	spec := clipFor(i, s.text)
-	r := seeded{n: i + 1, user: user, title: spec.title}
+// one makes, uploads and waits for the n-th video of the run, the index-th clip.
+func (s *seeder) one(ctx context.Context, cl *client.Client, dir string, n, index int, user string) seeded {
+	spec := clipFor(index, s.text)
+	r := seeded{n: n, user: user, title: spec.title}
 	fail := func(step string, err error) seeded {
 		r.err = fmt.Errorf("video %d (%q): %s: %w", r.n, r.title, step, err)
 		return r
 	}
-	file := filepath.Join(dir, fmt.Sprintf("clip-%03d.mp4", i+1))
+	file := filepath.Join(dir, fmt.Sprintf("clip-%03d.mp4", n))
 	if err := runFFmpeg(ctx, clipArgs(spec, file)); err != nil {
 		return fail("make the clip", err)
 	}
@@ -242,7 +247,7 @@ func (s *seeder) one(ctx context.Context, cl *client.Client, dir string, i int, 
 		return fail("start the upload", err)
 	}
 	r.videoID, r.jobID = up.VideoID, up.JobID
-	if err := cl.UploadFile(ctx, up, f, st.Size(), client.UploadOptions{}); err != nil {
+	if err := uploadRetrying(ctx, cl, up, f, st.Size()); err != nil {
 		return fail("upload", err)
 	}
 	if _, err := cl.CompleteUpload(ctx, up.JobID); err != nil {
@@ -267,6 +272,23 @@ func (s *seeder) one(ctx context.Context, cl *client.Client, dir string, i int, 
 	r.url = stream.URL
 	s.printf("video %d ready: %s\n", up.VideoID, stream.URL)
 	return r
+}
+
+// uploadAttempts is how many times seed sends a clip whose PUT broke off.
+const uploadAttempts = 3
+
+// uploadRetrying sends the clip, again when the connection broke (a kept-alive one
+// the server had just closed, a busy machine's timeout): the upload is not sealed
+// before complete, so a new PUT replaces what came. A refusal is final.
+func uploadRetrying(ctx context.Context, cl *client.Client, up *videoforge.Upload, f io.ReaderAt, size int64) error {
+	for attempt := 1; ; attempt++ {
+		err := cl.UploadFile(ctx, up, f, size, client.UploadOptions{})
+		var refused *client.APIError
+		if err == nil || errors.As(err, &refused) || ctx.Err() != nil || attempt == uploadAttempts {
+			return err
+		}
+		slog.Debug("seed: the upload broke off, sending it again", "job", up.JobID, "attempt", attempt, "err", err)
+	}
 }
 
 // orToken names a video's user: "" is the -token's.
@@ -398,12 +420,12 @@ func offerSeed(ctx context.Context, a stack.Addrs, w io.Writer) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	empty, err := catalogEmpty(ctx, a.Gallery)
+	total, err := catalogTotal(ctx, a.Gallery)
 	if err != nil {
 		slog.Debug("seed: could not tell whether the catalog is empty", "err", err)
 		return
 	}
-	if !empty {
+	if total > 0 {
 		return
 	}
 	cmd := "videoforge seed -data " + a.Data
@@ -420,27 +442,27 @@ func offerSeed(ctx context.Context, a stack.Addrs, w io.Writer) {
 	fmt.Fprintf(w, "The catalog is empty: fill it with demo videos: %s -videos 8 -playable\n", cmd)
 }
 
-// catalogEmpty asks the gallery whether it lists any video.
-func catalogEmpty(ctx context.Context, gallery string) (bool, error) {
+// catalogTotal asks the gallery how many videos it lists.
+func catalogTotal(ctx context.Context, gallery string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(gallery, "/")+"/api/gallery/videos?limit=1", nil)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return false, fmt.Errorf("GET /videos: %s", res.Status)
+		return 0, fmt.Errorf("GET /videos: %s", res.Status)
 	}
 	var l struct {
 		Pagination struct {
-			Total int64 `json:"total"`
+			Total int `json:"total"`
 		} `json:"pagination"`
 	}
 	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&l); err != nil {
-		return false, fmt.Errorf("GET /videos: %w", err)
+		return 0, fmt.Errorf("GET /videos: %w", err)
 	}
-	return l.Pagination.Total == 0, nil
+	return l.Pagination.Total, nil
 }

@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/client"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/stack"
 )
@@ -215,5 +220,43 @@ func TestClipFor(t *testing.T) {
 		"-c:a", "aac", "-b:a", "128k", "-shortest", "-movflags", "+faststart", "/tmp/c.mp4"}
 	if !slices.Equal(got, want) {
 		t.Errorf("clipArgs:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestUploadRetrying: a PUT whose connection breaks is sent again, whole; a refusal is
+// not.
+func TestUploadRetrying(t *testing.T) {
+	var puts, complete atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := puts.Add(1)
+		body, _ := io.ReadAll(r.Body)
+		switch {
+		case r.URL.Path == "/refuse":
+			http.Error(w, `{"error":{"code":"forbidden","message":"bad signature"}}`, http.StatusForbidden)
+		case n == 1: // the connection breaks before an answer
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		default:
+			if string(body) == "the clip" {
+				complete.Add(1)
+			}
+		}
+	}))
+	defer srv.Close()
+	cl := client.New(srv.URL, "token", client.Options{})
+	clip := strings.NewReader("the clip")
+	if err := uploadRetrying(context.Background(), cl, &videoforge.Upload{JobID: 1, UploadURL: srv.URL + "/ok"}, clip, clip.Size()); err != nil {
+		t.Fatalf("after a broken connection: %v", err)
+	}
+	if puts.Load() != 2 || complete.Load() != 1 {
+		t.Errorf("%d PUTs, %d whole, want 2 and 1", puts.Load(), complete.Load())
+	}
+	puts.Store(0)
+	err := uploadRetrying(context.Background(), cl, &videoforge.Upload{JobID: 1, UploadURL: srv.URL + "/refuse"}, clip, clip.Size())
+	var ae *client.APIError
+	if !errors.As(err, &ae) || ae.Status != 403 || puts.Load() != 1 {
+		t.Errorf("refused: %v after %d PUTs, want the 403 after one", err, puts.Load())
 	}
 }
