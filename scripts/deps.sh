@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what `make run`, `make test` and `make bench` need beyond Go, on Debian:
-# the PostgreSQL server binaries (for the private cluster), ffmpeg (the transcoder) and npm
-# (the transcoder's SQS test server installs itself with it). Without root or apt-get it
+# the PostgreSQL server binaries (for the private cluster), ffmpeg (the transcoder), npm
+# (the transcoder's SQS test server installs itself with it) and Chromium (the web app's
+# browser tests). Without root or apt-get it
 # stops with the command to run.
 set -eu
 
@@ -17,6 +18,8 @@ pg_found || need="$need postgresql"
 # The transcoder runs ffmpeg and ffprobe; its SQS tests install their server with npm.
 { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need="$need ffmpeg"
 command -v npm >/dev/null 2>&1 || need="$need npm"
+# The web app's browser tests drive Debian's Chromium.
+[ -x /usr/bin/chromium ] || need="$need chromium"
 # make bench drives the edge with wrk.
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 

@@ -412,6 +412,19 @@ func containsPrefix(list []string, prefix string) bool {
 	return false
 }
 
+// frameJS is the mean brightness (0–255) of the video's current frame, drawn on a
+// canvas.
+const frameJS = `(v => {
+	const c = document.createElement('canvas');
+	c.width = v.videoWidth; c.height = v.videoHeight;
+	const g = c.getContext('2d');
+	g.drawImage(v, 0, 0);
+	const d = g.getImageData(0, 0, c.width, c.height).data;
+	let sum = 0;
+	for (let i = 0; i < d.length; i += 4) sum += d[i] + d[i + 1] + d[i + 2];
+	return sum / (d.length / 4) / 3;
+})(document.querySelector('.player video'))`
+
 // waitPlaying waits until the page's video has played past t seconds.
 func (b *browser) waitPlaying(after float64) {
 	b.t.Helper()
@@ -462,6 +475,15 @@ func TestBrowser(t *testing.T) {
 		duration := eval[float64](b, `document.querySelector('.player video').duration`)
 		if at < duration*0.4 || at > duration*0.6 {
 			t.Errorf("the thumbnail under the seek bar's middle is of %.1f s of %.1f s", at, duration)
+		}
+
+		// Nothing covers the picture: the element at the player's centre is the video.
+		if on := eval[string](b, `(r => document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 3)?.tagName ?? '')(document.querySelector('.player video').getBoundingClientRect())`); on != "VIDEO" {
+			t.Errorf("the player's centre shows a %s, not the video", on)
+		}
+		// The picture is really decoded: the frame drawn on a canvas is not black.
+		if lum := eval[float64](b, frameJS); lum < 20 {
+			t.Errorf("the video's frame has a mean brightness of %.1f: no picture", lum)
 		}
 
 		// Keys: k pauses and plays again.
@@ -617,7 +639,7 @@ func TestBrowser(t *testing.T) {
 		b.viewport(390, 844, true)
 		for _, p := range []struct{ name, path, ready string }{
 			{"gallery-phone", "/", `document.querySelector('#videos')`},
-			{"watch-phone", id2, `document.querySelector('.player video')?.readyState >= 2`},
+			{"watch-phone", id2, `(v => v && v.readyState >= 2 && v.currentTime > 1)(document.querySelector('.player video'))`},
 			{"upload-phone", "/upload", `document.getElementById('start')`},
 		} {
 			b.open(p.path)

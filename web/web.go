@@ -51,6 +51,9 @@ type clientConfig struct {
 	GalleryAPI string     `json:"galleryApi"`
 	StreamAPI  string     `json:"streamApi"`
 	Auth       clientAuth `json:"auth"`
+	// Scripts are the third-party modules by their hashed URLs, which the pages load
+	// when they need them: hls.js for a player, tus-js-client for an upload.
+	Scripts map[string]string `json:"scripts"`
 }
 
 type clientAuth struct {
@@ -102,7 +105,13 @@ func New(cfg Config) (*Site, error) {
 		}
 		auth = clientAuth{Mode: "cognito", Domain: strings.TrimSuffix(cfg.CognitoDomain, "/"), ClientID: cfg.ClientID, Scope: "openid email profile"}
 	}
-	conf, err := json.Marshal(clientConfig{GalleryAPI: cfg.GalleryAPI, StreamAPI: cfg.StreamAPI, Auth: auth})
+	scripts := map[string]string{}
+	for name, file := range map[string]string{"hls": "vendor/hls.light.min.js", "tus": "vendor/tus.min.js"} {
+		if scripts[name], err = s.assetURL(file); err != nil {
+			return nil, err
+		}
+	}
+	conf, err := json.Marshal(clientConfig{GalleryAPI: cfg.GalleryAPI, StreamAPI: cfg.StreamAPI, Auth: auth, Scripts: scripts})
 	if err != nil {
 		return nil, err
 	}

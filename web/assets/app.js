@@ -21,7 +21,7 @@ function header() {
   const who = document.getElementById('who');
   const name = userName();
   who.replaceChildren(name
-    ? h('span', {}, h('span', { class: 'muted' }, `Signed in as ${name} `), h('button', { type: 'button', onclick: signOut }, 'Sign out'))
+    ? h('span', {}, h('span', { class: 'muted hide-narrow' }, `Signed in as ${name} `), h('button', { type: 'button', onclick: signOut, title: `Signed in as ${name}` }, 'Sign out'))
     : h('a', { href: `/signin?next=${encodeURIComponent(location.pathname + location.search)}`, class: 'button' }, 'Sign in'));
   for (const a of document.querySelectorAll('[data-nav]')) {
     if (location.pathname === `/${a.dataset.nav}`) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
@@ -286,7 +286,7 @@ async function play(stage, v, keyQuery) {
   }
   const player = createPlayer(stage);
   onLeave(() => player.destroy());
-  await player.load(s.url);
+  await player.load(s.url, { poster: v.thumbnailUrl });
   if (v.ladderComplete === false) {
     // More renditions are coming: once the ladder is complete, the player takes the
     // whole master playlist where it is.

@@ -1,7 +1,8 @@
 // The player: hls.js on Media Source Extensions (native HLS where the browser has it
 // and MSE is missing), with a quality menu, storyboard thumbnails over the seek bar and
 // keyboard controls. Used by the watch page and the embed page.
-import { h, clock } from './util.js';
+import { config } from './config.js';
+import { h, clock, icon, script } from './util.js';
 
 // parseStoryboard reads storyboard.vtt: cues whose text is "<image>#xywh=x,y,w,h".
 export function parseStoryboard(text, base) {
@@ -25,16 +26,16 @@ export function parseStoryboard(text, base) {
 
 export function createPlayer(root) {
   const video = h('video', { playsinline: true, preload: 'auto', 'aria-label': 'Video' });
-  const big = h('button', { class: 'big-play', 'aria-label': 'Play' }, '▶');
+  const big = h('button', { class: 'big-play', 'aria-label': 'Play' }, icon('play'));
   const seek = h('input', { type: 'range', min: 0, max: 0, step: 0.1, value: 0, 'aria-label': 'Seek' });
   const previewTime = h('span');
   const preview = h('div', { class: 'preview', 'aria-hidden': 'true' }, previewTime);
-  const play = h('button', { class: 'play', 'aria-label': 'Play', title: 'Play (k)' }, '▶');
-  const mute = h('button', { class: 'mute', 'aria-label': 'Mute', title: 'Mute (m)' }, '🔊');
+  const play = h('button', { class: 'play', 'aria-label': 'Play', title: 'Play (k)' }, icon('play'));
+  const mute = h('button', { class: 'mute', 'aria-label': 'Mute', title: 'Mute (m)' }, icon('volume'));
   const volume = h('input', { class: 'volume', type: 'range', min: 0, max: 1, step: 0.05, value: 1, 'aria-label': 'Volume' });
   const time = h('span', { class: 'time' }, '0:00 / 0:00');
   const quality = h('select', { class: 'quality', 'aria-label': 'Quality' }, h('option', { value: '-1' }, 'Auto'));
-  const full = h('button', { class: 'fullscreen', 'aria-label': 'Full screen', title: 'Full screen (f)' }, '⛶');
+  const full = h('button', { class: 'fullscreen', 'aria-label': 'Full screen', title: 'Full screen (f)' }, icon('fullscreen'));
   const message = h('div', { class: 'message', hidden: true, role: 'status' });
   const el = h('div', { class: 'player paused', tabindex: 0, role: 'region', 'aria-label': 'Video player' },
     video, big, message,
@@ -55,9 +56,11 @@ export function createPlayer(root) {
   const sync = () => {
     el.classList.toggle('paused', video.paused);
     const label = video.paused ? 'Play' : 'Pause';
-    play.textContent = video.paused ? '▶' : '❚❚';
+    const shown = video.paused ? 'play' : 'pause';
+    if (play.dataset.icon !== shown) { play.replaceChildren(icon(shown)); play.dataset.icon = shown; }
     play.setAttribute('aria-label', label);
-    mute.textContent = video.muted || video.volume === 0 ? '🔇' : '🔊';
+    const sound = video.muted || video.volume === 0 ? 'muted' : 'volume';
+    if (mute.dataset.icon !== sound) { mute.replaceChildren(icon(sound)); mute.dataset.icon = sound; }
     mute.setAttribute('aria-label', video.muted ? 'Unmute' : 'Mute');
     if (!dragging) seek.value = video.currentTime;
     seek.max = video.duration || 0;
@@ -149,12 +152,19 @@ export function createPlayer(root) {
     el, video,
     get hls() { return hls; },
     message: show,
-    async load(url, { autoplay = true } = {}) {
+    async load(url, { autoplay = true, poster } = {}) {
       show('');
+      if (poster) video.poster = poster;
       const again = !!hls || !!video.src;
       const at = video.currentTime, wasPaused = video.paused;
       if (hls) { hls.destroy(); hls = null; }
       if (again) autoplay = !wasPaused;
+      if (!window.MediaSource && !window.ManagedMediaSource && video.canPlayType('application/vnd.apple.mpegurl')) {
+        // no MSE (iPhone): native HLS below, without hls.js
+      } else {
+        try { await script(config.scripts.hls); } catch (e) { show(e.message); return; }
+        if (disposed) return;
+      }
       if (window.Hls && window.Hls.isSupported()) {
         hls = new window.Hls({ enableWorker: true, capLevelToPlayerSize: false, startPosition: again ? at : -1 });
         hls.on(window.Hls.Events.MANIFEST_PARSED, (_, d) => buildQualities(d.levels));

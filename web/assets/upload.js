@@ -5,7 +5,7 @@
 import { config } from './config.js';
 import { gallery, APIError } from './api.js';
 import { user, token } from './auth.js';
-import { h, bytes, clock, rateMeter } from './util.js';
+import { h, bytes, clock, rateMeter, script } from './util.js';
 
 const CHUNK = 8 * 1024 * 1024; // API Gateway takes at most 10 MB a request
 
@@ -62,6 +62,7 @@ export async function uploadPage(main, { navigate, onLeave, requireUser }) {
     line.className = '';
     line.textContent = 'Starting…';
     try {
+      await script(config.scripts.tus);
       const job = await jobFor(file, { title: title.value.trim() || file.name, description: description.value, visibility: visibility.value });
       send(file, job);
     } catch (err) { fail(err.message); }
