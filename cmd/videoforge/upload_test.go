@@ -216,6 +216,7 @@ func TestUploadToPlayback(t *testing.T) {
 	}
 
 	t.Run("PipedOutput", func(t *testing.T) { pipedOutput(t, s, data, clip) })
+	t.Run("TerminalOutput", func(t *testing.T) { terminalOutput(t, s, alice, clip) })
 	t.Run("Resumable", func(t *testing.T) { resumable(t, s, data, clip) })
 	t.Run("BadUploads", func(t *testing.T) { badUploads(t, s, data, dsn, clip) })
 }
@@ -276,6 +277,36 @@ func pipedOutput(t *testing.T, s running, data, clip string) {
 		!regexp.MustCompile(`^ready: video \d+$`).MatchString(lines[n-3]) || !strings.HasPrefix(lines[n-2], "stream URL: http") ||
 		!strings.HasPrefix(lines[n-1], "play it:") {
 		t.Errorf("piped output:\n%s", out)
+	}
+}
+
+// terminalOutput sends the clip as upload does on a terminal (the decision given, the
+// output kept): bars redrawn in place, each step's line ended once.
+func terminalOutput(t *testing.T, s running, token, clip string) {
+	o := stack.DefaultOptions().Client
+	o.Gallery, o.Edge, o.Token, o.File, o.Title, o.Timeout = s.gallery, s.edge, token, clip, "On a terminal", 2*time.Minute
+	var out syncBuffer
+	if err := sendAndFollow(context.Background(), o, s.nats, display{terminal: true}, &out); err != nil {
+		t.Fatalf("upload: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	bar := regexp.MustCompile(`^(\r(upload   |transcode) \[[#.]{30}\] +\d+%(  [0-9.]+ (KiB|MiB)/s, \d+:\d\d left)?\x1b\[K)+$`)
+	var bars []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "\r") {
+			if !bar.MatchString(l) {
+				t.Errorf("bar line %q", l)
+			}
+			bars = append(bars, l)
+		}
+	}
+	last := func(bar string) string { return bar[strings.LastIndex(bar, "\r")+1:] }
+	if len(bars) != 2 || !regexp.MustCompile(`^upload    \[#{30}\] 100%  [0-9.]+ (KiB|MiB)/s, 0:00 left\x1b\[K$`).MatchString(last(bars[0])) ||
+		last(bars[1]) != "transcode [##############################] 100%\x1b[K" {
+		t.Errorf("want an upload bar ending at 100%% with its speed, then a transcode bar ending at 100%%:\n%q", bars)
+	}
+	if !strings.Contains(out.String(), "\nready: video ") || !strings.Contains(out.String(), "\nstream URL: http") {
+		t.Errorf("output:\n%q", out.String())
 	}
 }
 
