@@ -187,6 +187,15 @@ func (d *openAPIDoc) validate(t *testing.T, x exchange, prefix string, validRequ
 			t.Errorf("%s: a path the document does not name must be 404", name)
 		}
 		return
+	case x.req.Method == http.MethodHead && item.Get != nil && !slices.Contains(methods, http.MethodHead):
+		// HEAD is answered as GET, without the body: a status GET documents.
+		if item.Get.Responses.Codes.GetOrZero(strconv.Itoa(res.StatusCode)) == nil {
+			t.Errorf("%s: HEAD answered with a status the GET does not document", name)
+		}
+		if len(x.body) != 0 {
+			t.Errorf("%s: a HEAD answer with a body", name)
+		}
+		return
 	case !slices.Contains(methods, x.req.Method):
 		if res.StatusCode == http.StatusNotFound {
 			// The tus endpoint answers other methods with the catch-all 404.
@@ -362,8 +371,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	var up videoforge.Upload
 	r := e.do("POST", "/api/gallery/uploads", alice, map[string]any{"title": "clip", "visibility": "unlisted"})
 	r.decode(t, &up)
-	var big, resumable videoforge.Upload
+	var big, empty, resumable videoforge.Upload
 	e.do("POST", "/api/gallery/uploads", alice, map[string]any{"title": "big"}).decode(t, &big)
+	e.do("POST", "/api/gallery/uploads", alice, map[string]any{"title": "empty"}).decode(t, &empty)
 	e.do("POST", "/api/gallery/uploads", alice, map[string]any{"title": "resumable"}).decode(t, &resumable)
 	job, bigJob := strconv.FormatInt(up.JobID, 10), strconv.FormatInt(big.JobID, 10)
 	put := func(jobID int64, n int) {
@@ -451,6 +461,8 @@ func TestOpenAPIResponses(t *testing.T) {
 	// The uploaded file, then the completes: accepted once, too large, repeated.
 	put(up.JobID, 4000)
 	put(big.JobID, 128<<10)
+	put(empty.JobID, 0)
+	emptyJob := strconv.FormatInt(empty.JobID, 10)
 	for _, c := range []call{
 		{method: "POST", path: "/api/gallery/uploads/" + job + "/complete", token: alice, status: 202, validRequest: true},
 		{method: "POST", path: "/api/gallery/uploads/" + job + "/complete", token: alice, status: 202, validRequest: true},
@@ -458,6 +470,9 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "POST", path: "/api/gallery/uploads/" + bigJob + "/complete", token: alice, status: 413},
 		{method: "POST", path: "/api/gallery/uploads/" + bigJob + "/complete", token: alice, status: 409},
 		{method: "GET", path: "/api/gallery/jobs/" + bigJob, token: alice, status: 200, validRequest: true},
+		{method: "POST", path: "/api/gallery/uploads/" + emptyJob + "/complete", token: alice, status: 400},
+		{method: "POST", path: "/api/gallery/uploads/" + emptyJob + "/complete", token: alice, status: 409},
+		{method: "HEAD", path: "/api/gallery/videos/" + id(pub), status: 200},
 	} {
 		run(c)
 	}

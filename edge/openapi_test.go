@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,6 +146,8 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/api/stream/" + id(pub), status: 200, validRequest: true},
 		{method: "GET", path: "/api/stream/" + id(pub) + "/qualities", status: 200, validRequest: true},
 		{method: "GET", path: "/api/stream/" + id(pub) + "/thumbnail", status: 200, validRequest: true},
+		{method: "HEAD", path: "/api/stream/" + id(pub), status: 200},
+		{method: "HEAD", path: "/api/stream/" + id(busy) + "/qualities", status: 409},
 		{method: "GET", path: "/" + id(pub) + "/qualities", status: 200, validRequest: true},
 		{method: "GET", path: "/api/stream/" + id(unl) + keyOf(unl), status: 200, validRequest: true},
 		{method: "GET", path: "/api/stream/" + id(unl) + "/qualities" + keyOf(unl), status: 200, validRequest: true},
@@ -275,6 +278,15 @@ func (d *openAPIDoc) validate(t *testing.T, x exchange, prefix string, validRequ
 		}
 		if res.StatusCode != http.StatusNotFound && res.StatusCode != http.StatusBadRequest {
 			t.Errorf("%s: a path the document does not name must be 404 or 400", name)
+		}
+		return
+	case x.req.Method == http.MethodHead && item.Get != nil && !slices.Contains(methods, http.MethodHead):
+		// HEAD is answered as GET, without the body: a status GET documents.
+		if item.Get.Responses.Codes.GetOrZero(strconv.Itoa(res.StatusCode)) == nil {
+			t.Errorf("%s: HEAD answered with a status the GET does not document", name)
+		}
+		if len(x.body) != 0 {
+			t.Errorf("%s: a HEAD answer with a body", name)
 		}
 		return
 	case !slices.Contains(methods, x.req.Method):
