@@ -79,7 +79,7 @@ func goTemplate(p string) string { return strings.ReplaceAll(p, "...}", "}") }
 
 // TestOpenAPIRoutes: every route of catalog.Routes, and of the tus endpoint under the
 // gallery's prefix, is an operation of the document, and every operation is one of
-// them.
+// them or the CORS preflight (OPTIONS), which every path of the document has.
 func TestOpenAPIRoutes(t *testing.T) {
 	d := loadOpenAPI(t, catalog.OpenAPI())
 	var code []string
@@ -96,8 +96,17 @@ func TestOpenAPIRoutes(t *testing.T) {
 		}
 	}
 	for _, op := range documented {
-		if !slices.Contains(code, op) {
+		if method, path, _ := strings.Cut(op, " "); method == "OPTIONS" {
+			if !slices.ContainsFunc(code, func(r string) bool { return strings.HasSuffix(r, " "+path) }) {
+				t.Errorf("catalog/openapi.json documents the preflight of %s, which has no route", path)
+			}
+		} else if !slices.Contains(code, op) {
 			t.Errorf("catalog/openapi.json documents %s, which is no route of catalog.Routes or tus.Routes", op)
+		}
+	}
+	for path, item := range d.model.Paths.PathItems.FromOldest() {
+		if item.Options == nil {
+			t.Errorf("catalog/openapi.json has no preflight (OPTIONS) of %s", path)
 		}
 	}
 }
@@ -295,8 +304,8 @@ func (d *openAPIDoc) checkComponent(t *testing.T, what, name string, res *http.R
 }
 
 // galleryWithUploads is a gallery served over loopback with its upload side (and
-// resumable uploads in a folder) over real storage, a 1 KiB body limit and uploads of
-// at most 64 KiB.
+// resumable uploads in a folder) over real storage, a 1 KiB body limit, uploads of at
+// most 64 KiB and browsers of https://app.example allowed.
 func galleryWithUploads(t *testing.T) (*env, *storage.Store) {
 	t.Helper()
 	ctx := context.Background()
@@ -334,7 +343,7 @@ func galleryWithUploads(t *testing.T) (*env, *storage.Store) {
 		t.Fatal(err)
 	}
 	videos := postgres.NewVideoService(db)
-	cfg := catalog.Config{MaxBodyBytes: 1 << 10, Uploads: up.Gallery(),
+	cfg := catalog.Config{MaxBodyBytes: 1 << 10, Uploads: up.Gallery(), CORSOrigins: []string{"https://app.example"},
 		Playback: &catalog.Playback{BaseURL: "https://cdn.example", TokenKey: []byte("test key of the gallery, at least 32 bytes")}}
 	ts := httptest.NewServer(catalog.NewServer(cfg, videos, verifier, db.Ping, quiet))
 	t.Cleanup(ts.Close)
@@ -395,6 +404,7 @@ func TestOpenAPIResponses(t *testing.T) {
 		d.validate(t, x, catalog.Prefix, c.validRequest)
 		return x
 	}
+	preflight := []string{"Origin", "https://app.example", "Access-Control-Request-Method", "PUT"}
 	oversized := []byte(`{"title":"` + strings.Repeat("x", 2<<10) + `"}`)
 
 	for _, c := range []call{
@@ -448,6 +458,15 @@ func TestOpenAPIResponses(t *testing.T) {
 		{method: "GET", path: "/api/gallery/jobs/" + job, status: 401},
 		{method: "GET", path: "/api/gallery/jobs/987654321", token: alice, status: 404},
 		{method: "GET", path: "/api/gallery/jobs/-1", token: alice, status: 400},
+		// The CORS preflight, and OPTIONS that are none.
+		{method: "OPTIONS", path: "/api/gallery/videos/" + id(pub), header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/api/gallery/videos", header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/api/gallery/uploads/" + job + "/complete", header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/api/gallery/tus/job-1", header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/api/gallery/tus", header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/health", header: preflight, status: 204, validRequest: true},
+		{method: "OPTIONS", path: "/api/gallery/jobs/" + job, status: 405},
+		{method: "OPTIONS", path: "/api/gallery/tus", header: []string{"Origin", "https://evil.example", "Access-Control-Request-Method", "PATCH"}, status: 404},
 		// Methods and paths the API does not have.
 		{method: "POST", path: "/api/gallery/videos/" + id(pub), token: alice, status: 405},
 		{method: "DELETE", path: "/api/gallery/health", status: 405},
