@@ -24,7 +24,9 @@ import (
 )
 
 // seedOptions are seed's own flags, beside the client settings it shares with upload
-// (stack.Parse reads those).
+// (stack.Parse reads those). They are not rows of stack's table of settings: they
+// configure no part of the stack and have no environment variable, and a row fills a
+// field of stack.Options.
 type seedOptions struct {
 	videos, users, parallel int
 	playable                bool
@@ -46,7 +48,10 @@ func seedFlags(so *seedOptions) *flag.FlagSet {
 func splitSeedArgs(fs *flag.FlagSet, args []string) (own, rest []string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if a == "--" || !strings.HasPrefix(a, "-") {
+		if a == "--" {
+			return own, append(rest, args[i:]...)
+		}
+		if !strings.HasPrefix(a, "-") {
 			rest = append(rest, a)
 			continue
 		}

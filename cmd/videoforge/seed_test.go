@@ -170,6 +170,7 @@ func TestSplitSeedArgs(t *testing.T) {
 		{[]string{"--users=2", "-timeout", "1m", "-parallel", "4"}, []string{"--users=2", "-parallel", "4"}, []string{"-timeout", "1m"}},
 		{[]string{"-playable=false", "-h"}, []string{"-playable=false"}, []string{"-h"}},
 		{[]string{"-videos"}, []string{"-videos"}, nil}, // the flag package says the value is missing
+		{[]string{"-users", "2", "--", "-videos", "3"}, []string{"-users", "2"}, []string{"--", "-videos", "3"}},
 	}
 	for _, c := range cases {
 		own, rest := splitSeedArgs(fs, c.args)
