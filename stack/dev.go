@@ -344,6 +344,7 @@ func (a Addrs) PrintBanner(w io.Writer) {
 			a.NATSServer, bus.RoleReader, bus.PasswordFile(a.NATSKeys, bus.RoleReader))
 	}
 	fmt.Fprintf(w, `VideoForge dev stack is up.
+  web app       %[1]s/   (sign in with any user name)
   gallery API   %[1]s/api/gallery   (health: %[1]s/api/gallery/health)
   streaming     %[4]s/api/stream    (health: %[4]s/api/stream/health)
   media         %[4]s/videos/<id>/a<attempt>/hls/master.m3u8   (objects in %[2]s/objects)
