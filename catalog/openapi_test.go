@@ -543,18 +543,42 @@ func TestOpenAPIResponses(t *testing.T) {
 		}
 	}
 
-	// A gallery without uploads configured answers 503 with Retry-After.
+	// A gallery without uploads configured, and one whose database is down, answer
+	// 503 with Retry-After.
 	bare := newEnv(t)
 	token := bare.token("alice")
-	for _, c := range []call{
-		{method: "POST", path: "/api/gallery/uploads", token: token, body: []byte(`{"title":"x"}`), status: 503},
-		{method: "POST", path: "/api/gallery/uploads/1/complete", token: token, status: 503},
-		{method: "GET", path: "/api/gallery/jobs/1", token: token, status: 503},
+	deadDB := deadGallery(t)
+	for _, c := range []struct {
+		base string
+		call
+	}{
+		{bare.url, call{method: "POST", path: "/api/gallery/uploads", token: token, body: []byte(`{"title":"x"}`), status: 503}},
+		{bare.url, call{method: "POST", path: "/api/gallery/uploads/1/complete", token: token, status: 503}},
+		{bare.url, call{method: "GET", path: "/api/gallery/jobs/1", token: token, status: 503}},
+		{deadDB, call{method: "GET", path: "/api/gallery/videos", status: 503}},
+		{deadDB, call{method: "GET", path: "/api/gallery/videos/1", status: 503}},
 	} {
-		x := send(t, bare.url, c)
+		x := send(t, c.base, c.call)
 		if x.res.StatusCode != c.status {
 			t.Errorf("%s %s: %d %s, want %d", c.method, c.path, x.res.StatusCode, x.body, c.status)
 		}
 		d.validate(t, x, catalog.Prefix, false)
 	}
+}
+
+// deadGallery serves a gallery whose database nothing listens for, and returns its URL.
+func deadGallery(t *testing.T) string {
+	t.Helper()
+	ln := httptest.NewServer(http.NotFoundHandler())
+	dead := ln.Listener.Addr().String()
+	ln.Close()
+	db, err := postgres.Open(context.Background(), postgres.Config{
+		URL: "postgres://postgres@" + dead + "/x?sslmode=disable&connect_timeout=2", Schema: schema.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	ts := httptest.NewServer(catalog.NewServer(catalog.Config{}, postgres.NewVideoService(db), nil, db.Ping, slog.New(slog.DiscardHandler)))
+	t.Cleanup(ts.Close)
+	return ts.URL
 }
