@@ -252,8 +252,9 @@ func documentedOperations(m *v3.Document) []string {
 // validate holds one exchange to the document: a documented operation's answer
 // must be one of its documented responses, with a body and headers that match; an
 // undocumented path must be the NotFound response, an undocumented method on a
-// documented path the MethodNotAllowed one. Requests are matched by their path with
-// prefix, the stream API's being added to a request sent without it.
+// documented path the MethodNotAllowed one, and a HEAD a status its GET documents.
+// Requests are matched by their path with prefix, the stream API's being added to a
+// request sent without it.
 func (d *openAPIDoc) validate(t *testing.T, x exchange, prefix string, validRequest bool) {
 	t.Helper()
 	path := x.req.URL.Path
