@@ -164,6 +164,12 @@ type VideoFilter struct {
 	Search string  // full-text query (words, "quoted phrases", -negation), when not ""
 	Sort   string  // one of the Sort* constants; "" means SortNewest
 
+	// Cursor, when not nil, starts the listing right after this video in the Sort
+	// order (keyset pagination): only its ID and its sort key (CreatedAt, Title or
+	// Views) are read, and Offset then skips rows after it (the gallery leaves it 0).
+	// A search ordered by relevance cannot have one.
+	Cursor *Video
+
 	Offset int
 	Limit  int
 }
