@@ -69,6 +69,9 @@ func notFound(err error, id int64) error {
 // Anonymous viewers see public, ready videos; a signed-in viewer also sees their own.
 // The page query and the count go to the server in one round trip.
 func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, error) {
+	if err := checkCursor(f); err != nil {
+		return nil, 0, err
+	}
 	q := buildListQuery(f)
 	batch := &pgx.Batch{}
 	batch.Queue(q.page, q.args...)
@@ -152,6 +155,7 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	countArgs := len(args)
 	limit := arg(f.Limit)
 	offset := arg(f.Offset)
+	after := keysetAfter(f, arg) // see cursor.go; pages only, not counts
 
 	where := func(p part) string {
 		return strings.Join(append(append([]string{}, p.conds...), common...), " AND ")
@@ -162,14 +166,14 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	// rare one.
 	from := func(p part) string {
 		if tsq == "" {
-			return "videos WHERE " + where(p)
+			return "videos WHERE " + where(p) + after
 		}
 		candOrder := order
 		if f.Sort == "" {
 			candOrder = "created_at DESC, id DESC"
 		}
 		return fmt.Sprintf("(SELECT * FROM videos WHERE %s ORDER BY %s LIMIT %d) AS candidates",
-			where(p), candOrder, SearchCandidates)
+			where(p)+after, candOrder, SearchCandidates)
 	}
 	// Without a search the total comes from the counters the videos_count trigger
 	// keeps (see schema/migrations), not from counting rows; a search counts its
