@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/videoforge/videoforge/client"
 	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/stack"
@@ -413,6 +414,62 @@ func containsPrefix(list []string, prefix string) bool {
 	return false
 }
 
+// fillGallery uploads a few more clips through the API, as another user, and waits
+// until they are complete.
+func fillGallery(t *testing.T, gallery, dir string) {
+	res, err := http.Post(gallery+"/dev/signin", "application/json", strings.NewReader(`{"user":"dana"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signin struct{ Token string }
+	json.NewDecoder(res.Body).Decode(&signin)
+	res.Body.Close()
+	cl := client.New(gallery, signin.Token, client.Options{})
+	ctx := context.Background()
+	var jobs []int64
+	for i, c := range []struct{ title, source string }{
+		{"Colour bars at noon", "smptebars=size=854x480:rate=30"},
+		{"Mandelbrot, slowly", "mandelbrot=size=854x480:rate=30"},
+		{"A game of life", "life=size=854x480:rate=30:mold=10:ratio=0.1:death_color=#203040:life_color=#ffd060"},
+		{"Gradients", "gradients=size=854x480:rate=30:speed=0.05"},
+		{"Test card", "testsrc=size=854x480:rate=30"},
+	} {
+		file := filepath.Join(dir, fmt.Sprintf("extra%d.mp4", i))
+		if b, err := exec.Command("ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", c.source,
+			"-f", "lavfi", "-i", "sine=frequency=330", "-t", "6", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
+			"-c:a", "aac", "-shortest", file).CombinedOutput(); err != nil {
+			t.Fatalf("ffmpeg: %v: %s", err, b)
+		}
+		up, err := cl.CreateUpload(ctx, client.NewUpload{Title: c.title, Visibility: "public"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.Stat()
+		err = cl.UploadFile(ctx, up, f, st.Size(), client.UploadOptions{})
+		f.Close()
+		if err == nil {
+			_, err = cl.CompleteUpload(ctx, up.JobID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, up.JobID)
+	}
+	for _, id := range jobs {
+		testutil.WaitFor(t, 3*time.Minute, fmt.Sprintf("job %d completes", id), func() error {
+			j, err := cl.Job(ctx, id)
+			if err != nil || j.Status != "completed" {
+				return fmt.Errorf("%v %v", j, err)
+			}
+			return nil
+		})
+	}
+}
+
 // frameJS is the mean brightness (0–255) of the video's current frame, drawn on a
 // canvas.
 const frameJS = `(v => {
@@ -457,14 +514,15 @@ func TestBrowser(t *testing.T) {
 		b.waitPlaying(1)
 		// Every rendition joins the player once the ladder is complete.
 		b.waitJS(2*time.Minute, "three quality levels and the auto choice", `document.querySelectorAll('.player .quality option').length >= 4`)
-		// The clip may have played to its end meanwhile: from the start again.
-		eval[bool](b, `(v => { if (v.ended || v.currentTime > v.duration - 8) v.currentTime = 0; v.play(); return true })(document.querySelector('.player video'))`)
+		// The clip may have played to its end meanwhile: from the start again, and in a
+		// loop from here on, so that it is playing whenever the test looks.
+		eval[bool](b, `(v => { v.loop = true; if (v.ended || v.currentTime > v.duration - 8) v.currentTime = 0; v.play(); return true })(document.querySelector('.player video'))`)
 		b.waitPlaying(3)
 		if got := b.text("#title"); got != "Harbour at dawn" {
 			t.Errorf("title %q", got)
 		}
 		// The lowest quality: the picture is 240 lines high and goes on playing.
-		eval[bool](b, `(q => { q.value = q.options[q.options.length - 1].value; q.dispatchEvent(new Event('change')); const v = document.querySelector('.player video'); if (v.ended || v.currentTime > v.duration - 8) v.currentTime = 1; v.play(); return true })(document.querySelector('.player .quality'))`)
+		eval[bool](b, `(q => { q.value = q.options[q.options.length - 1].value; q.dispatchEvent(new Event('change')); const v = document.querySelector('.player video'); v.currentTime = 1; v.play(); return true })(document.querySelector('.player .quality'))`)
 		b.waitJS(30*time.Second, "the lowest quality plays", `document.querySelector('.player video').videoHeight === 240`)
 		t0 := eval[float64](b, `document.querySelector('.player video').currentTime`)
 		b.waitPlaying(t0 + 1)
@@ -587,6 +645,9 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("pictures and figures", func(t *testing.T) {
 		defer b.in(t)()
+		if os.Getenv("WEB_SCREENSHOTS") != "" {
+			fillGallery(t, dev.Gallery, dir) // the README's gallery shows more than one video
+		}
 		// The thumbnail comes with the whole ladder.
 		testutil.WaitFor(t, 2*time.Minute, "every video has its thumbnail", func() error {
 			res, err := http.Get(dev.Gallery + "/api/gallery/videos")
