@@ -211,6 +211,9 @@ type pagination struct {
 	Page       int `json:"page"`
 	Limit      int `json:"limit"`
 	TotalPages int `json:"totalPages"`
+	// NextCursor pages on from this page's last video (?cursor=), absent on the last
+	// page and for a search ordered by relevance.
+	NextCursor string `json:"nextCursor,omitempty"`
 }
 
 func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
@@ -225,9 +228,17 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	if user != nil {
 		q.Filter.Viewer = user.ID
 	}
-	videos, total, err := s.videos.FindVideos(r.Context(), q.Filter)
+	// One video more than the page tells whether a next page exists.
+	f := q.Filter
+	f.Limit++
+	videos, total, err := s.videos.FindVideos(r.Context(), f)
 	if err != nil {
 		return err
+	}
+	p := pagination{Total: total, Page: q.Page, Limit: q.Limit, TotalPages: (total + q.Limit - 1) / q.Limit}
+	if len(videos) > q.Limit {
+		videos = videos[:q.Limit]
+		p.NextCursor = q.NextCursor(videos[q.Limit-1])
 	}
 	for _, v := range videos {
 		s.present(v, q.Filter.Viewer)
@@ -235,7 +246,7 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, struct {
 		Videos     []*videoforge.Video `json:"videos"`
 		Pagination pagination          `json:"pagination"`
-	}{videos, pagination{Total: total, Page: q.Page, Limit: q.Limit, TotalPages: (total + q.Limit - 1) / q.Limit}})
+	}{videos, p})
 	return nil
 }
 
