@@ -8,10 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +23,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/client"
 	"github.com/videoforge/videoforge/stack"
 )
@@ -37,9 +42,9 @@ func seedFlags(so *seedOptions) *flag.FlagSet {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.IntVar(&so.videos, "videos", 8, "how many videos to make")
-	fs.IntVar(&so.users, "users", 3, "upload as this many users, user1 to userN, in turn (with minted tokens; -token uploads all as its user)")
-	fs.IntVar(&so.parallel, "parallel", 3, "videos made, uploaded and waited for at a time")
-	fs.BoolVar(&so.playable, "playable", false, "real clips encoded by ffmpeg and transcoded by the stack, that play; the only kind built so far (synthetic rows in bulk, without it, are to come)")
+	fs.IntVar(&so.users, "users", 3, "owned by this many users, user1 to userN, in turn (-playable: uploaded with minted tokens; -token uploads all as its user)")
+	fs.IntVar(&so.parallel, "parallel", 3, "-playable: videos made, uploaded and waited for at a time")
+	fs.BoolVar(&so.playable, "playable", false, "real clips encoded by ffmpeg, uploaded and transcoded by the stack, that play; without it, synthetic ready videos written to the database in bulk, which do not play (no media objects)")
 	return fs
 }
 
@@ -84,9 +89,6 @@ func seedHelp(fs *flag.FlagSet) string {
 	return b.String()
 }
 
-// errOnlyPlayable is seed's answer without -playable.
-var errOnlyPlayable = errors.New("only -playable is built so far (real clips, transcoded, that play): synthetic catalog rows in bulk, without -playable, are to come")
-
 func runSeed(ctx context.Context, name, about string, args []string, stdout io.Writer) error {
 	var so seedOptions
 	fs := seedFlags(&so)
@@ -98,9 +100,6 @@ func runSeed(ctx context.Context, name, about string, args []string, stdout io.W
 	if err != nil {
 		return err
 	}
-	if !so.playable {
-		return errOnlyPlayable
-	}
 	switch {
 	case so.videos < 1:
 		return errors.New("-videos must be at least 1")
@@ -110,6 +109,14 @@ func runSeed(ctx context.Context, name, about string, args []string, stdout io.W
 		return errors.New("-parallel must be at least 1")
 	}
 	c := o.Client
+	if !so.playable {
+		if c.Token != "" {
+			return errors.New("-token is for -playable, whose videos are uploaded; synthetic videos are written to the database as user1..userN (-users)")
+		}
+		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+		defer cancel()
+		return seedSynthetic(ctx, so, o, stdout)
+	}
 	if c.Token != "" {
 		explicit := false
 		fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "users" })
@@ -470,4 +477,284 @@ func catalogTotal(ctx context.Context, gallery string) (int, error) {
 		return 0, fmt.Errorf("GET /videos: %w", err)
 	}
 	return l.Pagination.Total, nil
+}
+
+// seedSynthetic writes so.videos synthetic ready videos to the database of the stack
+// that o names (seedDatabase) through postgres.SeedCatalog, each with its created
+// event in the outbox, then waits for the stack's relay to publish those events.
+func seedSynthetic(ctx context.Context, so seedOptions, o stack.Options, out io.Writer) error {
+	cfg, from, err := seedDatabase(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "seeding %d synthetic videos of %s into %s (schema %s, from %s), %d per transaction\n",
+		so.videos, usersOf(min(so.users, so.videos), false), redactURL(cfg.URL), cfg.Schema, from, min(so.videos, postgres.DefaultSeedBatch))
+	g := newSynthetic(so.videos, so.users, time.Now())
+	start := time.Now()
+	shown := start
+	res, err := postgres.SeedCatalog(ctx, cfg, so.videos, g.video, postgres.SeedOptions{Progress: func(done int) {
+		if now := time.Now(); now.Sub(shown) >= 5*time.Second && done < so.videos {
+			fmt.Fprintf(out, "  %d of %d videos, %.0f/s\n", done, so.videos, float64(done)/now.Sub(start).Seconds())
+			shown = now
+		}
+	}})
+	took := time.Since(start)
+	if err != nil {
+		if res.Videos > 0 {
+			fmt.Fprintf(out, "%d videos were written (ids %d to %d) before:\n", res.Videos, res.FirstID, res.LastID)
+		}
+		return fmt.Errorf("the database from %s: %w", from, err)
+	}
+	fmt.Fprintf(out, "%d videos in %v (%.0f/s), ids %d to %d, each with its created event in the outbox\n",
+		res.Videos, took.Round(time.Millisecond), float64(res.Videos)/took.Seconds(), res.FirstID, res.LastID)
+	waitPublished(ctx, cfg, res, out)
+	fmt.Fprintf(out, "They do not play (no media objects; -playable makes videos that do). Search them: %s/api/gallery/videos?search=%s (a common word), ?search=%s (a rarer one)\n",
+		strings.TrimRight(o.Client.Gallery, "/"), seedWords[0], seedWords[len(seedWords)-1])
+	return nil
+}
+
+// Waiting for the relay: how often the outbox is read, how often progress is shown,
+// and how long the events may wait without one being published before seed stops
+// waiting (no relay runs, or it is down: they go out when it is back).
+const (
+	publishPoll  = 500 * time.Millisecond
+	publishShow  = 5 * time.Second
+	publishStall = 30 * time.Second
+)
+
+// waitPublished waits until the relay has published the seed's events, showing its
+// rate. It gives up, saying so, when none is published for publishStall or ctx ends:
+// the videos are written either way, and the events stay in the outbox for the relay.
+func waitPublished(ctx context.Context, cfg postgres.Config, res postgres.Seeded, out io.Writer) {
+	start := time.Now()
+	shown, moved := start, start
+	first, last := int64(-1), int64(-1)
+	for {
+		left, err := postgres.UnpublishedEvents(ctx, cfg, res.LastEvent)
+		now := time.Now()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			fmt.Fprintf(out, "could not follow the relay (%v); the events wait in the outbox for it\n", err)
+			return
+		case err != nil:
+			fmt.Fprintf(out, "stopped waiting for the relay (%v): %d events were left in the outbox for it\n", ctx.Err(), last)
+			return
+		case left == 0 && first <= 0:
+			fmt.Fprintln(out, "the relay had published every event by the last commit")
+			return
+		case left == 0:
+			took := now.Sub(start)
+			fmt.Fprintf(out, "the relay published every event %v after the last commit (%d were left then: %.0f/s)\n",
+				took.Round(100*time.Millisecond), first, float64(first)/max(took.Seconds(), publishPoll.Seconds()))
+			return
+		case left != last:
+			if first < 0 {
+				first = left
+			}
+			last, moved = left, now
+		case now.Sub(moved) >= publishStall:
+			fmt.Fprintf(out, "no event was published for %v: %d wait in the outbox, for the stack's relay (is it running?)\n", publishStall, left)
+			return
+		}
+		if now.Sub(shown) >= publishShow {
+			fmt.Fprintf(out, "  the relay: %d of %d events left to publish\n", left, res.Videos)
+			shown = now
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(publishPoll):
+		}
+	}
+}
+
+// devDatabaseFile is where the dev stack records, at every start, the variables
+// with which other processes join it (stack.Stack's writeTranscoderEnv), among them
+// DATABASE_URL and DB_SCHEMA: that of its private cluster when it started one.
+const devDatabaseFile = "transcoder.env"
+
+// seedDatabase is the database synthetic videos go to, and where it was found: the
+// one the environment names (DATABASE_URL, or DB_HOST with the seed's other DB_*
+// variables, and DB_SCHEMA), else the one the dev stack of o's data folder recorded.
+// seed's row in stack's settings takes no database flag, so these are read from the
+// environment through the migrate command's settings, which are exactly the
+// database's.
+func seedDatabase(o stack.Options) (postgres.Config, string, error) {
+	env, err := stack.Parse("migrate", "", nil)
+	if err != nil {
+		return postgres.Config{}, "", err
+	}
+	if env.DB.URL != "" || env.DB.Host != "" {
+		cfg, err := env.Database()
+		cfg.AppName = "videoforge-seed"
+		from := "DATABASE_URL"
+		if env.DB.URL == "" {
+			from = "DB_HOST"
+		}
+		return cfg, from, err
+	}
+	path := filepath.Join(stack.KeyDir(o.Dev.Data), devDatabaseFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return postgres.Config{}, "", fmt.Errorf("no database: DATABASE_URL is not set and no dev stack recorded one in %s (start it with videoforge dev -data %s, or give its -data): %w",
+			path, o.Dev.Data, err)
+	}
+	cfg := postgres.Config{Schema: stack.DefaultOptions().DB.Schema, AppName: "videoforge-seed"}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "DATABASE_URL":
+			cfg.URL = v
+		case "DB_SCHEMA":
+			cfg.Schema = v
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return postgres.Config{}, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, path, nil
+}
+
+// redactURL is a database URL without its password, for output.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		return "the database"
+	}
+	return u.Redacted()
+}
+
+// seedWords are the real words of synthetic titles and descriptions, most frequent
+// first (seedVocabulary). None is an English stop word, which search would ignore.
+var seedWords = strings.Fields(`
+video music live new best official guide easy quick home world game travel day night life cooking
+review first tutorial full city summer family road kitchen dance story beach mountain river garden
+street winter coffee ocean forest train island festival market morning evening lake camera football
+guitar piano bread soup pasta pizza chicken salad cake recipe workout yoga running cycling hiking
+camping fishing surfing skiing climbing painting drawing knitting woodworking gardening baking
+photography dog cat bird horse puppy kitten animal wildlife nature sunset sunrise rain snow storm
+thunder cloud wind fire water stone sand desert valley canyon glacier volcano waterfall meadow field
+farm village harbour bridge tower castle cathedral temple museum library school college office
+factory station airport highway tunnel subway bus car truck bike motorcycle boat ship plane rocket
+drone robot computer phone laptop keyboard screen song album concert band singer drummer violin
+cello trumpet saxophone orchestra choir jazz blues rock folk country techno house disco opera ballet
+theatre comedy drama movie trailer scene episode season series podcast interview lecture talk lesson
+class course exam science physics chemistry biology history geography language grammar math algebra
+geometry calculus statistics economics finance money stock crypto bitcoin business startup marketing
+design fashion makeup hair skincare shoes dress jacket red blue green yellow orange purple pink
+black white silver golden amber crimson violet bright dark quiet loud fast slow tiny huge ancient
+modern simple complex perfect strange hidden secret lost frozen wild calm gentle brave lucky happy
+funny scary epic magic classic vintage retro urban rural tropical arctic northern southern eastern
+western coastal alpine misty sunny rainy stormy foggy windy build make fix clean paint draw cook
+bake grow plant explore discover learn teach play sing write read watch drive ride swim climb jump
+fly sail race fight win lose test compare unbox repair restore upgrade install apple banana cherry
+grape lemon mango peach pear plum strawberry tomato potato carrot onion garlic pepper rice noodle
+dumpling curry taco burger sandwich cheese butter chocolate honey tea juice wine beer cocktail
+breakfast lunch dinner dessert snack picnic barbecue mother father brother sister friend neighbour
+teacher student doctor nurse chef farmer pilot sailor soldier artist writer poet scientist engineer
+builder driver minute hour week month year weekend holiday birthday wedding party christmas
+halloween easter spring autumn january february march april june july august september october
+november december tokyo paris london berlin rome madrid lisbon vienna prague budapest athens
+istanbul cairo nairobi lagos delhi mumbai bangkok singapore sydney melbourne auckland toronto
+vancouver montreal chicago boston seattle denver austin miami havana lima bogota santiago quito
+planet moon star galaxy comet asteroid orbit telescope satellite astronaut universe atom cell gene
+virus brain heart blood bone muscle lantern candle mirror window door roof wall floor table chair
+sofa bed lamp clock map compass rope knife hammer saw drill nail brick glass paper ink pencil brush
+canvas clay marble wood iron steel copper gold diamond crystal pearl feather leather wool silk
+cotton circuit signal engine motor battery solar turbine power energy voltage sensor laser radio
+antenna network server database code program software hardware linux python javascript rust golang
+kubernetes docker tide wave reef coral shell whale dolphin shark turtle octopus crab lobster salmon
+trout eagle owl falcon parrot penguin flamingo swan duck goose fox wolf bear deer moose rabbit
+squirrel hedgehog badger otter beaver lion tiger leopard cheetah elephant giraffe zebra hippo rhino
+gorilla monkey panda koala kangaroo camel llama chess puzzle riddle trivia quiz card dice board
+tournament league champion final match goal score record medal trophy walk tour journey trip voyage
+adventure expedition quest mission escape rescue challenge experiment project prototype vlog montage
+timelapse slowmotion aerial underwater closeup panorama footage highlights compilation remix cover
+acoustic instrumental lullaby anthem ballad harvest orchard vineyard greenhouse beehive chimney
+lighthouse windmill cottage cabin tent caravan hostel hotel resort spa sauna`)
+
+// seedVocabulary is what synthetic titles and descriptions are made of, drawn with a
+// Zipf distribution (s = 1.1) over this order: seedWords, then 20 000 made-up names
+// (two or three syllables). So search meets common words (the first is in nearly
+// every video), rarer ones (the last real word in about one video in 500) and the
+// long tail real catalogs have (a name in a few videos per million).
+var seedVocabulary = append(slices.Clip(seedWords), syntheticNames(20_000)...)
+
+// syntheticNames makes n distinct pronounceable names, always the same ones, none a
+// word of seedWords or an English stop word.
+func syntheticNames(n int) []string {
+	rng := rand.New(rand.NewPCG(7, 14))
+	const cons, vow = "bdfgklmnprstvz", "aeiou"
+	taken := map[string]bool{"before": true, "more": true, "some": true, "same": true} // the stop words of this shape
+	for _, w := range seedWords {
+		taken[w] = true
+	}
+	out := make([]string, 0, n)
+	for len(out) < n {
+		b := make([]byte, 0, 6)
+		for range 2 + rng.IntN(2) {
+			b = append(b, cons[rng.IntN(len(cons))], vow[rng.IntN(len(vow))])
+		}
+		if w := string(b); !taken[w] {
+			taken[w] = true
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// synthetic draws the videos of a synthetic seed, always the same ones for the same
+// count: the n-th call of video gives the n-th video.
+type synthetic struct {
+	n, users int
+	now      time.Time
+	rng      *rand.Rand
+	zipf     *rand.Zipf
+}
+
+func newSynthetic(n, users int, now time.Time) *synthetic {
+	rng := rand.New(rand.NewPCG(14, 14))
+	return &synthetic{n: n, users: users, now: now, rng: rng, zipf: rand.NewZipf(rng, 1.1, 1, uint64(len(seedVocabulary)-1))}
+}
+
+// syntheticSpan is how far back synthetic videos were created, oldest first.
+const syntheticSpan = 2 * 365 * 24 * time.Hour
+
+// syntheticFormats are the resolutions synthetic videos have, with their share in
+// hundredths and a bitrate for their file size.
+var syntheticFormats = []struct {
+	resolution string
+	share, bps int
+}{{"1920x1080", 45, 5_000_000}, {"1280x720", 35, 2_800_000}, {"854x480", 10, 1_400_000}, {"3840x2160", 10, 16_000_000}}
+
+// video is the i-th synthetic video (i from 0): public and ready, owned by
+// user<i mod users + 1>, 3 to 6 title words and 8 to 20 description words, created in
+// order over the last two years, with views spread log-normally (most have tens, a
+// few have millions) and a duration, resolution and file size of a plausible upload.
+func (g *synthetic) video(i int) videoforge.Video {
+	r := g.rng
+	words := func(lo, hi int) []string {
+		ws := make([]string, lo+r.IntN(hi-lo+1))
+		for j := range ws {
+			ws[j] = seedVocabulary[g.zipf.Uint64()]
+		}
+		return ws
+	}
+	title := words(3, 6)
+	title[0] = strings.ToUpper(title[0][:1]) + title[0][1:]
+	desc := strings.Join(words(8, 20), " ") + "."
+	created := g.now.Add(-syntheticSpan + time.Duration(float64(syntheticSpan)*float64(i+1)/float64(g.n)) - time.Duration(r.Int64N(int64(time.Hour))))
+	f, pick := syntheticFormats[0], r.IntN(100)
+	for _, fm := range syntheticFormats {
+		if f = fm; pick < fm.share {
+			break
+		}
+		pick -= fm.share
+	}
+	duration := math.Round(min(15+r.ExpFloat64()*400, 4*3600)*100) / 100
+	size := int64(duration * float64(f.bps) / 8)
+	views := int64(min(math.Exp(3+2.5*r.NormFloat64()), 5e8))
+	videoCodec, audioCodec := "h264", "aac"
+	return videoforge.Video{UserID: "user" + strconv.Itoa(i%g.users+1), Title: strings.Join(title, " "), Description: &desc,
+		Visibility: videoforge.Public, Status: videoforge.StatusReady, Duration: &duration, Resolution: &f.resolution,
+		VideoCodec: &videoCodec, AudioCodec: &audioCodec, FileSize: &size, Views: views, CreatedAt: created}
 }
