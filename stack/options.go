@@ -65,6 +65,9 @@ type DBOptions struct {
 	Schema                                    string
 	StatementTimeout                          time.Duration
 	Migrate                                   bool // apply migrations before serving (catalog)
+	// ReadURL is a read replica of the same database (catalog): the gallery's listing
+	// and search read from it; empty reads everything from the primary.
+	ReadURL string
 }
 
 // NATSOptions are the bus's settings.
