@@ -24,6 +24,7 @@ type setting struct {
 var settings = []setting{
 	// PostgreSQL
 	{env: "DATABASE_URL", flag: "database-url", doc: "PostgreSQL URL; when empty it is built from DB_HOST, DB_PORT, DB_NAME, DB_USER, DB_PASSWORD and DB_SSLMODE (dev: used when it answers, else a private cluster is started)", secret: true, field: func(o *Options) any { return &o.DB.URL }},
+	{env: "DATABASE_READ_URL", flag: "database-read-url", doc: "PostgreSQL URL of a read replica of the catalog's database (catalog): the gallery's listing and search read from it and fall back to the primary while it is down; GET /videos/{id} and every write stay on the primary; a URL without a password takes the primary's; empty reads everything from the primary", secret: true, field: func(o *Options) any { return &o.DB.ReadURL }},
 	{env: "DB_HOST", flag: "db-host", doc: "PostgreSQL host, when DATABASE_URL is empty", field: func(o *Options) any { return &o.DB.Host }},
 	{env: "DB_PORT", flag: "db-port", doc: "PostgreSQL port", field: func(o *Options) any { return &o.DB.Port }},
 	{env: "DB_NAME", flag: "db-name", doc: "PostgreSQL database", field: func(o *Options) any { return &o.DB.Name }},
@@ -145,7 +146,7 @@ var (
 	commandSettings = map[string][][]string{
 		"dev": {{"VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
 			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}, uploadSettings},
-		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR", "STREAM_API_URL", "COGNITO_DOMAIN"},
+		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "DATABASE_READ_URL", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR", "STREAM_API_URL", "COGNITO_DOMAIN"},
 			dbSettings, authSettings, playSettings, revokeSettings, uploadSettings, bucketSettings},
 		"edge":  {{"EDGE_ADDR", "NATS_URL", "SHUTDOWN_GRACE"}, edgeSettings, playSettings, dbSettings, authSettings},
 		"relay": {{"NATS_URL=nats://127.0.0.1:4222", "NATS_STREAM_REPLICAS", "RELAY_METRICS_ADDR", "RELAY_LEASE_TIMEOUT", "RELAY_LEASE_RENEW", "PLAYBACK_TOKEN_TTL"}, revokeSettings, dbSettings},
