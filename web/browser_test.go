@@ -32,6 +32,7 @@ import (
 	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/stack"
+	"github.com/videoforge/videoforge/stack/stacktest"
 )
 
 func TestMain(m *testing.M) {
@@ -47,35 +48,7 @@ func startDev(t *testing.T) stack.Addrs {
 	t.Helper()
 	t.Setenv("DATABASE_URL", pgtest.NewDatabase(t))
 	t.Setenv("NATS_PORT", "0")
-	o, err := stack.Parse("dev", "", []string{"-data", t.TempDir(), "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := stack.New(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dev stopped with %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop within 30 s")
-		}
-	})
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatalf("dev is not ready: %v", err)
-	}
-	return s.Addrs()
+	return stacktest.Start(t, "dev", "-data", t.TempDir(), "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
 }
 
 // gate is a reverse proxy in front of the gallery, the origin the browser loads the

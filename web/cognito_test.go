@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -17,7 +16,7 @@ import (
 
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
-	"github.com/videoforge/videoforge/stack"
+	"github.com/videoforge/videoforge/stack/stacktest"
 )
 
 // hostedUI is an OAuth 2.0 authorization server shaped like Cognito's hosted UI, for the
@@ -137,30 +136,7 @@ func TestCognitoSignIn(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
-	o, err := stack.Parse("catalog", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := stack.New(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("catalog stopped with %v", err)
-		}
-	}()
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatal(err)
-	}
-	site := s.Addrs().Gallery
+	site := stacktest.Start(t, "catalog").Gallery
 	ui.callback = site + "/signin/callback"
 
 	// The test's hosted UI has a certificate of its own making.

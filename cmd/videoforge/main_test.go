@@ -19,6 +19,7 @@ import (
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/stack"
+	"github.com/videoforge/videoforge/stack/stacktest"
 )
 
 func TestMain(m *testing.M) {
@@ -51,43 +52,14 @@ type running struct{ gallery, edge, nats string }
 func startDev(t *testing.T, data string) running {
 	t.Helper()
 	t.Setenv("NATS_PORT", "0")
-	a := startStack(t, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
+	a := stacktest.Start(t, "dev", "-data", data, "-gallery-addr", "127.0.0.1:0", "-edge-addr", "127.0.0.1:0")
 	return running{gallery: a.Gallery, edge: a.Edge, nats: a.NATS}
 }
 
-// startStack runs a command's roles in-process with args and its environment, and
-// returns where they answer once they serve; they stop when the test ends.
+// startStack is stacktest.Start, by the name tus_test.go calls it.
 func startStack(t *testing.T, command string, args ...string) stack.Addrs {
 	t.Helper()
-	o, err := stack.Parse(command, "", args)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := stack.New(ctx, o)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s stopped with %v", command, err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("%s did not stop within 30 s", command)
-		}
-	})
-	wctx, wcancel := context.WithTimeout(ctx, time.Minute)
-	defer wcancel()
-	if err := s.WaitReady(wctx); err != nil {
-		t.Fatalf("%s is not ready: %v", command, err)
-	}
-	return s.Addrs()
+	return stacktest.Start(t, command, args...)
 }
 
 func mintToken(t *testing.T, data, user string) string {
