@@ -113,8 +113,6 @@ func runSeed(ctx context.Context, name, about string, args []string, stdout io.W
 		if c.Token != "" {
 			return errors.New("-token is for -playable, whose videos are uploaded; synthetic videos are written to the database as user1..userN (-users)")
 		}
-		ctx, cancel := context.WithTimeout(ctx, c.Timeout)
-		defer cancel()
 		return seedSynthetic(ctx, so, o, stdout)
 	}
 	if c.Token != "" {
@@ -481,7 +479,9 @@ func catalogTotal(ctx context.Context, gallery string) (int, error) {
 
 // seedSynthetic writes so.videos synthetic ready videos to the database of the stack
 // that o names (seedDatabase) through postgres.SeedCatalog, each with its created
-// event in the outbox, then waits for the stack's relay to publish those events.
+// event in the outbox, then waits for the stack's relay to publish those events, for
+// at most -timeout: the writing itself is not bounded, since a million videos may take
+// longer on a busy machine, and an interruption keeps the transactions committed.
 func seedSynthetic(ctx context.Context, so seedOptions, o stack.Options, out io.Writer) error {
 	cfg, from, err := seedDatabase(o)
 	if err != nil {
@@ -507,7 +507,9 @@ func seedSynthetic(ctx context.Context, so seedOptions, o stack.Options, out io.
 	}
 	fmt.Fprintf(out, "%d videos in %v (%.0f/s), ids %d to %d, each with its created event in the outbox\n",
 		res.Videos, took.Round(time.Millisecond), float64(res.Videos)/took.Seconds(), res.FirstID, res.LastID)
-	waitPublished(ctx, cfg, res, out)
+	wctx, cancel := context.WithTimeout(ctx, o.Client.Timeout)
+	defer cancel()
+	waitPublished(wctx, cfg, res, out)
 	fmt.Fprintf(out, "They do not play (no media objects; -playable makes videos that do). Search them: %s/api/gallery/videos?search=%s (a common word), ?search=%s (a rarer one)\n",
 		strings.TrimRight(o.Client.Gallery, "/"), seedWords[0], seedWords[len(seedWords)-1])
 	return nil
