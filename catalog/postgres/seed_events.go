@@ -46,7 +46,8 @@ var seedColumns = []string{"id", "user_id", "title", "description", "s3_key", "v
 // outbox in the same transaction, so that the relay publishes it and edges apply it;
 // indexes and constraints stay as they are. It writes opts.Batch videos per
 // transaction, each with two COPYs (videos, then outbox) on one connection of its own,
-// and stops at the first error, keeping the batches committed before it.
+// and stops at the first error, keeping the batches committed before it. At the end
+// it vacuums and analyses videos.
 //
 // video_counts gets each transaction's counts in one statement, with the per-row
 // counting trigger disabled inside that transaction only: the trigger updates the
@@ -97,6 +98,12 @@ func SeedCatalog(ctx context.Context, cfg Config, n int, video func(i int) video
 		if opts.Progress != nil {
 			opts.Progress(done)
 		}
+	}
+	// As autovacuum would, only at once: the planner learns the new rows, the
+	// visibility map covers them for index-only scans, and search's GIN index takes
+	// in its pending list. VACUUM blocks neither readers nor writers.
+	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) videos`); err != nil {
+		return out, fmt.Errorf("postgres: seed: vacuum videos: %w", err)
 	}
 	return out, nil
 }

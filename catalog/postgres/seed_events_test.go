@@ -16,7 +16,7 @@ import (
 // TestSeedCatalog: SeedCatalog writes the videos beside one the store made, in
 // transactions of Batch videos, each with one created event in the outbox that is the
 // event writeEvent writes for the row as read back; video_counts stays right and its
-// trigger enabled; an
+// trigger enabled, and the table vacuumed and analysed; an
 // empty S3Key becomes the video's folder; updated_at is the write's time; search finds
 // the videos; nothing is written for n < 1.
 func TestSeedCatalog(t *testing.T) {
@@ -129,6 +129,11 @@ func TestSeedCatalog(t *testing.T) {
 		t.Errorf("listing's total %d (%v), want %d", total, err, n+1)
 	}
 
+	var vacuumed bool
+	if err := pool.QueryRow(ctx, `SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL FROM pg_stat_user_tables
+		WHERE relid = 'videos'::regclass`).Scan(&vacuumed); err != nil || !vacuumed {
+		t.Errorf("videos vacuumed and analysed: %v (%v)", vacuumed, err)
+	}
 	var enabled string
 	if err := pool.QueryRow(ctx, `SELECT tgenabled FROM pg_trigger WHERE tgname = 'videos_count'`).Scan(&enabled); err != nil || enabled != "O" {
 		t.Errorf("the counting trigger: %q (%v), want enabled (O)", enabled, err)
