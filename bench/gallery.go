@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -142,6 +143,13 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		{"search, one common word (Zipf, as in titles)", func() (string, string) {
 			return "search=" + url.QueryEscape(vocab[zipf.Uint64()]), ""
 		}, nil},
+		{"search, a prefix (a word's first 3-4 letters, uniform)", func() (string, string) {
+			w := vocab[rng.IntN(len(vocab))]
+			return "search=" + url.QueryEscape(w[:min(len(w), 3+rng.IntN(2))]), ""
+		}, nil},
+		{"search, a typo (one letter of a 5+ letter word changed, uniform)", func() (string, string) {
+			return "search=" + url.QueryEscape(typo(rng, vocab)), ""
+		}, nil},
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
@@ -152,6 +160,7 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		"takes over a minute; n says how many).", n, benchUsers, loadTime.Round(time.Second), reqs))
 	for _, k := range kinds {
 		var lat []time.Duration
+		var found, estimated int // answers with a match, with an estimated total
 		var lastQ, lastU string
 		// A slow kind stops after a minute, with at least 200 measured requests.
 		kindStart := time.Now()
@@ -175,6 +184,20 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 			}
 			if i >= 100 {
 				lat = append(lat, d)
+				var list struct {
+					Pagination struct {
+						Total     int  `json:"total"`
+						Estimated bool `json:"totalEstimated"`
+					} `json:"pagination"`
+				}
+				if json.Unmarshal(body, &list) == nil {
+					if list.Pagination.Total > 0 {
+						found++
+					}
+					if list.Pagination.Estimated {
+						estimated++
+					}
+				}
 			}
 		}
 		p50, p99 := percentile(lat, 50), percentile(lat, 99)
@@ -192,7 +215,8 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		}
 		rows = append(rows, row{
 			what: "gallery " + k.name,
-			measured: fmt.Sprintf("p50 %s, p99 %s %s (n=%d); indexes: %s", ms(p50), ms(p99), mark, len(lat),
+			measured: fmt.Sprintf("p50 %s, p99 %s %s (n=%d; %d%% found something, %d%% of totals estimated); indexes: %s",
+				ms(p50), ms(p99), mark, len(lat), 100*found/max(len(lat), 1), 100*estimated/max(len(lat), 1),
 				strings.Join(indexesUsed(page+"\n"+count), ", ")),
 			target:  "p99 ≤ 20 ms",
 			command: "make bench",
@@ -270,6 +294,25 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// typo returns a word of vocab with 5 letters or more, one of its letters (not the
+// first) changed to another.
+func typo(rng *mrand.Rand, vocab []string) string {
+	for {
+		w := []byte(vocab[rng.IntN(len(vocab))])
+		if len(w) < 5 {
+			continue
+		}
+		i := 1 + rng.IntN(len(w)-1)
+		const letters = "abcdefghiklmnoprstuvz"
+		c := letters[rng.IntN(len(letters))]
+		if c == w[i] {
+			continue
+		}
+		w[i] = c
+		return string(w)
+	}
 }
 
 // vocabulary makes n distinct pronounceable words, always the same ones.

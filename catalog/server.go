@@ -214,6 +214,15 @@ type pagination struct {
 	// NextCursor pages on from this page's last video (?cursor=), absent on the last
 	// page and for a search ordered by relevance.
 	NextCursor string `json:"nextCursor,omitempty"`
+	// TotalEstimated says that Total is an estimate: a search with more matches than
+	// the store counts exactly (postgres.TotalBound). Absent when Total is exact.
+	TotalEstimated bool `json:"totalEstimated,omitempty"`
+}
+
+// totalEstimator is a video store whose listing totals may be estimates, as the
+// PostgreSQL store's search totals are above its bound.
+type totalEstimator interface {
+	FindVideosEstimated(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, bool, error)
 }
 
 func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
@@ -231,11 +240,19 @@ func (s *Server) listVideos(w http.ResponseWriter, r *http.Request) error {
 	// One video more than the page tells whether a next page exists.
 	f := q.Filter
 	f.Limit++
-	videos, total, err := s.videos.FindVideos(r.Context(), f)
+	var videos []*videoforge.Video
+	var total int
+	var estimated bool
+	if te, ok := s.videos.(totalEstimator); ok {
+		videos, total, estimated, err = te.FindVideosEstimated(r.Context(), f)
+	} else {
+		videos, total, err = s.videos.FindVideos(r.Context(), f)
+	}
 	if err != nil {
 		return err
 	}
-	p := pagination{Total: total, Page: q.Page, Limit: q.Limit, TotalPages: (total + q.Limit - 1) / q.Limit}
+	p := pagination{Total: total, Page: q.Page, Limit: q.Limit, TotalPages: (total + q.Limit - 1) / q.Limit,
+		TotalEstimated: estimated}
 	if len(videos) > q.Limit {
 		videos = videos[:q.Limit]
 		p.NextCursor = q.NextCursor(videos[q.Limit-1])

@@ -15,6 +15,21 @@ pg_found() {
 	return 1
 }
 pg_found || need="$need postgresql"
+# The catalog's search needs the RUM extension (schema/migrations/00010_search_rum.sql)
+# in every server version whose binaries the private cluster may run (the newest of
+# /usr/lib/postgresql/*/bin), and in pg_config's; Debian 12's PostgreSQL is 15.
+for d in /usr/lib/postgresql/*/bin; do
+	[ -x "$d/postgres" ] || continue
+	v=$(basename "$(dirname "$d")")
+	[ -e "/usr/share/postgresql/$v/extension/rum.control" ] || need="$need postgresql-$v-rum"
+done
+case "$need" in *postgresql*) ;; *)
+	if command -v pg_config >/dev/null 2>&1 && [ ! -e "$(pg_config --sharedir)/extension/rum.control" ]; then
+		v=$(pg_config --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/')
+		need="$need postgresql-$v-rum"
+	fi
+esac
+pg_found || need="$need postgresql-15-rum"
 # The transcoder runs ffmpeg and ffprobe; its SQS tests install their server with npm.
 { command -v ffmpeg && command -v ffprobe; } >/dev/null 2>&1 || need="$need ffmpeg"
 command -v npm >/dev/null 2>&1 || need="$need npm"

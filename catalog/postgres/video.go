@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -65,14 +69,69 @@ func notFound(err error, id int64) error {
 	return err
 }
 
-// FindVideos returns one page of videos and the number of videos the filter selects.
-// Anonymous viewers see public, ready videos; a signed-in viewer also sees their own.
-// The page query and the count go to the server in one round trip.
+// FindVideos returns one page of videos and the number of videos the filter selects
+// (see FindVideosEstimated for when that number is an estimate).
 func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, error) {
+	videos, total, _, err := s.FindVideosEstimated(ctx, f)
+	return videos, total, err
+}
+
+// Search limits. Every value is per part of a listing (a signed-in viewer's listing
+// has two: the listed videos and the viewer's own other ones).
+const (
+	// TotalBound is the number of matches up to which a search's total is exact.
+	// Above it the total is the planner's estimate of the matches, and
+	// FindVideosEstimated says so.
+	TotalBound = 10_000
+	// RankBound is the number of matches up to which a search ordered by relevance
+	// ranks every match, through RUM's distance (<=>) inside videos_search_rum_idx.
+	// RUM reads every match to rank them (about 2-5 µs each on the benchmark's
+	// machine), so a search whose matches the planner estimates above RankBound ranks
+	// its SearchCandidates newest matches instead. An explicit sort always orders
+	// every match.
+	RankBound = 5_000
+	// SearchCandidates is the number of newest matches a search ordered by relevance
+	// ranks when it has more than RankBound.
+	SearchCandidates = 1000
+	// countUnder: a search's listed part is counted exactly (up to TotalBound+1 rows)
+	// when the planner estimates fewer matches than this; above, the estimate is its
+	// total. The estimate of a word comes from the column's statistics (most common
+	// lexemes), within a few percent at that frequency, so a part estimated above
+	// four times the bound has more than TotalBound matches.
+	countUnder = 4 * TotalBound
+)
+
+// FindVideosEstimated returns one page of videos, the number of videos the filter
+// selects, and whether that number is an estimate. Anonymous viewers see public, ready
+// videos; a signed-in viewer also sees their own.
+//
+// A listing without a search is counted exactly from the counters the videos_count
+// trigger keeps. A search's total is exact up to TotalBound matches per part; above it
+// the total is the planner's estimate (never less than TotalBound+1) and estimated is
+// true. A search's words are first rewritten for typos and the last one widened to a
+// prefix (see prepareSearch).
+func (s *VideoService) FindVideosEstimated(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, bool, error) {
 	if err := checkCursor(f); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	q := buildListQuery(f)
+	var q listQuery
+	if f.Search == "" {
+		q = buildListQuery(f, nil).listQuery
+	} else {
+		sp, err := s.prepareSearch(ctx, f.Search)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if ranked(f, &sp) {
+			videos, total, estimated, ok, err := s.findRanked(ctx, f, &sp)
+			if err != nil || ok {
+				return videos, total, estimated, err
+			}
+		}
+		if q, err = s.planSearch(ctx, f, &sp); err != nil {
+			return nil, 0, false, err
+		}
+	}
 	batch := &pgx.Batch{}
 	batch.Queue(q.page, q.args...)
 	batch.Queue(q.count, q.args[:q.countArgs]...)
@@ -81,44 +140,102 @@ func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter)
 
 	rows, err := br.Query()
 	if err != nil {
-		return nil, 0, translate("list videos", err)
+		return nil, 0, false, translate("list videos", err)
 	}
 	videos, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*videoforge.Video, error) { return scanVideo(r) })
 	if err != nil {
-		return nil, 0, translate("list videos", err)
+		return nil, 0, false, translate("list videos", err)
 	}
-	var total int
-	if err := br.QueryRow().Scan(&total); err != nil {
-		return nil, 0, translate("count videos", err)
+	counts := make([]*int64, q.parts)
+	dest := make([]any, q.parts)
+	for i := range counts {
+		dest[i] = &counts[i]
+	}
+	if err := br.QueryRow().Scan(dest...); err != nil {
+		return nil, 0, false, translate("count videos", err)
 	}
 	if err := br.Close(); err != nil {
-		return nil, 0, translate("list videos", err)
+		return nil, 0, false, translate("list videos", err)
 	}
 	if videos == nil {
 		videos = []*videoforge.Video{}
 	}
-	return videos, total, nil
+	total, estimated := 0, false
+	for i, c := range counts {
+		switch {
+		case c == nil: // not counted: the planner's estimate is far above the bound
+			total += max(q.estimate, TotalBound+1)
+			estimated = true
+		case q.search && *c > TotalBound:
+			n := int(*c)
+			if i == q.listedPart {
+				n = max(n, q.estimate)
+			}
+			total += n
+			estimated = true
+		default:
+			total += int(*c)
+		}
+	}
+	return videos, total, estimated, nil
 }
-
-// SearchCandidates bounds the matches a search ranks and counts: relevance orders the
-// newest SearchCandidates matching videos, an explicit sort the first ones in its
-// order, and the listing's total is at most this many (per part of a signed-in
-// viewer's listing).
-const SearchCandidates = 1000
 
 type listQuery struct {
 	page, count string
 	args        []any
-	countArgs   int // the count query takes the first countArgs of args
+	countArgs   int  // the count query takes the first countArgs of args
+	parts       int  // the count query's columns, one per part
+	search      bool // a search: counts stop at TotalBound+1
+	listedPart  int  // the part whose estimate is estimate, -1 for none
+	estimate    int  // the planner's estimate of the listed part's matches
 }
 
-// buildListQuery writes the page and count queries for a filter. Every value the caller
-// gave travels as a parameter; only fixed SQL fragments are concatenated.
+// plan prepares f's search (typos, prefix), asks the planner how many listed videos
+// it matches, and writes the page and count queries.
+func (s *VideoService) plan(ctx context.Context, f videoforge.VideoFilter) (listQuery, error) {
+	if f.Search == "" {
+		return buildListQuery(f, nil).listQuery, nil
+	}
+	sp, err := s.prepareSearch(ctx, f.Search)
+	if err != nil {
+		return listQuery{}, err
+	}
+	return s.planSearch(ctx, f, &sp)
+}
+
+// planSearch asks the planner how many listed videos sp matches and writes the page
+// and count queries of the SQL path.
+func (s *VideoService) planSearch(ctx context.Context, f videoforge.VideoFilter, sp *searchPlan) (listQuery, error) {
+	// The estimate of the part that may be large: the listed videos (one owner's
+	// videos are counted).
+	if f.UserID == "" || (f.Viewer != "" && f.UserID != f.Viewer) {
+		est := buildListQuery(f, sp)
+		if est.estimateSQL != "" {
+			n, err := s.estimateRows(ctx, est.estimateSQL, est.args[:est.estimateArgs]...)
+			if err != nil {
+				return listQuery{}, err
+			}
+			sp.estimate, sp.estimated = n, true
+		}
+	}
+	return buildListQuery(f, sp).listQuery, nil
+}
+
+// builtQuery is a listQuery with the statement that estimates its listed part.
+type builtQuery struct {
+	listQuery
+	estimateSQL  string
+	estimateArgs int
+}
+
+// buildListQuery writes the page and count queries for a filter, with sp the prepared
+// search (nil without one). Every value the caller gave travels as a parameter; only
+// fixed SQL fragments are concatenated.
 //
 // A signed-in viewer's listing is the union of two disjoint parts, the listed videos
 // and the viewer's own unlisted ones, so that each part can walk its own index in the
 // sort order instead of the planner facing one OR over both.
-func buildListQuery(f videoforge.VideoFilter) listQuery {
+func buildListQuery(f videoforge.VideoFilter, sp *searchPlan) builtQuery {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -130,10 +247,11 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 		common = append(common, "status = "+arg(string(*f.Status)))
 	}
 	var tsq string
-	if f.Search != "" {
-		tsq = "websearch_to_tsquery('english', " + arg(f.Search) + ")"
+	if sp != nil {
+		tsq = sp.tsquery(arg)
 		common = append(common, "search @@ "+tsq)
 	}
+	commonArgs := len(args)
 
 	type part struct {
 		conds   []string // ANDed
@@ -150,73 +268,97 @@ func buildListQuery(f videoforge.VideoFilter) listQuery {
 	default:
 		parts = []part{{[]string{listed}, false}}
 	}
-
+	where := func(p part) string {
+		return strings.Join(append(append([]string{}, p.conds...), common...), " AND ")
+	}
+	b := builtQuery{listQuery: listQuery{parts: len(parts), search: sp != nil, listedPart: -1}}
+	if sp != nil && !parts[0].perUser {
+		b.listedPart = 0
+		b.estimateSQL = "SELECT 1 FROM videos WHERE " + where(parts[0])
+		b.estimateArgs = commonArgs
+		b.estimate = sp.estimate
+	}
+	// rankAll: relevance ranks every match of the listed part, as its estimate is
+	// small enough (one owner's videos always are).
+	rankAll := sp == nil || !sp.estimated || sp.estimate <= RankBound
 	order, outerOrder := orderBy(f.Sort, tsq)
+	rankCol := "search " + rumDistance + " " + tsq
+
 	countArgs := len(args)
+	if sp != nil && sp.groups != nil && f.Sort == "" {
+		// A search of plain words ranks by the ranked path's score in every part.
+		rankCol = sp.scoreSQL(arg)
+		order, outerOrder = rankCol+" DESC, id DESC", "rank DESC, id DESC"
+	}
 	limit := arg(f.Limit)
 	offset := arg(f.Offset)
 	after := keysetAfter(f, arg) // see cursor.go; pages only, not counts
 
-	where := func(p part) string {
-		return strings.Join(append(append([]string{}, p.conds...), common...), " AND ")
-	}
-	// from is what a part reads. A search reads its candidates: the first
-	// SearchCandidates matches in the requested order (the newest ones when ordering
-	// by relevance), so that a word found in half the catalog costs no more than a
-	// rare one.
+	// from is what a part reads: its videos, or for a search by relevance with more
+	// matches than RankBound its SearchCandidates newest matches, so that a word
+	// found in half the catalog is not ranked over half a million rows.
 	from := func(p part) string {
-		if tsq == "" {
+		if tsq == "" || f.Sort != "" || rankAll || p.perUser {
 			return "videos WHERE " + where(p) + after
 		}
-		candOrder := order
-		if f.Sort == "" {
-			candOrder = "created_at DESC, id DESC"
-		}
-		return fmt.Sprintf("(SELECT * FROM videos WHERE %s ORDER BY %s LIMIT %d) AS candidates",
-			where(p)+after, candOrder, SearchCandidates)
+		return fmt.Sprintf("(SELECT * FROM videos WHERE %s ORDER BY created_at DESC, id DESC LIMIT %d) AS candidates",
+			where(p)+after, SearchCandidates)
 	}
 	// Without a search the total comes from the counters the videos_count trigger
 	// keeps (see schema/migrations), not from counting rows; a search counts its
-	// candidates.
-	countPart := func(p part) string {
+	// matches up to TotalBound+1, unless the planner expects many more.
+	countPart := func(i int, p part) string {
 		if tsq != "" {
-			return fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS candidates",
-				where(p), SearchCandidates)
+			if i == b.listedPart && sp.estimated && sp.estimate >= countUnder {
+				return "NULL::bigint"
+			}
+			return fmt.Sprintf("(SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS matches)",
+				where(p), TotalBound+1)
 		}
 		scope := " AND user_id = ''"
 		if p.perUser {
 			scope = " AND shard = 0"
 		}
-		return "SELECT coalesce(sum(n), 0)::bigint FROM video_counts WHERE " + where(p) + scope
+		return "(SELECT coalesce(sum(n), 0)::bigint FROM video_counts WHERE " + where(p) + scope + ")"
 	}
 	var page, count strings.Builder
+	count.WriteString("SELECT ")
+	for i, p := range parts {
+		if i > 0 {
+			count.WriteString(", ")
+		}
+		count.WriteString(countPart(i, p))
+	}
 	if len(parts) == 1 {
 		fmt.Fprintf(&page, "SELECT %s FROM %s ORDER BY %s LIMIT %s OFFSET %s",
 			videoColumns, from(parts[0]), order, limit, offset)
-		count.WriteString(countPart(parts[0]))
 	} else {
 		rank := ""
 		if tsq != "" {
-			rank = ", ts_rank_cd(search, " + tsq + ") AS rank"
+			rank = ", " + rankCol + " AS rank"
 		}
 		page.WriteString("SELECT " + videoColumns + " FROM (")
-		count.WriteString("SELECT ")
 		for i, p := range parts {
 			if i > 0 {
 				page.WriteString(" UNION ALL ")
-				count.WriteString(" + ")
 			}
 			fmt.Fprintf(&page, "(SELECT %s%s FROM %s ORDER BY %s LIMIT %s::bigint + %s::bigint)",
 				videoColumns, rank, from(p), order, limit, offset)
-			count.WriteString("(" + countPart(p) + ")")
 		}
 		fmt.Fprintf(&page, ") u ORDER BY %s LIMIT %s OFFSET %s", outerOrder, limit, offset)
 	}
-	return listQuery{page: page.String(), count: count.String(), args: args, countArgs: countArgs}
+	b.page, b.count, b.args, b.countArgs = page.String(), count.String(), args, countArgs
+	return b
 }
 
+// rumDistance is RUM's distance operator, which lives with the extension in schema
+// public (see schema/migrations/00010_search_rum.sql): the inverse of a ts_rank-like
+// score over the positions and weights the index keeps.
+const rumDistance = "OPERATOR(public.<=>)"
+
 // orderBy returns the ORDER BY list for a sort inside one part and over the union of
-// parts. A search without an explicit sort orders by relevance.
+// parts. A search without an explicit sort orders by relevance: RUM's distance,
+// smallest first, which videos_search_rum_idx returns in order.
 func orderBy(sort, tsq string) (inner, outer string) {
 	switch sort {
 	case videoforge.SortOldest:
@@ -227,10 +369,248 @@ func orderBy(sort, tsq string) (inner, outer string) {
 		return "views DESC, id DESC", "views DESC, id DESC"
 	case "":
 		if tsq != "" {
-			return "ts_rank_cd(search, " + tsq + ") DESC, id DESC", "rank DESC, id DESC"
+			return "search " + rumDistance + " " + tsq, "rank, id DESC"
 		}
 	}
 	return "created_at DESC, id DESC", "created_at DESC, id DESC"
+}
+
+// searchPlan is a search as the listing runs it: the text left for
+// websearch_to_tsquery and the terms the typo and prefix rewriting put in place of
+// some of its words.
+type searchPlan struct {
+	text      string // websearch_to_tsquery's input, "" when no word is left for it
+	extra     string // tsquery text ANDed to it, "" for none
+	estimated bool   // estimate holds the planner's estimate of the listed matches
+	estimate  int
+	// groups, for a search of plain words only, holds the lexemes of each word (one,
+	// or the first prefixLexemes a prefix begins) for the ranked path.
+	groups [][]string
+}
+
+// tsquery returns the SQL of the search's tsquery, adding its values with arg.
+func (sp *searchPlan) tsquery(arg func(any) string) string {
+	switch {
+	case sp.extra == "":
+		return "websearch_to_tsquery('english', " + arg(sp.text) + ")"
+	case sp.text == "":
+		return arg(sp.extra) + "::tsquery"
+	}
+	return "(websearch_to_tsquery('english', " + arg(sp.text) + ") && " + arg(sp.extra) + "::tsquery)"
+}
+
+// Typo and prefix rewriting.
+const (
+	// typoMinLen is the length, in letters, from which a word that is no lexeme of the
+	// catalog is replaced by the nearest lexeme within one edit.
+	typoMinLen = 5
+	// prefixMinLen is the length from which the last word also matches the words it
+	// begins ("vide" finds "video").
+	prefixMinLen = 3
+	// prefixLexemes is the number of lexemes a prefix stands for in the ranked path:
+	// the first ones in byte order, which begin with the word itself when it is one.
+	prefixLexemes = 64
+	// maxGroups is the number of words up to which a search of plain words takes the
+	// ranked path.
+	maxGroups = 4
+)
+
+// searchToken is one token of a search as websearch_to_tsquery reads it: a word, a
+// "quoted phrase", a -negated word, or "or".
+type searchToken struct {
+	text  string
+	plain bool // a word of letters and digits only, outside quotes, not negated
+}
+
+// splitSearch cuts s into tokens. ok is false when s holds an "or", whose operands a
+// rewrite could take apart: such a search is left as it is.
+func splitSearch(s string) (tokens []searchToken, ok bool) {
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() == 0 {
+			return
+		}
+		t := cur.String()
+		cur.Reset()
+		plain := true
+		for _, r := range t {
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+				plain = false
+				break
+			}
+		}
+		tokens = append(tokens, searchToken{text: t, plain: plain})
+	}
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		switch r := rs[i]; {
+		case r == '"':
+			flush()
+			j := i + 1
+			for j < len(rs) && rs[j] != '"' {
+				j++
+			}
+			end := min(j+1, len(rs))
+			tokens = append(tokens, searchToken{text: string(rs[i:end])})
+			i = j
+		case unicode.IsSpace(r):
+			flush()
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	flush()
+	for _, t := range tokens {
+		if strings.EqualFold(t.text, "or") {
+			return tokens, false
+		}
+	}
+	return tokens, true
+}
+
+// prepareSearch rewrites a search for typos and prefixes, in one round trip to the
+// lexeme table (search_lexemes):
+//   - the last word, when it is a plain word of prefixMinLen letters or more and some
+//     lexeme begins with its stem, becomes that stem as a prefix (`'vide':*`), so that
+//     "vide" finds "video";
+//   - a plain word of typoMinLen letters or more whose stem is no lexeme of the catalog
+//     becomes the nearest lexeme (by pg_trgm's distance) within one edit (a letter
+//     changed, added, removed, or two swapped) of its stem or of the word itself.
+//
+// Words in quotes, negated words and searches with "or" are left as they are, as is
+// any word the rewrite finds nothing for. A search made only of plain words (after
+// the rewrite) also gets its groups, for the ranked path (see rankListed).
+func (s *VideoService) prepareSearch(ctx context.Context, search string) (searchPlan, error) {
+	tokens, ok := splitSearch(search)
+	var words []string
+	var typo, prefix []bool
+	var at []int // the token of each word
+	allPlain := ok && len(tokens) > 0
+	if ok {
+		for i, t := range tokens {
+			if !t.plain {
+				allPlain = false
+				continue
+			}
+			n := utf8.RuneCountInString(t.text)
+			words, at = append(words, t.text), append(at, i)
+			typo = append(typo, n >= typoMinLen)
+			prefix = append(prefix, i == len(tokens)-1 && n >= prefixMinLen)
+		}
+	}
+	if len(words) == 0 {
+		return searchPlan{text: search}, nil
+	}
+	rows, err := s.db.pool.Query(ctx, `SELECT w.i, v.lexeme, v.parts,
+			EXISTS (SELECT 1 FROM search_lexemes x WHERE x.lexeme = v.lexeme COLLATE "C"),
+			ARRAY(SELECT x.lexeme FROM search_lexemes x
+				WHERE w.prefix AND x.lexeme >= v.lexeme COLLATE "C" AND x.lexeme < (v.lexeme || chr(1114111)) COLLATE "C"
+				ORDER BY x.lexeme LIMIT $4),
+			ARRAY(SELECT x.lexeme FROM search_lexemes x
+				WHERE w.typo AND v.lexeme IS NOT NULL
+					AND NOT EXISTS (SELECT 1 FROM search_lexemes y WHERE y.lexeme = v.lexeme COLLATE "C")
+				ORDER BY x.lexeme OPERATOR(public.<->) (v.lexeme COLLATE "C") LIMIT 8)
+		FROM unnest($1::text[], $2::bool[], $3::bool[]) WITH ORDINALITY AS w (word, typo, prefix, i)
+		CROSS JOIN LATERAL (SELECT CASE WHEN count(*) = 1 THEN min(t.lexeme) END, count(*)
+			FROM unnest(to_tsvector('english', w.word)) AS t) AS v (lexeme, parts)`, words, typo, prefix, prefixLexemes)
+	if err != nil {
+		return searchPlan{}, translate("search lexemes", err)
+	}
+	replaced := map[int]string{} // token → tsquery term
+	var groups [][]string
+	for rows.Next() {
+		var i, parts int
+		var lexeme *string
+		var known bool
+		var starts, near []string
+		if err := rows.Scan(&i, &lexeme, &parts, &known, &starts, &near); err != nil {
+			rows.Close()
+			return searchPlan{}, translate("search lexemes", err)
+		}
+		i-- // ordinality counts from 1
+		if lexeme == nil {
+			if parts > 1 {
+				allPlain = false // text the parser splits, left to websearch_to_tsquery
+			}
+			continue // a stop word, which websearch_to_tsquery drops too
+		}
+		tok := at[i]
+		switch {
+		case prefix[i] && len(starts) > 0:
+			replaced[tok] = tsLexeme(*lexeme) + ":*"
+			groups = append(groups, starts)
+		case known:
+			groups = append(groups, []string{*lexeme})
+		default:
+			fixed := ""
+			if typo[i] {
+				lower := strings.ToLower(words[i])
+				for _, c := range near {
+					if withinOneEdit(c, *lexeme) || withinOneEdit(c, lower) {
+						fixed = c
+						break
+					}
+				}
+			}
+			if fixed == "" {
+				allPlain = false // a word no video has: nothing matches, as websearch_to_tsquery finds
+				continue
+			}
+			replaced[tok] = tsLexeme(fixed)
+			groups = append(groups, []string{fixed})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return searchPlan{}, translate("search lexemes", err)
+	}
+	sp := searchPlan{text: search}
+	if allPlain && len(groups) > 0 && len(groups) <= maxGroups {
+		sp.groups = groups
+	}
+	if len(replaced) == 0 {
+		return sp, nil
+	}
+	var rest, terms []string
+	for i, t := range tokens {
+		if term, ok := replaced[i]; ok {
+			terms = append(terms, term)
+		} else {
+			rest = append(rest, t.text)
+		}
+	}
+	sp.text, sp.extra = strings.Join(rest, " "), strings.Join(terms, " & ")
+	return sp, nil
+}
+
+// tsLexeme quotes a lexeme as a tsquery operand, taken as it is (not normalised).
+func tsLexeme(l string) string {
+	return "'" + strings.ReplaceAll(strings.ReplaceAll(l, `\`, `\\`), `'`, `''`) + "'"
+}
+
+// withinOneEdit reports whether a and b differ by at most one edit: a letter
+// changed, added or removed, or two neighbouring letters swapped.
+func withinOneEdit(a, b string) bool {
+	x, y := []rune(a), []rune(b)
+	if len(x) < len(y) {
+		x, y = y, x
+	}
+	if len(x)-len(y) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(y) && x[i] == y[i] {
+		i++
+	}
+	if i == len(y) {
+		return true // equal, or one letter added at the end
+	}
+	if len(x) == len(y) {
+		if slices.Equal(x[i+1:], y[i+1:]) {
+			return true // changed
+		}
+		return i+1 < len(x) && x[i] == y[i+1] && x[i+1] == y[i] && slices.Equal(x[i+2:], y[i+2:]) // swapped
+	}
+	return slices.Equal(x[i+1:], y[i:]) // one added
 }
 
 // CreateVideo inserts v with its renditions and writes its created event.
@@ -443,8 +823,11 @@ func (s *VideoService) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) e
 // ExplainFindVideos returns PostgreSQL's plans for the page and count queries that
 // FindVideos runs for f, with their run-time statistics: for operators checking that
 // a listing uses its indexes.
+//
+// For a search on the ranked path, page is the plan of the first ranking statement
+// (of the rounds rankListed may run) and count that of the statement counting one
+// word's postings, or of the estimate of a search of several words.
 func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.VideoFilter) (page, count string, err error) {
-	q := buildListQuery(f)
 	explain := func(sql string, args []any) (string, error) {
 		rows, err := s.db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
 		if err != nil {
@@ -456,6 +839,39 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 		}
 		return strings.Join(lines, "\n"), nil
 	}
+	if f.Search != "" {
+		sp, err := s.prepareSearch(ctx, f.Search)
+		if err != nil {
+			return "", "", err
+		}
+		if ranked(f, &sp) {
+			k := f.Offset + f.Limit
+			m := k
+			if len(sp.groups) > 1 {
+				m = max(4*k, 256)
+			}
+			sql, args := rankSQL(sp.groups, m, k)
+			if page, err = explain(sql, args); err != nil {
+				return "", "", err
+			}
+			if len(sp.groups) == 1 && len(sp.groups[0]) == 1 {
+				count, err = explain(fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM search_postings
+					WHERE lexeme = $1 LIMIT %d) AS matches`, TotalBound+1), []any{sp.groups[0][0]})
+			} else {
+				var args []any
+				arg := func(v any) string {
+					args = append(args, v)
+					return "$" + strconv.Itoa(len(args))
+				}
+				count, err = explain("SELECT 1 FROM videos WHERE "+listed+" AND search @@ "+sp.tsquery(arg), args)
+			}
+			return page, count, err
+		}
+	}
+	q, err := s.plan(ctx, f)
+	if err != nil {
+		return "", "", err
+	}
 	if page, err = explain(q.page, q.args); err != nil {
 		return "", "", err
 	}
@@ -463,4 +879,322 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 		return "", "", err
 	}
 	return page, count, nil
+}
+
+// The ranked path: a search of plain words ordered by relevance, ranked over every
+// listed match through search_postings (schema/migrations/00011_search_postings.sql).
+// A video's score is the sum over the search's words of the word's impact in it (for
+// a prefix, the best impact of the lexemes it stands for); ties go to the newer id.
+
+// maxRankRead bounds the postings a search of several words reads per word (four
+// times the page's end, at least 256) in its one round of the threshold algorithm: a
+// search whose best videos are not settled within it takes the SQL path. Reading
+// deeper costs about as much as that path (a second round of 2 048 per word took
+// 100-200 ms on the benchmark's loaded machine for its two commonest words, whose
+// impacts fall slowly), so there is one round.
+const maxRankRead = 1 << 14
+
+// impactSQL is a lexeme's impact in a video, from the row l of unnest(search): the
+// trigger's formula (00011_search_postings.sql).
+const impactSQL = `coalesce((SELECT sum(CASE u.w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 WHEN 'C' THEN 0.2 ELSE 0.1 END
+	/ (u.o * u.o)) FROM unnest(l.weights) WITH ORDINALITY AS u (w, o)), 0.1)::real::float8`
+
+// scoreSQL is the score of a videos row for sp's groups, as the ranked path computes
+// it from search_postings, adding the groups with arg.
+func (sp *searchPlan) scoreSQL(arg func(any) string) string {
+	terms := make([]string, len(sp.groups))
+	for i, g := range sp.groups {
+		terms[i] = "coalesce((SELECT max(" + impactSQL + ") FROM unnest(search) AS l WHERE l.lexeme = ANY(" + arg(g) + "::text[])), 0)"
+	}
+	return "(" + strings.Join(terms, " + ") + ")"
+}
+
+// ranked reports whether f takes the ranked path.
+func ranked(f videoforge.VideoFilter, sp *searchPlan) bool {
+	return sp.groups != nil && f.Sort == "" && f.Cursor == nil && f.UserID == "" &&
+		(f.Status == nil || *f.Status == videoforge.StatusReady)
+}
+
+type scored struct {
+	id    int64
+	score float64
+}
+
+// before reports whether a ranks before b: higher score, then higher id.
+func (a scored) before(b scored) bool {
+	return a.score > b.score || (a.score == b.score && a.id > b.id)
+}
+
+// rankSQL writes the statement that reads the first m postings of each group (in
+// impact order) and scores their videos, returning the best k with, on every row,
+// how many videos matched among them and each group's last entry read.
+//
+// It is the threshold algorithm: a video none of the lists reached has in each group
+// at most that group's last impact, so it cannot beat the k-th best video found when
+// that one scores more than the sum of the last impacts (or as much, with a higher id
+// than the smallest last id); and when a list holds fewer than m entries, every
+// video of that word is in it, so every match was scored.
+func rankSQL(groups [][]string, m, k int) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	ms, ks := arg(m), arg(k)
+	var b strings.Builder
+	b.WriteString("WITH ")
+	for i, g := range groups {
+		fmt.Fprintf(&b, `g%d AS (SELECT p.video_id, max(p.impact)::float8 AS impact
+			FROM unnest(%s::text[]) AS l (lexeme)
+			CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
+				WHERE lexeme = l.lexeme ORDER BY impact DESC, video_id DESC LIMIT %s) AS p
+			GROUP BY p.video_id ORDER BY 2 DESC, 1 DESC LIMIT %s), `, i, arg(g), ms, ms)
+	}
+	if len(groups) == 1 {
+		b.WriteString("scored AS (SELECT video_id, impact AS score FROM g0), ")
+	} else {
+		b.WriteString("cand AS (")
+		for i := range groups {
+			if i > 0 {
+				b.WriteString(" UNION ")
+			}
+			fmt.Fprintf(&b, "SELECT video_id FROM g%d", i)
+		}
+		b.WriteString("), scored AS (SELECT c.video_id, ")
+		for i := range groups {
+			if i > 0 {
+				b.WriteString(" + ")
+			}
+			fmt.Fprintf(&b, "s%d.impact", i)
+		}
+		b.WriteString(" AS score FROM cand c")
+		for i := range groups {
+			fmt.Fprintf(&b, ` CROSS JOIN LATERAL (SELECT max(p.impact)::float8 AS impact FROM search_postings p
+				WHERE p.video_id = c.video_id AND p.lexeme = ANY($%d::text[])) AS s%d`, i+3, i)
+		}
+		b.WriteString(" WHERE ")
+		for i := range groups {
+			if i > 0 {
+				b.WriteString(" AND ")
+			}
+			fmt.Fprintf(&b, "s%d.impact IS NOT NULL", i)
+		}
+		b.WriteString("), ")
+	}
+	fmt.Fprintf(&b, `top AS (SELECT video_id, score FROM scored ORDER BY score DESC, video_id DESC LIMIT %s)
+		SELECT t.video_id, t.score, (SELECT count(*) FROM scored)`, ks)
+	for i := range groups {
+		fmt.Fprintf(&b, `, (SELECT count(*) FROM g%d), (SELECT impact FROM g%d ORDER BY impact, video_id LIMIT 1),
+			(SELECT video_id FROM g%d ORDER BY impact, video_id LIMIT 1)`, i, i, i)
+	}
+	b.WriteString(" FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.score DESC, t.video_id DESC")
+	return b.String(), args
+}
+
+// rankListed returns the k best listed matches of groups, and their number when it
+// is known exactly (the list of some word was read to its end). ok is false when the
+// threshold was not reached within maxRankRead postings per word.
+func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
+	m := k
+	if len(groups) > 1 {
+		m = max(4*k, 256)
+	}
+	if m <= maxRankRead {
+		sql, args := rankSQL(groups, m, k)
+		rows, err := s.db.pool.Query(ctx, sql, args...)
+		if err != nil {
+			return nil, 0, false, false, translate("rank search", err)
+		}
+		top = top[:0]
+		var matched int64
+		ns := make([]int64, len(groups))
+		lastImpacts := make([]*float64, len(groups))
+		lastIDs := make([]*int64, len(groups))
+		for rows.Next() {
+			var id *int64
+			var score *float64
+			dest := []any{&id, &score, &matched}
+			for i := range groups {
+				dest = append(dest, &ns[i], &lastImpacts[i], &lastIDs[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return nil, 0, false, false, translate("rank search", err)
+			}
+			if id != nil {
+				top = append(top, scored{*id, *score})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, 0, false, false, translate("rank search", err)
+		}
+		exhausted := false
+		for _, n := range ns {
+			exhausted = exhausted || n < int64(m)
+		}
+		if exhausted {
+			return top, int(matched), true, true, nil
+		}
+		if len(groups) == 1 {
+			return top, 0, false, true, nil // the first k of one list are the best k
+		}
+		if len(top) == k {
+			var threshold float64
+			minID := int64(math.MaxInt64)
+			for i := range groups {
+				threshold += *lastImpacts[i] // not nil: the list holds m entries
+				minID = min(minID, *lastIDs[i])
+			}
+			kth := top[k-1]
+			if kth.score > threshold || (kth.score == threshold && kth.id >= minID) {
+				return top, 0, false, true, nil
+			}
+		}
+	}
+	return nil, 0, false, false, nil
+}
+
+// findRanked answers a listing that takes the ranked path: the listed matches from
+// search_postings, a signed-in viewer's own other matches scored by scoreSQL over their
+// rows, merged.
+func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter, sp *searchPlan) ([]*videoforge.Video, int, bool, bool, error) {
+	k := f.Offset + f.Limit
+	top, total, exact, ok, err := s.rankListed(ctx, sp.groups, k)
+	if err != nil || !ok {
+		return nil, 0, false, false, err
+	}
+	estimated := false
+	if !exact {
+		if total, estimated, err = s.countListed(ctx, sp); err != nil {
+			return nil, 0, false, false, err
+		}
+	}
+	if f.Viewer != "" {
+		var args []any
+		arg := func(v any) string {
+			args = append(args, v)
+			return "$" + strconv.Itoa(len(args))
+		}
+		where := "user_id = " + arg(f.Viewer) + " AND NOT (" + listed + ") AND search @@ " + sp.tsquery(arg)
+		if f.Status != nil {
+			where += " AND status = " + arg(string(*f.Status))
+		}
+		score := sp.scoreSQL(arg)
+		batch := &pgx.Batch{}
+		batch.Queue(fmt.Sprintf("SELECT id, %s AS score FROM videos WHERE %s ORDER BY score DESC, id DESC LIMIT %d", score, where, k), args...)
+		// The count takes the arguments of where only: the viewer, the search, the status.
+		nWhere := strings.Count(where, "$")
+		batch.Queue(fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS matches", where, TotalBound+1), args[:nWhere]...)
+		br := s.db.pool.SendBatch(ctx, batch)
+		rows, err := br.Query()
+		if err != nil {
+			br.Close()
+			return nil, 0, false, false, translate("rank own videos", err)
+		}
+		own, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scored, error) {
+			var x scored
+			return x, r.Scan(&x.id, &x.score)
+		})
+		if err != nil {
+			br.Close()
+			return nil, 0, false, false, translate("rank own videos", err)
+		}
+		var n int
+		if err := br.QueryRow().Scan(&n); err != nil {
+			br.Close()
+			return nil, 0, false, false, translate("count own videos", err)
+		}
+		if err := br.Close(); err != nil {
+			return nil, 0, false, false, translate("rank own videos", err)
+		}
+		total += n
+		estimated = estimated || n > TotalBound
+		top = append(top, own...)
+		slices.SortFunc(top, func(a, b scored) int {
+			if a.before(b) {
+				return -1
+			}
+			return 1
+		})
+	}
+	var ids []int64
+	for i := f.Offset; i < min(k, len(top)); i++ {
+		ids = append(ids, top[i].id)
+	}
+	videos := []*videoforge.Video{}
+	if len(ids) > 0 {
+		rows, err := s.db.pool.Query(ctx, `SELECT `+videoColumns+` FROM videos WHERE id = ANY($1)`, ids)
+		if err != nil {
+			return nil, 0, false, false, translate("list videos", err)
+		}
+		found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*videoforge.Video, error) { return scanVideo(r) })
+		if err != nil {
+			return nil, 0, false, false, translate("list videos", err)
+		}
+		byID := make(map[int64]*videoforge.Video, len(found))
+		for _, v := range found {
+			byID[v.ID] = v
+		}
+		for _, id := range ids {
+			if v := byID[id]; v != nil { // gone meanwhile
+				videos = append(videos, v)
+			}
+		}
+	}
+	return videos, total, estimated, true, nil
+}
+
+// countListed counts the listed matches of a ranked search up to TotalBound+1, or
+// estimates them: one word's postings are counted from search_postings_rank_idx; other
+// searches are counted when the planner expects fewer than countUnder.
+func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bool, error) {
+	if len(sp.groups) == 1 && len(sp.groups[0]) == 1 {
+		var n int
+		err := s.db.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM search_postings
+			WHERE lexeme = $1 LIMIT %d) AS matches`, TotalBound+1), sp.groups[0][0]).Scan(&n)
+		if err != nil {
+			return 0, false, translate("count search", err)
+		}
+		if n <= TotalBound {
+			return n, false, nil
+		}
+		est, err := s.estimateRows(ctx, "SELECT 1 FROM search_postings WHERE lexeme = $1", sp.groups[0][0])
+		return max(est, n), true, err
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	where := listed + " AND search @@ " + sp.tsquery(arg)
+	est, err := s.estimateRows(ctx, "SELECT 1 FROM videos WHERE "+where, args...)
+	if err != nil || est >= countUnder {
+		return max(est, TotalBound+1), true, err
+	}
+	var n int
+	if err := s.db.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS matches",
+		where, TotalBound+1), args...).Scan(&n); err != nil {
+		return 0, false, translate("count search", err)
+	}
+	if n > TotalBound {
+		return max(est, n), true, nil
+	}
+	return n, false, nil
+}
+
+// estimateRows returns the planner's estimate of the rows sql returns.
+func (s *VideoService) estimateRows(ctx context.Context, sql string, args ...any) (int, error) {
+	var js []byte
+	if err := s.db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+sql, args...).Scan(&js); err != nil {
+		return 0, translate("estimate search", err)
+	}
+	var plan []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(js, &plan); err != nil || len(plan) == 0 {
+		return 0, fmt.Errorf("postgres: estimate search: %s: %v", js, err)
+	}
+	return int(plan[0].Plan.Rows), nil
 }

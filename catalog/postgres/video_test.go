@@ -293,51 +293,6 @@ func TestCountersMatchRows(t *testing.T) {
 	}
 }
 
-// TestSearchCandidates: a search ranks and counts at most SearchCandidates matches,
-// the newest ones, so that a word found everywhere costs no more than a rare one.
-func TestSearchCandidates(t *testing.T) {
-	db, s := open(t)
-	ctx := context.Background()
-	n := postgres.SearchCandidates + 50
-	_, err := db.Pool().Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status, created_at)
-		SELECT 'u', 'common word ' || i, CASE WHEN i = $1 THEN 'common common common' END, 'k', 'public', 'ready',
-		       now() - make_interval(secs => i)
-		FROM generate_series(1, $2::int) AS i`, 7, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, total, err := s.FindVideos(ctx, videoforge.VideoFilter{Search: "common", Limit: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if total != postgres.SearchCandidates {
-		t.Errorf("total %d, want the cap %d", total, postgres.SearchCandidates)
-	}
-	if page[0].Title != "common word 7" {
-		t.Errorf("best match %q, want the one that also says it thrice in its description", page[0].Title)
-	}
-	last, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Search: "common", Limit: 10, Offset: postgres.SearchCandidates - 10})
-	if err != nil || len(last) != 10 {
-		t.Fatalf("last page: %d videos, %v", len(last), err)
-	}
-	for _, v := range last {
-		var i int
-		fmt.Sscanf(v.Title, "common word %d", &i)
-		if i > postgres.SearchCandidates {
-			t.Errorf("%q is older than the newest %d matches", v.Title, postgres.SearchCandidates)
-		}
-	}
-	past, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Search: "common", Limit: 10, Offset: postgres.SearchCandidates})
-	if err != nil || len(past) != 0 {
-		t.Errorf("past the candidates: %d videos, %v", len(past), err)
-	}
-	// An explicit sort takes its candidates in its own order.
-	oldest, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Search: "common", Limit: 1, Sort: videoforge.SortOldest})
-	if err != nil || oldest[0].Title != fmt.Sprint("common word ", n) {
-		t.Errorf("oldest match: %v %v", oldest, err)
-	}
-}
-
 // TestNarrowingRevokes: every narrowing of a video's access (public → unlisted →
 // private) starts a new token generation and records a revocation for the verifiers
 // outside PostgreSQL; widening does neither; a delete revokes every token. Events of
