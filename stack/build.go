@@ -37,6 +37,9 @@ func (s *Stack) buildCatalog(ctx context.Context) error {
 	if s.dbCfg, err = o.database("videoforge-catalog"); err != nil {
 		return err
 	}
+	if _, _, err := o.readDatabase(s.dbCfg, ""); err != nil {
+		return err
+	}
 	if err := s.verify(ctx, false); err != nil {
 		return err
 	}

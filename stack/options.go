@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
@@ -172,6 +174,49 @@ func (o *Options) database(app string) (postgres.Config, error) {
 	}
 	cfg := postgres.Config{URL: u, Schema: o.DB.Schema, StatementTimeout: o.DB.StatementTimeout, AppName: app}
 	return cfg, cfg.Validate()
+}
+
+// readDatabase returns the configuration of the catalog's read replica
+// (DATABASE_READ_URL), or false when none is set. It has the primary's schema and
+// statement timeout and, when its URL names no password, the primary's password (an
+// RDS replica has the primary's users, and the password is a secret file beside the
+// URL, which is not): the URL is never shown in an error, as it may hold one.
+func (o *Options) readDatabase(primary postgres.Config, app string) (postgres.Config, bool, error) {
+	u := strings.TrimSpace(o.DB.ReadURL)
+	if u == "" {
+		return postgres.Config{}, false, nil
+	}
+	rc, err := pgconn.ParseConfig(u)
+	if err != nil {
+		return postgres.Config{}, false, errors.New("DATABASE_READ_URL: not a PostgreSQL URL or keyword/value string")
+	}
+	if rc.Password == "" {
+		pc, err := pgconn.ParseConfig(primary.URL)
+		if err == nil && pc.Password != "" {
+			if u, err = withPassword(u, pc.Password); err != nil {
+				return postgres.Config{}, false, err
+			}
+		}
+	}
+	cfg := postgres.Config{URL: u, Schema: primary.Schema, StatementTimeout: primary.StatementTimeout, AppName: app}
+	if err := cfg.Validate(); err != nil {
+		return postgres.Config{}, false, errors.New("DATABASE_READ_URL: not a usable PostgreSQL URL")
+	}
+	return cfg, true, nil
+}
+
+// withPassword adds password to a PostgreSQL URL (postgres://) or keyword/value string.
+func withPassword(conn, password string) (string, error) {
+	if !strings.Contains(conn, "://") {
+		r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+		return conn + " password='" + r.Replace(password) + "'", nil
+	}
+	u, err := url.Parse(conn)
+	if err != nil {
+		return "", errors.New("DATABASE_READ_URL: not a PostgreSQL URL")
+	}
+	u.User = url.UserPassword(u.User.Username(), password)
+	return u.String(), nil
 }
 
 // Database is the database configuration of the migrate command.

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog"
@@ -38,7 +39,11 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Upl
 	if up != nil {
 		cfg.Uploads = up.Gallery()
 	}
-	srv := catalog.NewServer(cfg, postgres.NewVideoService(db), s.verifier, db.Ping, s.log)
+	videos, err := s.videoStore(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	srv := catalog.NewServer(cfg, videos, s.verifier, db.Ping, s.log)
 	pages, err := web.New(site)
 	if err != nil {
 		return nil, err
@@ -54,6 +59,23 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Upl
 		s.add(role{name: "uploads", run: up.Run}) // its janitor stops after the gallery
 	}
 	return srv, nil
+}
+
+// videoStore is the gallery's video store over the primary db, with its listings read
+// from the read replica when DATABASE_READ_URL names one. The gallery's readiness stays
+// the primary's: while the replica is down, listings fall back to the primary.
+func (s *Stack) videoStore(ctx context.Context, db *postgres.DB) (videoforge.VideoService, error) {
+	rc, ok, err := s.opts.readDatabase(s.dbCfg, s.dbCfg.AppName+"-read")
+	if err != nil || !ok {
+		return postgres.NewVideoService(db), err
+	}
+	replica, err := postgres.Open(ctx, rc)
+	if err != nil {
+		return nil, fmt.Errorf("read replica: %w", err)
+	}
+	s.onClose(replica.Close)
+	s.log.Info("gallery listings read from the read replica (DATABASE_READ_URL); by id and writes from the primary")
+	return postgres.NewReplicaVideoService(db, replica, s.log), nil
 }
 
 // addRelay adds the relay (publishing the outbox to CATALOG) and the revocation pusher
