@@ -75,9 +75,16 @@ func splitSeedArgs(fs *flag.FlagSet, args []string) (own, rest []string) {
 	return own, rest
 }
 
-// seedHelp lists seed's own flags, for -h.
+// seedHelp says where synthetic videos go and lists seed's own flags, for -h.
 func seedHelp(fs *flag.FlagSet) string {
 	var b strings.Builder
+	b.WriteString("\n\nWithout -playable, seed writes synthetic ready public videos straight into the catalog's database\n" +
+		"(COPY, " + strconv.Itoa(postgres.DefaultSeedBatch) + " per transaction, each video with its created event in the outbox, so that the relay\n" +
+		"publishes them and edges hold them), then waits for the relay to publish them (at most -timeout).\n" +
+		"They have no media objects and do not play: -playable makes videos that do. The database is the\n" +
+		"one DATABASE_URL (or DB_HOST with DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE), with DB_SCHEMA,\n" +
+		"names in the environment, else the one the dev stack of -data recorded at its start in\n" +
+		"<data>/keys/" + devDatabaseFile + " (its private cluster's, when it started one).")
 	b.WriteString("\n\nseed's own flags:")
 	fs.VisitAll(func(f *flag.Flag) {
 		kind, usage := flag.UnquoteUsage(f)

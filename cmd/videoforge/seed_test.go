@@ -207,7 +207,7 @@ func TestSplitSeedArgs(t *testing.T) {
 		}
 	}
 	help := seedHelp(fs)
-	for _, want := range []string{"-videos int", "(default 8)", "-playable\n", "which do not play (no media objects)"} {
+	for _, want := range []string{"-videos int", "(default 8)", "-playable\n", "which do not play (no media objects)", "keys/transcoder.env", "DATABASE_URL"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
