@@ -8,12 +8,16 @@
 -- that the best matches of a word are the first entries of search_postings_rank_idx,
 -- whatever the number of matches.
 --
--- The impact is ts_rank's score of the lexeme alone: the weights of its positions in
--- order (title A = 1.0 first, description B = 0.4), the j-th divided by j², so that a
--- word repeated counts less each time. A search of several words ranks by the sum of
--- their impacts (for a prefix, the best impact of the words it begins); the catalog
--- finds the top of that sum by reading each word's postings from the top down until
--- no unread video can beat the page (see catalog/postgres/video.go).
+-- The impact of a lexeme in a video is 1 per mention in the title (weight A), up to
+-- 2, plus 0.25 per mention in the description (the other weights), up to 2: eight
+-- levels from 0.25 to 2.5, exact in floating point. A search of several words ranks by
+-- the sum of their impacts (for a prefix, the best impact of the words it begins),
+-- ties going to the newest video (the highest id); the catalog finds the top of that
+-- sum by reading each word's postings from the top down until no unread video can beat
+-- the page (see catalog/postgres/video.go). Few levels matter: with ts_rank's
+-- continuous score (each further mention adding less) the impacts of a common word
+-- fall so slowly that thousands of postings per word had to be read before the best
+-- videos of two common words were settled; with levels, ties settle them.
 --
 -- Triggers keep it: rows inserted (once per statement, so that a COPY of a million
 -- rows adds their postings in one pass), rows whose text or listing changed, rows
@@ -27,8 +31,8 @@ CREATE TABLE search_postings (
 CREATE INDEX search_postings_rank_idx ON search_postings (lexeme, impact DESC, video_id DESC);
 
 INSERT INTO search_postings (video_id, lexeme, impact)
-SELECT v.id, l.lexeme, coalesce((SELECT sum(CASE u.w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 WHEN 'C' THEN 0.2 ELSE 0.1 END
-        / (u.o * u.o)) FROM unnest(l.weights) WITH ORDINALITY AS u (w, o)), 0.1)
+SELECT v.id, l.lexeme, (SELECT greatest(least(count(*) FILTER (WHERE u.w = 'A'), 2) + 0.25 * least(count(*) FILTER (WHERE u.w <> 'A'), 2), 0.25)
+        FROM unnest(l.weights) AS u (w))
 FROM videos v, unnest(v.search) AS l
 WHERE v.visibility = 'public' AND v.status = 'ready';
 
@@ -36,8 +40,8 @@ WHERE v.visibility = 'public' AND v.status = 'ready';
 CREATE FUNCTION search_postings_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO search_postings (video_id, lexeme, impact)
-    SELECT a.id, l.lexeme, coalesce((SELECT sum(CASE u.w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 WHEN 'C' THEN 0.2 ELSE 0.1 END
-            / (u.o * u.o)) FROM unnest(l.weights) WITH ORDINALITY AS u (w, o)), 0.1)
+    SELECT a.id, l.lexeme, (SELECT greatest(least(count(*) FILTER (WHERE u.w = 'A'), 2) + 0.25 * least(count(*) FILTER (WHERE u.w <> 'A'), 2), 0.25)
+        FROM unnest(l.weights) AS u (w))
     FROM added a, unnest(a.search) AS l
     WHERE a.visibility = 'public' AND a.status = 'ready';
     RETURN NULL;
@@ -53,8 +57,8 @@ BEGIN
     END IF;
     IF TG_OP <> 'DELETE' AND NEW.visibility = 'public' AND NEW.status = 'ready' THEN
         INSERT INTO search_postings (video_id, lexeme, impact)
-        SELECT NEW.id, l.lexeme, coalesce((SELECT sum(CASE u.w WHEN 'A' THEN 1.0 WHEN 'B' THEN 0.4 WHEN 'C' THEN 0.2 ELSE 0.1 END
-                / (u.o * u.o)) FROM unnest(l.weights) WITH ORDINALITY AS u (w, o)), 0.1)
+        SELECT NEW.id, l.lexeme, (SELECT greatest(least(count(*) FILTER (WHERE u.w = 'A'), 2) + 0.25 * least(count(*) FILTER (WHERE u.w <> 'A'), 2), 0.25)
+        FROM unnest(l.weights) AS u (w))
         FROM unnest(NEW.search) AS l;
     END IF;
     RETURN NULL;
