@@ -27,7 +27,9 @@ DECLARE
     found_in name;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'rum') THEN
-        RAISE EXCEPTION 'the PostgreSQL extension "rum" is not installed on this server, and the catalog''s search needs it'
+        RAISE EXCEPTION 'the PostgreSQL extension "rum" is not installed on this server, and the catalog''s search needs it: '
+            'install the package postgresql-15-rum (Debian/Ubuntu, for PostgreSQL 15; scripts/deps.sh does it) or, on Amazon RDS, '
+            'run the migration as the master user (rds_superuser), then run it again'
             USING HINT = 'Debian/Ubuntu: apt-get install -y postgresql-15-rum (scripts/deps.sh does it; the package matching the server''s major version), '
                 'then run the migration again. Amazon RDS for PostgreSQL offers rum: the migration creates it as the master user (rds_superuser); '
                 'no parameter group change is needed.';
