@@ -13,14 +13,29 @@ import (
 	"github.com/videoforge/videoforge/layout"
 )
 
-// DefaultSeedBatch is how many videos one transaction of SeedCatalog writes.
-const DefaultSeedBatch = 10_000
+// DefaultSeedBatch is the most videos one transaction of SeedCatalog writes, and
+// DefaultSeedHold how long it aims to hold other writers of videos.
+const (
+	DefaultSeedBatch = 10_000
+	DefaultSeedHold  = time.Second
+)
+
+// The first transaction of a seed writes at most seedFirstBatch videos, and none fewer
+// than seedMinBatch (but the last).
+const (
+	seedFirstBatch = 1_000
+	seedMinBatch   = 100
+)
 
 // SeedOptions tune SeedCatalog. The zero value gives the defaults shown on each field.
 type SeedOptions struct {
-	// Batch is how many videos, with their events, one transaction writes
+	// Batch is the most videos, with their events, one transaction writes
 	// (DefaultSeedBatch).
 	Batch int
+	// Hold is how long a transaction should take (DefaultSeedHold): other writers of
+	// videos wait for it, and the catalog's statements time out (DB_STATEMENT_TIMEOUT,
+	// 10 s), so each transaction is sized from the rate of the one before.
+	Hold time.Duration
 	// Progress, when not nil, is called after each commit with the number of videos
 	// written so far.
 	Progress func(done int)
@@ -44,18 +59,19 @@ var seedColumns = []string{"id", "user_id", "title", "description", "s3_key", "v
 // SeedCatalog adds n videos, video(0) to video(n-1), to a catalog that may be serving,
 // the way the store adds one, only in bulk: every video gets its created event in the
 // outbox in the same transaction, so that the relay publishes it and edges apply it;
-// indexes and constraints stay as they are. It writes opts.Batch videos per
-// transaction, each with two COPYs (videos, then outbox) on one connection of its own,
-// and stops at the first error, keeping the batches committed before it. At the end
-// it vacuums and analyses videos.
+// indexes and constraints stay as they are. It writes up to opts.Batch videos per
+// transaction, as many as take about opts.Hold at the rate of the transaction before,
+// each with two COPYs (videos, then outbox) on one connection of its own, and stops at
+// the first error, keeping the transactions committed before it. At the end it
+// vacuums and analyses videos.
 //
 // video_counts gets each transaction's counts in one statement, with the per-row
 // counting trigger disabled inside that transaction only: the trigger updates the
 // same few counters once per row, which piles up row versions in one transaction and
 // made a batch several times slower. Disabling it takes a SHARE ROW EXCLUSIVE lock on
 // videos until the commit: readers (listings, edges) go on, while other writers of
-// videos (uploads, edits, view flushes) wait for at most one batch. It needs the
-// tables' owner, which the catalog's user is when it migrated them.
+// videos (uploads, edits, view flushes) wait for one transaction, about opts.Hold. It
+// needs the tables' owner, which the catalog's user is when it migrated them.
 //
 // Of each video it stores the user, title, description, s3_key, visibility, status,
 // probe results, thumbnail URL, views and created_at (the time of the write when
@@ -70,9 +86,12 @@ func SeedCatalog(ctx context.Context, cfg Config, n int, video func(i int) video
 	if n < 1 {
 		return out, videoforge.Errorf(videoforge.EINVALID, "seed at least one video, not %d", n)
 	}
-	batch := opts.Batch
+	batch, hold := opts.Batch, opts.Hold
 	if batch <= 0 {
 		batch = DefaultSeedBatch
+	}
+	if hold <= 0 {
+		hold = DefaultSeedHold
 	}
 	conn, err := seedConn(ctx, cfg, map[string]string{"application_name": "videoforge-seed"})
 	if err != nil {
@@ -83,12 +102,16 @@ func SeedCatalog(ctx context.Context, cfg Config, n int, video func(i int) video
 	if err := conn.QueryRow(ctx, `SELECT pg_get_serial_sequence('videos', 'id')`).Scan(&seq); err != nil {
 		return out, fmt.Errorf("postgres: seed: find the videos' sequence (are the migrations applied?): %w", err)
 	}
+	size := min(batch, seedFirstBatch)
 	for done := 0; done < n; {
-		k := min(batch, n-done)
+		k := min(size, n-done)
+		start := time.Now()
 		first, last, event, err := seedBatch(ctx, conn, seq, done, k, video)
 		if err != nil {
 			return out, fmt.Errorf("postgres: seed videos %d to %d: %w", done+1, done+k, err)
 		}
+		took := max(time.Since(start), time.Millisecond)
+		size = int(min(max(float64(k)*hold.Seconds()/took.Seconds(), seedMinBatch), float64(batch)))
 		if out.FirstID == 0 {
 			out.FirstID = first
 		}

@@ -18,7 +18,8 @@ import (
 // event writeEvent writes for the row as read back; video_counts stays right and its
 // trigger enabled, and the table vacuumed and analysed; an
 // empty S3Key becomes the video's folder; updated_at is the write's time; search finds
-// the videos; nothing is written for n < 1.
+// the videos; transactions that take longer than Hold get smaller; nothing is written
+// for n < 1.
 func TestSeedCatalog(t *testing.T) {
 	ctx := t.Context()
 	db, vs := open(t)
@@ -43,7 +44,7 @@ func TestSeedCatalog(t *testing.T) {
 			v.S3Key = "videos/elsewhere"
 		}
 		return v
-	}, postgres.SeedOptions{Batch: batch, Progress: func(done int) { progress = append(progress, done) }})
+	}, postgres.SeedOptions{Batch: batch, Hold: time.Hour, Progress: func(done int) { progress = append(progress, done) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,6 +138,17 @@ func TestSeedCatalog(t *testing.T) {
 	var enabled string
 	if err := pool.QueryRow(ctx, `SELECT tgenabled FROM pg_trigger WHERE tgname = 'videos_count'`).Scan(&enabled); err != nil || enabled != "O" {
 		t.Errorf("the counting trigger: %q (%v), want enabled (O)", enabled, err)
+	}
+
+	// Transactions that take longer than Hold get smaller, down to 100 videos.
+	progress = nil
+	if _, err := postgres.SeedCatalog(ctx, cfg, 1_300, func(i int) videoforge.Video {
+		return videoforge.Video{UserID: "user9", Title: "short transactions", Visibility: videoforge.Public, Status: videoforge.StatusReady}
+	}, postgres.SeedOptions{Hold: time.Nanosecond, Progress: func(done int) { progress = append(progress, done) }}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(progress) != "[1000 1100 1200 1300]" {
+		t.Errorf("progress %v, want 1000 first, then 100 at a time", progress)
 	}
 
 	for _, k := range []int{0, -1} {

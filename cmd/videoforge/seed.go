@@ -79,8 +79,9 @@ func splitSeedArgs(fs *flag.FlagSet, args []string) (own, rest []string) {
 func seedHelp(fs *flag.FlagSet) string {
 	var b strings.Builder
 	b.WriteString("\n\nWithout -playable, seed writes synthetic ready public videos straight into the catalog's database\n" +
-		"(COPY, " + strconv.Itoa(postgres.DefaultSeedBatch) + " per transaction, each video with its created event in the outbox, so that the relay\n" +
-		"publishes them and edges hold them), then waits for the relay to publish them (at most -timeout).\n" +
+		"(COPY, each video with its created event in the outbox, so that the relay publishes them and edges\n" +
+		"hold them; up to " + strconv.Itoa(postgres.DefaultSeedBatch) + " per transaction, as many as take about " + postgres.DefaultSeedHold.String() + ", for the stack's other writers wait\n" +
+		"for each), then waits for the relay to publish them (at most -timeout).\n" +
 		"They have no media objects and do not play: -playable makes videos that do. The database is the\n" +
 		"one DATABASE_URL (or DB_HOST with DB_PORT, DB_NAME, DB_USER, DB_PASSWORD, DB_SSLMODE), with DB_SCHEMA,\n" +
 		"names in the environment, else the one the dev stack of -data recorded at its start in\n" +
@@ -494,8 +495,8 @@ func seedSynthetic(ctx context.Context, so seedOptions, o stack.Options, out io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "seeding %d synthetic videos of %s into %s (schema %s, from %s), %d per transaction\n",
-		so.videos, usersOf(min(so.users, so.videos), false), redactURL(cfg.URL), cfg.Schema, from, min(so.videos, postgres.DefaultSeedBatch))
+	fmt.Fprintf(out, "seeding %d synthetic videos of %s into %s (schema %s, from %s)\n",
+		so.videos, usersOf(min(so.users, so.videos), false), redactURL(cfg.URL), cfg.Schema, from)
 	g := newSynthetic(so.videos, so.users, time.Now())
 	start := time.Now()
 	shown := start
