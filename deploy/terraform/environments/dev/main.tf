@@ -45,6 +45,7 @@ module "videoforge" {
   db_instance_class                = var.db_instance_class
   db_allocated_storage             = var.db_allocated_storage
   db_multi_az                      = var.db_multi_az
+  db_read_replicas                 = var.db_read_replicas
   db_backup_retention_days         = var.db_backup_retention_days
   deletion_protection              = var.deletion_protection
   nats_instance_type               = var.nats_instance_type

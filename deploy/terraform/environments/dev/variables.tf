@@ -84,6 +84,12 @@ variable "db_multi_az" {
   type        = bool
 }
 
+variable "db_read_replicas" {
+  description = "Read replicas for the gallery's listings and searches (DATABASE_READ_URL); dev has none, prod one (terraform.tfvars)."
+  type        = number
+  default     = 0
+}
+
 variable "db_backup_retention_days" {
   description = "Days of database backups."
   type        = number

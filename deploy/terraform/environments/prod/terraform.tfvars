@@ -24,6 +24,11 @@ db_backup_retention_days = 14
 deletion_protection      = true
 nats_instance_type       = "m7g.medium"
 
+# One read replica takes the gallery's listings and searches (the costliest reads,
+# CPU-bound at a million videos) off the primary, which takes every write; a listing may
+# miss a change for the replica's lag (under a second), GET /videos/{id} never does.
+db_read_replicas = 1
+
 alarm_emails               = ["oncall@videoforge.example.com"]
 api_throttling_rate_limit  = 2000
 api_throttling_burst_limit = 5000

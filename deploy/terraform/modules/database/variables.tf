@@ -42,6 +42,23 @@ variable "max_allocated_storage" {
   default     = 100
 }
 
+variable "read_replicas" {
+  description = "Read replicas of the primary, from which the catalog reads the gallery's listings and searches (DATABASE_READ_URL); 0: none, every read on the primary."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.read_replicas >= 0 && var.read_replicas <= 5 && floor(var.read_replicas) == var.read_replicas
+    error_message = "read_replicas must be a whole number from 0 to 5."
+  }
+}
+
+variable "replica_instance_class" {
+  description = "RDS instance class of the read replicas; empty: the primary's (a smaller replica may fall behind the primary's writes)."
+  type        = string
+  default     = ""
+}
+
 variable "multi_az" {
   description = "A synchronous standby in another availability zone (prod)."
   type        = bool

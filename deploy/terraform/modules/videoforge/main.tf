@@ -73,7 +73,10 @@ locals {
       # API on the same origin, where API Gateway routes /api/stream to the edge.
       COGNITO_DOMAIN = module.auth.hosted_ui_url
       STREAM_API_URL = "/api/stream"
-    }, lookup(var.extra_config, "catalog", {}))
+      # The gallery's listings and searches read from the read replicas (a URL with no
+      # password: the catalog takes DB_PASSWORD's). Only with replicas: a parameter
+      # cannot be empty, and the key must be known before the replicas exist.
+    }, { for k, v in { DATABASE_READ_URL = module.database.read_url } : k => v if var.db_read_replicas > 0 }, lookup(var.extra_config, "catalog", {}))
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"
       # Players reach the edge through API Gateway (HTTP API), which sets X-Forwarded-For
@@ -159,6 +162,7 @@ module "database" {
   instance_class            = var.db_instance_class
   allocated_storage         = var.db_allocated_storage
   multi_az                  = var.db_multi_az
+  read_replicas             = var.db_read_replicas
   deletion_protection       = var.deletion_protection
   backup_retention_days     = var.db_backup_retention_days
   tags                      = var.tags

@@ -84,6 +84,12 @@ variable "db_multi_az" {
   default     = false
 }
 
+variable "db_read_replicas" {
+  description = "Read replicas of the database; the catalog reads the gallery's listings and searches from them (DATABASE_READ_URL), a listing may then miss a change for the replica's lag (typically under a second), GET /videos/{id} never does. 0: every read on the primary."
+  type        = number
+  default     = 0
+}
+
 variable "db_backup_retention_days" {
   description = "Days of database backups."
   type        = number
