@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -198,11 +199,33 @@ func (o *Options) readDatabase(primary postgres.Config, app string) (postgres.Co
 			}
 		}
 	}
+	u = shuffleHosts(u)
 	cfg := postgres.Config{URL: u, Schema: primary.Schema, StatementTimeout: primary.StatementTimeout, AppName: app}
 	if err := cfg.Validate(); err != nil {
 		return postgres.Config{}, false, errors.New("DATABASE_READ_URL: not a usable PostgreSQL URL")
 	}
 	return cfg, true, nil
+}
+
+// shuffleHosts puts the hosts of a URL naming several (postgres://u@h1:5432,h2:5432/db,
+// several replicas) in a random order: pgx connects to the first that answers, so each
+// catalog process reads from a random replica and moves on to the next when it fails.
+func shuffleHosts(conn string) string {
+	scheme, rest, ok := strings.Cut(conn, "://")
+	if !ok {
+		return conn
+	}
+	end := strings.IndexAny(rest, "/?")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	hosts := strings.Split(rest[at+1:end], ",")
+	if len(hosts) < 2 {
+		return conn
+	}
+	rand.Shuffle(len(hosts), func(i, j int) { hosts[i], hosts[j] = hosts[j], hosts[i] })
+	return scheme + "://" + rest[:at+1] + strings.Join(hosts, ",") + rest[end:]
 }
 
 // withPassword adds password to a PostgreSQL URL (postgres://) or keyword/value string.

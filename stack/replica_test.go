@@ -72,7 +72,7 @@ func TestReadDatabase(t *testing.T) {
 	}
 	for _, c := range []struct{ url, password, host string }{
 		{"postgres://videoforge@replica.example:5432/videoforge?sslmode=require", o.DB.Password, "replica.example"},
-		{"postgres://videoforge@r1.example:5432,r2.example:5432/videoforge?sslmode=require", o.DB.Password, "r1.example"},
+
 		{"postgres://reader:own@replica.example/videoforge", "own", "replica.example"},
 		{"host=replica.example user=videoforge dbname=videoforge", o.DB.Password, "replica.example"},
 	} {
@@ -92,6 +92,32 @@ func TestReadDatabase(t *testing.T) {
 			t.Errorf("%s: password %q host %q, want %q %q", c.url, pc.Password, pc.Host, c.password, c.host)
 		}
 	}
+	// Several replicas: every process starts at a random one, and has them all.
+	o.DB.ReadURL = "postgres://videoforge@r1.example:5432,r2.example:5432,r3.example:5432/videoforge?sslmode=require"
+	first := map[string]int{}
+	for range 200 {
+		rc, _, err := o.readDatabase(primary, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc, err := pgconn.ParseConfig(rc.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hosts := []string{pc.Host}
+		for _, f := range pc.Fallbacks {
+			hosts = append(hosts, f.Host)
+		}
+		slices.Sort(hosts)
+		if !slices.Equal(hosts, []string{"r1.example", "r2.example", "r3.example"}) || pc.Password != o.DB.Password || pc.Database != "videoforge" {
+			t.Fatalf("hosts %v", hosts)
+		}
+		first[pc.Host]++
+	}
+	if len(first) != 3 {
+		t.Errorf("the first host over 200 starts: %v, want each of the three", first)
+	}
+
 	o.DB.ReadURL = "postgres://reader:s3cr3t@replica.example:port/videoforge"
 	if _, _, err := o.readDatabase(primary, ""); err == nil || !strings.Contains(err.Error(), "DATABASE_READ_URL") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("a bad URL: %v", err)
