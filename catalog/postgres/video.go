@@ -1145,21 +1145,31 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 }
 
 // countListed counts the listed matches of a ranked search up to TotalBound+1, or
-// estimates them: one word's postings are counted from search_postings_rank_idx; other
-// searches are counted when the planner expects fewer than countUnder.
+// estimates them. A search of one word (or prefix) counts the distinct videos of its
+// lexemes' postings, reading at most TotalBound+1 of them from search_postings_rank_idx
+// (2×TotalBound+1 for a prefix of several lexemes); a search of several words is counted when the planner
+// expects fewer than countUnder matches.
 func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bool, error) {
-	if len(sp.groups) == 1 && len(sp.groups[0]) == 1 {
-		var n int
-		err := s.db.pool.QueryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM search_postings
-			WHERE lexeme = $1 LIMIT %d) AS matches`, TotalBound+1), sp.groups[0][0]).Scan(&n)
+	if len(sp.groups) == 1 {
+		// A prefix's lexemes may share videos: reading twice the bound leaves room
+		// for them. One lexeme's postings are its videos.
+		read := TotalBound + 1
+		if len(sp.groups[0]) > 1 {
+			read = 2*TotalBound + 1
+		}
+		var n, distinct int
+		err := s.db.pool.QueryRow(ctx, `SELECT count(*), count(DISTINCT video_id) FROM (SELECT p.video_id
+			FROM unnest($1::text[]) AS l (lexeme)
+			CROSS JOIN LATERAL (SELECT video_id FROM search_postings WHERE lexeme = l.lexeme LIMIT $2) AS p
+			LIMIT $2) AS matches`, sp.groups[0], read).Scan(&n, &distinct)
 		if err != nil {
 			return 0, false, translate("count search", err)
 		}
-		if n <= TotalBound {
-			return n, false, nil
+		if n < read {
+			return distinct, false, nil // every posting read: exact
 		}
-		est, err := s.estimateRows(ctx, "SELECT 1 FROM search_postings WHERE lexeme = $1", sp.groups[0][0])
-		return max(est, n), true, err
+		est, err := s.estimateRows(ctx, "SELECT 1 FROM search_postings WHERE lexeme = ANY($1::text[])", sp.groups[0])
+		return max(est, distinct, TotalBound+1), true, err
 	}
 	var args []any
 	arg := func(v any) string {
