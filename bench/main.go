@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	requests := fs.Int("requests", 3000, "requests per gallery query kind")
 	edgeSizes := fs.String("edge-videos", "100000,1000000", "catalog sizes of the edge start-up benchmark; the first one also serves the load test")
 	edgeDur := fs.Duration("edge-duration", 5*time.Second, "length of each edge load run")
-	only := fs.String("only", "", "run only this part: gallery, edge, freshness, transcoder or playable")
+	only := fs.String("only", "", "run only this part: gallery, edge, freshness, transcoder, playable or writes")
 	verbose := fs.Bool("v", false, "log progress")
 	trSize := fs.String("transcoder-size", "1920x1080", "source size of the transcoder benchmark")
 	trSecs := fs.Int("transcoder-seconds", 10, "source length of the transcoder benchmark, in seconds")
@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	changes := fs.Int("changes", 500, "changes made by the freshness benchmark")
 	playableRuns := fs.Int("playable-runs", 3, "uploads of each source, per mode, in the playable benchmark")
 	playableLong := fs.Bool("playable-long", true, "include the 10-minute source in the playable benchmark, and its ladder on 1 and 2 pinned transcoders")
+	writeVideos := fs.Int("writes-videos", 100_000, "videos in the catalog the write benchmark changes")
+	writeDur := fs.Duration("writes-duration", 5*time.Second, "length of each write measurement")
+	viewBatch := fs.Int("view-batch", 500, "distinct videos per view flush in the write benchmark")
 	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -105,6 +108,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		{"freshness", func() ([]row, []string, error) { return benchFreshness(ctx, *bin, *changes) }},
 		{"transcoder", func() ([]row, []string, error) { return benchTranscoder(ctx, *trSize, *trSecs, *trRuns) }},
 		{"playable", func() ([]row, []string, error) { return benchPlayable(ctx, *bin, *playableRuns, *playableLong) }},
+		{"writes", func() ([]row, []string, error) { return benchWrites(ctx, *writeVideos, *writeDur, *viewBatch) }},
 	} {
 		if err := part(p.name, p.run); err != nil {
 			return err
