@@ -501,7 +501,11 @@ func seedSynthetic(ctx context.Context, so seedOptions, o stack.Options, out io.
 	start := time.Now()
 	shown := start
 	res, err := postgres.SeedCatalog(ctx, cfg, so.videos, g.video, postgres.SeedOptions{Progress: func(done int) {
-		if now := time.Now(); now.Sub(shown) >= 5*time.Second && done < so.videos {
+		switch now := time.Now(); {
+		case done == so.videos:
+			fmt.Fprintf(out, "  %d videos committed in %v (%.0f/s); vacuuming and analysing the table\n",
+				done, now.Sub(start).Round(time.Millisecond), float64(done)/now.Sub(start).Seconds())
+		case now.Sub(shown) >= 5*time.Second:
 			fmt.Fprintf(out, "  %d of %d videos, %.0f/s\n", done, so.videos, float64(done)/now.Sub(start).Seconds())
 			shown = now
 		}

@@ -337,7 +337,7 @@ func TestSeedSynthetic(t *testing.T) {
 	}
 	t.Logf("seed in %v:\n%s", time.Since(start).Round(time.Millisecond), out.String())
 	for _, want := range []string{"from " + filepath.Join(data, "keys", "transcoder.env"), fmt.Sprintf("\n%d videos in ", n),
-		"the relay published every event", "They do not play", "search=" + seedWords[0]} {
+		"published every event", "They do not play", "search=" + seedWords[0]} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("seed's output lacks %q", want)
 		}
