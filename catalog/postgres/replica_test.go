@@ -5,15 +5,23 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
 )
@@ -254,4 +262,137 @@ func TestReplicaDown(t *testing.T) {
 	if err == nil {
 		t.Fatal("a listing with both databases down succeeded")
 	}
+}
+
+// TestReplicaLagStreaming measures the staleness a listing from a real streaming
+// replica has: a private primary, a standby made from it with pg_basebackup (-R writes
+// standby.signal and primary_conninfo), and the catalog's store over both. Each new
+// video is read back by id at once (the primary) and polled for in the listing (the
+// standby) until it shows; the test logs the lags and holds the worst to a bound.
+func TestReplicaLagStreaming(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two PostgreSQL servers")
+	}
+	bin, err := pgcluster.BinDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := os.Stat(filepath.Join(bin, "pg_basebackup")); err != nil {
+		t.Skip("no pg_basebackup beside the server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	primaryCl, err := pgcluster.Start(ctx, filepath.Join(dir, "primary"), pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer primaryCl.Kill()
+	admin, err := pgx.Connect(ctx, primaryCl.DSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Exec(ctx, `CREATE DATABASE vfrepl`); err != nil {
+		t.Fatal(err)
+	}
+	admin.Close(ctx)
+	if err := schema.Migrate(ctx, primaryCl.DSN("vfrepl"), schema.DefaultSchema); err != nil {
+		t.Fatal(err)
+	}
+
+	standbyDir := filepath.Join(dir, "standby")
+	if err := os.Mkdir(standbyDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{filepath.Join(bin, "pg_basebackup"), "-D", standbyDir, "-h", "127.0.0.1", "-p", strconv.Itoa(primaryCl.Port),
+		"-U", "postgres", "-R", "-X", "stream", "--no-sync"}
+	if os.Geteuid() == 0 { // as pgcluster does: the server's files belong to postgres
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Skip(err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(standbyDir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		argv = append([]string{"runuser", "-u", "postgres", "--"}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("pg_basebackup: %v\n%s", err, out)
+	}
+	standbyCl, err := pgcluster.Start(ctx, standbyDir, pgcluster.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer standbyCl.Kill()
+
+	primary, standby := openDSN(t, primaryCl.DSN("vfrepl")), openDSN(t, standbyCl.DSN("vfrepl"))
+	var inRecovery bool
+	if err := standby.Pool().QueryRow(ctx, `SELECT pg_is_in_recovery()`).Scan(&inRecovery); err != nil || !inRecovery {
+		t.Fatalf("the standby is not in recovery: %v %v", inRecovery, err)
+	}
+	s := postgres.NewReplicaVideoService(primary, standby, nil)
+
+	const n = 40
+	var lags []time.Duration
+	var missed int
+	for i := range n {
+		v := replicaVideo("carol", "streaming "+strconv.Itoa(i), videoforge.Public)
+		if err := s.CreateVideo(ctx, v); err != nil {
+			t.Fatal(err)
+		}
+		written := time.Now()
+		if got, err := s.FindVideoByID(ctx, v.ID, ""); err != nil || got.Title != v.Title {
+			t.Fatalf("GET by id right after the write: %v %v", got, err)
+		}
+		for first := true; ; first = false {
+			videos, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(videos) == 1 && videos[0].ID == v.ID {
+				lags = append(lags, time.Since(written))
+				break
+			}
+			if first {
+				missed++ // the listing right after the write did not have it yet
+			}
+			if time.Since(written) > 30*time.Second {
+				t.Fatalf("video %d not on the standby after 30 s", v.ID)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	// The standby takes no writes: the wrapper never sends it one.
+	if _, err := postgres.NewVideoService(standby).UpdateVideo(ctx, newestID(t, primary), "carol", videoforge.VideoUpdate{}); err == nil {
+		t.Errorf("the standby took a write")
+	}
+	slices.Sort(lags)
+	var lagText string
+	_ = primary.Pool().QueryRow(ctx, `SELECT coalesce(max(replay_lag)::text, 'none') FROM pg_stat_replication`).Scan(&lagText)
+	t.Logf("streaming replica, %d new videos: listing stale for p50 %v, p99 %v, max %v after the commit; %d of %d listings right after the write missed it; pg_stat_replication replay_lag %s; load %s",
+		n, lags[n/2], lags[n*99/100], lags[n-1], missed, n, lagText, loadavg())
+	if lags[n-1] > 5*time.Second {
+		t.Errorf("a listing lagged %v behind its write", lags[n-1])
+	}
+}
+
+func newestID(t *testing.T, db *postgres.DB) int64 {
+	var id int64
+	if err := db.Pool().QueryRow(context.Background(), `SELECT max(id) FROM videos`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
