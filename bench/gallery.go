@@ -224,7 +224,11 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		notes = append(notes, fmt.Sprintf("\nPlan for %s (GET /videos?%s%s):\n-- page query\n%s\n-- count query\n%s",
 			k.name, lastQ, signedIn(lastU), indent(page), indent(count)))
 	}
-	return rows, notes, nil
+	deep, deepNotes, err := benchDeepPages(ctx, client, base, videos, reqs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("deep pages: %w", err)
+	}
+	return append(rows, deep...), append(notes, deepNotes...), nil
 }
 
 func signedIn(u string) string {
