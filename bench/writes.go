@@ -238,7 +238,8 @@ func writesPostgres(ctx context.Context) (dsn string, postmaster int, cleanup fu
 }
 
 // serverCPU is the user and system time of the postmaster and its children (the
-// backends and background processes), from /proc; -1 when it cannot be read.
+// backends and background processes, running or ended), from /proc; -1 when it cannot
+// be read.
 func serverCPU(postmaster int) time.Duration {
 	if postmaster <= 0 {
 		return -1
@@ -270,9 +271,18 @@ func serverCPU(postmaster int) time.Duration {
 		if pid != postmaster && ppid != postmaster {
 			continue
 		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + s
+		for _, i := range []int{11, 12} { // utime, stime
+			v, _ := strconv.ParseInt(f[i], 10, 64)
+			ticks += v
+		}
+		if pid == postmaster && len(f) > 14 {
+			// cutime, cstime: the backends and workers that ended, which the postmaster
+			// reaped, so that a connection closed during a run is not lost.
+			for _, i := range []int{13, 14} {
+				v, _ := strconv.ParseInt(f[i], 10, 64)
+				ticks += v
+			}
+		}
 	}
 	return time.Duration(ticks) * time.Second / 100 // USER_HZ
 }
