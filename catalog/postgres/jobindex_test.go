@@ -2,8 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
 )
 
 // TestJobReadsUseAnIndex: reading a job names its video (jobColumns' subquery) by
@@ -39,6 +44,17 @@ func TestJobReadsUseAnIndex(t *testing.T) {
 		rows.Close()
 		if p := strings.Join(plan, "\n"); strings.Contains(p, "Seq Scan on videos") {
 			t.Errorf("%s scans videos:\n%s", q, p)
+		}
+	}
+}
+
+// TestCutConnectionIsUnavailable: a connection cut mid-answer (an unexpected EOF, as a
+// failover or a closing proxy gives) is the database being unavailable (503 with
+// Retry-After), never an internal error.
+func TestCutConnectionIsUnavailable(t *testing.T) {
+	for _, err := range []error{io.ErrUnexpectedEOF, fmt.Errorf("read: %w", io.ErrUnexpectedEOF), io.EOF} {
+		if got := postgres.Translate("find", err); videoforge.ErrorCode(got) != videoforge.EUNAVAILABLE {
+			t.Errorf("%v: %v (%s)", err, got, videoforge.ErrorCode(got))
 		}
 	}
 }

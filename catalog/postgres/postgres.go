@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"time"
@@ -121,8 +122,10 @@ func translate(op string, err error) error {
 	}
 	var netErr net.Error
 	var connectErr *pgconn.ConnectError
+	// A connection cut mid-answer (a failover, a proxy closing) reads as an unexpected
+	// EOF: the database is unavailable, not the request wrong.
 	if errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) || pgconn.SafeToRetry(err) ||
-		errors.Is(err, context.DeadlineExceeded) {
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("postgres: %s: %w: %w", op, videoforge.Errorf(videoforge.EUNAVAILABLE, "the database is unavailable"), err)
 	}
 	return fmt.Errorf("postgres: %s: %w", op, err)
