@@ -134,7 +134,7 @@ func (s *VideoService) FindVideosEstimated(ctx context.Context, f videoforge.Vid
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(q.page, q.args...)
-	batch.Queue(q.count, q.args[:q.countArgs]...)
+	batch.Queue(q.count, q.countArguments()...)
 	br := s.db.pool.SendBatch(ctx, batch)
 	defer br.Close()
 
@@ -188,6 +188,15 @@ type listQuery struct {
 	search      bool // a search: counts stop at TotalBound+1
 	listedPart  int  // the part whose estimate is estimate, -1 for none
 	estimate    int  // the planner's estimate of the listed part's matches
+}
+
+// countArguments returns the count query's arguments: none when it counts nothing
+// (a search estimated far above the bound), which PostgreSQL would refuse.
+func (q *listQuery) countArguments() []any {
+	if !strings.Contains(q.count, "$") {
+		return nil
+	}
+	return q.args[:q.countArgs]
 }
 
 // plan prepares f's search (typos, prefix), asks the planner how many listed videos
@@ -875,7 +884,7 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 	if page, err = explain(q.page, q.args); err != nil {
 		return "", "", err
 	}
-	if count, err = explain(q.count, q.args[:q.countArgs]); err != nil {
+	if count, err = explain(q.count, q.countArguments()); err != nil {
 		return "", "", err
 	}
 	return page, count, nil

@@ -56,6 +56,7 @@ CREATE TABLE search_lexemes (
 CREATE INDEX search_lexemes_trgm_idx ON search_lexemes USING gist (lexeme public.gist_trgm_ops);
 INSERT INTO search_lexemes (lexeme)
 SELECT DISTINCT l.lexeme FROM videos, unnest(videos.search) AS l ORDER BY 1;
+ANALYZE search_lexemes;
 
 -- +goose StatementBegin
 CREATE FUNCTION search_lexemes_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

@@ -35,6 +35,9 @@ SELECT v.id, l.lexeme, (SELECT greatest(least(count(*) FILTER (WHERE u.w = 'A'),
         FROM unnest(l.weights) AS u (w))
 FROM videos v, unnest(v.search) AS l
 WHERE v.visibility = 'public' AND v.status = 'ready';
+-- The planner needs the table's statistics at once (an upgraded catalog of a million
+-- videos has some ten million postings); autovacuum keeps them afterwards.
+ANALYZE search_postings;
 
 -- +goose StatementBegin
 CREATE FUNCTION search_postings_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
