@@ -28,9 +28,12 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/catalog/postgres"
 	"github.com/videoforge/videoforge/client"
 	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/stack"
 	"github.com/videoforge/videoforge/stack/stacktest"
 )
@@ -686,5 +689,45 @@ func TestBrowser(t *testing.T) {
 			}
 			b.screenshot(p.name)
 		}
+	})
+
+	t.Run("pages by cursor", func(t *testing.T) {
+		defer b.in(t)()
+		b.viewport(1280, 900, false)
+		// More videos than a page holds, written straight into the catalog.
+		if _, err := postgres.SeedCatalog(context.Background(), postgres.Config{URL: os.Getenv("DATABASE_URL"), Schema: schema.DefaultSchema}, 40,
+			func(i int) videoforge.Video {
+				return videoforge.Video{UserID: "erin", Title: fmt.Sprintf("Synthetic %02d", i), Visibility: videoforge.Public, Status: videoforge.StatusReady}
+			}, postgres.SeedOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cards := `[...document.querySelectorAll('#videos .card a')].map(a => a.getAttribute('href'))`
+		b.open("/")
+		b.waitJS(10*time.Second, "a full first page", `document.querySelectorAll('#videos .card').length === 24`)
+		first := eval[[]string](b, cards)
+		b.run("more", chromedp.Click(chromedp.CSS(".pager a[rel=next]")))
+		b.waitJS(10*time.Second, "the next page, by cursor", `new URLSearchParams(location.search).get('cursor') && document.querySelector('.pager').innerText.includes('Page 2')`)
+		second := eval[[]string](b, cards)
+		seen := map[string]bool{}
+		for _, h := range append(first, second...) {
+			if seen[h] {
+				t.Errorf("%s is on both pages", h)
+			}
+			seen[h] = true
+		}
+		var total int
+		res, err := http.Get(dev.Gallery + "/api/gallery/videos")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list struct{ Pagination struct{ Total int } }
+		json.NewDecoder(res.Body).Decode(&list)
+		res.Body.Close()
+		total = list.Pagination.Total
+		if want := min(total, 48); len(seen) != want {
+			t.Errorf("two pages show %d videos of %d: want %d", len(seen), total, want)
+		}
+		b.run("back", chromedp.Click(chromedp.CSS(".pager button[rel=prev]")))
+		b.waitJS(10*time.Second, "page 1 again", `!location.search.includes('cursor') && document.querySelectorAll('#videos .card').length === 24`)
 	})
 }

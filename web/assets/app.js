@@ -92,15 +92,18 @@ async function galleryPage(params) {
   search.value = q;
   const ctl = new AbortController();
   onLeave(() => ctl.abort());
-  const list = await gallery(`/videos${query({ page, limit: PAGE, search: q, sort })}`, { signal: ctl.signal });
+  // Past the first pages the gallery goes on by cursor (the API serves page numbers only
+  // so deep); page is then only shown.
+  const cursor = params.get('cursor') || '';
+  const list = await gallery(`/videos${query(cursor ? { cursor, limit: PAGE, search: q, sort } : { page, limit: PAGE, search: q, sort })}`, { signal: ctl.signal });
   const { total, totalPages } = list.pagination;
-  const link = (p) => `/${query({ q, sort: sort === (q ? '' : '-createdAt') ? '' : sort, page: p > 1 ? p : '' })}`;
+  const link = (p, next) => `/${query({ q, sort: sort === (q ? '' : '-createdAt') ? '' : sort, page: p > 1 ? p : '', cursor: next })}`;
   const sorter = h('select', { id: 'sort', 'aria-label': 'Sort by',
     onchange: (e) => navigate(`/${query({ q, sort: e.target.value === (q ? '' : '-createdAt') ? '' : e.target.value })}`, { replace: true }) },
   SORTS.filter(([v]) => q || v !== '').map(([v, label]) => h('option', { value: v, selected: v === sort }, label)));
   main.append(
     h('div', { class: 'toolbar' },
-      h('h1', { class: 'count' }, q ? `${total} result${total === 1 ? '' : 's'} for “${q}”` : 'Videos'),
+      h('h1', { class: 'count' }, q ? `${list.pagination.totalEstimated ? 'About ' : ''}${total} result${total === 1 ? '' : 's'} for “${q}”` : 'Videos'),
       h('label', { for: 'sort', class: 'muted' }, 'Sort'), sorter));
   if (!list.videos.length) {
     main.append(h('div', { class: 'empty' }, q
@@ -111,11 +114,15 @@ async function galleryPage(params) {
     return;
   }
   main.append(h('ul', { class: 'grid', id: 'videos' }, list.videos.map(card)));
-  if (totalPages > 1) {
+  if (totalPages > 1 || cursor) {
+    const next = list.pagination.nextCursor;
     main.append(h('nav', { class: 'pager', 'aria-label': 'Pages' },
-      page > 1 ? h('a', { href: link(page - 1), class: 'button', rel: 'prev' }, '← Newer') : null,
-      h('span', { class: 'muted' }, `Page ${page} of ${totalPages}`),
-      page < totalPages ? h('a', { href: link(page + 1), class: 'button', rel: 'next' }, 'More →') : null));
+      page > 1 ? (cursor
+        ? h('button', { type: 'button', onclick: () => history.back(), rel: 'prev' }, '← Back')
+        : h('a', { href: link(page - 1), class: 'button', rel: 'prev' }, '← Newer')) : null,
+      h('span', { class: 'muted' }, `Page ${page} of ${list.pagination.totalEstimated ? 'about ' : ''}${totalPages}`),
+      next ? h('a', { href: link(page + 1, next), class: 'button', rel: 'next' }, 'More →')
+        : page < totalPages && !cursor ? h('a', { href: link(page + 1), class: 'button', rel: 'next' }, 'More →') : null));
   }
 }
 
