@@ -47,9 +47,11 @@ func commands() []command {
 		{"token", "print a token that the dev stack accepts", "Prints a Bearer token signed by the dev stack's key, for curl and tests.", runToken},
 		{"upload", "upload a video file and wait until it plays", "Uploads a file through the gallery API, shows the upload's and the job's progress (from the JOBS\n" +
 			"events on NATS, or by asking the gallery), and prints the stream URL when it is ready.", runUpload},
-		{"seed", "fill a dev stack with demo videos that play (-playable)", "Makes short clips with ffmpeg (1280x720, with sound, a different picture each), uploads them through\n" +
-			"the gallery API as user1..userN a few at a time, waits until each is ready and prints a summary. Only\n" +
-			"-playable is built so far: synthetic catalog rows in bulk, without it, are to come.", runSeed},
+		{"seed", "fill a catalog with demo videos: synthetic ones in bulk, or clips that play (-playable)",
+			"Without -playable, writes N synthetic ready videos (no media: they do not play) straight into the\n" +
+				"catalog's database in bulk, each with its created event, so that edges see them. With -playable,\n" +
+				"makes short clips with ffmpeg (1280x720, with sound, a different picture each), uploads them through\n" +
+				"the gallery API as user1..userN a few at a time, waits until each is ready and prints a summary.", runSeed},
 		{"version", "print the version", "", func(_ context.Context, _, _ string, _ []string, w io.Writer) error {
 			_, err := fmt.Fprintln(w, "videoforge", version)
 			return err
