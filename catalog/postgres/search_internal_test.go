@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"context"
 	"slices"
 	"testing"
+
+	"github.com/videoforge/videoforge/pgcluster/pgtest"
+	"github.com/videoforge/videoforge/schema"
 )
 
 func TestWithinOneEdit(t *testing.T) {
@@ -72,4 +76,65 @@ func FuzzSplitSearch(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSearchRankRare: a rare word and a common one whose best postings are other videos
+// are not settled by the threshold round; rankRare ranks them from the rare word's
+// postings, exactly, with the exact count; when every word is common it declines.
+func TestSearchRankRare(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	s := NewVideoService(db)
+	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', CASE WHEN i = 1 THEN 'sobava sobava common common'
+			WHEN i > 19000 THEN 'common common ' || i
+			WHEN i % 50 = 0 THEN 'sobava common ' || i
+			ELSE 'common ' || i END, 'kelu', 'k', 'public', 'ready'
+		FROM generate_series(1, 20000) AS i ORDER BY i`); err != nil {
+		t.Fatal(err)
+	}
+	var first, second int64
+	if err := db.pool.QueryRow(ctx, `SELECT min(id), max(id) FILTER (WHERE title LIKE 'sobava common %') FROM videos`).Scan(&first, &second); err != nil {
+		t.Fatal(err)
+	}
+	groups := [][]string{{"common"}, {"sobava"}}
+	// The round alone (256 postings per word) cannot settle them: its tenth best
+	// scores 2, below the 3 an unread video may still score.
+	sql, args := rankSQL(groups, 256, 10)
+	var kth, last0, last1 float64
+	if err := db.pool.QueryRow(ctx, "SELECT min(score), min(i0), min(i1) FROM ("+sql+
+		") AS x (id, score, matched, n0, i0, l0, n1, i1, l1)", args...).Scan(&kth, &last0, &last1); err != nil {
+		t.Fatal(err)
+	}
+	if kth >= last0+last1 {
+		t.Fatalf("the round settles the search (tenth %v, threshold %v): the test tests nothing", kth, last0+last1)
+	}
+	top, count, counted, ok, err := s.rankRare(ctx, groups, 10)
+	if err != nil || !ok || !counted {
+		t.Fatalf("rankRare: ok %v counted %v err %v", ok, counted, err)
+	}
+	if count != 381 { // i = 1, and 50, 100, … 19000
+		t.Errorf("count %d, want 381", count)
+	}
+	if len(top) != 10 || top[0].id != first || top[0].score != 4 || top[1].id != second || top[1].score != 2 {
+		t.Errorf("top %v, want %d (score 4) then %d (score 2)", top, first, second)
+	}
+	for i := 1; i < len(top); i++ {
+		if !top[i-1].before(top[i]) {
+			t.Errorf("top out of order at %d: %v", i, top)
+		}
+	}
+	// The ranked path as a whole answers the same, counted exactly.
+	got, total, exact, ok, err := s.rankListed(ctx, groups, 10)
+	if err != nil || !ok || !exact || total != 381 || !slices.Equal(got, top) {
+		t.Errorf("rankListed: %v total %d exact %v ok %v err %v", got, total, exact, ok, err)
+	}
+	// Every word common: rankRare declines (the SQL path takes over).
+	if _, _, _, ok, err := s.rankRare(ctx, [][]string{{"common"}, {"kelu"}}, 10); err != nil || ok {
+		t.Errorf("two common words: ok %v err %v, want declined", ok, err)
+	}
 }

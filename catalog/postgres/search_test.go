@@ -304,3 +304,39 @@ func mustFind(t *testing.T, s *postgres.VideoService, search string) []*videofor
 	vs, _, _ := find(t, s, videoforge.VideoFilter{Search: search})
 	return vs
 }
+
+// TestSearchRareAndCommonWord: a search of a rare word (a few hundred videos) and a
+// very common one (every video) that the threshold round cannot settle (the common
+// word's best postings are videos without the rare word) is ranked and counted
+// exactly from the rare word's postings: the best match, the oldest video, first,
+// ties newest first, pages to the end, an exact total, also for a signed-in viewer.
+func TestSearchRareAndCommonWord(t *testing.T) {
+	db, s := open(t)
+	const n = 30_000
+	insertVideos(t, db, n,
+		`CASE WHEN i = 30000 THEN 'sobava sobava common common'
+			WHEN i <= 1000 THEN 'common common ' || i
+			WHEN i % 100 = 50 THEN 'sobava common ' || i
+			ELSE 'common ' || i END`,
+		`'filler'`)
+	const want = 291 // i = 1050, 1150, … 29950, and 30000
+	for _, search := range []string{"sobava common", "common sobava"} {
+		for _, viewer := range []string{"", "someone"} {
+			page, total, estimated := find(t, s, videoforge.VideoFilter{Search: search, Viewer: viewer})
+			if total != want || estimated {
+				t.Errorf("%q (viewer %q): total %d estimated %v, want %d exact", search, viewer, total, estimated, want)
+			}
+			if len(page) != 10 || page[0].Title != "sobava sobava common common" {
+				t.Fatalf("%q (viewer %q): %v, want the oldest video first", search, viewer, titlesOf(page))
+			}
+			// Then the ties at one mention of each word, the newest (the highest id) first.
+			if page[1].Title != "sobava common 29950" || page[9].Title != "sobava common 29150" {
+				t.Errorf("%q (viewer %q): next %v", search, viewer, titlesOf(page[1:]))
+			}
+		}
+		last, total, estimated := find(t, s, videoforge.VideoFilter{Search: search, Offset: 280, Limit: 20})
+		if len(last) != want-280 || last[len(last)-1].Title != "sobava common 1050" || total != want || estimated {
+			t.Errorf("%q last page: %v, total %d estimated %v", search, titlesOf(last), total, estimated)
+		}
+	}
+}

@@ -1001,8 +1001,10 @@ func rankSQL(groups [][]string, m, k int) (string, []any) {
 }
 
 // rankListed returns the k best listed matches of groups, and their number when it
-// is known exactly (the list of some word was read to its end). ok is false when the
-// threshold was not reached within maxRankRead postings per word.
+// is known exactly (the list of some word was read to its end). When the threshold is
+// not reached within maxRankRead postings per word, a search whose rarest word has at
+// most rarePostings postings is ranked and counted exactly by rankRare; ok is false
+// when every word has more (the SQL path takes over).
 func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
 	m := k
 	if len(groups) > 1 {
@@ -1060,7 +1062,111 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 			}
 		}
 	}
-	return nil, 0, false, false, nil
+	return s.rankRare(ctx, groups, k)
+}
+
+// rarePostings bounds the postings of a search's rarest word for which rankRare reads
+// them all: a search the threshold round could not settle is then ranked and counted
+// exactly from that word's postings, each video's other words looked up by
+// search_postings' primary key (video_id, lexeme), instead of through RUM, whose
+// bitmap scan decodes the common words' whole posting lists.
+const rarePostings = 5_000
+
+// rankRare ranks groups exactly when the rarest of them (by its postings, summed
+// over a prefix's lexemes) has at most rarePostings postings: every video of that
+// word, kept when it has every other word, scored by the summed impacts, ties newest
+// first, and counted. ok is false when every word has more postings than that.
+func (s *VideoService) rankRare(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	bound := arg(rarePostings + 1)
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i, g := range groups {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `(SELECT count(*) FROM (SELECT 1 FROM unnest(%s::text[]) AS l (lexeme)
+			CROSS JOIN LATERAL (SELECT 1 FROM search_postings WHERE lexeme = l.lexeme LIMIT %s) AS p LIMIT %s) AS x)`,
+			arg(g), bound, bound)
+	}
+	ns := make([]int64, len(groups))
+	dest := make([]any, len(groups))
+	for i := range ns {
+		dest[i] = &ns[i]
+	}
+	if err := s.db.pool.QueryRow(ctx, b.String(), args...).Scan(dest...); err != nil {
+		return nil, 0, false, false, translate("count search words", err)
+	}
+	rare := 0
+	for i, n := range ns {
+		if n < ns[rare] {
+			rare = i
+		}
+	}
+	if ns[rare] > rarePostings {
+		return nil, 0, false, false, nil
+	}
+	sql, args := rareSQL(groups, rare, k)
+	rows, err := s.db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, false, false, translate("rank search", err)
+	}
+	var matched int64
+	for rows.Next() {
+		var id *int64
+		var score *float64
+		if err := rows.Scan(&id, &score, &matched); err != nil {
+			rows.Close()
+			return nil, 0, false, false, translate("rank search", err)
+		}
+		if id != nil {
+			top = append(top, scored{*id, *score})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, false, translate("rank search", err)
+	}
+	return top, int(matched), true, true, nil
+}
+
+// rareSQL writes the statement that reads every posting of groups[rare], looks up
+// each video's impact for the other groups by search_postings' primary key, and
+// returns the best k of the videos having every group, with on every row how many
+// they are.
+func rareSQL(groups [][]string, rare, k int) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `WITH r AS (SELECT p.video_id, max(p.impact)::float8 AS impact
+		FROM unnest(%s::text[]) AS l (lexeme)
+		CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings WHERE lexeme = l.lexeme) AS p
+		GROUP BY p.video_id), scored AS (SELECT r.video_id, r.impact`, arg(groups[rare]))
+	var joins, conds []string
+	for i, g := range groups {
+		if i == rare {
+			continue
+		}
+		fmt.Fprintf(&b, " + s%d.impact", i)
+		joins = append(joins, fmt.Sprintf(` CROSS JOIN LATERAL (SELECT max(p.impact)::float8 AS impact FROM search_postings p
+			WHERE p.video_id = r.video_id AND p.lexeme = ANY(%s::text[])) AS s%d`, arg(g), i))
+		conds = append(conds, fmt.Sprintf("s%d.impact IS NOT NULL", i))
+	}
+	b.WriteString(" AS score FROM r")
+	b.WriteString(strings.Join(joins, ""))
+	if len(conds) > 0 {
+		b.WriteString(" WHERE " + strings.Join(conds, " AND "))
+	}
+	fmt.Fprintf(&b, `), top AS (SELECT video_id, score FROM scored ORDER BY score DESC, video_id DESC LIMIT %s)
+		SELECT t.video_id, t.score, (SELECT count(*) FROM scored)
+		FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.score DESC, t.video_id DESC`, arg(k))
+	return b.String(), args
 }
 
 // findRanked answers a listing that takes the ranked path: the listed matches from
