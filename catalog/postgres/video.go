@@ -1179,6 +1179,18 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 		return nil, 0, false, false, err
 	}
 	estimated := false
+	if !exact && len(sp.groups) > 1 {
+		// The round settled the page but not the count, which countListed would take
+		// from RUM's bitmap scan of every word: a rare word's postings rank and count
+		// the search exactly at a fraction of that.
+		rare, n, counted, ok, err := s.rankRare(ctx, sp.groups, k)
+		if err != nil {
+			return nil, 0, false, false, err
+		}
+		if ok && counted {
+			top, total, exact = rare, n, true
+		}
+	}
 	if !exact {
 		if total, estimated, err = s.countListed(ctx, sp); err != nil {
 			return nil, 0, false, false, err
