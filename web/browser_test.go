@@ -68,7 +68,8 @@ type gate struct {
 	creates int
 }
 
-func newGate(t *testing.T, gallery string) string {
+// newGate starts the proxy in front of gallery and answers it with its origin.
+func newGate(t *testing.T, gallery string) (*gate, string) {
 	target, _ := url.Parse(gallery)
 	g := &gate{holdAfter: 256 << 10, stalled: make(chan struct{}, 16)}
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -96,11 +97,8 @@ func newGate(t *testing.T, gallery string) string {
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	gates[t.Name()] = g
-	return "http://" + ln.Addr().String()
+	return g, "http://" + ln.Addr().String()
 }
-
-var gates = map[string]*gate{}
 
 func (g *gate) patches() []int64 {
 	g.mu.Lock()
@@ -471,8 +469,7 @@ func (b *browser) waitPlaying(after float64) {
 // private video, the embed, delete, and an upload resumed after a reload.
 func TestBrowser(t *testing.T) {
 	dev := startDev(t)
-	site := newGate(t, dev.Gallery)
-	g := gates[t.Name()]
+	g, site := newGate(t, dev.Gallery)
 	dir := t.TempDir()
 	first := clip(t, dir, "harbour.mp4", 20, "1M")
 	b := newBrowser(t, site)

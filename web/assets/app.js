@@ -297,15 +297,19 @@ async function play(stage, v, keyQuery) {
   if (v.ladderComplete === false) {
     // More renditions are coming: once the ladder is complete, the player takes the
     // whole master playlist where it is.
+    // Playlists are cached for seconds (by the browser, the CDN): until the player holds
+    // every rendition the edge lists, it loads the master again.
+    let tries = 0;
     const timer = setInterval(async () => {
       try {
         const now = await gallery(`/videos/${v.id}${keyQuery}`);
         if (!now.ladderComplete) return;
-        clearInterval(timer);
-        const again = await stream(`/${v.id}${keyQuery}`);
-        await player.load(again.url);
+        const q = await stream(`/${v.id}/qualities${keyQuery}`);
+        const held = player.hls ? player.hls.levels.length : q.qualities.length;
+        if (held >= q.qualities.length || ++tries > 12) { clearInterval(timer); return; }
+        await player.load(s.url); // the same URL: asking the edge again would count a view
       } catch { /* try at the next tick */ }
-    }, 2000);
+    }, 3000);
     onLeave(() => clearInterval(timer));
   }
 }
