@@ -278,7 +278,6 @@ func withinOneEdit(a, b string) bool {
 	return slices.Equal(x[i+1:], y[i:]) // one added
 }
 
-
 // ExplainFindVideos returns PostgreSQL's plans for the page and count queries that
 // FindVideos runs for f, with their run-time statistics: for operators checking that
 // a listing uses its indexes.
