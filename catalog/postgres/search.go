@@ -344,11 +344,12 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 // A video's score is the sum over the search's words of the word's impact in it (for
 // a prefix, the best impact of the lexemes it stands for); ties go to the newer id.
 
-// maxRankRead bounds the postings a search of several words reads per word (four
-// times the page's end, at least 256) in its one round of the threshold algorithm: a
-// search whose best videos are not settled within it takes the SQL path. With the
-// impacts' few levels, one round settles the page of most searches, even of the two
-// commonest words, since the many videos tied at the top are ordered by id.
+// maxRankRead bounds the postings a search of several words reads per word in the
+// rounds of the threshold algorithm, which start at four times the page's end (at
+// least 256) and grow fourfold: a search whose best videos are not settled within it
+// takes the SQL path. With the impacts' few levels, the first round settles the page
+// of most searches, and a later one that of two common words whose best levels share
+// few videos, since the many videos tied in a level are ordered by id.
 const maxRankRead = 1 << 14
 
 // impactSQL is a lexeme's impact in a video, from the row l of unnest(search): the
@@ -450,68 +451,88 @@ func rankSQL(groups [][]string, m, k int) (string, []any) {
 }
 
 // rankListed returns the k best listed matches of groups, and their number when it
-// is known exactly (the list of some word was read to its end). When the threshold is
-// not reached within maxRankRead postings per word, a search whose rarest word has at
-// most rarePostings postings is ranked and counted exactly by rankRare; ok is false
-// when every word has more (the SQL path takes over).
-func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
+// is known exactly (the list of some word was read to its end). A search of several
+// words the first round of the threshold algorithm does not settle is ranked and
+// counted exactly by rankRare when its rarest word has at most rarePostings postings;
+// otherwise the round is run again over four times as many postings per word, up to
+// maxRankRead. ok is false when even that does not settle it (the SQL path takes over).
+// rareTried reports that rankRare declined already.
+func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted, ok, rareTried bool, err error) {
 	m := k
 	if len(groups) > 1 {
 		m = max(4*k, 256)
 	}
-	if m <= maxRankRead {
-		sql, args := rankSQL(groups, m, k)
-		rows, err := s.db.pool.Query(ctx, sql, args...)
-		if err != nil {
-			return nil, 0, false, false, translate("rank search", err)
+	for first := true; m <= maxRankRead; m, first = 4*m, false {
+		var settled bool
+		top, count, counted, settled, err = s.rankRound(ctx, groups, m, k)
+		if err != nil || settled {
+			return top, count, counted, err == nil, rareTried, err
 		}
-		top = top[:0]
-		var matched int64
-		ns := make([]int64, len(groups))
-		lastImpacts := make([]*float64, len(groups))
-		lastIDs := make([]*int64, len(groups))
-		for rows.Next() {
-			var id *int64
-			var score *float64
-			dest := []any{&id, &score, &matched}
-			for i := range groups {
-				dest = append(dest, &ns[i], &lastImpacts[i], &lastIDs[i])
+		if first {
+			top, count, counted, ok, err = s.rankRare(ctx, groups, k)
+			if err != nil || ok {
+				return top, count, counted, ok, false, err
 			}
-			if err := rows.Scan(dest...); err != nil {
-				rows.Close()
-				return nil, 0, false, false, translate("rank search", err)
-			}
-			if id != nil {
-				top = append(top, scored{*id, *score})
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return nil, 0, false, false, translate("rank search", err)
-		}
-		exhausted := false
-		for _, n := range ns {
-			exhausted = exhausted || n < int64(m)
-		}
-		if exhausted {
-			return top, int(matched), true, true, nil
-		}
-		if len(groups) == 1 {
-			return top, 0, false, true, nil // the first k of one list are the best k
-		}
-		if len(top) == k {
-			var threshold float64
-			minID := int64(math.MaxInt64)
-			for i := range groups {
-				threshold += *lastImpacts[i] // not nil: the list holds m entries
-				minID = min(minID, *lastIDs[i])
-			}
-			kth := top[k-1]
-			if kth.score > threshold || (kth.score == threshold && kth.id >= minID) {
-				return top, 0, false, true, nil
-			}
+			rareTried = true
 		}
 	}
-	return s.rankRare(ctx, groups, k)
+	if !rareTried {
+		top, count, counted, ok, err = s.rankRare(ctx, groups, k)
+		return top, count, counted, ok, !ok, err
+	}
+	return nil, 0, false, false, true, nil
+}
+
+// rankRound runs one round of the threshold algorithm over the first m postings of
+// each group. settled reports that top holds the k best matches; counted, that count
+// is their exact number (the list of some word was read to its end).
+func (s *VideoService) rankRound(ctx context.Context, groups [][]string, m, k int) (top []scored, count int, counted, settled bool, err error) {
+	sql, args := rankSQL(groups, m, k)
+	rows, err := s.db.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, false, false, translate("rank search", err)
+	}
+	var matched int64
+	ns := make([]int64, len(groups))
+	lastImpacts := make([]*float64, len(groups))
+	lastIDs := make([]*int64, len(groups))
+	for rows.Next() {
+		var id *int64
+		var score *float64
+		dest := []any{&id, &score, &matched}
+		for i := range groups {
+			dest = append(dest, &ns[i], &lastImpacts[i], &lastIDs[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return nil, 0, false, false, translate("rank search", err)
+		}
+		if id != nil {
+			top = append(top, scored{*id, *score})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, false, translate("rank search", err)
+	}
+	for _, n := range ns {
+		if n < int64(m) {
+			return top, int(matched), true, true, nil // every match was scored
+		}
+	}
+	if len(groups) == 1 {
+		return top, 0, false, true, nil // the first k of one list are the best k
+	}
+	if len(top) < k {
+		return top, 0, false, false, nil
+	}
+	var threshold float64
+	minID := int64(math.MaxInt64)
+	for i := range groups {
+		threshold += *lastImpacts[i] // not nil: the list holds m entries
+		minID = min(minID, *lastIDs[i])
+	}
+	kth := top[k-1]
+	return top, 0, false, kth.score > threshold || (kth.score == threshold && kth.id >= minID), nil
 }
 
 // rarePostings bounds the postings of a search's rarest word for which rankRare reads
@@ -623,12 +644,12 @@ func rareSQL(groups [][]string, rare, k int) (string, []any) {
 // rows, merged.
 func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter, sp *searchPlan) ([]*videoforge.Video, int, bool, bool, error) {
 	k := f.Offset + f.Limit
-	top, total, exact, ok, err := s.rankListed(ctx, sp.groups, k)
+	top, total, exact, ok, rareTried, err := s.rankListed(ctx, sp.groups, k)
 	if err != nil || !ok {
 		return nil, 0, false, false, err
 	}
 	estimated := false
-	if !exact && len(sp.groups) > 1 {
+	if !exact && len(sp.groups) > 1 && !rareTried {
 		// The round settled the page but not the count, which countListed would take
 		// from RUM's bitmap scan of every word: a rare word's postings rank and count
 		// the search exactly at a fraction of that.

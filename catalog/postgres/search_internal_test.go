@@ -3,8 +3,12 @@ package postgres
 import (
 	"context"
 	"slices"
+	"strconv"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
 )
@@ -129,12 +133,84 @@ func TestSearchRankRare(t *testing.T) {
 		}
 	}
 	// The ranked path as a whole answers the same, counted exactly.
-	got, total, exact, ok, err := s.rankListed(ctx, groups, 10)
+	got, total, exact, ok, _, err := s.rankListed(ctx, groups, 10)
 	if err != nil || !ok || !exact || total != 381 || !slices.Equal(got, top) {
 		t.Errorf("rankListed: %v total %d exact %v ok %v err %v", got, total, exact, ok, err)
 	}
 	// Every word common: rankRare declines (the SQL path takes over).
 	if _, _, _, ok, err := s.rankRare(ctx, [][]string{{"common"}, {"kelu"}}, 10); err != nil || ok {
 		t.Errorf("two common words: ok %v err %v, want declined", ok, err)
+	}
+}
+
+// TestSearchRankRounds: two common words whose best levels share no video are settled
+// by a later round of the threshold algorithm (four times the postings of the one
+// before), not handed to the SQL path, and rank as a score of every row does.
+func TestSearchRankRounds(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	s := NewVideoService(db)
+	// 3 000 videos with 'alpha' twice in the title, then 3 000 with 'beta' twice, then
+	// 100 with both once, then 13 900 with both in the description only.
+	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', CASE WHEN i <= 3000 THEN 'alpha alpha ' || i
+			WHEN i <= 6000 THEN 'beta beta ' || i
+			WHEN i <= 6100 THEN 'alpha beta ' || i
+			ELSE 'video ' || i END,
+			CASE WHEN i > 6100 THEN 'alpha beta' ELSE 'plain' END, 'k', 'public', 'ready'
+		FROM generate_series(1, 12000) AS i ORDER BY i`); err != nil {
+		t.Fatal(err)
+	}
+	groups := [][]string{{"alpha"}, {"beta"}}
+	const k = 10
+	first := max(4*k, 256)
+	if _, _, _, settled, err := s.rankRound(ctx, groups, first, k); err != nil || settled {
+		t.Fatalf("the first round settles the search (%v, %v): the test tests nothing", settled, err)
+	}
+	if _, _, _, ok, err := s.rankRare(ctx, groups, k); err != nil || ok {
+		t.Fatalf("rankRare takes two common words (%v, %v): the test tests nothing", ok, err)
+	}
+	got, _, _, ok, rareTried, err := s.rankListed(ctx, groups, k)
+	if err != nil || !ok || !rareTried {
+		t.Fatalf("rankListed: ok %v rareTried %v err %v, want settled by a later round", ok, rareTried, err)
+	}
+	// The truth: every listed row scored, best first, ties newest first.
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	sp := searchPlan{groups: groups}
+	rows, err := db.pool.Query(ctx, "SELECT id, "+sp.scoreSQL(arg)+" AS score FROM videos WHERE "+listed+
+		" AND search @@ 'alpha & beta'::tsquery ORDER BY score DESC, id DESC LIMIT 10", args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scored, error) {
+		var x scored
+		return x, r.Scan(&x.id, &x.score)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != k || want[0].score != 2 || !slices.Equal(got, want) {
+		t.Errorf("rankListed: %v\nwant %v (the videos with both words in the title, newest first)", got, want)
+	}
+	// The listing answers them, with a total that is not short.
+	videos, total, estimated, err := s.FindVideosEstimated(ctx, videoforge.VideoFilter{Search: "alpha beta", Limit: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range videos {
+		if v.ID != want[i].id {
+			t.Fatalf("FindVideos: video %d is %d, want %d", i, v.ID, want[i].id)
+		}
+	}
+	if len(videos) != k || total < 6000 { // 6 000 match
+		t.Errorf("FindVideos: %d videos, total %d (estimated %v); want %d and at least 6 000", len(videos), total, estimated, k)
 	}
 }

@@ -15,9 +15,9 @@ import (
 	"github.com/videoforge/videoforge/schema"
 )
 
-// TestSeed: SeedVideos stores every video with the table's indexes, counters and
-// trigger as they were; SeedLadders gives each ready video three renditions;
-// FirstPublicVideo finds the ready public video with the smallest id.
+// TestSeed: SeedVideos stores every video, and its search postings, with the tables'
+// indexes, primary keys, counters and trigger as they were; SeedLadders gives each
+// ready video three renditions; FirstPublicVideo finds the ready public video with the smallest id.
 func TestSeed(t *testing.T) {
 	ctx := t.Context()
 	cfg := postgres.Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema}
@@ -32,7 +32,8 @@ func TestSeed(t *testing.T) {
 	}
 	defer conn.Close(context.Background())
 	indexes := func() []string {
-		rows, _ := conn.Query(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'videos' ORDER BY 1`)
+		rows, _ := conn.Query(ctx, `SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			AND tablename IN ('videos', 'search_postings') ORDER BY 1`)
 		defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			t.Fatal(err)
@@ -68,6 +69,21 @@ func TestSeed(t *testing.T) {
 	}
 	if count != n || views != n*(n-1)/2 || nulls != n {
 		t.Errorf("videos: %d rows, %d views, %d with the NULLs and duration given; want %d, %d, %d", count, views, nulls, n, n*(n-1)/2, n)
+	}
+	// The postings the insert trigger wrote while search_postings had no index: one per
+	// lexeme of each listed video, under its primary key again.
+	var postings, lexemes int
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM search_postings),
+			(SELECT count(*) FROM videos, unnest(search) WHERE visibility = 'public' AND status = 'ready')`).Scan(&postings, &lexemes); err != nil {
+		t.Fatal(err)
+	}
+	if postings != lexemes || lexemes == 0 {
+		t.Errorf("search_postings: %d rows, want %d (one per lexeme of each listed video)", postings, lexemes)
+	}
+	var pkey string
+	if err := conn.QueryRow(ctx, `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE conrelid = 'search_postings'::regclass AND contype = 'p'`).Scan(&pkey); err != nil || pkey != "PRIMARY KEY (video_id, lexeme) INCLUDE (impact)" {
+		t.Errorf("search_postings' primary key: %q, %v", pkey, err)
 	}
 	var perUser, global int
 	if err := conn.QueryRow(ctx, `SELECT coalesce(sum(n) FILTER (WHERE user_id <> ''), 0), coalesce(sum(n) FILTER (WHERE user_id = ''), 0)
