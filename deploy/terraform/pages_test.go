@@ -533,7 +533,7 @@ func TestGalleryGetsPageSettings(t *testing.T) {
 	}
 
 	// ...which the catalog's user data reads into its environment.
-	script := renderTemplate(t, "modules/compute/templates/user_data.sh.tftpl", map[string]cty.Value{
+	script := renderTemplate(t, "modules/compute/templates/user_data.sh.tftpl", withAgentVars(t, "catalog", map[string]cty.Value{
 		"role":            cty.StringVal("catalog"),
 		"units":           cty.ListVal([]cty.Value{cty.StringVal("catalog")}),
 		"packages":        cty.StringVal(""),
@@ -542,7 +542,7 @@ func TestGalleryGetsPageSettings(t *testing.T) {
 		"secrets":         cty.MapValEmpty(cty.String),
 		"release_version": cty.StringVal("v1.2.3"),
 		"release_url":     cty.StringVal("s3://b/releases/v1.2.3/videoforge-linux-arm64"),
-	})
+	}))
 	if want := "for path in " + configPath + "/common " + configPath + "/catalog; do"; !strings.Contains(script, want) {
 		t.Errorf("the catalog's user data does not read %s/catalog (want %q)", configPath, want)
 	}

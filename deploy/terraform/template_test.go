@@ -53,11 +53,27 @@ func natsTemplateVars(overrides map[string]cty.Value) map[string]cty.Value {
 		"ca_version":    cty.StringVal("5b0f8a56-7d0c-5a3e-9d53-0f3f1c2a9e11"),
 		"authorization": cty.StringVal("authorization { users = [] }"),
 		"users":         cty.MapVal(map[string]cty.Value{"reader": cty.StringVal("arn:aws:secretsmanager:eu-west-1:1:secret:nats-reader")}),
+		// Logs and health (the bus module's observability.tf); TestNATSUserDataShipsLogsAndHealth
+		// renders them as the module does.
+		"log_dir":              cty.StringVal("/var/log/nats"),
+		"agent_config":         cty.StringVal(`{"logs":{"logs_collected":{"files":{"collect_list":[]}}}}`),
+		"agent_install_script": cty.StringVal(mustReadFile("modules/cloudwatch_agent/install-cloudwatch-agent.sh")),
+		"environment":          cty.StringVal("dev"),
+		"metrics_namespace":    cty.StringVal("VideoForge/NATS"),
 	}
 	for k, v := range overrides {
 		vars[k] = v
 	}
 	return vars
+}
+
+// mustReadFile returns the contents of path, or panics.
+func mustReadFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // bashSyntax fails the test when bash -n rejects script, or a quoted here-document in
@@ -124,7 +140,7 @@ func TestUserDataRenders(t *testing.T) {
 			if role == "catalog" {
 				units = append(units, cty.StringVal("relay"))
 			}
-			script := renderTemplate(t, "modules/compute/templates/user_data.sh.tftpl", map[string]cty.Value{
+			script := renderTemplate(t, "modules/compute/templates/user_data.sh.tftpl", withAgentVars(t, role, map[string]cty.Value{
 				"role":            cty.StringVal(role),
 				"units":           cty.ListVal(units),
 				"packages":        cty.StringVal("ffmpeg"),
@@ -133,7 +149,7 @@ func TestUserDataRenders(t *testing.T) {
 				"secrets":         cty.MapVal(secretVals),
 				"release_version": cty.StringVal("v1.2.3"),
 				"release_url":     cty.StringVal("s3://b/releases/v1.2.3/videoforge-linux-arm64"),
-			})
+			}))
 			bashSyntax(t, role, script)
 			for _, want := range []string{
 				"ExecStart=/usr/local/bin/videoforge %i",

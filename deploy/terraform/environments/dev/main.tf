@@ -58,4 +58,6 @@ module "videoforge" {
   auth_logout_urls                 = var.auth_logout_urls
   cognito_domain_prefix            = var.cognito_domain_prefix
   log_level                        = var.log_level
+  environment                      = var.environment
+  log_retention_days               = var.log_retention_days
 }

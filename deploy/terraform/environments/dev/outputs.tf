@@ -122,3 +122,23 @@ output "config_path" {
   description = "SSM path of the roles' environment."
   value       = module.videoforge.config_path
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the environment."
+  value       = module.videoforge.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the environment's CloudWatch dashboard."
+  value       = module.videoforge.dashboard_url
+}
+
+output "alarm_names" {
+  description = "Every alarm of the environment; each notifies alarm_topic_arn."
+  value       = module.videoforge.alarm_names
+}
+
+output "log_groups" {
+  description = "CloudWatch log groups by unit (catalog, edge, transcoder, relay when separate, nats) and api (the API's access logs)."
+  value       = module.videoforge.log_groups
+}

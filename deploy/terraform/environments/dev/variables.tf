@@ -157,3 +157,9 @@ variable "log_level" {
   type        = string
   default     = "info"
 }
+
+variable "log_retention_days" {
+  description = "Days every log group of the environment keeps its logs."
+  type        = number
+  default     = 30
+}

@@ -52,3 +52,8 @@ output "access_log_group" {
   description = "CloudWatch log group of the API's access logs."
   value       = aws_cloudwatch_log_group.access.name
 }
+
+output "stage_name" {
+  description = "Name of the API's stage (the Stage dimension of its metrics)."
+  value       = aws_apigatewayv2_stage.default.name
+}

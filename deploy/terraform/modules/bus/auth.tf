@@ -133,8 +133,9 @@ resource "aws_secretsmanager_secret_version" "nats" {
   }
 }
 
-# The nodes read the users' passwords at boot, and create or read the cluster's CA (see
-# tls.tf), and nothing else.
+# The nodes read the users' passwords at boot, create or read the cluster's CA (see
+# tls.tf), ship their logs to their log group and put their health figures into the
+# NATS metric namespace (observability.tf), and nothing else.
 data "aws_iam_policy_document" "node_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -156,6 +157,23 @@ data "aws_iam_policy_document" "node" {
     sid       = "CreateOrReadCA"
     actions   = ["secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]
     resources = [aws_secretsmanager_secret.nats_ca.arn, aws_secretsmanager_secret.nats_ca_cert.arn]
+  }
+
+  statement {
+    sid       = "ShipLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = [aws_cloudwatch_log_group.nats.arn, "${aws_cloudwatch_log_group.nats.arn}:*"]
+  }
+
+  statement {
+    sid       = "PutHealth"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
   }
 }
 

@@ -110,6 +110,12 @@ resource "aws_instance" "node" {
     region        = data.aws_region.current.region
     authorization = local.nats_authorization
     users         = { for u in local.nats_users : u => aws_secretsmanager_secret.nats[u].arn }
+    # Logs and health (observability.tf).
+    log_dir              = local.log_dir
+    agent_config         = local.agent_config
+    agent_install_script = module.cloudwatch_agent.install_script
+    environment          = var.environment
+    metrics_namespace    = var.metrics_namespace
   })
 
   tags = merge(var.tags, { Name = "${var.name}-nats-${count.index}", Role = "nats" })

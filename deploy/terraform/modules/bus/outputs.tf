@@ -31,3 +31,18 @@ output "reader_secret_arn" {
   description = "Secrets Manager secret of the read-only NATS user, for outside subscribers (the nats CLI)."
   value       = aws_secretsmanager_secret.nats["reader"].arn
 }
+
+output "node_names" {
+  description = "Server names of the nodes (the node dimension of their health metrics)."
+  value       = [for i in range(local.nodes) : "${var.name}-nats-${i}"]
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the nodes' health metrics."
+  value       = var.metrics_namespace
+}
+
+output "log_group_name" {
+  description = "CloudWatch log group of the nodes' logs."
+  value       = aws_cloudwatch_log_group.nats.name
+}

@@ -62,3 +62,20 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "environment" {
+  description = "Name of the environment (dev, prod): the environment dimension of the nodes' health metrics."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Days the nodes' log group (/<name>/nats) keeps their logs."
+  type        = number
+  default     = 30
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the nodes' health metrics."
+  type        = string
+  default     = "VideoForge/NATS"
+}

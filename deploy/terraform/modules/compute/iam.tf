@@ -34,6 +34,8 @@ data "aws_iam_policy_document" "assume_ec2" {
 
 data "aws_iam_policy_document" "base" {
   for_each = toset(local.role_names)
+  # Logs, metrics and traces through the CloudWatch agent (observability.tf).
+  source_policy_documents = [data.aws_iam_policy_document.agent[each.key].json]
 
   statement {
     sid     = "ReadConfig"

@@ -106,14 +106,19 @@ resource "aws_launch_template" "role" {
   }
 
   user_data = base64encode(templatefile("${path.module}/templates/user_data.sh.tftpl", {
-    role            = each.key
-    units           = local.units[each.key]
-    packages        = local.packages[each.key]
-    region          = data.aws_region.current.region
-    config_path     = "/${var.name}/config"
-    secrets         = local.secrets[each.key]
-    release_version = var.release_version
-    release_url     = "s3://${var.artifacts_bucket_name}/releases/${var.release_version}/videoforge-linux-arm64"
+    role                 = each.key
+    units                = local.units[each.key]
+    packages             = local.packages[each.key]
+    region               = data.aws_region.current.region
+    config_path          = "/${var.name}/config"
+    secrets              = local.secrets[each.key]
+    release_version      = var.release_version
+    release_url          = "s3://${var.artifacts_bucket_name}/releases/${var.release_version}/videoforge-linux-arm64"
+    log_dir              = local.log_dir
+    agent_install_script = module.cloudwatch_agent.install_script
+    agent_config         = local.agent_config[each.key]
+    prometheus_config    = local.prometheus_config[each.key]
+    unit_environment     = local.unit_environment
   }))
 
   tag_specifications {
@@ -173,4 +178,8 @@ resource "aws_autoscaling_group" "role" {
     # Scaling policies move the desired capacity; terraform must not move it back.
     ignore_changes = [desired_capacity]
   }
+}
+
+module "cloudwatch_agent" {
+  source = "../cloudwatch_agent"
 }

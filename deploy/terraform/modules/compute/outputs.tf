@@ -17,3 +17,13 @@ output "config_path" {
   description = "SSM Parameter Store path the roles read their environment from."
   value       = "/${var.name}/config"
 }
+
+output "log_group_names" {
+  description = "CloudWatch log groups of the videoforge units, by unit (catalog, edge, transcoder, and relay when it runs as its own unit)."
+  value       = { for k, g in aws_cloudwatch_log_group.unit : k => g.name }
+}
+
+output "metrics_namespace" {
+  description = "CloudWatch namespace of the units' Prometheus metrics."
+  value       = var.metrics_namespace
+}

@@ -182,3 +182,38 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "environment" {
+  description = "Name of the environment (dev, prod): the environment dimension of the metrics and deployment.environment of the traces."
+  type        = string
+}
+
+variable "log_retention_days" {
+  description = "Days the roles' log groups (/<name>/<unit>) keep their logs."
+  type        = number
+  default     = 30
+}
+
+variable "metrics_log_retention_days" {
+  description = "Days the group of the agent's EMF metric records (/<name>/metrics) keeps them; the metrics themselves stay in CloudWatch for 15 months."
+  type        = number
+  default     = 1
+}
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the roles' Prometheus metrics."
+  type        = string
+  default     = "VideoForge"
+}
+
+variable "transcoder_metrics_addr" {
+  description = "TRANSCODER_METRICS_ADDR of the transcoder, on the loopback, where the CloudWatch agent scrapes its metrics."
+  type        = string
+  default     = "127.0.0.1:9100"
+}
+
+variable "relay_metrics_addr" {
+  description = "RELAY_METRICS_ADDR of a relay running as its own unit on the catalog instances (catalog_extra_roles), on the loopback."
+  type        = string
+  default     = "127.0.0.1:9101"
+}

@@ -37,3 +37,8 @@ output "read_url" {
   description = "DATABASE_READ_URL for the catalog: every read replica in one PostgreSQL URL (each catalog process starts at a random one and moves on when it fails), the master user without a password (the catalog takes DB_PASSWORD's), TLS required; empty without replicas."
   value       = length(local.replica_hosts) == 0 ? "" : "postgres://${aws_db_instance.this.username}@${join(",", local.replica_hosts)}/${aws_db_instance.this.db_name}?sslmode=require"
 }
+
+output "identifier" {
+  description = "Identifier of the primary (DBInstanceIdentifier of its CloudWatch metrics)."
+  value       = aws_db_instance.this.identifier
+}

@@ -73,5 +73,6 @@ resource "aws_cloudwatch_metric_alarm" "oldest_job" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
   tags                = var.tags
 }

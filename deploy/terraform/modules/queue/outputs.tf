@@ -27,3 +27,13 @@ output "alarm_topic_arn" {
   description = "SNS topic every alarm of the stack notifies."
   value       = aws_sns_topic.alarms.arn
 }
+
+output "dlq_name" {
+  description = "Name of the dead-letter queue."
+  value       = aws_sqs_queue.dlq.name
+}
+
+output "alarm_arns" {
+  description = "ARNs of the queue's alarms (dead letters, oldest job)."
+  value       = [aws_cloudwatch_metric_alarm.dlq_depth.arn, aws_cloudwatch_metric_alarm.oldest_job.arn]
+}

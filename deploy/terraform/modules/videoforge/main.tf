@@ -30,6 +30,13 @@ locals {
   ami_id       = var.ami_id != "" ? var.ami_id : data.aws_ami.debian[0].id
   catalog_port = 8080
   edge_port    = 8081
+  environment  = var.environment != "" ? var.environment : var.name
+
+  # Where the transcoder and a separate relay serve their Prometheus metrics: on the
+  # loopback, for the CloudWatch agent (the catalog's and the edge's are on their
+  # listeners).
+  transcoder_metrics_addr = "127.0.0.1:9100"
+  relay_metrics_addr      = "127.0.0.1:9101"
 
   # The site and both APIs are one origin: the API Gateway's endpoint (the catalog serves
   # the pages at its root, see the api module). The hosted UI sends the browser back to
@@ -76,7 +83,11 @@ locals {
       # The gallery's listings and searches read from the read replicas (a URL with no
       # password: the catalog takes DB_PASSWORD's). Only with replicas: a parameter
       # cannot be empty, and the key must be known before the replicas exist.
-    }, { for k, v in { DATABASE_READ_URL = module.database.read_url } : k => v if var.db_read_replicas > 0 }, lookup(var.extra_config, "catalog", {}))
+      }, { for k, v in { DATABASE_READ_URL = module.database.read_url } : k => v if var.db_read_replicas > 0 },
+      # A relay in its own unit (catalog_extra_roles) serves its metrics for the agent; one
+      # inside the catalog adds them to the catalog's /metrics.
+      contains(var.catalog_extra_roles, "relay") ? { RELAY_METRICS_ADDR = local.relay_metrics_addr } : {},
+    lookup(var.extra_config, "catalog", {}))
     edge = merge({
       EDGE_ADDR = ":${local.edge_port}"
       # Players reach the edge through API Gateway (HTTP API), which sets X-Forwarded-For
@@ -91,11 +102,15 @@ locals {
       # no CORS is needed there, but a custom site origin later is) and from the origins
       # allowed to call the API (cors_origins).
       EDGE_CORS_ORIGINS = join(",", distinct(concat([local.site_origin], var.cors_origins)))
+      # The reconcile period, and the bound the event-lag alarm holds the edges to: one
+      # number for both (monitoring module).
+      EDGE_STALENESS = "${var.edge_staleness_seconds}s"
     }, lookup(var.extra_config, "edge", {}))
     transcoder = merge({
       SQS_DLQ_URL             = module.queue.dlq_url
       TRANSCODER_MAX_RECEIVES = tostring(var.queue_max_receive_count)
       TRANSCODER_WORK_DIR     = "/var/lib/videoforge/work"
+      TRANSCODER_METRICS_ADDR = local.transcoder_metrics_addr
     }, lookup(var.extra_config, "transcoder", {}))
   }
 }
@@ -150,6 +165,7 @@ module "api" {
   cors_origins           = var.cors_origins
   throttling_rate_limit  = var.api_throttling_rate_limit
   throttling_burst_limit = var.api_throttling_burst_limit
+  log_retention_days     = var.log_retention_days
   tags                   = var.tags
 }
 
@@ -178,7 +194,29 @@ module "bus" {
   ami_id                    = local.ami_id
   instance_type             = var.nats_instance_type
   volume_size               = var.nats_volume_size
+  environment               = local.environment
+  log_retention_days        = var.log_retention_days
   tags                      = var.tags
+}
+
+module "monitoring" {
+  source                 = "../monitoring"
+  name                   = var.name
+  environment            = local.environment
+  alarm_topic_arn        = module.queue.alarm_topic_arn
+  metrics_namespace      = module.compute.metrics_namespace
+  nats_metrics_namespace = module.bus.metrics_namespace
+  nats_node_names        = module.bus.node_names
+  api_id                 = module.api.api_id
+  api_stage              = module.api.stage_name
+  api_access_log_group   = module.api.access_log_group
+  log_groups             = merge(module.compute.log_group_names, { nats = module.bus.log_group_name })
+  queue_name             = module.queue.queue_name
+  dlq_name               = module.queue.dlq_name
+  queue_alarm_arns       = module.queue.alarm_arns
+  db_identifier          = module.database.identifier
+  edge_staleness_seconds = var.edge_staleness_seconds
+  tags                   = var.tags
 }
 
 module "compute" {
@@ -211,5 +249,9 @@ module "compute" {
   target_group_arns         = module.api.target_group_arns
   alb_arn_suffix            = module.api.alb_arn_suffix
   target_group_arn_suffixes = module.api.target_group_arn_suffixes
+  environment               = local.environment
+  log_retention_days        = var.log_retention_days
+  transcoder_metrics_addr   = local.transcoder_metrics_addr
+  relay_metrics_addr        = local.relay_metrics_addr
   tags                      = var.tags
 }

@@ -127,3 +127,23 @@ output "vpc_id" {
   description = "VPC of the environment."
   value       = module.network.vpc_id
 }
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard of the environment."
+  value       = module.monitoring.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "Console URL of the environment's CloudWatch dashboard."
+  value       = module.monitoring.dashboard_url
+}
+
+output "alarm_names" {
+  description = "Every alarm of the environment; each notifies alarm_topic_arn."
+  value       = concat(["${var.name}-jobs-dlq-depth", "${var.name}-jobs-oldest-age"], module.monitoring.alarm_names)
+}
+
+output "log_groups" {
+  description = "CloudWatch log groups by unit (catalog, edge, transcoder, relay when separate, nats) and api (the API's access logs)."
+  value       = merge(module.compute.log_group_names, { nats = module.bus.log_group_name, api = module.api.access_log_group })
+}

@@ -195,3 +195,25 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "environment" {
+  description = "Name of the environment (dev, prod): the environment dimension of the metrics, deployment.environment of the traces, the dashboard's name; empty uses name."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Days every log group of the environment keeps its logs (the roles', the NATS nodes', the API's access logs)."
+  type        = number
+  default     = 30
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days is one of CloudWatch Logs' retention periods: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "edge_staleness_seconds" {
+  description = "EDGE_STALENESS of the edges in seconds (their reconcile period: how long an edge may serve a changed video's old state when events are lost); the edge event-lag alarm fires past it."
+  type        = number
+  default     = 30
+}
