@@ -15,6 +15,9 @@ type OutboxRow struct {
 	Version   int64
 	Payload   []byte // the event's JSON, as published
 	CreatedAt time.Time
+	// TraceParent is the W3C traceparent of the change that wrote the row, "" when it
+	// was not traced: the relay's publish span continues that trace.
+	TraceParent string
 }
 
 // Outbox is the catalog's outbox as the relay publishing it sees it.

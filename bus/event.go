@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // Headers VideoForge sets on every catalog event besides Nats-Msg-Id, so that a
@@ -148,13 +149,35 @@ type PubAck = jetstream.PubAckFuture
 // CatalogPublisher sends catalog events to the CATALOG stream without waiting for each
 // acknowledgement (the relay's rounds).
 type CatalogPublisher interface {
-	PublishCatalogAsync(subject, msgID string, version int64, payload []byte) (PubAck, error)
+	PublishCatalogAsync(ctx context.Context, subject, msgID string, version int64, payload []byte) (PubAck, error)
 }
 
-// PublishCatalogAsync sends one catalog event, as NewCatalogMsg builds it, and returns
-// its pending acknowledgement.
-func (c *Conn) PublishCatalogAsync(subject, msgID string, version int64, payload []byte) (PubAck, error) {
-	return c.js.PublishMsgAsync(NewCatalogMsg(subject, msgID, version, payload))
+// PublishCatalogAsync sends one catalog event, as NewCatalogMsg builds it with ctx's
+// trace context in its headers (traceparent, when tracing is on), and returns its
+// pending acknowledgement.
+func (c *Conn) PublishCatalogAsync(ctx context.Context, subject, msgID string, version int64, payload []byte) (PubAck, error) {
+	m := NewCatalogMsg(subject, msgID, version, payload)
+	telemetry.Inject(ctx, HeaderCarrier(m.Header))
+	return c.js.PublishMsgAsync(m)
+}
+
+// HeaderCarrier carries a trace context in a NATS message's headers under the W3C
+// names as they are (traceparent, tracestate: NATS headers are case-sensitive).
+type HeaderCarrier nats.Header
+
+// Get returns the header's first value.
+func (h HeaderCarrier) Get(key string) string { return nats.Header(h).Get(key) }
+
+// Set sets the header.
+func (h HeaderCarrier) Set(key, value string) { nats.Header(h).Set(key, value) }
+
+// Keys lists the headers.
+func (h HeaderCarrier) Keys() []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // TooLarge reports whether err says a message is over the server's or the stream's

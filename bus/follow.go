@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // CatalogFeed reads the CATALOG stream for a consumer that keeps its own copy of the
@@ -67,6 +68,13 @@ type Delivery struct {
 	Subject      string
 	Event        *videoforge.Event
 	Err          error
+	header       nats.Header
+}
+
+// TraceContext returns ctx with the trace context the message's headers carry (the
+// relay's publish span, when the change was traced) as its remote parent.
+func (d Delivery) TraceContext(ctx context.Context) context.Context {
+	return telemetry.Extract(ctx, HeaderCarrier(d.header))
 }
 
 // Follow hands every message of the CATALOG stream after seq to handle, in stream
@@ -101,7 +109,7 @@ func (f *CatalogFeed) Follow(ctx context.Context, seq uint64, handle func(Delive
 		case <-cc.Closed():
 			return seq, errors.New("bus: the CATALOG consumer closed")
 		case m := <-msgs:
-			d := Delivery{Subject: m.Subject()}
+			d := Delivery{Subject: m.Subject(), header: m.Headers()}
 			if md, err := m.Metadata(); err == nil {
 				seq, d.Seq, d.Pending = md.Sequence.Stream, md.Sequence.Stream, md.NumPending
 			}

@@ -1,12 +1,19 @@
 package catalog
 
 import (
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // statusRecorder remembers the status a handler wrote, for metrics.
@@ -48,6 +55,41 @@ func (s *Server) measure(next http.Handler) http.Handler {
 		}
 		s.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.status)).Inc()
 		s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+// observe gives each request its id (the client's X-Request-Id when sane, else a new
+// one, sent back in X-Request-Id) in the context's log fields, and, when tracing is
+// on, a server span, a child of the trace context in the request's headers, named by
+// its route pattern once the mux has chosen it ("PUT /api/gallery/videos/{id}").
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := telemetry.RequestID(r.Header.Get(telemetry.RequestIDHeader))
+		w.Header().Set(telemetry.RequestIDHeader, id)
+		ctx := telemetry.WithLogAttrs(r.Context(), slog.String(telemetry.RequestIDKey, id))
+		if !telemetry.Enabled() {
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		ctx = telemetry.Extract(ctx, propagation.HeaderCarrier(r.Header))
+		ctx, span := telemetry.Tracer().Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path),
+				attribute.String(telemetry.RequestIDKey, id)))
+		defer span.End()
+		rec := &statusRecorder{ResponseWriter: w}
+		r = r.WithContext(ctx)
+		next.ServeHTTP(rec, r)
+		if r.Pattern != "" && r.Pattern != "/" {
+			span.SetName(r.Pattern)
+			span.SetAttributes(attribute.String("http.route", r.Pattern))
+		}
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+		if rec.status >= 500 {
+			span.SetStatus(codes.Error, http.StatusText(rec.status))
+		}
 	})
 }
 
@@ -95,7 +137,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("gallery handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
+				s.log.ErrorContext(r.Context(), "gallery handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
 				writeError(w, r, videoforge.Errorf(videoforge.EINTERNAL, "internal error"), nil)
 			}
 		}()

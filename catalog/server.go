@@ -19,9 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // Prefix is the path prefix of the gallery API. Every route is also answered with it
@@ -134,7 +136,7 @@ func NewServer(cfg Config, videos videoforge.VideoService, verifier auth.TokenVe
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, videoforge.Errorf(videoforge.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path), nil)
 	})
-	s.handler = s.recoverPanics(s.cors(s.measure(s.mux)))
+	s.handler = s.observe(s.recoverPanics(s.cors(s.measure(s.mux))))
 	return s
 }
 
@@ -464,7 +466,18 @@ func writeError(w http.ResponseWriter, r *http.Request, err error, log *slog.Log
 	code := videoforge.ErrorCode(err)
 	status := videoforge.HTTPStatus(code)
 	if log != nil && (code == videoforge.EINTERNAL || code == videoforge.EUNAVAILABLE) {
-		log.Error("gallery request failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		attrs := []any{"method", r.Method, "path", r.URL.Path, "code", code, "err", err}
+		if id := r.PathValue("id"); id != "" && strings.Contains(r.Pattern, "/videos/") {
+			attrs = append(attrs, telemetry.VideoIDKey, id)
+		} else if id := r.PathValue("id"); id != "" && strings.Contains(r.Pattern, "/jobs/") {
+			attrs = append(attrs, telemetry.JobIDKey, id)
+		} else if id := r.PathValue("jobId"); id != "" {
+			attrs = append(attrs, telemetry.JobIDKey, id)
+		}
+		log.ErrorContext(r.Context(), "gallery request failed", attrs...)
+	}
+	if code == videoforge.EINTERNAL || code == videoforge.EUNAVAILABLE {
+		telemetry.Fail(trace.SpanFromContext(r.Context()), err)
 	}
 	switch code {
 	case videoforge.EUNAVAILABLE:

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/internal/retry"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // follower is the goroutine that reads the CATALOG stream with an ordered consumer
@@ -60,13 +64,37 @@ func (f *follower) follow(ctx context.Context, seq uint64) (uint64, error) {
 			e.log.Error("catalog event skipped", "subject", d.Subject, "err", err)
 			return nil
 		}
-		if err := e.apply(ctx, c.change); err != nil {
+		actx, span := applySpan(ctx, d)
+		err = e.apply(actx, c.change)
+		span.End()
+		if err != nil {
 			return err
 		}
 		e.metrics.lag.Set(time.Since(c.at).Seconds())
 		return nil
 	})
 }
+
+// applySpan starts the span of applying one event, a child of the relay's publish
+// span whose context the message's headers carry. An event without one (an untraced
+// change, tracing off) starts no trace: its span is the no-op one.
+func applySpan(ctx context.Context, d bus.Delivery) (context.Context, trace.Span) {
+	if !telemetry.Enabled() {
+		return ctx, noSpan
+	}
+	pctx := d.TraceContext(ctx)
+	if !trace.SpanContextFromContext(pctx).IsValid() {
+		return ctx, noSpan
+	}
+	return telemetry.Tracer().Start(pctx, "edge apply", trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		attribute.String("messaging.system", "nats"), attribute.String("messaging.operation.type", "process"),
+		attribute.String("messaging.destination.name", d.Subject), attribute.Int64("messaging.nats.stream_sequence", int64(d.Seq)),
+		attribute.Int64(telemetry.VideoIDKey, d.Event.Video.ID), attribute.Int64("videoforge.version", d.Event.Version),
+		attribute.String("videoforge.event_type", d.Event.Type)))
+}
+
+// noSpan is the span of untraced work.
+var noSpan = trace.SpanFromContext(context.Background())
 
 // apply hands an event's change to the applier, which applies at once what narrows
 // access; what would widen it is queued for the confirmers, which read it from

@@ -11,6 +11,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // Prefix is the path prefix of the streaming API. Every route is also answered with it
@@ -50,26 +51,39 @@ var (
 
 // Handle answers one request. Hits on public and unlisted videos write cached bytes
 // and allocate nothing.
+//
+// With tracing on (telemetry.Enabled), each request also gets a server span; with it
+// off, that costs one atomic load.
 func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
+	if telemetry.Enabled() {
+		e.handleTraced(ctx)
+		return
+	}
+	e.handle(ctx)
+}
+
+// handle answers one request and returns its route (routeOther for those outside the
+// streaming API).
+func (e *Edge) handle(ctx *fasthttp.RequestCtx) int {
 	start := time.Now()
 	path := ctx.Path()
 	switch string(path) { // no allocation: the compiler compares in place
 	case "/metrics":
 		e.metrics.handler(ctx)
-		return
+		return routeOther
 	case "/ready":
 		e.readiness(ctx)
-		return
+		return routeOther
 	}
 	if e.media != nil && e.media(ctx) {
-		return
+		return routeOther
 	}
 	path, _ = bytes.CutPrefix(path, prefixBytes)
 	route := routeOther
 	if ctx.IsOptions() {
 		e.cors.preflight(ctx)
 		e.metrics.observe(route, ctx.Response.StatusCode(), start)
-		return
+		return route
 	}
 	e.cors.allow(ctx)
 	if !ctx.IsGet() && !ctx.IsHead() {
@@ -85,6 +99,7 @@ func (e *Edge) Handle(ctx *fasthttp.RequestCtx) {
 		route = e.video(ctx, path)
 	}
 	e.metrics.observe(route, ctx.Response.StatusCode(), start)
+	return route
 }
 
 // video answers /{id}, /{id}/qualities and /{id}/thumbnail and returns the route.
@@ -284,9 +299,9 @@ func (e *Edge) fail(ctx *fasthttp.RequestCtx, route int, err error, status int) 
 	switch code {
 	case videoforge.EUNAVAILABLE:
 		ctx.Response.Header.Set("Retry-After", "2")
-		e.log.Warn("edge request failed", "path", string(ctx.Path()), "err", err)
+		e.log.WarnContext(requestContext(ctx), "edge request failed", "path", string(ctx.Path()), "err", err)
 	case videoforge.EINTERNAL:
-		e.log.Error("edge request failed", "path", string(ctx.Path()), "err", err)
+		e.log.ErrorContext(requestContext(ctx), "edge request failed", "path", string(ctx.Path()), "err", err)
 	case videoforge.ERATELIMIT:
 		ctx.Response.Header.Set("Retry-After", e.retryAfter)
 	case videoforge.EUNAUTHORIZED:

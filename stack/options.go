@@ -53,6 +53,8 @@ type Options struct {
 	// may finish at shutdown.
 	ShutdownGrace time.Duration
 	Client        ClientOptions
+	// LogFormat is how the command logs: text (the default) or JSON, one object a line.
+	LogFormat LogFormat
 }
 
 // DevOptions are the settings of the dev stack's embedded parts.
@@ -158,6 +160,7 @@ func DefaultOptions() Options {
 		Uploads:       UploadOptions{MaxSize: limits.MaxSize, Types: []string{"video/*", "application/octet-stream"}, URLLifetime: limits.URLLifetime, TusPartSize: 8 << 20},
 		Transcoder:    transcoder.DefaultConfig(),
 		ShutdownGrace: 10 * time.Second,
+		LogFormat:     "text",
 		Client: ClientOptions{Gallery: "http://127.0.0.1:8080", Edge: "http://127.0.0.1:8081", TokenTTL: 24 * time.Hour,
 			Timeout: 30 * time.Minute, Visibility: "public", ChunkSize: client.DefaultChunkSize},
 	}

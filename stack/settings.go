@@ -117,6 +117,9 @@ var settings = []setting{
 	{env: "TRANSCODER_CHUNK_DURATION", flag: "chunk-duration", doc: "length of the chunks a long source's ladder is encoded in over every transcoder (a source longer than two is split); 0 keeps every source one piece", field: func(o *Options) any { return &o.Transcoder.ChunkDuration }},
 	{env: "TRANSCODER_METRICS_ADDR", flag: "transcoder-metrics-addr", doc: "address the transcoder serves Prometheus metrics on (/metrics); empty serves none", field: func(o *Options) any { return &o.TranscoderMetricsAddr }},
 
+	// Logs
+	{env: "LOG_FORMAT", flag: "log-format", doc: "how the log on standard error is written: text, or json (one object a line, with request_id, video_id, job_id, trace_id and span_id where they apply)", field: func(o *Options) any { return &o.LogFormat }},
+
 	// The dev stack and the clients (upload, token)
 	{env: "VIDEOFORGE_DATA", flag: "data", doc: "data folder of the dev stack (database, objects, keys); upload and token mint tokens with its key", field: func(o *Options) any { return &o.Dev.Data }},
 	{env: "GALLERY_URL", flag: "gallery", doc: "origin of the gallery API", field: func(o *Options) any { return &o.Client.Gallery }},
@@ -144,15 +147,15 @@ var (
 	edgeSettings    = []string{"EDGE_STALENESS", "EDGE_CORS_ORIGINS", "EDGE_READ_TIMEOUT", "EDGE_WRITE_TIMEOUT", "EDGE_IDLE_TIMEOUT", "EDGE_MAX_CONNS_PER_IP", "EDGE_TRUSTED_PROXIES", "EDGE_MISS_RATE", "EDGE_MISS_BURST", "EDGE_NEGATIVE_ENTRIES", "EDGE_TOMBSTONE_RETENTION"}
 	encodeSettings  = []string{"TRANSCODER_MAX_ATTEMPTS", "TRANSCODER_MAX_RECEIVES", "TRANSCODER_VISIBILITY", "TRANSCODER_SHUTDOWN_GRACE", "TRANSCODER_WORK_DIR", "TRANSCODER_LADDER", "TRANSCODER_PRESET", "TRANSCODER_MAX_FPS", "TRANSCODER_SEGMENT", "TRANSCODER_AUDIO_BITRATE", "TRANSCODER_MAX_DURATION", "TRANSCODER_MAX_SIZE", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}
 	commandSettings = map[string][][]string{
-		"dev": {{"VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
+		"dev": {{"LOG_FORMAT", "VIDEOFORGE_DATA", "GALLERY_ADDR=127.0.0.1:8080", "EDGE_ADDR=127.0.0.1:8081", "DATABASE_URL", "DB_SCHEMA", "NATS_URL", "NATS_PORT",
 			"CORS_ORIGINS", "SHUTDOWN_GRACE", "TRANSCODER_WORKERS", "TRANSCODER_PUBLISH_EARLY", "TRANSCODER_CHUNK_DURATION"}, uploadSettings},
-		"catalog": {{"GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "DATABASE_READ_URL", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR", "STREAM_API_URL", "COGNITO_DOMAIN"},
+		"catalog": {{"LOG_FORMAT", "GALLERY_ADDR", "CORS_ORIGINS", "SHUTDOWN_GRACE", "MIGRATE_ON_START", "DATABASE_READ_URL", "NATS_URL", "NATS_STREAM_REPLICAS", "CATALOG_RELAY", "TUS_PART_SIZE", "TUS_TEMP_DIR", "STREAM_API_URL", "COGNITO_DOMAIN"},
 			dbSettings, authSettings, playSettings, revokeSettings, uploadSettings, bucketSettings},
-		"edge":  {{"EDGE_ADDR", "NATS_URL", "SHUTDOWN_GRACE"}, edgeSettings, playSettings, dbSettings, authSettings},
-		"relay": {{"NATS_URL=nats://127.0.0.1:4222", "NATS_STREAM_REPLICAS", "RELAY_METRICS_ADDR", "RELAY_LEASE_TIMEOUT", "RELAY_LEASE_RENEW", "PLAYBACK_TOKEN_TTL"}, revokeSettings, dbSettings},
-		"transcoder": {{"NATS_URL", "NATS_STREAM_REPLICAS", "SQS_QUEUE_URL", "SQS_DLQ_URL", "SQS_ENDPOINT", "S3_BUCKET_NAME", "AWS_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID",
+		"edge":  {{"LOG_FORMAT", "EDGE_ADDR", "NATS_URL", "SHUTDOWN_GRACE"}, edgeSettings, playSettings, dbSettings, authSettings},
+		"relay": {{"LOG_FORMAT", "NATS_URL=nats://127.0.0.1:4222", "NATS_STREAM_REPLICAS", "RELAY_METRICS_ADDR", "RELAY_LEASE_TIMEOUT", "RELAY_LEASE_RENEW", "PLAYBACK_TOKEN_TTL"}, revokeSettings, dbSettings},
+		"transcoder": {{"LOG_FORMAT", "NATS_URL", "NATS_STREAM_REPLICAS", "SQS_QUEUE_URL", "SQS_DLQ_URL", "SQS_ENDPOINT", "S3_BUCKET_NAME", "AWS_REGION", "S3_ENDPOINT", "S3_ACCESS_KEY_ID",
 			"S3_SECRET_ACCESS_KEY", "TRANSCODER_WORKERS", "TRANSCODER_METRICS_ADDR"}, encodeSettings, dbSettings},
-		"migrate": {dbSettings},
+		"migrate": {{"LOG_FORMAT"}, dbSettings},
 		"token":   {{"VIDEOFORGE_DATA", "user", "ttl"}},
 		"upload": {{"file", "title", "description", "visibility", "GALLERY_URL", "EDGE_URL", "NATS_URL=nats://127.0.0.1:4222", "VIDEOFORGE_TOKEN", "VIDEOFORGE_DATA",
 			"user=alice", "timeout", "tus", "chunk", "no-wait"}},

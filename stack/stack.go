@@ -19,6 +19,7 @@ import (
 	"github.com/videoforge/videoforge/internal/retry"
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/storage"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // A role is one long-running part: it runs until its context ends, then shuts down
@@ -82,6 +83,9 @@ type Stack struct {
 // opens their listeners, so that Addrs is known before Run. Nothing runs until Run.
 func New(ctx context.Context, o Options) (*Stack, error) {
 	s := newStack(o)
+	if err := s.tracing(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.build(ctx); err != nil {
 		s.close()
 		return nil, err
@@ -112,6 +116,29 @@ func (s *Stack) build(ctx context.Context) error {
 func newStack(o Options) *Stack {
 	return &Stack{opts: o, log: slog.Default(), conns: map[string]*busConn{}, stopMargin: defaultStopMargin,
 		ready: make(chan struct{}), ended: make(chan struct{})}
+}
+
+// tracing starts the OpenTelemetry exporter when the OTEL_* variables name an
+// endpoint (telemetry.Start), as the service videoforge-<command> unless
+// OTEL_SERVICE_NAME says otherwise. The spans still buffered are flushed last, after
+// every role has stopped, within the shutdown grace.
+func (s *Stack) tracing(ctx context.Context) error {
+	shutdown, err := telemetry.Start(ctx, "videoforge-"+s.opts.Command)
+	if err != nil {
+		return err
+	}
+	if telemetry.Enabled() {
+		s.log.Info("traces exported over OTLP/HTTP", "service", "videoforge-"+s.opts.Command)
+	}
+	grace := s.opts.ShutdownGrace
+	s.onClose(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if err := shutdown(ctx); err != nil {
+			s.log.Warn("traces not all exported at shutdown", "err", err)
+		}
+	})
+	return nil
 }
 
 // Addrs returns where the stack answers.

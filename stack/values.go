@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/videoforge/videoforge/playback"
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -79,6 +80,15 @@ func valueOf(p any) value {
 	case *bitrate:
 		return value{set: func(s string) (err error) { *p.bps, err = ffmpeg.ParseBitrate(s); return err },
 			get: func() string { return formatBitrate(*p.bps) }}
+	case *LogFormat:
+		return value{set: func(s string) error {
+			switch f := LogFormat(strings.ToLower(strings.TrimSpace(s))); f {
+			case telemetry.FormatText, telemetry.FormatJSON:
+				*p = f
+				return nil
+			}
+			return errors.New("want text or json")
+		}, get: func() string { return string(*p) }}
 	}
 	panic(fmt.Sprintf("stack: no parser for %T", p))
 }
@@ -111,6 +121,10 @@ func formatBitrate(bps int) string {
 	}
 	return strconv.Itoa(bps)
 }
+
+// LogFormat is how a role writes its log (LOG_FORMAT): telemetry.FormatText or
+// telemetry.FormatJSON.
+type LogFormat string
 
 // splitList splits a comma-separated setting, dropping blanks.
 func splitList(s string) []string {

@@ -141,14 +141,14 @@ func (s *OutboxSession) WaitForNotification(ctx context.Context, d time.Duration
 
 // Unpublished reads unpublished rows in id order.
 func (s *OutboxSession) Unpublished(ctx context.Context, limit int) ([]videoforge.OutboxRow, error) {
-	rows, err := s.conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at
-		FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, limit)
+	rows, err := s.conn.Query(ctx, `SELECT id, event_id::text, subject, video_id, version, payload, created_at,
+		coalesce(trace_context, '') FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`, limit)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(cr pgx.CollectableRow) (videoforge.OutboxRow, error) {
 		var x videoforge.OutboxRow
-		err := cr.Scan(&x.ID, &x.EventID, &x.Subject, &x.VideoID, &x.Version, &x.Payload, &x.CreatedAt)
+		err := cr.Scan(&x.ID, &x.EventID, &x.Subject, &x.VideoID, &x.Version, &x.Payload, &x.CreatedAt, &x.TraceParent)
 		return x, err
 	})
 }

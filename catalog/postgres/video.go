@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/videoforge/videoforge"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // VideoService implements videoforge.VideoService on PostgreSQL.
@@ -77,7 +78,9 @@ func (s *VideoService) FindVideos(ctx context.Context, f videoforge.VideoFilter)
 const (
 	// TotalBound is the number of matches up to which a search's total is exact.
 	// Above it the total is the planner's estimate of the matches, and
-	// FindVideosEstimated says so.
+	// FindVideosEstimated says so; so it is for a search of several words that are
+	// each in more than rarePostings listed videos and that the planner expects in
+	// severalUnder videos or more (see search.go).
 	TotalBound = 10_000
 	// RankBound is the number of matches up to which a search ordered by relevance
 	// ranks every match, through RUM's distance (<=>) inside videos_search_rum_idx.
@@ -104,7 +107,8 @@ const (
 // A listing without a search is counted exactly from the counters the videos_count
 // trigger keeps. A search's total is exact up to TotalBound matches per part; above it
 // the total is the planner's estimate (never less than TotalBound+1) and estimated is
-// true. A search's words are first rewritten for typos and the last one widened to a
+// true. A search of several common words (see severalUnder) may be estimated below
+// the bound too, and says so. A search's words are first rewritten for typos and the last one widened to a
 // prefix (see prepareSearch).
 func (s *VideoService) FindVideosEstimated(ctx context.Context, f videoforge.VideoFilter) ([]*videoforge.Video, int, bool, error) {
 	if err := checkCursor(f); err != nil {
@@ -552,8 +556,14 @@ func writeEvent(ctx context.Context, tx pgx.Tx, typ string, v *videoforge.Video)
 	if err != nil {
 		return fmt.Errorf("encode event: %w", err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, video_id, version, payload)
-		VALUES ($1, $2, $3, $4, $5)`, id, ev.Subject(), v.ID, v.Version, payload)
+	// The change's trace context, for the relay's span and the NATS message; NULL
+	// without one.
+	var tc *string
+	if p := telemetry.TraceParent(ctx); p != "" {
+		tc = &p
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, subject, video_id, version, payload, trace_context)
+		VALUES ($1, $2, $3, $4, $5, $6)`, id, ev.Subject(), v.ID, v.Version, payload, tc)
 	return err
 }
 

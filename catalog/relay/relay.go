@@ -56,10 +56,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/internal/retry"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // Config tunes a relay. The zero value gives the defaults shown on each field.
@@ -514,8 +518,9 @@ func (e *publishError) Unwrap() error { return e.err }
 func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, dropped []int64, err error) {
 	var errs []error
 	type pending struct {
-		row row
-		f   bus.PubAck
+		row  row
+		f    bus.PubAck
+		span trace.Span
 	}
 	fail := func(x row, err error) {
 		if bus.TooLarge(err) {
@@ -531,16 +536,25 @@ func (r *Relay) publish(ctx context.Context, l *lease, round []row) (acked, drop
 		if err := l.check(ctx); err != nil {
 			return nil, nil, errors.Join(errLeaseLost, err)
 		}
-		f, err := r.js.PublishCatalogAsync(x.Subject, x.EventID, x.Version, x.Payload)
+		pctx, span := r.publishSpan(ctx, x)
+		f, err := r.js.PublishCatalogAsync(pctx, x.Subject, x.EventID, x.Version, x.Payload)
 		if err != nil {
+			telemetry.Fail(span, err)
+			span.End()
 			fail(x, err)
 			if len(errs) > 0 {
 				break // the connection is in trouble: wait for what was sent, retry the rest
 			}
 			continue
 		}
-		sent = append(sent, pending{x, f})
+		sent = append(sent, pending{x, f, span})
 	}
+	// Spans of publishes not acknowledged end with the round, failed.
+	defer func() {
+		for _, p := range sent {
+			p.span.End()
+		}
+	}()
 	deadline := time.Now().Add(r.cfg.AckTimeout)
 	timer := time.NewTimer(r.cfg.AckTimeout)
 	defer timer.Stop()
@@ -552,12 +566,18 @@ wait:
 		select {
 		case <-sent[i].f.Ok():
 			acked = append(acked, sent[i].row.ID)
+			sent[i].span.End()
 			i++
 		case err := <-sent[i].f.Err():
 			fail(sent[i].row, err)
+			telemetry.Fail(sent[i].span, err)
+			sent[i].span.End()
 			i++
 		case <-timer.C:
 			errs = append(errs, fmt.Errorf("%d of %d publishes not acknowledged within %v", len(sent)-i, len(round), r.cfg.AckTimeout))
+			for _, p := range sent[i:] {
+				p.span.SetStatus(codes.Error, "not acknowledged in time")
+			}
 			break wait
 		case <-renew.C:
 			if err := l.renewDue(context.WithoutCancel(ctx)); err != nil {
@@ -572,6 +592,22 @@ wait:
 		return acked, dropped, &publishError{fmt.Errorf("relay: %w", errors.Join(errs...))}
 	}
 	return acked, dropped, nil
+}
+
+// publishSpan starts the span of one row's publish, a child of the change that wrote
+// the row (its stored traceparent), ended once JetStream acknowledges the message,
+// whose headers carry its context on to the edges. A row written without a trace
+// context starts no trace: its span is the no-op one.
+func (r *Relay) publishSpan(ctx context.Context, x row) (context.Context, trace.Span) {
+	if x.TraceParent == "" || !telemetry.Enabled() {
+		return ctx, trace.SpanFromContext(context.Background())
+	}
+	return telemetry.Tracer().Start(telemetry.WithTraceParent(ctx, x.TraceParent), "relay publish",
+		trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "nats"), attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", x.Subject), attribute.String("messaging.message.id", x.EventID),
+			attribute.Int64(telemetry.VideoIDKey, x.VideoID), attribute.Int64("videoforge.version", x.Version),
+			attribute.Int64("videoforge.outbox_id", x.ID)))
 }
 
 // cleanup deletes published rows older than the retention, in slices so that no

@@ -18,6 +18,7 @@ import (
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/schema"
 	"github.com/videoforge/videoforge/stack"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // version is stamped in by the Makefile (-ldflags "-X main.version=...").
@@ -73,7 +74,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	slog.SetDefault(slog.New(telemetry.Handler(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()}))))
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		return usage(stdout)
 	}
@@ -106,11 +107,25 @@ func logLevel() slog.Level {
 	return l
 }
 
+// setLogger makes the command's log the format LOG_FORMAT asks for, on standard
+// error, at LOG_LEVEL.
+func setLogger(o stack.Options) error {
+	log, err := telemetry.NewLogger(os.Stderr, string(o.LogFormat), logLevel())
+	if err != nil {
+		return fmt.Errorf("LOG_FORMAT: %w", err)
+	}
+	slog.SetDefault(log)
+	return nil
+}
+
 // runStack runs a role (or, for dev, all of them) until ctx ends. dev prints where it
 // answers once it does.
 func runStack(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
 	o, err := stack.Parse(name, summary, args)
 	if err != nil {
+		return err
+	}
+	if err := setLogger(o); err != nil {
 		return err
 	}
 	s, err := stack.New(ctx, o)
@@ -133,6 +148,9 @@ func runStack(ctx context.Context, name, summary string, args []string, stdout i
 func runMigrate(ctx context.Context, name, summary string, args []string, stdout io.Writer) error {
 	o, err := stack.Parse(name, summary, args)
 	if err != nil {
+		return err
+	}
+	if err := setLogger(o); err != nil {
 		return err
 	}
 	cfg, err := o.Database()
