@@ -12,8 +12,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -72,7 +75,11 @@ func (t *Transcoder) spans(info *ffmpeg.Info) []ffmpeg.Span {
 // attempt is over.
 func (t *Transcoder) handleChunk(ctx context.Context, d Delivery, m chunkMessage) {
 	ref := m.Chunk
-	log := t.log.With("job", m.JobID, "video", m.VideoID, "attempt", ref.Token, "chunk", ref.Index, "receive", d.Attempt())
+	ctx, span := jobSpan(ctx, d, "transcode chunk", m.JobMessage)
+	defer span.End()
+	span.SetAttributes(attribute.Int("videoforge.chunk", ref.Index))
+	log := t.log.With(append([]any{telemetry.JobIDKey, m.JobID, telemetry.VideoIDKey, m.VideoID, "attempt", ref.Token, "chunk", ref.Index,
+		"receive", d.Attempt()}, telemetry.SpanAttrs(span)...)...)
 	if t.chunks == nil {
 		log.Error("a chunk message, but this catalog does not split jobs")
 		t.release(d, t.cfg.RetryDelay)

@@ -34,7 +34,9 @@ func (t *Transcoder) publishFirstRung(ctx context.Context, j *job, a *videoforge
 	began := time.Now()
 	g := t.growing(j, a, out, info, first, res, nil)
 	first.Event = true
-	if err := g.encode(ctx, func(ctx context.Context) error { return r.Encode(ctx, src, out, first, nil) }); err != nil {
+	if err := rungs(ctx, "encode", first.Variants, func(ctx context.Context) error {
+		return g.encode(ctx, func(ctx context.Context) error { return r.Encode(ctx, src, out, first, nil) })
+	}); err != nil {
 		return ffmpeg.MasterVariant{}, err
 	}
 	j.logger().Info("first rung encoded", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))

@@ -37,6 +37,14 @@ type Delivery interface {
 	Release(ctx context.Context, delay time.Duration) error
 }
 
+// TracedDelivery is a Delivery whose message carries its sender's trace context (the
+// upload's complete): the job's span continues that trace. Both queues' deliveries are.
+type TracedDelivery interface {
+	Delivery
+	// TraceContext returns ctx with the sender's span as its remote parent.
+	TraceContext(ctx context.Context) context.Context
+}
+
 // Sender is the producing half of a Queue: what the upload side needs, so that the
 // consumer's settings stay the transcoder's (jsqueue.Producer, or an SQS queue).
 type Sender interface {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder/ffmpeg"
 )
 
@@ -286,10 +287,13 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		return
 	}
 	received := time.Now()
+	ctx, span := jobSpan(ctx, d, "transcode job", msg)
+	defer span.End()
 	jctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	j := &job{d: d, msg: msg, cancel: cancel}
-	j.log.Store(t.log.With("job", msg.JobID, "video", msg.VideoID, "receive", d.Attempt()))
+	j.log.Store(t.log.With(append([]any{telemetry.JobIDKey, msg.JobID, telemetry.VideoIDKey, msg.VideoID, "receive", d.Attempt()},
+		telemetry.SpanAttrs(span)...)...))
 
 	// The heartbeat keeps the message invisible and, once the job is started, the
 	// attempt's lease alive; it stops the job when the attempt lost it.
@@ -351,9 +355,11 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 	inDoubt := false // a commit may have landed: the attempt's folder must stay
 	if err == nil {
 		t.hook("committing")
-		err = t.patiently(jctx, j.logger(), "commit the results", func(ctx context.Context) error {
-			_, err := t.jobs.CompleteJob(ctx, a, *res)
-			return err
+		err = step(jctx, "commit", func(ctx context.Context) error {
+			return t.patiently(ctx, j.logger(), "commit the results", func(ctx context.Context) error {
+				_, err := t.jobs.CompleteJob(ctx, a, *res)
+				return err
+			})
 		})
 		if err != nil && jctx.Err() != nil {
 			// The job's context ended (shutdown, or a heartbeat that found the job
@@ -364,6 +370,7 @@ func (t *Transcoder) handle(ctx context.Context, d Delivery) {
 		}
 	}
 	cause := context.Cause(jctx)
+	telemetry.Fail(span, err)
 	remove := func() {
 		if !inDoubt {
 			t.removeOwn(j, a)
@@ -757,8 +764,10 @@ func (t *Transcoder) process(ctx context.Context, j *job, a *videoforge.Attempt)
 	}
 	res.ThumbnailURL, res.Renditions = prefix+layout.ThumbnailFile, renditions(prefix, variants)
 	t.hook("uploading")
-	err = t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
-		return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
+	err = step(ctx, "upload", func(ctx context.Context) error {
+		return t.patiently(ctx, j.logger(), "store the results", func(ctx context.Context) error {
+			return t.store.PutDir(ctx, out, prefix, layout.MasterPlaylist)
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -781,7 +790,9 @@ func (t *Transcoder) publishCopy(ctx context.Context, j *job, a *videoforge.Atte
 	one.Variants, one.Event = []ffmpeg.Variant{v}, true
 	g := t.growing(j, a, out, info, one, res, nil)
 	g.variants[0] = mv
-	if err := g.encode(ctx, func(ctx context.Context) error { return t.runner.Remux(ctx, src, out, v, one) }); err != nil {
+	if err := rungs(ctx, "copy", one.Variants, func(ctx context.Context) error {
+		return g.encode(ctx, func(ctx context.Context) error { return t.runner.Remux(ctx, src, out, v, one) })
+	}); err != nil {
 		return mv, err
 	}
 	j.logger().Info("the source's stream copy is stored", "rendition", v.Name, "took", time.Since(began).Round(time.Millisecond))
@@ -810,12 +821,17 @@ func (t *Transcoder) downloadAndProbe(ctx context.Context, j *job, a *videoforge
 	done := make(chan probed, 1)
 	go func() {
 		var p probed
-		p.err = t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
-			p.size, err = t.store.DownloadSource(ctx, a.Source, src)
-			return err
+		p.err = step(ctx, "download", func(ctx context.Context) error {
+			return t.patiently(ctx, j.logger(), "download the source", func(ctx context.Context) (err error) {
+				p.size, err = t.store.DownloadSource(ctx, a.Source, src)
+				return err
+			})
 		})
 		if p.err == nil {
-			p.info, p.err = ffmpeg.Probe(ctx, t.cfg.Bin, src, t.cfg.Limits)
+			p.err = step(ctx, "probe", func(ctx context.Context) (err error) {
+				p.info, err = ffmpeg.Probe(ctx, t.cfg.Bin, src, t.cfg.Limits)
+				return err
+			})
 		}
 		if p.err != nil {
 			stop(p.err)
@@ -894,7 +910,11 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 	}
 	t.hook("encoding")
 	if spans := t.spans(info); len(spans) > 1 && len(plan.Variants) > 0 {
-		variants, err := t.chunked(ctx, j, a, src, out, info, plan, g, spans)
+		var variants []ffmpeg.MasterVariant
+		err := rungs(ctx, "encode", plan.Variants, func(ctx context.Context) (err error) {
+			variants, err = t.chunked(ctx, j, a, src, out, info, plan, g, spans)
+			return err
+		})
 		if err == nil {
 			t.progress(ctx, j, a, 90)
 		}
@@ -902,13 +922,13 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 	}
 	var variants []ffmpeg.MasterVariant
 	if len(plan.Variants) > 0 {
-		var err error
-		if t.cfg.PublishEarly {
-			plan.Event = true
-			err = g.encode(ctx, func(ctx context.Context) error { return t.runner.Encode(ctx, src, out, plan, progress) })
-		} else {
-			err = t.runner.Encode(ctx, src, out, plan, progress)
-		}
+		err := rungs(ctx, "encode", plan.Variants, func(ctx context.Context) error {
+			if t.cfg.PublishEarly {
+				plan.Event = true
+				return g.encode(ctx, func(ctx context.Context) error { return t.runner.Encode(ctx, src, out, plan, progress) })
+			}
+			return t.runner.Encode(ctx, src, out, plan, progress)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -923,7 +943,7 @@ func (t *Transcoder) encode(ctx context.Context, j *job, a *videoforge.Attempt, 
 		}
 	}
 	t.progress(ctx, j, a, 90)
-	return variants, t.stills(ctx, src, out, info)
+	return variants, step(ctx, "stills", func(ctx context.Context) error { return t.stills(ctx, src, out, info) })
 }
 
 // stills makes the thumbnail and the storyboard into out.

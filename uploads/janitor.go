@@ -6,6 +6,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // runJanitor, every round until ctx ends, gives up the uploads not completed within
@@ -35,7 +36,7 @@ func (u *Uploads) expire(ctx context.Context) {
 	}
 	for _, id := range ids {
 		if err := u.cfg.Objects.DeletePrefix(ctx, layout.UploadFolder(id)); err != nil {
-			u.log.Warn("upload janitor: remove upload", "job", id, "err", err)
+			u.log.Warn("upload janitor: remove upload", telemetry.JobIDKey, id, "err", err)
 		}
 		if u.cfg.Tus.Dir != "" {
 			u.abandonTus(id)
@@ -58,7 +59,7 @@ func (u *Uploads) sweep(ctx context.Context) {
 		if !u.send(ctx, m) {
 			return // the queue is down: the next round tries again
 		}
-		u.log.Info("sent a job's message again", "job", m.JobID, "send", m.Send)
+		u.log.Info("sent a job's message again", telemetry.JobIDKey, m.JobID, "send", m.Send)
 	}
 }
 
@@ -68,7 +69,7 @@ func (u *Uploads) abandonTus(jobID int64) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := u.tus.Abandon(ctx, jobID); err != nil {
-		u.log.Warn("remove an abandoned resumable upload", "job", jobID, "err", err)
+		u.log.Warn("remove an abandoned resumable upload", telemetry.JobIDKey, jobID, "err", err)
 	}
 }
 

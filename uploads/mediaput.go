@@ -19,6 +19,7 @@ import (
 	"github.com/videoforge/videoforge/internal/fasterr"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/playback"
+	"github.com/videoforge/videoforge/telemetry"
 )
 
 // MediaPutConfig holds the settings of the media server's upload PUTs.
@@ -143,7 +144,7 @@ func (p *MediaPut) check(ctx *fasthttp.RequestCtx) (int64, int, error) {
 		case videoforge.ECONFLICT, videoforge.ENOTFOUND, videoforge.EUNAVAILABLE:
 			return 0, 0, err
 		default:
-			p.log.Error("upload: look up job", "job", id, "err", err)
+			p.log.Error("upload: look up job", telemetry.JobIDKey, id, "err", err)
 			return 0, 0, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not look up job %d; try again", id)
 		}
 	}
@@ -176,11 +177,11 @@ func (p *MediaPut) Serve(ctx *fasthttp.RequestCtx) {
 		// malformed. Nothing was stored, and the rest of the connection is not HTTP.
 		p.refuse(ctx, videoforge.Errorf(videoforge.EINVALID, "the request body could not be read: %v", br.err), 0, true)
 	case err != nil:
-		p.log.Error("upload failed", "job", id, "err", err)
+		p.log.Error("upload failed", telemetry.JobIDKey, id, "err", err)
 		ctx.Response.Header.Set("Retry-After", "5")
 		p.refuse(ctx, videoforge.Errorf(videoforge.EUNAVAILABLE, "could not store the upload; try again"), 0, false)
 	default:
-		p.log.Info("upload stored", "job", id, "bytes", br.n)
+		p.log.Info("upload stored", telemetry.JobIDKey, id, "bytes", br.n)
 		ctx.SetStatusCode(fasthttp.StatusOK)
 	}
 }

@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/auth"
 	"github.com/videoforge/videoforge/catalog"
 	"github.com/videoforge/videoforge/layout"
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder"
 	"github.com/videoforge/videoforge/uploads/tus"
 )
@@ -71,7 +75,7 @@ func (u *Uploads) createUpload(s *catalog.Server, w http.ResponseWriter, r *http
 	if err != nil {
 		return fmt.Errorf("upload URL: %w", err)
 	}
-	u.log.Info("upload started", "job", j.ID, "video", v.ID, "user", user.ID)
+	u.log.InfoContext(r.Context(), "upload started", telemetry.JobIDKey, j.ID, telemetry.VideoIDKey, v.ID, "user", user.ID)
 	catalog.WriteJSON(w, http.StatusCreated, videoforge.Upload{JobID: j.ID, VideoID: v.ID, UploadURL: url, ExpiresAt: expires})
 	return nil
 }
@@ -110,12 +114,12 @@ func (u *Uploads) completeUpload(s *catalog.Server, w http.ResponseWriter, r *ht
 	if rejected != nil {
 		reason := videoforge.ErrorMessage(rejected)
 		if ferr := u.cfg.Jobs.FailJob(r.Context(), id, videoID, nil, reason); ferr != nil {
-			u.log.Error("could not mark a rejected upload failed", "job", id, "err", ferr)
+			u.log.ErrorContext(r.Context(), "could not mark a rejected upload failed", telemetry.JobIDKey, id, "err", ferr)
 		}
 		if derr := u.cfg.Objects.DeletePrefix(r.Context(), layout.UploadFolder(id)); derr != nil {
-			u.log.Warn("could not remove a rejected upload", "job", id, "err", derr)
+			u.log.WarnContext(r.Context(), "could not remove a rejected upload", telemetry.JobIDKey, id, "err", derr)
 		}
-		u.log.Info("upload rejected", "job", id, "reason", reason)
+		u.log.InfoContext(r.Context(), "upload rejected", telemetry.JobIDKey, id, "reason", reason)
 	}
 	if err != nil {
 		return err
@@ -124,6 +128,7 @@ func (u *Uploads) completeUpload(s *catalog.Server, w http.ResponseWriter, r *ht
 		// A repeated complete of a failed upload says why it failed.
 		return videoforge.Errorf(videoforge.ECONFLICT, "job %d failed: %s", id, *j.Error)
 	}
+	trace.SpanFromContext(r.Context()).SetAttributes(attribute.Int64(telemetry.JobIDKey, id), attribute.Int64(telemetry.VideoIDKey, videoID))
 	if j.Status == videoforge.JobQueued && videoID != 0 {
 		// Committed queued just now: its message goes out after the commit, so that a
 		// message never names a job that is not queued. A crash or a queue outage
@@ -166,7 +171,7 @@ func (u *Uploads) send(ctx context.Context, m videoforge.JobMessage) bool {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := transcoder.Enqueue(ctx, u.cfg.Queue, m); err != nil {
-		u.log.Warn("could not send a job's message; the sweeper sends it later", "job", m.JobID, "send", m.Send,
+		u.log.WarnContext(ctx, "could not send a job's message; the sweeper sends it later", telemetry.JobIDKey, m.JobID, "send", m.Send,
 			"err", fmt.Errorf("enqueue job %d: %w", m.JobID, err))
 		return false
 	}
@@ -176,7 +181,7 @@ func (u *Uploads) send(ctx context.Context, m videoforge.JobMessage) bool {
 			Type: videoforge.JobEventQueued, OccurredAt: time.Now().UTC()})
 	}
 	if err := u.cfg.Jobs.MarkJobSent(ctx, m.JobID, m.Send); err != nil {
-		u.log.Warn("could not record a job's message as sent", "job", m.JobID, "err", err)
+		u.log.WarnContext(ctx, "could not record a job's message as sent", telemetry.JobIDKey, m.JobID, "err", err)
 	}
 	return true
 }
@@ -204,7 +209,7 @@ func (u *Uploads) removeVideo(ctx context.Context, v *videoforge.Video) {
 	}
 	for _, p := range prefixes {
 		if err := u.cfg.Objects.DeletePrefix(ctx, p); err != nil {
-			u.log.Error("could not remove a deleted video's objects", "video", v.ID, "prefix", p, "err", err)
+			u.log.Error("could not remove a deleted video's objects", telemetry.VideoIDKey, v.ID, "prefix", p, "err", err)
 		}
 	}
 }

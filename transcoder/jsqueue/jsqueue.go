@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/videoforge/videoforge/bus"
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder"
 )
 
@@ -114,12 +115,17 @@ func ensureStreams(ctx context.Context, js jetstream.JetStream, cfg Config) erro
 }
 
 // Send publishes a message; a second one with the same id within ten minutes is dropped.
+// The message's headers carry ctx's trace context (traceparent), so that the job's
+// span continues the trace of the upload's complete.
 func (p *Producer) Send(ctx context.Context, id string, body []byte) error {
 	var opts []jetstream.PublishOpt
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	if _, err := p.js.Publish(ctx, p.cfg.Subject, body, opts...); err != nil {
+	m := nats.NewMsg(p.cfg.Subject)
+	m.Data = body
+	telemetry.Inject(ctx, bus.HeaderCarrier(m.Header))
+	if _, err := p.js.PublishMsg(ctx, m, opts...); err != nil {
 		return fmt.Errorf("jsqueue: send: %w", err)
 	}
 	return nil
@@ -254,6 +260,11 @@ type delivery struct {
 
 func (d *delivery) Body() []byte { return d.msg.Data() }
 func (d *delivery) Attempt() int { return d.attempt }
+
+// TraceContext returns ctx with the sender's trace context, from the message's headers.
+func (d *delivery) TraceContext(ctx context.Context) context.Context {
+	return telemetry.Extract(ctx, bus.HeaderCarrier(d.msg.Headers()))
+}
 
 // Extend restarts the message's AckWait; d is ignored.
 func (d *delivery) Extend(ctx context.Context, _ time.Duration) error {

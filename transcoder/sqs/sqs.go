@@ -18,6 +18,7 @@ import (
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
+	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/transcoder"
 )
 
@@ -93,6 +94,13 @@ func seconds(d time.Duration) int32 {
 // Send adds a message. On a FIFO queue id is the de-duplication id.
 func (q *Queue) Send(ctx context.Context, id string, body []byte) error {
 	in := &awssqs.SendMessageInput{QueueUrl: aws.String(q.cfg.URL), MessageBody: aws.String(string(body))}
+	// ctx's trace context (traceparent) goes as a message attribute, so that the job's
+	// span continues the trace of the upload's complete.
+	attrs := attributeCarrier{}
+	telemetry.Inject(ctx, attrs)
+	if len(attrs) > 0 {
+		in.MessageAttributes = attrs
+	}
 	if strings.HasSuffix(q.cfg.URL, ".fifo") {
 		in.MessageGroupId = aws.String(id)
 		in.MessageDeduplicationId = aws.String(id)
@@ -111,6 +119,7 @@ func (q *Queue) Receive(ctx context.Context) (transcoder.Delivery, error) {
 		WaitTimeSeconds:             seconds(q.cfg.PollWait),
 		VisibilityTimeout:           seconds(q.cfg.Visibility),
 		MessageSystemAttributeNames: []types.MessageSystemAttributeName{types.MessageSystemAttributeNameApproximateReceiveCount},
+		MessageAttributeNames:       traceAttributes,
 	})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -123,7 +132,8 @@ func (q *Queue) Receive(ctx context.Context) (transcoder.Delivery, error) {
 	}
 	m := out.Messages[0]
 	attempt, _ := strconv.Atoi(m.Attributes[string(types.MessageSystemAttributeNameApproximateReceiveCount)])
-	return &delivery{q: q, body: []byte(aws.ToString(m.Body)), handle: aws.ToString(m.ReceiptHandle), attempt: max(attempt, 1)}, nil
+	return &delivery{q: q, body: []byte(aws.ToString(m.Body)), handle: aws.ToString(m.ReceiptHandle), attempt: max(attempt, 1),
+		attrs: m.MessageAttributes}, nil
 }
 
 type delivery struct {
@@ -131,10 +141,42 @@ type delivery struct {
 	body    []byte
 	handle  string
 	attempt int
+	attrs   map[string]types.MessageAttributeValue
 }
 
 func (d *delivery) Body() []byte { return d.body }
 func (d *delivery) Attempt() int { return d.attempt }
+
+// TraceContext returns ctx with the sender's trace context, from the message's
+// attributes.
+func (d *delivery) TraceContext(ctx context.Context) context.Context {
+	return telemetry.Extract(ctx, attributeCarrier(d.attrs))
+}
+
+// traceAttributes are the message attributes a receive asks for: the W3C trace context.
+var traceAttributes = []string{"traceparent", "tracestate"}
+
+// attributeCarrier carries a trace context in SQS message attributes (String values).
+type attributeCarrier map[string]types.MessageAttributeValue
+
+func (c attributeCarrier) Get(key string) string {
+	if v, ok := c[key]; ok {
+		return aws.ToString(v.StringValue)
+	}
+	return ""
+}
+
+func (c attributeCarrier) Set(key, value string) {
+	c[key] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(value)}
+}
+
+func (c attributeCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
 
 func (d *delivery) visibility(ctx context.Context, t time.Duration) error {
 	_, err := d.q.c.ChangeMessageVisibility(ctx, &awssqs.ChangeMessageVisibilityInput{
