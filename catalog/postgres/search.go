@@ -64,6 +64,29 @@ func (sp *searchPlan) tsquery(arg func(any) string) string {
 	return "(websearch_to_tsquery('english', " + arg(sp.text) + ") && " + arg(sp.extra) + "::tsquery)"
 }
 
+// lexemeQuery returns the tsquery text of sp's groups, each group's lexemes ORed and the
+// groups ANDed: the same matches as sp.tsquery, but with a prefix spelled out as the
+// lexemes it begins, whose frequencies the planner knows (it guesses a prefix's). ok
+// is false when sp has no groups or a prefix stands for more lexemes than its group
+// holds (prefixLexemes).
+func (sp *searchPlan) lexemeQuery() (q string, ok bool) {
+	if len(sp.groups) == 0 {
+		return "", false
+	}
+	terms := make([]string, len(sp.groups))
+	for i, g := range sp.groups {
+		if len(g) >= prefixLexemes {
+			return "", false
+		}
+		ls := make([]string, len(g))
+		for j, l := range g {
+			ls[j] = tsLexeme(l)
+		}
+		terms[i] = "(" + strings.Join(ls, " | ") + ")"
+	}
+	return strings.Join(terms, " & "), true
+}
+
 // Typo and prefix rewriting.
 const (
 	// typoMinLen is the length, in letters, from which a word that is no lexeme of the
@@ -321,7 +344,12 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 					args = append(args, v)
 					return "$" + strconv.Itoa(len(args))
 				}
-				count, err = explain("SELECT 1 FROM videos WHERE "+listed+" AND search @@ "+sp.tsquery(arg), args)
+				tsq := sp.tsquery(arg)
+				if q, ok := sp.lexemeQuery(); ok {
+					args = nil
+					tsq = arg(q) + "::tsquery"
+				}
+				count, err = explain("SELECT 1 FROM videos WHERE "+listed+" AND search @@ "+tsq, args)
 			}
 			return page, count, err
 		}
@@ -542,6 +570,15 @@ func (s *VideoService) rankRound(ctx context.Context, groups [][]string, m, k in
 // bitmap scan decodes the common words' whole posting lists.
 const rarePostings = 5_000
 
+// severalUnder: a search of several words, each in more than rarePostings listed
+// videos, is counted exactly (through videos_search_rum_idx, whose bitmap scan decodes
+// every word's posting list) when the planner expects fewer matches than this; above
+// it, counting means reading the common words' lists (60 ms to over 300 ms at a
+// million videos), and the total is the planner's estimate from the column's
+// statistics (most common lexemes), flagged as estimated. The planner multiplies the
+// words' frequencies, which holds for words that are independent of each other.
+const severalUnder = 1_000
+
 // rankRare ranks groups exactly when the rarest of them (by its postings, summed
 // over a prefix's lexemes) has at most rarePostings postings: every video of that
 // word, kept when it has every other word, scored by the summed impacts, ties newest
@@ -665,6 +702,7 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 		if total, estimated, err = s.countListed(ctx, sp); err != nil {
 			return nil, 0, false, false, err
 		}
+		total = max(total, len(top)) // an estimate below the matches found
 	}
 	if f.Viewer != "" {
 		var args []any
@@ -744,8 +782,10 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 // countListed counts the listed matches of a ranked search up to TotalBound+1, or
 // estimates them. A search of one word (or prefix) counts the distinct videos of its
 // lexemes' postings, reading at most TotalBound+1 of them from search_postings_rank_idx
-// (2×TotalBound+1 for a prefix of several lexemes); a search of several words is counted when the planner
-// expects fewer than countUnder matches.
+// (2×TotalBound+1 for a prefix of several lexemes). A search of several words comes
+// here only when each of its words has more than rarePostings postings (rankRare
+// counts the others exactly): it is counted when the planner expects fewer than
+// severalUnder matches, and otherwise its total is the planner's estimate.
 func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bool, error) {
 	if len(sp.groups) == 1 {
 		// A prefix's lexemes may share videos: reading twice the bound leaves room
@@ -773,10 +813,16 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	where := listed + " AND search @@ " + sp.tsquery(arg)
+	var tsq string
+	if q, ok := sp.lexemeQuery(); ok {
+		tsq = arg(q) + "::tsquery"
+	} else {
+		tsq = sp.tsquery(arg)
+	}
+	where := listed + " AND search @@ " + tsq
 	est, err := s.estimateRows(ctx, "SELECT 1 FROM videos WHERE "+where, args...)
-	if err != nil || est >= countUnder {
-		return max(est, TotalBound+1), true, err
+	if err != nil || est >= severalUnder {
+		return est, true, err
 	}
 	var n int
 	if err := s.db.pool.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM (SELECT 1 FROM videos WHERE %s LIMIT %d) AS matches",
