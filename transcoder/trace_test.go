@@ -20,8 +20,14 @@ func TestJobTraced(t *testing.T) {
 		name  string
 		queue func(t *testing.T, e *env, cfg transcoder.Config) transcoder.Queue
 	}{
-		{"JetStream", func(t *testing.T, e *env, cfg transcoder.Config) transcoder.Queue { q, _ := e.jsQueue(t, cfg); return q }},
-		{"SQS", func(t *testing.T, e *env, cfg transcoder.Config) transcoder.Queue { q, _, _ := sqsQueue(t, cfg); return q }},
+		{"JetStream", func(t *testing.T, e *env, cfg transcoder.Config) transcoder.Queue {
+			q, _ := e.jsQueue(t, cfg)
+			return q
+		}},
+		{"SQS", func(t *testing.T, e *env, cfg transcoder.Config) transcoder.Queue {
+			q, _, _ := sqsQueue(t, cfg)
+			return q
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := telemetrytest.Record(t)

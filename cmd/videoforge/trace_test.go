@@ -237,4 +237,3 @@ func TestTraces(t *testing.T) {
 		recv.wait(t, "the edge's server span", func(s receivedSpan) bool { return s.name == "GET /api/stream/{videoId}" })
 	})
 }
-
