@@ -332,10 +332,17 @@ func TestPagesReachTheGallery(t *testing.T) {
 		}
 	}
 
-	// The site's URL is the API's root.
+	// The site's URL is the API's root, on its custom domain when it has one.
 	out := c.onlyBlock(t, dir, "output", "", "site_url")
-	if got := eval(t, "output site_url", attr(t, out, "value"), map[string]cty.Value{"aws_apigatewayv2_api.this.api_endpoint": cty.StringVal(testEndpoint)}); got.AsString() != testEndpoint+"/" {
-		t.Errorf("output site_url = %q, want %q", got.AsString(), testEndpoint+"/")
+	for domain, want := range map[string]string{"": testEndpoint + "/", "videos.example.com": "https://videos.example.com/"} {
+		got := eval(t, "output site_url", attr(t, out, "value"), map[string]cty.Value{
+			"aws_apigatewayv2_api.this.api_endpoint": cty.StringVal(testEndpoint),
+			"local.custom_domain":                    cty.BoolVal(domain != ""),
+			"var.domain_name":                        cty.StringVal(domain),
+		})
+		if got.AsString() != want {
+			t.Errorf("output site_url with domain_name %q = %q, want %q", domain, got.AsString(), want)
+		}
 	}
 }
 
@@ -398,17 +405,23 @@ func TestCognitoHostedUIClient(t *testing.T) {
 		t.Errorf("%s: COGNITO_CLIENT_ID must be module.auth.client_id", vf)
 	}
 
-	// The callback and sign-out URLs: the site's, from the API's endpoint.
+	// The callback and sign-out URLs: the site's, from the API's endpoint (or the
+	// custom domain, a variable).
 	siteOrigin := c.localExpr(t, vf, "site_origin")
-	if refs := paths(siteOrigin); !slices.Equal(refs, []string{"module.api.api_endpoint"}) {
-		t.Fatalf("%s: local.site_origin must be module.api.api_endpoint, got %v", vf, refs)
+	for _, r := range paths(siteOrigin) {
+		if r != "module.api.api_endpoint" && r != "var.gallery_domain_name" {
+			t.Fatalf("%s: local.site_origin must come from module.api.api_endpoint or var.gallery_domain_name, got %v", vf, r)
+		}
 	}
 	endpoint := c.onlyBlock(t, filepath.Join("modules", "api"), "output", "", "api_endpoint")
 	if refs := references(attr(t, endpoint, "value")); !slices.Equal(refs, []string{"aws_apigatewayv2_api.this"}) {
 		t.Errorf("modules/api: output api_endpoint must come from the aws_apigatewayv2_api alone (not its stage or an authorizer), got %v", refs)
 	}
-	if v := eval(t, "local.site_origin", siteOrigin, map[string]cty.Value{"module.api.api_endpoint": cty.StringVal(testEndpoint)}); v.AsString() != testEndpoint {
-		t.Errorf("local.site_origin = %q, want the API's endpoint", v.AsString())
+	for domain, want := range map[string]string{"": testEndpoint, "videos.example.com": "https://videos.example.com"} {
+		v := eval(t, "local.site_origin", siteOrigin, map[string]cty.Value{"module.api.api_endpoint": cty.StringVal(testEndpoint), "var.gallery_domain_name": cty.StringVal(domain)})
+		if v.AsString() != want {
+			t.Errorf("local.site_origin with gallery_domain_name %q = %q, want %q", domain, v.AsString(), want)
+		}
 	}
 	api := c.onlyBlock(t, vf, "module", "", "api")
 	for name, a := range api.Body.Attributes {
@@ -419,17 +432,27 @@ func TestCognitoHostedUIClient(t *testing.T) {
 		}
 	}
 	authCall := c.onlyBlock(t, vf, "module", "", "auth")
+	const custom = "https://videos.example.com"
 	for _, tc := range []struct {
 		attr, extraVar string
+		domain         string
 		extra          []string
 		want           []string
 	}{
-		{"callback_urls", "var.auth_callback_urls", nil, []string{testEndpoint + "/signin/callback"}},
-		{"callback_urls", "var.auth_callback_urls", []string{"http://localhost:8080/signin/callback"}, []string{testEndpoint + "/signin/callback", "http://localhost:8080/signin/callback"}},
-		{"logout_urls", "var.auth_logout_urls", nil, []string{testEndpoint + "/"}},
+		{"callback_urls", "var.auth_callback_urls", "", nil, []string{testEndpoint + "/signin/callback"}},
+		{"callback_urls", "var.auth_callback_urls", "", []string{"http://localhost:8080/signin/callback"}, []string{testEndpoint + "/signin/callback", "http://localhost:8080/signin/callback"}},
+		{"logout_urls", "var.auth_logout_urls", "", nil, []string{testEndpoint + "/"}},
+		// On a custom domain, its callback first (the default redirect), and the
+		// execute-api endpoint's still.
+		{"callback_urls", "var.auth_callback_urls", "videos.example.com", nil, []string{custom + "/signin/callback", testEndpoint + "/signin/callback"}},
+		{"logout_urls", "var.auth_logout_urls", "videos.example.com", nil, []string{custom + "/", testEndpoint + "/"}},
 	} {
+		domainVals := map[string]cty.Value{"module.api.api_endpoint": cty.StringVal(testEndpoint), "var.gallery_domain_name": cty.StringVal(tc.domain)}
+		origin := eval(t, "local.site_origin", siteOrigin, domainVals)
+		domainVals["local.site_origin"] = origin
+		origins := eval(t, "local.site_origins", c.localExpr(t, vf, "site_origins"), domainVals)
 		got := valueStrings(eval(t, "module auth "+tc.attr, attr(t, authCall, tc.attr), map[string]cty.Value{
-			"local.site_origin": cty.StringVal(testEndpoint), tc.extraVar: stringList(tc.extra...),
+			"local.site_origins": origins, tc.extraVar: stringList(tc.extra...),
 		}))
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: module auth's %s with %s = %q: %q, want %q", vf, tc.attr, tc.extraVar, tc.extra, got, tc.want)
@@ -491,7 +514,9 @@ func TestGalleryGetsPageSettings(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: the edge gets no EDGE_CORS_ORIGINS", vf)
 		}
-		got := eval(t, "EDGE_CORS_ORIGINS", e, map[string]cty.Value{"local.site_origin": cty.StringVal(testEndpoint), "var.cors_origins": stringList(tc.cors...)})
+		cors := eval(t, "local.cors_origins", c.localExpr(t, vf, "cors_origins"), map[string]cty.Value{
+			"local.site_origin": cty.StringVal(testEndpoint), "var.cors_origins": stringList(tc.cors...), "var.gallery_domain_name": cty.StringVal("")})
+		got := eval(t, "EDGE_CORS_ORIGINS", e, map[string]cty.Value{"local.site_origin": cty.StringVal(testEndpoint), "local.cors_origins": cors})
 		if got.AsString() != tc.want {
 			t.Errorf("EDGE_CORS_ORIGINS with cors_origins %q = %q, want %q", tc.cors, got.AsString(), tc.want)
 		}

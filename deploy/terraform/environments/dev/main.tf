@@ -29,8 +29,26 @@ provider "aws" {
   }
 }
 
+# CloudFront's certificate and web ACL (the storage module) are made in us-east-1.
+provider "aws" {
+  alias  = "us_east_1"
+  region = "us-east-1"
+
+  default_tags {
+    tags = {
+      Project     = "videoforge"
+      Environment = var.environment
+      ManagedBy   = "terraform"
+    }
+  }
+}
+
 module "videoforge" {
   source = "../../modules/videoforge"
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
 
   name                             = "videoforge-${var.environment}"
   release_version                  = var.release_version
@@ -60,4 +78,10 @@ module "videoforge" {
   log_level                        = var.log_level
   environment                      = var.environment
   log_retention_days               = var.log_retention_days
+  gallery_domain_name              = var.gallery_domain_name
+  playback_domain_name             = var.playback_domain_name
+  route53_zone_id                  = var.route53_zone_id
+  api_waf_rate_limit_per_ip        = var.api_waf_rate_limit_per_ip
+  api_waf_write_rate_limit_per_ip  = var.api_waf_write_rate_limit_per_ip
+  cdn_waf_rate_limit_per_ip        = var.cdn_waf_rate_limit_per_ip
 }

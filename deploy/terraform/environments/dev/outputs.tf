@@ -142,3 +142,18 @@ output "log_groups" {
   description = "CloudWatch log groups by unit (catalog, edge, transcoder, relay when separate, nats) and api (the API's access logs)."
   value       = module.videoforge.log_groups
 }
+
+output "gallery_domain_target" {
+  description = "Host name gallery_domain_name must point at when route53_zone_id is empty (CNAME)."
+  value       = module.videoforge.gallery_domain_target
+}
+
+output "playback_domain_target" {
+  description = "Host name playback_domain_name must point at when route53_zone_id is empty (CNAME)."
+  value       = module.videoforge.playback_domain_target
+}
+
+output "web_acl_arns" {
+  description = "AWS WAF web ACLs: api (regional, on the internal load balancer behind the HTTP API) and cdn (CloudFront, in us-east-1)."
+  value       = module.videoforge.web_acl_arns
+}

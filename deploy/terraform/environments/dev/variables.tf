@@ -163,3 +163,39 @@ variable "log_retention_days" {
   type        = number
   default     = 30
 }
+
+variable "gallery_domain_name" {
+  description = "Domain of the site and both APIs (e.g. videos.example.com); empty keeps the execute-api endpoint."
+  type        = string
+  default     = ""
+}
+
+variable "playback_domain_name" {
+  description = "Domain of the media CDN (e.g. media.example.com); empty keeps the distribution's own name."
+  type        = string
+  default     = ""
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of the two domains, for the certificates' validation and the alias records; empty: create those records yourself."
+  type        = string
+  default     = ""
+}
+
+variable "api_waf_rate_limit_per_ip" {
+  description = "Requests one client address may make to the API per 5 minutes before AWS WAF blocks it."
+  type        = number
+  default     = 2000
+}
+
+variable "api_waf_write_rate_limit_per_ip" {
+  description = "POST, PUT and DELETE requests one client address may make to the API per 5 minutes before AWS WAF blocks it."
+  type        = number
+  default     = 300
+}
+
+variable "cdn_waf_rate_limit_per_ip" {
+  description = "Requests one viewer address may make to the media CDN per 5 minutes before AWS WAF blocks it."
+  type        = number
+  default     = 10000
+}

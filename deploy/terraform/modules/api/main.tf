@@ -180,6 +180,13 @@ resource "aws_apigatewayv2_integration" "alb" {
   connection_id          = aws_apigatewayv2_vpc_link.this.id
   payload_format_version = "1.0"
   timeout_milliseconds   = 29000
+
+  # The client's address as API Gateway saw it, in a header of its own that no client
+  # can set (API Gateway overwrites it): the regional WAF on the load balancer counts
+  # requests per client by it (waf.tf). X-Forwarded-For stays as it is for the edge.
+  request_parameters = {
+    "overwrite:header.${local.client_ip_header}" = "$context.identity.sourceIp"
+  }
 }
 
 resource "aws_apigatewayv2_route" "this" {
@@ -204,6 +211,10 @@ resource "aws_apigatewayv2_stage" "default" {
   default_route_settings {
     throttling_rate_limit  = var.throttling_rate_limit
     throttling_burst_limit = var.throttling_burst_limit
+    # Count, latency and errors per route (the dashboard's requests and p99 per route):
+    # the services' own latency histograms do not reach CloudWatch (see the compute
+    # module's observability.tf). CloudWatch bills them as custom metrics per route.
+    detailed_metrics_enabled = true
   }
 
   access_log_settings {

@@ -1,6 +1,6 @@
 output "api_url" {
-  description = "Base URL of the API: append /api/gallery/... or /api/stream/...."
-  value       = aws_apigatewayv2_stage.default.invoke_url
+  description = "Base URL of the API: append /api/gallery/... or /api/stream/...; on domain_name when set."
+  value       = local.custom_domain ? "https://${var.domain_name}/" : aws_apigatewayv2_stage.default.invoke_url
 }
 
 output "api_endpoint" {
@@ -9,8 +9,8 @@ output "api_endpoint" {
 }
 
 output "site_url" {
-  description = "URL of the browser app (the gallery's pages at the API's root)."
-  value       = "${aws_apigatewayv2_api.this.api_endpoint}/"
+  description = "URL of the browser app (the gallery's pages at the API's root), on domain_name when set."
+  value       = local.custom_domain ? "https://${var.domain_name}/" : "${aws_apigatewayv2_api.this.api_endpoint}/"
 }
 
 output "api_id" {
@@ -56,4 +56,19 @@ output "access_log_group" {
 output "stage_name" {
   description = "Name of the API's stage (the Stage dimension of its metrics)."
   value       = aws_apigatewayv2_stage.default.name
+}
+
+output "domain_target" {
+  description = "Host name domain_name must point at (CNAME or alias) when Route 53 does not hold it; empty without domain_name."
+  value       = one(aws_apigatewayv2_domain_name.api[*].domain_name_configuration[0].target_domain_name)
+}
+
+output "web_acl_arn" {
+  description = "ARN of the regional WAF web ACL guarding the API (on its internal load balancer)."
+  value       = aws_wafv2_web_acl.api.arn
+}
+
+output "alb_arn" {
+  description = "ARN of the internal load balancer behind the API."
+  value       = aws_lb.internal.arn
 }

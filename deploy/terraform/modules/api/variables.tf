@@ -58,3 +58,33 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "domain_name" {
+  description = "Domain of the API and the site (e.g. videos.example.com); empty keeps the execute-api endpoint only."
+  type        = string
+  default     = ""
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of domain_name, where the certificate's validation records and the alias records are created; empty leaves both to the operator."
+  type        = string
+  default     = ""
+}
+
+variable "waf_rate_limit_per_ip" {
+  description = "Requests one client address may make to the API per waf_rate_window_seconds before WAF blocks it (default 2000 per 5 minutes, about 7 a second)."
+  type        = number
+  default     = 2000
+}
+
+variable "waf_write_rate_limit_per_ip" {
+  description = "POST, PUT and DELETE requests one client address may make per waf_rate_window_seconds before WAF blocks it (default 300 per 5 minutes)."
+  type        = number
+  default     = 300
+}
+
+variable "waf_rate_window_seconds" {
+  description = "Window over which WAF counts a client's requests: 60, 120, 300 or 600."
+  type        = number
+  default     = 300
+}

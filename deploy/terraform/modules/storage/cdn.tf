@@ -80,6 +80,8 @@ resource "aws_cloudfront_distribution" "media" {
   comment         = "${var.name} media"
   price_class     = var.price_class
   http_version    = "http2and3"
+  aliases         = local.custom_domain ? [var.domain_name] : []
+  web_acl_id      = aws_wafv2_web_acl.cdn.arn
   tags            = var.tags
 
   origin {
@@ -123,7 +125,12 @@ resource "aws_cloudfront_distribution" "media" {
     }
   }
 
+  # CloudFront's own certificate on its default name; with domain_name, the validated
+  # certificate from us-east-1 (domain.tf), served by SNI, TLS 1.2 at least.
   viewer_certificate {
-    cloudfront_default_certificate = true
+    cloudfront_default_certificate = local.custom_domain ? null : true
+    acm_certificate_arn            = one(aws_acm_certificate_validation.cdn[*].certificate_arn)
+    ssl_support_method             = local.custom_domain ? "sni-only" : null
+    minimum_protocol_version       = local.custom_domain ? "TLSv1.2_2021" : null
   }
 }

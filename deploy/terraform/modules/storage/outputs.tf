@@ -24,8 +24,8 @@ output "cdn_domain_name" {
 }
 
 output "playback_base_url" {
-  description = "Origin that playback URLs start with (PLAYBACK_BASE_URL)."
-  value       = "https://${aws_cloudfront_distribution.media.domain_name}"
+  description = "Origin that playback URLs start with (PLAYBACK_BASE_URL): https://<domain_name> when set, else the distribution's own name."
+  value       = local.custom_domain ? "https://${var.domain_name}" : "https://${aws_cloudfront_distribution.media.domain_name}"
 }
 
 output "cdn_distribution_id" {
@@ -46,4 +46,9 @@ output "token_key_secret_arn" {
 output "key_value_store_arn" {
   description = "ARN of the KeyValueStore the token function reads its key and the revocation entries (revoked/<id>) from (REVOCATION_KVS_ARN)."
   value       = aws_cloudfront_key_value_store.playback.arn
+}
+
+output "web_acl_arn" {
+  description = "ARN of the CloudFront WAF web ACL (in us-east-1) guarding the distribution."
+  value       = aws_wafv2_web_acl.cdn.arn
 }

@@ -55,3 +55,27 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "domain_name" {
+  description = "Domain the distribution answers on for playback (e.g. media.example.com), with its certificate from us-east-1; empty keeps the distribution's own name."
+  type        = string
+  default     = ""
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone of domain_name, where the certificate's validation records and the alias records are created; empty leaves both to the operator."
+  type        = string
+  default     = ""
+}
+
+variable "waf_rate_limit_per_ip" {
+  description = "Requests one viewer address may make to the CDN per waf_rate_window_seconds before WAF blocks it. A viewer fetches a segment every few seconds, so the default 10000 per 5 minutes leaves room for some 50 to 100 players behind one address (an office, a campus NAT)."
+  type        = number
+  default     = 10000
+}
+
+variable "waf_rate_window_seconds" {
+  description = "Window over which WAF counts a viewer's requests: 60, 120, 300 or 600."
+  type        = number
+  default     = 300
+}

@@ -38,11 +38,20 @@ locals {
   transcoder_metrics_addr = "127.0.0.1:9100"
   relay_metrics_addr      = "127.0.0.1:9101"
 
-  # The site and both APIs are one origin: the API Gateway's endpoint (the catalog serves
-  # the pages at its root, see the api module). The hosted UI sends the browser back to
-  # its /signin/callback. Only the API resource's endpoint is used, not its stage or
-  # anything built on the user pool client: no cycle.
-  site_origin = module.api.api_endpoint
+  # The site and both APIs are one origin: the API Gateway's endpoint, or
+  # https://<gallery_domain_name> when set (the catalog serves the pages at its root, see
+  # the api module). The hosted UI sends the browser back to its /signin/callback. Only
+  # the API resource's endpoint is used, not its stage or anything built on the user
+  # pool client: no cycle.
+  site_origin = var.gallery_domain_name != "" ? "https://${var.gallery_domain_name}" : module.api.api_endpoint
+  # With a custom domain the execute-api endpoint keeps answering: sign-in may come back
+  # to either.
+  site_origins = distinct([local.site_origin, module.api.api_endpoint])
+
+  # Browser origins allowed to call the API, upload to the bucket and fetch media: the
+  # ones given, and the site's own domain when it has one (its pages fetch the playlists
+  # from the CDN's origin). From the variable, not site_origin: the API takes these.
+  cors_origins = distinct(concat(var.cors_origins, var.gallery_domain_name != "" ? ["https://${var.gallery_domain_name}"] : []))
 
   common_config = merge({
     DB_HOST    = module.database.address
@@ -60,7 +69,7 @@ locals {
     AWS_REGION           = data.aws_region.current.region
     PLAYBACK_BASE_URL    = module.storage.playback_base_url
     PLAYBACK_SIGN_PUBLIC = tostring(!var.allow_plain_playback_paths) # the CDN serves nothing without a token
-    CORS_ORIGINS         = join(",", var.cors_origins)
+    CORS_ORIGINS         = join(",", local.cors_origins)
     LOG_LEVEL            = var.log_level
   }, lookup(var.extra_config, "common", {}))
 
@@ -101,7 +110,7 @@ locals {
       # The pages call the streaming API from the site's origin (the same one in AWS, so
       # no CORS is needed there, but a custom site origin later is) and from the origins
       # allowed to call the API (cors_origins).
-      EDGE_CORS_ORIGINS = join(",", distinct(concat([local.site_origin], var.cors_origins)))
+      EDGE_CORS_ORIGINS = join(",", distinct(concat([local.site_origin], local.cors_origins)))
       # The reconcile period, and the bound the event-lag alarm holds the edges to: one
       # number for both (monitoring module).
       EDGE_STALENESS = "${var.edge_staleness_seconds}s"
@@ -126,9 +135,16 @@ module "network" {
 }
 
 module "storage" {
-  source            = "../storage"
-  name              = var.name
-  cors_origins      = var.cors_origins
+  source                = "../storage"
+  name                  = var.name
+  cors_origins          = local.cors_origins
+  domain_name           = var.playback_domain_name
+  route53_zone_id       = var.route53_zone_id
+  waf_rate_limit_per_ip = var.cdn_waf_rate_limit_per_ip
+  providers = {
+    aws           = aws
+    aws.us_east_1 = aws.us_east_1
+  }
   allow_plain_paths = var.allow_plain_playback_paths
   price_class       = var.cdn_price_class
   force_destroy     = !var.deletion_protection
@@ -148,25 +164,29 @@ module "auth" {
   source              = "../auth"
   name                = var.name
   domain_prefix       = var.cognito_domain_prefix
-  callback_urls       = distinct(concat(["${local.site_origin}/signin/callback"], var.auth_callback_urls))
-  logout_urls         = distinct(concat(["${local.site_origin}/"], var.auth_logout_urls))
+  callback_urls       = distinct(concat([for o in local.site_origins : "${o}/signin/callback"], var.auth_callback_urls))
+  logout_urls         = distinct(concat([for o in local.site_origins : "${o}/"], var.auth_logout_urls))
   deletion_protection = var.deletion_protection
   tags                = var.tags
 }
 
 module "api" {
-  source                 = "../api"
-  name                   = var.name
-  vpc_id                 = module.network.vpc_id
-  vpc_cidr               = module.network.vpc_cidr
-  subnet_ids             = module.network.private_subnet_ids
-  catalog_port           = local.catalog_port
-  edge_port              = local.edge_port
-  cors_origins           = var.cors_origins
-  throttling_rate_limit  = var.api_throttling_rate_limit
-  throttling_burst_limit = var.api_throttling_burst_limit
-  log_retention_days     = var.log_retention_days
-  tags                   = var.tags
+  source                      = "../api"
+  name                        = var.name
+  vpc_id                      = module.network.vpc_id
+  vpc_cidr                    = module.network.vpc_cidr
+  subnet_ids                  = module.network.private_subnet_ids
+  catalog_port                = local.catalog_port
+  edge_port                   = local.edge_port
+  cors_origins                = local.cors_origins
+  domain_name                 = var.gallery_domain_name
+  route53_zone_id             = var.route53_zone_id
+  waf_rate_limit_per_ip       = var.api_waf_rate_limit_per_ip
+  waf_write_rate_limit_per_ip = var.api_waf_write_rate_limit_per_ip
+  throttling_rate_limit       = var.api_throttling_rate_limit
+  throttling_burst_limit      = var.api_throttling_burst_limit
+  log_retention_days          = var.log_retention_days
+  tags                        = var.tags
 }
 
 module "database" {

@@ -147,3 +147,18 @@ output "log_groups" {
   description = "CloudWatch log groups by unit (catalog, edge, transcoder, relay when separate, nats) and api (the API's access logs)."
   value       = merge(module.compute.log_group_names, { nats = module.bus.log_group_name, api = module.api.access_log_group })
 }
+
+output "gallery_domain_target" {
+  description = "Host name gallery_domain_name must point at when route53_zone_id is empty (CNAME); empty without gallery_domain_name."
+  value       = module.api.domain_target
+}
+
+output "playback_domain_target" {
+  description = "Host name playback_domain_name must point at when route53_zone_id is empty (CNAME to the distribution)."
+  value       = module.storage.cdn_domain_name
+}
+
+output "web_acl_arns" {
+  description = "AWS WAF web ACLs: api (regional, on the internal load balancer behind the HTTP API) and cdn (CloudFront, in us-east-1)."
+  value       = { api = module.api.web_acl_arn, cdn = module.storage.web_acl_arn }
+}

@@ -217,3 +217,39 @@ variable "edge_staleness_seconds" {
   type        = number
   default     = 30
 }
+
+variable "gallery_domain_name" {
+  description = "Domain of the site and both APIs (e.g. videos.example.com): an ACM certificate, an API Gateway custom domain, and the site's origin for CORS and the Cognito callback and sign-out URLs. Empty keeps the execute-api endpoint."
+  type        = string
+  default     = ""
+}
+
+variable "playback_domain_name" {
+  description = "Domain of the media CDN (e.g. media.example.com): a certificate from us-east-1, the distribution's alias, and PLAYBACK_BASE_URL. Empty keeps the distribution's own name."
+  type        = string
+  default     = ""
+}
+
+variable "route53_zone_id" {
+  description = "Route 53 hosted zone holding gallery_domain_name and playback_domain_name: the certificates' validation records and the alias records are created there. Empty: create them yourself (terraform apply waits for the certificates' validation)."
+  type        = string
+  default     = ""
+}
+
+variable "api_waf_rate_limit_per_ip" {
+  description = "Requests one client address may make to the API per 5 minutes before AWS WAF blocks it."
+  type        = number
+  default     = 2000
+}
+
+variable "api_waf_write_rate_limit_per_ip" {
+  description = "POST, PUT and DELETE requests one client address may make to the API per 5 minutes before AWS WAF blocks it."
+  type        = number
+  default     = 300
+}
+
+variable "cdn_waf_rate_limit_per_ip" {
+  description = "Requests one viewer address may make to the media CDN per 5 minutes before AWS WAF blocks it (a player fetches a segment every few seconds)."
+  type        = number
+  default     = 10000
+}
