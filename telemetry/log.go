@@ -7,11 +7,8 @@ import (
 	"io"
 	"log/slog"
 
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
-
-const codesError = codes.Error
 
 // Log formats, as LOG_FORMAT names them.
 const (

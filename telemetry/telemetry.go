@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -144,6 +145,6 @@ func WithTraceParent(ctx context.Context, traceparent string) context.Context {
 func Fail(span trace.Span, err error) {
 	if err != nil {
 		span.RecordError(err)
-		span.SetStatus(codesError, err.Error())
+		span.SetStatus(codes.Error, err.Error())
 	}
 }
