@@ -126,6 +126,8 @@ func TestDashboard(t *testing.T) {
 		"var.queue_alarm_arns":           stringList("arn:aws:cloudwatch:eu-west-1:1:alarm:videoforge-dev-jobs-dlq-depth", "arn:aws:cloudwatch:eu-west-1:1:alarm:videoforge-dev-jobs-oldest-age"),
 		"var.db_identifier":              cty.StringVal("videoforge-dev"),
 		"var.edge_staleness_seconds":     cty.NumberIntVal(30),
+		"var.api_web_acl_name":           cty.StringVal("videoforge-dev-api"),
+		"var.cdn_web_acl_name":           cty.StringVal("videoforge-dev-cdn"),
 		"data.aws_region.current.region": cty.StringVal(testRegion),
 	})
 	alarms := map[string]cty.Value{}
@@ -176,7 +178,7 @@ func TestDashboard(t *testing.T) {
 	all := strings.Join(titles, "\n")
 	for _, want := range []string{"requests per route", "p99 latency per route", "5xx rate", "Gallery requests", "Edge requests",
 		"cache hit ratio", "Edge event lag", "Relay lag", "depth and oldest message", "by outcome", "Job duration",
-		"Time to playable", "Database: CPU", "connections", "free storage", "NATS", "Alarms"} {
+		"Time to playable", "Database: CPU", "connections", "free storage", "NATS", "WAF: API", "WAF: CDN", "Alarms"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no dashboard widget about %q in:\n%s", want, all)
 		}

@@ -72,3 +72,8 @@ output "alb_arn" {
   description = "ARN of the internal load balancer behind the API."
   value       = aws_lb.internal.arn
 }
+
+output "web_acl_name" {
+  description = "Name of the regional WAF web ACL guarding the API."
+  value       = aws_wafv2_web_acl.api.name
+}

@@ -159,9 +159,24 @@ locals {
         )
       }
     },
-    # Row 6: every alarm.
+    # Row 6: what WAF blocked, by rule (the CDN's ACL reports in us-east-1).
     {
-      type = "alarm", x = 0, y = 30, width = 24, height = 4
+      type = "metric", x = 0, y = 30, width = 12, height = 6
+      properties = {
+        title   = "WAF: API requests blocked by rule", region = local.region, view = "timeSeries", stacked = true, period = 300
+        metrics = [[{ expression = "SEARCH('{AWS/WAFV2,Region,Rule,WebACL} WebACL=\"${var.api_web_acl_name}\" MetricName=\"BlockedRequests\"', 'Sum', 300)", id = "api", label = "" }]]
+      }
+    },
+    {
+      type = "metric", x = 12, y = 30, width = 12, height = 6
+      properties = {
+        title   = "WAF: CDN requests blocked by rule", region = "us-east-1", view = "timeSeries", stacked = true, period = 300
+        metrics = [[{ expression = "SEARCH('{AWS/WAFV2,Rule,WebACL} WebACL=\"${var.cdn_web_acl_name}\" MetricName=\"BlockedRequests\"', 'Sum', 300)", id = "cdn", label = "" }]]
+      }
+    },
+    # Row 7: every alarm.
+    {
+      type = "alarm", x = 0, y = 36, width = 24, height = 4
       properties = {
         title = "Alarms"
         alarms = concat(var.queue_alarm_arns, [

@@ -111,3 +111,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "api_web_acl_name" {
+  description = "Name of the API's regional WAF web ACL."
+  type        = string
+}
+
+variable "cdn_web_acl_name" {
+  description = "Name of the CDN's WAF web ACL (CloudFront scope, metrics in us-east-1)."
+  type        = string
+}

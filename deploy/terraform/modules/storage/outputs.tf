@@ -52,3 +52,8 @@ output "web_acl_arn" {
   description = "ARN of the CloudFront WAF web ACL (in us-east-1) guarding the distribution."
   value       = aws_wafv2_web_acl.cdn.arn
 }
+
+output "web_acl_name" {
+  description = "Name of the CloudFront WAF web ACL guarding the distribution."
+  value       = aws_wafv2_web_acl.cdn.name
+}

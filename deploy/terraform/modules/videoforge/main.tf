@@ -236,6 +236,8 @@ module "monitoring" {
   queue_alarm_arns       = module.queue.alarm_arns
   db_identifier          = module.database.identifier
   edge_staleness_seconds = var.edge_staleness_seconds
+  api_web_acl_name       = module.api.web_acl_name
+  cdn_web_acl_name       = module.storage.web_acl_name
   tags                   = var.tags
 }
 
