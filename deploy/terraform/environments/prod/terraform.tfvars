@@ -32,3 +32,19 @@ db_read_replicas = 1
 alarm_emails               = ["oncall@videoforge.example.com"]
 api_throttling_rate_limit  = 2000
 api_throttling_burst_limit = 5000
+
+# Logs kept for a quarter (dev keeps the default 30 days).
+log_retention_days = 90
+
+# The site and APIs, and playback, on domains of their own (certificates validated and
+# alias records created in the Route 53 zone; without a zone, create those records
+# yourself). Without them, the execute-api and CloudFront names serve as before.
+# gallery_domain_name  = "videoforge.example.com"
+# playback_domain_name = "media.videoforge.example.com"
+# route53_zone_id      = "Z0123456789EXAMPLE"
+
+# AWS WAF: requests per client address per 5 minutes before it is blocked (defaults:
+# API 2000, API writes 300, CDN 10000).
+# api_waf_rate_limit_per_ip       = 2000
+# api_waf_write_rate_limit_per_ip = 300
+# cdn_waf_rate_limit_per_ip       = 10000
