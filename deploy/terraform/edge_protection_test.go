@@ -263,6 +263,11 @@ func TestCustomDomains(t *testing.T) {
 	if r := references(common["CORS_ORIGINS"]); !slices.Contains(r, "local.cors_origins") {
 		t.Errorf("CORS_ORIGINS = %v, want local.cors_origins", r)
 	}
+	// The CDN and the bucket also allow the site's own origins: its player fetches the
+	// playlists and segments cross-origin.
+	if r := references(attr(t, st, "cors_origins")); !slices.Contains(r, "local.cors_origins") || !slices.Contains(r, "local.site_origins") {
+		t.Errorf("module storage's cors_origins = %v, want local.cors_origins and local.site_origins", r)
+	}
 }
 
 // tfContextOne is tfContext with Terraform's one().

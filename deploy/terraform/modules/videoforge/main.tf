@@ -135,9 +135,12 @@ module "network" {
 }
 
 module "storage" {
-  source                = "../storage"
-  name                  = var.name
-  cors_origins          = local.cors_origins
+  source = "../storage"
+  name   = var.name
+  # The site's own origins too: its pages (hls.js) fetch the playlists and segments
+  # from the CDN, cross-origin. The storage module depends on nothing of the API's
+  # but its endpoint: no cycle.
+  cors_origins          = distinct(concat(local.cors_origins, local.site_origins))
   domain_name           = var.playback_domain_name
   route53_zone_id       = var.route53_zone_id
   waf_rate_limit_per_ip = var.cdn_waf_rate_limit_per_ip
