@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function/stdlib"
@@ -82,6 +83,45 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 	edge := evalRoleConfigKey(t, rc, "edge", "EDGE_STALENESS", map[string]cty.Value{"var.edge_staleness_seconds": cty.NumberIntVal(30)})
 	if edge != "30s" {
 		t.Errorf("EDGE_STALENESS = %q for edge_staleness_seconds = 30, want 30s", edge)
+	}
+
+	// An alarm on metric math returns exactly one query and says so of every other
+	// (CloudWatch takes an unset return_data as true and refuses the alarm).
+	for _, a := range c.blocks("resource", "aws_cloudwatch_metric_alarm") {
+		returned, unset := 0, 0
+		queries := 0
+		hclsyntax.VisitAll(a.Body, func(n hclsyntax.Node) hcl.Diagnostics {
+			b, ok := n.(*hclsyntax.Block)
+			if !ok {
+				return nil
+			}
+			body := b.Body
+			switch {
+			case b.Type == "metric_query":
+			case b.Type == "content" && len(b.Labels) == 0:
+				// dynamic "metric_query" { content { ... } }
+			default:
+				return nil
+			}
+			if b.Type == "metric_query" && len(body.Blocks) == 0 && len(body.Attributes) == 0 {
+				return nil
+			}
+			if _, isID := body.Attributes["id"]; !isID {
+				return nil
+			}
+			queries++
+			v, ok := boolAttr(body, "return_data")
+			switch {
+			case !ok:
+				unset++
+			case v:
+				returned++
+			}
+			return nil
+		})
+		if queries > 0 && (returned != 1 || unset != 0) {
+			t.Errorf("%s: %d metric queries return data and %d leave return_data unset; want exactly one true, the others false", a.name(), returned, unset)
+		}
 	}
 
 	// The alarms on the roles' metrics name metrics the Go code registers.

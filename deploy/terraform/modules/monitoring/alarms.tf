@@ -28,7 +28,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   }
 
   metric_query {
-    id = "requests"
+    id          = "requests"
+    return_data = false
     metric {
       namespace   = "AWS/ApiGateway"
       metric_name = "Count"
@@ -39,7 +40,8 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx" {
   }
 
   metric_query {
-    id = "errors"
+    id          = "errors"
+    return_data = false
     metric {
       namespace   = "AWS/ApiGateway"
       metric_name = "5xx"
@@ -163,7 +165,8 @@ resource "aws_cloudwatch_metric_alarm" "nats_health" {
   dynamic "metric_query" {
     for_each = var.nats_node_names
     content {
-      id = "node${metric_query.key}"
+      id          = "node${metric_query.key}"
+      return_data = false
       metric {
         namespace   = var.nats_metrics_namespace
         metric_name = "Healthy"
@@ -175,7 +178,8 @@ resource "aws_cloudwatch_metric_alarm" "nats_health" {
   }
 
   metric_query {
-    id = "leader"
+    id          = "leader"
+    return_data = false
     metric {
       namespace   = var.nats_metrics_namespace
       metric_name = "MetaLeaderKnown"
