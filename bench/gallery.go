@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,6 +39,10 @@ const benchUsers = 10_000
 // keepDatabase leaves the gallery's database in place after the run, to study it.
 var keepDatabase bool
 
+// reuseDatabase names a database kept by an earlier run, measured again without
+// loading it; galleryKinds keeps only the query kinds whose name holds it.
+var reuseDatabase, galleryKinds string
+
 // benchGallery loads n synthetic videos in bulk, serves the gallery over loopback and
 // times each query kind over reqs sequential requests.
 func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
@@ -52,10 +57,17 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 		return nil, nil, err
 	}
 	defer admin.Close()
-	if err := admin.CreateDatabase(ctx, name, ""); err != nil {
+	vocab := vocabulary(5000)
+	var loadTime time.Duration
+	if reuseDatabase != "" {
+		if os.Getenv("DATABASE_URL") == "" {
+			return nil, nil, fmt.Errorf("-gallery-database needs DATABASE_URL, the server holding it")
+		}
+		name = reuseDatabase
+	} else if err := admin.CreateDatabase(ctx, name, ""); err != nil {
 		return nil, nil, err
 	}
-	if keepDatabase {
+	if keepDatabase || reuseDatabase != "" {
 		fmt.Fprintf(os.Stderr, "keeping database %s\n", name)
 	} else {
 		defer admin.DropDatabase(context.Background(), name)
@@ -64,17 +76,17 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 	if err := schema.Migrate(ctx, dsn, schema.DefaultSchema); err != nil {
 		return nil, nil, err
 	}
-
-	start := time.Now()
-	vocab := vocabulary(5000)
-	if err := bulkLoad(ctx, dsn, n, vocab); err != nil {
-		return nil, nil, fmt.Errorf("bulk load: %w", err)
+	if reuseDatabase == "" {
+		start := time.Now()
+		if err := bulkLoad(ctx, dsn, n, vocab); err != nil {
+			return nil, nil, fmt.Errorf("bulk load: %w", err)
+		}
+		if err := vacuumSearch(ctx, dsn); err != nil {
+			return nil, nil, fmt.Errorf("bulk load: %w", err)
+		}
+		loadTime = time.Since(start)
+		slog.Info("loaded", "videos", n, "took", loadTime)
 	}
-	if err := vacuumSearch(ctx, dsn); err != nil {
-		return nil, nil, fmt.Errorf("bulk load: %w", err)
-	}
-	loadTime := time.Since(start)
-	slog.Info("loaded", "videos", n, "took", loadTime)
 
 	db, err := postgres.Open(ctx, postgres.Config{URL: dsn, Schema: schema.DefaultSchema})
 	if err != nil {
@@ -160,11 +172,18 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 	var rows []row
 	var notes []string
-	notes = append(notes, fmt.Sprintf("Gallery: %d videos of %d users bulk-loaded with COPY and indexed in %s; "+
-		"each kind is %d sequential requests over loopback after 100 warm-up ones (fewer, at least 200, when a kind "+
-		"takes over a minute; n says how many).", n, benchUsers, loadTime.Round(time.Second), reqs))
+	loaded := fmt.Sprintf("%d videos of %d users bulk-loaded with COPY and indexed in %s", n, benchUsers, loadTime.Round(time.Second))
+	if reuseDatabase != "" {
+		loaded = fmt.Sprintf("database %s, loaded by an earlier run", reuseDatabase)
+	}
+	notes = append(notes, fmt.Sprintf("Gallery: %s; each kind is %d sequential requests over loopback after 100 "+
+		"warm-up ones (fewer, at least 200, when a kind takes over a minute; n says how many).", loaded, reqs))
 	for _, k := range kinds {
+		if !strings.Contains(k.name, galleryKinds) {
+			continue
+		}
 		var lat []time.Duration
+		var slowest []timed      // the slowest requests, slowest first
 		var found, estimated int // answers with a match, with an estimated total
 		var lastQ, lastU string
 		// A slow kind stops after a minute, with at least 200 measured requests.
@@ -189,6 +208,7 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 			}
 			if i >= 100 {
 				lat = append(lat, d)
+				slowest = keepSlowest(slowest, timed{d, q}, 5)
 				var list struct {
 					Pagination struct {
 						Total     int  `json:"total"`
@@ -226,14 +246,38 @@ func benchGallery(ctx context.Context, n, reqs int) ([]row, []string, error) {
 			target:  "p99 ≤ 20 ms",
 			command: "make bench",
 		})
-		notes = append(notes, fmt.Sprintf("\nPlan for %s (GET /videos?%s%s):\n-- page query\n%s\n-- count query\n%s",
-			k.name, lastQ, signedIn(lastU), indent(page), indent(count)))
+		notes = append(notes, fmt.Sprintf("\nPlan for %s (GET /videos?%s%s):\n-- page query\n%s\n-- count query\n%s\n-- slowest requests\n%s",
+			k.name, lastQ, signedIn(lastU), indent(page), indent(count), indent(formatTimed(slowest))))
 	}
 	deep, deepNotes, err := benchDeepPages(ctx, client, base, videos, reqs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("deep pages: %w", err)
 	}
 	return append(rows, deep...), append(notes, deepNotes...), nil
+}
+
+// timed is one request's latency and query.
+type timed struct {
+	d time.Duration
+	q string
+}
+
+// keepSlowest adds t to s, the n slowest requests so far, slowest first.
+func keepSlowest(s []timed, t timed, n int) []timed {
+	i, _ := slices.BinarySearchFunc(s, t, func(a, b timed) int { return cmp.Compare(b.d, a.d) })
+	if i >= n {
+		return s
+	}
+	s = slices.Insert(s, i, t)
+	return s[:min(len(s), n)]
+}
+
+func formatTimed(s []timed) string {
+	var lines []string
+	for _, t := range s {
+		lines = append(lines, ms(t.d)+"  GET /videos?"+t.q)
+	}
+	return strings.Join(lines, "\n")
 }
 
 func signedIn(u string) string {

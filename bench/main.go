@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	writeDur := fs.Duration("writes-duration", 5*time.Second, "length of each write measurement")
 	viewBatch := fs.Int("view-batch", 500, "distinct videos per view flush in the write benchmark")
 	fs.BoolVar(&keepDatabase, "keep", false, "keep the gallery's database (with DATABASE_URL) for study")
+	fs.StringVar(&reuseDatabase, "gallery-database", "", "measure this database of DATABASE_URL's server, kept by an earlier -keep run, instead of loading one (-videos is then what it holds)")
+	fs.StringVar(&galleryKinds, "gallery-kinds", "", "run only the gallery's query kinds whose name holds this text")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

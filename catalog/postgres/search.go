@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -306,8 +307,9 @@ func withinOneEdit(a, b string) bool {
 // a listing uses its indexes.
 //
 // For a search on the ranked path, page is the plan of the first ranking statement
-// (of the rounds rankListed may run) and count that of the statement counting one
-// word's postings, or of the estimate of a search of several words.
+// (for several words, rankMerge's first read of every lexeme) and count that of the
+// statement counting one word's postings, or of the estimate of a search of several
+// words.
 func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.VideoFilter) (page, count string, err error) {
 	explain := func(sql string, args []any) (string, error) {
 		rows, err := s.db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
@@ -327,11 +329,20 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 		}
 		if ranked(f, &sp) {
 			k := f.Offset + f.Limit
-			m := k
+			sql, args := rankSQL(sp.groups[0], k, k)
 			if len(sp.groups) > 1 {
-				m = max(4*k, 256)
+				// rankMerge's first read of every lexeme.
+				var ls []string
+				var imps []float32
+				var ids []int64
+				var ns []int32
+				for _, g := range sp.groups {
+					for _, l := range g {
+						ls, imps, ids, ns = append(ls, l), append(imps, 3), append(ids, math.MaxInt64), append(ns, int32(max(4*k, 256)))
+					}
+				}
+				sql, args = mergeFetchSQL, []any{ls, imps, ids, ns}
 			}
-			sql, args := rankSQL(sp.groups, m, k)
 			if page, err = explain(sql, args); err != nil {
 				return "", "", err
 			}
@@ -372,12 +383,8 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 // A video's score is the sum over the search's words of the word's impact in it (for
 // a prefix, the best impact of the lexemes it stands for); ties go to the newer id.
 
-// maxRankRead bounds the postings a search of several words reads per word in the
-// rounds of the threshold algorithm, which start at four times the page's end (at
-// least 256) and grow fourfold: a search whose best videos are not settled within it
-// takes the SQL path. With the impacts' few levels, the first round settles the page
-// of most searches, and a later one that of two common words whose best levels share
-// few videos, since the many videos tied in a level are ordered by id.
+// maxRankRead bounds the page end up to which a search of one word is ranked from its
+// first postings (the deepest page served ends at MaxOffset + the largest limit).
 const maxRankRead = 1 << 14
 
 // impactSQL is a lexeme's impact in a video, from the row l of unnest(search): the
@@ -412,97 +419,352 @@ func (a scored) before(b scored) bool {
 	return a.score > b.score || (a.score == b.score && a.id > b.id)
 }
 
-// rankSQL writes the statement that reads the first m postings of each group (in
-// impact order) and scores their videos, returning the best k with, on every row,
-// how many videos matched among them and each group's last entry read.
-//
-// It is the threshold algorithm: a video none of the lists reached has in each group
-// at most that group's last impact, so it cannot beat the k-th best video found when
-// that one scores more than the sum of the last impacts (or as much, with a higher id
-// than the smallest last id); and when a list holds fewer than m entries, every
-// video of that word is in it, so every match was scored.
-func rankSQL(groups [][]string, m, k int) (string, []any) {
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	ms, ks := arg(m), arg(k)
-	var b strings.Builder
-	b.WriteString("WITH ")
-	for i, g := range groups {
-		fmt.Fprintf(&b, `g%d AS (SELECT p.video_id, max(p.impact)::float8 AS impact
-			FROM unnest(%s::text[]) AS l (lexeme)
+// rankSQL writes the statement that reads the first m postings of group (in impact
+// order, a prefix's lexemes merged, each video at its best impact) and returns the best
+// k, with on every row how many videos the list held, its last impact and last id.
+// When the list holds fewer than m entries, it holds every video of the word.
+func rankSQL(group []string, m, k int) (string, []any) {
+	return `WITH g AS (SELECT p.video_id, max(p.impact)::float8 AS impact
+			FROM unnest($1::text[]) AS l (lexeme)
 			CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
-				WHERE lexeme = l.lexeme ORDER BY impact DESC, video_id DESC LIMIT %s) AS p
-			GROUP BY p.video_id ORDER BY 2 DESC, 1 DESC LIMIT %s), `, i, arg(g), ms, ms)
+				WHERE lexeme = l.lexeme ORDER BY impact DESC, video_id DESC LIMIT $2) AS p
+			GROUP BY p.video_id ORDER BY 2 DESC, 1 DESC LIMIT $2),
+		top AS (SELECT video_id, impact FROM g ORDER BY impact DESC, video_id DESC LIMIT $3)
+		SELECT t.video_id, t.impact, (SELECT count(*) FROM g)
+		FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.impact DESC, t.video_id DESC`, []any{group, m, k}
+}
+
+// probeCap bounds the partial candidates rankMerge looks up by primary key in one round:
+// the videos read in some words' lists but not in others' whose bound may still beat
+// the page, best bound first. A round that leaves one unscored whose bound beats the
+// page's k-th is not settled, and the next reads deeper.
+const probeCap = 1024
+
+// maxMergeRead bounds the postings rankMerge reads over all lexemes of a search: a
+// prefix standing for many lexemes reads each of them.
+const maxMergeRead = 1 << 17
+
+// mergeFetchSQL reads, for each lexeme, up to its n next postings after its cursor
+// (impact, video_id) in search_postings_rank_idx's order (impact DESC, video_id DESC).
+const mergeFetchSQL = `SELECT l.i, p.video_id, p.impact::float8
+	FROM unnest($1::text[], $2::real[], $3::bigint[], $4::int[]) WITH ORDINALITY AS l (lexeme, impact, video_id, n, i)
+	CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
+		WHERE lexeme = l.lexeme AND (impact, video_id) < (l.impact, l.video_id)
+		ORDER BY impact DESC, video_id DESC LIMIT l.n) AS p`
+
+// mergeLexeme is one lexeme's list as rankMerge has read it.
+type mergeLexeme struct {
+	lexeme string
+	groups []int   // the groups it stands in
+	impact float64 // the last entry read (3 and MaxInt64 before the first)
+	id     int64
+	done   bool // every posting read
+}
+
+// bound is the most an unread posting of this lexeme may give video id: the last
+// impact when id is below the last id, else a level less (impacts are multiples of
+// 0.25, at least 0.25: see 00011_search_postings.sql); 0 when none may be left.
+func (l *mergeLexeme) bound(id int64) float64 {
+	switch {
+	case l.done:
+		return 0
+	case id < l.id:
+		return l.impact
+	case l.impact > 0.25:
+		return l.impact - 0.25
 	}
-	if len(groups) == 1 {
-		b.WriteString("scored AS (SELECT video_id, impact AS score FROM g0), ")
-	} else {
-		b.WriteString("cand AS (")
-		for i := range groups {
-			if i > 0 {
-				b.WriteString(" UNION ")
+	return 0
+}
+
+// rankMerge ranks a search of several groups by the threshold algorithm with sorted
+// access in rounds and random access only where it pays. Each round reads the next
+// postings of every lexeme (256, 1 024, 4 096, … per lexeme; one statement), then, in
+// memory:
+//   - a video read in every group, whose impact in each group no unread posting can
+//     raise, has its exact score;
+//   - any other video read somewhere is bounded, in each group, by what it was read
+//     with and what each lexeme's unread postings may still give it (see bound); one
+//     that some group cannot hold is no match;
+//   - of the partial candidates whose bound beats the k-th exact score (all of them
+//     while fewer than k are exact), best bound first, up to probeCap are looked up by
+//     search_postings' primary key and scored exactly (one statement);
+//   - the page is settled when no partial candidate left and no unread video can beat
+//     its k-th: an unread video scores at most the sum over groups of their lexemes'
+//     last impacts, and as much only with an id below their last ids; none matches once
+//     every lexeme of some group is read to its end.
+//
+// rare, when not nil, runs once after the first round that does not settle; when it
+// reports done, rankMerge stops (ok false). ok is false too when maxMergeRead postings
+// do not settle the page.
+func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, rare func() (bool, error)) (top []scored, ok bool, err error) {
+	var lexemes []*mergeLexeme
+	at := map[string]*mergeLexeme{}
+	for gi, g := range groups {
+		for _, l := range g {
+			if x := at[l]; x != nil {
+				if !slices.Contains(x.groups, gi) {
+					x.groups = append(x.groups, gi)
+				}
+				continue
 			}
-			fmt.Fprintf(&b, "SELECT video_id FROM g%d", i)
+			x := &mergeLexeme{lexeme: l, groups: []int{gi}, impact: 3, id: math.MaxInt64}
+			at[l] = x
+			lexemes = append(lexemes, x)
 		}
-		b.WriteString("), scored AS (SELECT c.video_id, ")
-		for i := range groups {
-			if i > 0 {
-				b.WriteString(" + ")
-			}
-			fmt.Fprintf(&b, "s%d.impact", i)
-		}
-		b.WriteString(" AS score FROM cand c")
-		for i := range groups {
-			fmt.Fprintf(&b, ` CROSS JOIN LATERAL (SELECT max(p.impact)::float8 AS impact FROM search_postings p
-				WHERE p.video_id = c.video_id AND p.lexeme = ANY($%d::text[])) AS s%d`, i+3, i)
-		}
-		b.WriteString(" WHERE ")
-		for i := range groups {
-			if i > 0 {
-				b.WriteString(" AND ")
-			}
-			fmt.Fprintf(&b, "s%d.impact IS NOT NULL", i)
-		}
-		b.WriteString("), ")
 	}
-	fmt.Fprintf(&b, `top AS (SELECT video_id, score FROM scored ORDER BY score DESC, video_id DESC LIMIT %s)
-		SELECT t.video_id, t.score, (SELECT count(*) FROM scored)`, ks)
-	for i := range groups {
-		fmt.Fprintf(&b, `, (SELECT count(*) FROM g%d), (SELECT impact FROM g%d ORDER BY impact, video_id LIMIT 1),
-			(SELECT video_id FROM g%d ORDER BY impact, video_id LIMIT 1)`, i, i, i)
+	byGroup := make([][]*mergeLexeme, len(groups))
+	for _, x := range lexemes {
+		for _, gi := range x.groups {
+			byGroup[gi] = append(byGroup[gi], x)
+		}
 	}
-	b.WriteString(" FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.score DESC, t.video_id DESC")
-	return b.String(), args
+	// read[v][g] is the best impact read for video v in group g (0: none); exact[v] a
+	// probed video's score (-1: not a match).
+	read := map[int64][]float64{}
+	exact := map[int64]float64{}
+	total := 0
+	var names []string
+	for _, x := range lexemes {
+		names = append(names, x.lexeme)
+	}
+	for n, first := max(4*k, 256), true; ; n, first = 4*n, false {
+		// Sorted access: the next n postings of every lexeme not read to its end.
+		var ls []string
+		var imps []float32
+		var ids []int64
+		var ns []int32
+		var open []*mergeLexeme
+		for _, x := range lexemes {
+			if !x.done {
+				ls, imps, ids, ns = append(ls, x.lexeme), append(imps, float32(x.impact)), append(ids, x.id), append(ns, int32(n))
+				open = append(open, x)
+			}
+		}
+		if total += n * len(open); total > maxMergeRead {
+			return nil, false, nil
+		}
+		rows, err := s.db.pool.Query(ctx, mergeFetchSQL, ls, imps, ids, ns)
+		if err != nil {
+			return nil, false, translate("rank search", err)
+		}
+		got := make([]int, len(open))
+		for rows.Next() {
+			var i int
+			var id int64
+			var impact float64
+			if err := rows.Scan(&i, &id, &impact); err != nil {
+				rows.Close()
+				return nil, false, translate("rank search", err)
+			}
+			x := open[i-1]
+			x.impact, x.id = impact, id
+			got[i-1]++
+			r := read[id]
+			if r == nil {
+				r = make([]float64, len(groups))
+				read[id] = r
+			}
+			for _, gi := range x.groups {
+				r[gi] = max(r[gi], impact)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, translate("rank search", err)
+		}
+		for i, x := range open {
+			x.done = got[i] < n
+		}
+		top, settled, probe := mergeSettle(groups, byGroup, read, exact, k)
+		if len(probe) > 0 {
+			if err := s.mergeProbe(ctx, groups, names, probe, exact); err != nil {
+				return nil, false, err
+			}
+			top, settled, _ = mergeSettle(groups, byGroup, read, exact, k)
+		}
+		if settled {
+			return top, true, nil
+		}
+		if first && rare != nil {
+			if done, err := rare(); err != nil || done {
+				return nil, false, err
+			}
+		}
+	}
+}
+
+// mergeSettle ranks what rankMerge has read and looked up: the best k exact scores,
+// whether they are settled, and the partial candidates to look up (at most probeCap,
+// best bound first) that may beat the k-th.
+func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64, k int) (top []scored, settled bool, probe []int64) {
+	open := make([][]*mergeLexeme, len(groups)) // the lexemes not read to their end
+	for g, xs := range byGroup {
+		for _, x := range xs {
+			if !x.done {
+				open[g] = append(open[g], x)
+			}
+		}
+	}
+	type partial struct {
+		id    int64
+		bound float64
+	}
+	var found []scored
+	var partials []partial
+	for id, r := range read {
+		if sc, ok := exact[id]; ok {
+			if sc >= 0 {
+				found = append(found, scored{id, sc})
+			}
+			continue
+		}
+		var lo, hi float64
+		known, match := true, true
+		for g := range groups {
+			var u float64 // the most an unread posting of g may give it
+			for _, x := range open[g] {
+				u = max(u, x.bound(id))
+			}
+			if r[g] == 0 && u == 0 {
+				match = false // no posting of g is left for it
+				break
+			}
+			known = known && r[g] > 0 && u <= r[g]
+			lo, hi = lo+r[g], hi+max(r[g], u)
+		}
+		switch {
+		case !match:
+		case known:
+			found = append(found, scored{id, lo})
+		default:
+			partials = append(partials, partial{id, hi})
+		}
+	}
+	slices.SortFunc(found, func(a, b scored) int {
+		if a.before(b) {
+			return -1
+		}
+		return 1
+	})
+	top = found[:min(k, len(found))]
+	beats := func(score float64, id int64) bool { // may (score, id) enter the page?
+		if len(top) < k {
+			return true
+		}
+		kth := top[k-1]
+		return score > kth.score || (score == kth.score && id > kth.id)
+	}
+	var need []partial
+	for _, p := range partials {
+		if beats(p.bound, p.id) {
+			need = append(need, p)
+		}
+	}
+	slices.SortFunc(need, func(a, b partial) int {
+		if c := cmp.Compare(b.bound, a.bound); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.id, a.id)
+	})
+	for _, p := range need[:min(len(need), probeCap)] {
+		probe = append(probe, p.id)
+	}
+	// An unread video: at most the sum over groups of their lexemes' last impacts, and
+	// as much only with an id below, in each group, the last id of a lexeme at that
+	// impact; none matches when a group is read to its end.
+	var sum float64
+	tieID := int64(math.MaxInt64)
+	for g := range groups {
+		var u float64
+		var uid int64
+		for _, x := range open[g] {
+			if x.impact > u || (x.impact == u && x.id > uid) {
+				u, uid = x.impact, x.id
+			}
+		}
+		if u == 0 {
+			return top, len(need) == 0, probe
+		}
+		sum += u
+		tieID = min(tieID, uid)
+	}
+	unread := len(top) < k || sum > top[k-1].score || (sum == top[k-1].score && tieID > top[k-1].id)
+	return top, len(need) == 0 && !unread, probe
+}
+
+// mergeProbe looks up the postings of the videos ids for every lexeme of groups by
+// search_postings' primary key (each video's postings in one descent, filtered) and
+// records their exact scores, -1 for a video lacking a group.
+func (s *VideoService) mergeProbe(ctx context.Context, groups [][]string, lexemes []string, ids []int64, exact map[int64]float64) error {
+	rows, err := s.db.pool.Query(ctx, `SELECT i.id, p.lexeme, p.impact::float8 FROM unnest($1::bigint[]) AS i (id)
+		CROSS JOIN LATERAL (SELECT lexeme, impact FROM search_postings WHERE video_id = i.id OFFSET 0) AS p
+		WHERE p.lexeme = ANY($2::text[])`, ids, lexemes)
+	if err != nil {
+		return translate("rank search", err)
+	}
+	impacts := make(map[int64][]float64, len(ids))
+	for _, id := range ids {
+		impacts[id] = make([]float64, len(groups))
+	}
+	for rows.Next() {
+		var id int64
+		var lexeme string
+		var impact float64
+		if err := rows.Scan(&id, &lexeme, &impact); err != nil {
+			rows.Close()
+			return translate("rank search", err)
+		}
+		for g, ls := range groups {
+			if slices.Contains(ls, lexeme) {
+				impacts[id][g] = max(impacts[id][g], impact)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return translate("rank search", err)
+	}
+	for id, is := range impacts {
+		var score float64
+		for _, x := range is {
+			if x == 0 {
+				score = -1
+				break
+			}
+			score += x
+		}
+		exact[id] = score
+	}
+	return nil
 }
 
 // rankListed returns the k best listed matches of groups, and their number when it
-// is known exactly (the list of some word was read to its end). A search of several
-// words the first round of the threshold algorithm does not settle is ranked and
-// counted exactly by rankRare when its rarest word has at most rarePostings postings;
-// otherwise the round is run again over four times as many postings per word, up to
-// maxRankRead. ok is false when even that does not settle it (the SQL path takes over).
-// rareTried reports that rankRare declined already.
+// is known exactly. One group is ranked by its first k postings (rankRound). Several
+// are ranked by rankMerge, which reads deeper in rounds; when its first round does not
+// settle them, rankRare ranks and counts them exactly if their rarest word has at most
+// rarePostings postings. ok is false when neither settles the page (the SQL path takes
+// over). rareTried reports that rankRare declined already.
 func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted, ok, rareTried bool, err error) {
-	m := k
-	if len(groups) > 1 {
-		m = max(4*k, 256)
+	if len(groups) == 1 {
+		if k > maxRankRead {
+			return nil, 0, false, false, false, nil
+		}
+		top, count, counted, err = s.rankRound(ctx, groups[0], k) // the first k of one list are the best k
+		return top, count, counted, err == nil, false, err
 	}
-	for first := true; m <= maxRankRead; m, first = 4*m, false {
-		var settled bool
-		top, count, counted, settled, err = s.rankRound(ctx, groups, m, k)
-		if err != nil || settled {
-			return top, count, counted, err == nil, rareTried, err
-		}
-		if first {
-			top, count, counted, ok, err = s.rankRare(ctx, groups, k)
-			if err != nil || ok {
-				return top, count, counted, ok, false, err
-			}
-			rareTried = true
-		}
+	var rare []scored
+	rareOK := false
+	top, ok, err = s.rankMerge(ctx, groups, k, func() (bool, error) {
+		var err error
+		rare, count, counted, rareOK, err = s.rankRare(ctx, groups, k)
+		rareTried = !rareOK
+		return rareOK, err
+	})
+	switch {
+	case err != nil:
+		return nil, 0, false, false, false, err
+	case rareOK:
+		return rare, count, counted, true, false, nil
+	case ok:
+		return top, 0, false, true, rareTried, nil
 	}
 	if !rareTried {
 		top, count, counted, ok, err = s.rankRare(ctx, groups, k)
@@ -511,56 +773,30 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 	return nil, 0, false, false, true, nil
 }
 
-// rankRound runs one round of the threshold algorithm over the first m postings of
-// each group. settled reports that top holds the k best matches; counted, that count
-// is their exact number (the list of some word was read to its end).
-func (s *VideoService) rankRound(ctx context.Context, groups [][]string, m, k int) (top []scored, count int, counted, settled bool, err error) {
-	sql, args := rankSQL(groups, m, k)
+// rankRound ranks one group by its first k postings, the best k (see rankSQL), and
+// counts it when they are all its postings.
+func (s *VideoService) rankRound(ctx context.Context, group []string, k int) (top []scored, count int, counted bool, err error) {
+	sql, args := rankSQL(group, k, k)
 	rows, err := s.db.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, 0, false, false, translate("rank search", err)
+		return nil, 0, false, translate("rank search", err)
 	}
-	var matched int64
-	ns := make([]int64, len(groups))
-	lastImpacts := make([]*float64, len(groups))
-	lastIDs := make([]*int64, len(groups))
+	var n int64
 	for rows.Next() {
 		var id *int64
 		var score *float64
-		dest := []any{&id, &score, &matched}
-		for i := range groups {
-			dest = append(dest, &ns[i], &lastImpacts[i], &lastIDs[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&id, &score, &n); err != nil {
 			rows.Close()
-			return nil, 0, false, false, translate("rank search", err)
+			return nil, 0, false, translate("rank search", err)
 		}
 		if id != nil {
 			top = append(top, scored{*id, *score})
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, false, false, translate("rank search", err)
+		return nil, 0, false, translate("rank search", err)
 	}
-	for _, n := range ns {
-		if n < int64(m) {
-			return top, int(matched), true, true, nil // every match was scored
-		}
-	}
-	if len(groups) == 1 {
-		return top, 0, false, true, nil // the first k of one list are the best k
-	}
-	if len(top) < k {
-		return top, 0, false, false, nil
-	}
-	var threshold float64
-	minID := int64(math.MaxInt64)
-	for i := range groups {
-		threshold += *lastImpacts[i] // not nil: the list holds m entries
-		minID = min(minID, *lastIDs[i])
-	}
-	kth := top[k-1]
-	return top, 0, false, kth.score > threshold || (kth.score == threshold && kth.id >= minID), nil
+	return top, int(n), n < int64(k), nil
 }
 
 // rarePostings bounds the postings of a search's rarest word for which rankRare reads
