@@ -1,6 +1,8 @@
 package terraform_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"maps"
 	"os"
@@ -45,6 +47,7 @@ func tfContext(vals map[string]cty.Value) *hcl.EvalContext {
 		"jsonencode": stdlib.JSONEncodeFunc, "contains": stdlib.ContainsFunc, "keys": stdlib.KeysFunc,
 		"values": stdlib.ValuesFunc, "flatten": stdlib.FlattenFunc, "toset": tfToSet,
 		"lower": stdlib.LowerFunc, "upper": stdlib.UpperFunc, "tostring": stdlib.MakeToFunc(cty.String),
+		"format": stdlib.FormatFunc,
 	} {
 		ctx.Functions[name] = f
 	}
@@ -117,7 +120,7 @@ func moduleLocals(c *config, dir string, vals map[string]cty.Value) map[string]c
 func templateArgs(t *testing.T, what string, expr hclsyntax.Expression) (hclsyntax.Expression, map[string]hclsyntax.Expression) {
 	t.Helper()
 	call, ok := expr.(*hclsyntax.FunctionCallExpr)
-	if ok && call.Name == "base64encode" && len(call.Args) == 1 {
+	if ok && (call.Name == "base64encode" || call.Name == "base64gzip") && len(call.Args) == 1 {
 		call, ok = call.Args[0].(*hclsyntax.FunctionCallExpr)
 	}
 	if !ok || call.Name != "templatefile" || len(call.Args) != 2 {
@@ -601,7 +604,7 @@ func TestNATSUserDataShipsLogsAndHealth(t *testing.T) {
 		}
 	}
 	node := c.onlyBlock(t, "modules/bus", "resource", "aws_instance", "node")
-	_, args := templateArgs(t, node.name(), attr(t, node, "user_data"))
+	_, args := templateArgs(t, node.name(), attr(t, node, "user_data_base64"))
 	for k, want := range map[string]string{"agent_config": "local.agent_config", "log_dir": "local.log_dir",
 		"agent_install_script": "module.cloudwatch_agent", "environment": "var.environment", "metrics_namespace": "var.metrics_namespace"} {
 		if e, ok := args[k]; !ok || !slices.Contains(references(e), want) {
@@ -719,4 +722,66 @@ done
 			t.Errorf("MetaPeersCurrent = %v with no current peer, want 0", v)
 		}
 	})
+}
+
+// gzipSize is the size of s compressed as base64gzip does.
+func gzipSize(t *testing.T, s string) int {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write([]byte(s)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Len()
+}
+
+// TestUserDataFitsEC2: EC2 refuses more than 16 KiB of user data, and the scripts with
+// the agent's configuration come near that in plain text (the NATS node's passed it
+// with real ARNs). Both are sent gzipped (base64gzip; cloud-init unpacks them), and must
+// stay well under the limit so.
+func TestUserDataFitsEC2(t *testing.T) {
+	const limit = 12000
+	c := loadConfig(t)
+	lt := c.onlyBlock(t, "modules/compute", "resource", "aws_launch_template", "role")
+	node := c.onlyBlock(t, "modules/bus", "resource", "aws_instance", "node")
+	for _, b := range []struct {
+		block
+		attr string
+	}{{lt, "user_data"}, {node, "user_data_base64"}} {
+		if call, ok := attr(t, b.block, b.attr).(*hclsyntax.FunctionCallExpr); !ok || call.Name != "base64gzip" {
+			t.Errorf("%s: %s is not base64gzip(templatefile(...))", b.name(), b.attr)
+		}
+	}
+	for _, role := range []string{"catalog", "edge", "transcoder"} {
+		script := renderTemplate(t, "modules/compute/templates/user_data.sh.tftpl", computeTemplateVars(t, c, role, []string{"relay"}))
+		if n := gzipSize(t, script); n > limit {
+			t.Errorf("%s user data is %d bytes gzipped, over %d (EC2 takes 16384)", role, n, limit)
+		}
+	}
+	users, perms := natsLocals(t, c)
+	userVals := make([]cty.Value, len(users))
+	arns := map[string]cty.Value{}
+	for i, u := range users {
+		userVals[i] = cty.StringVal(u)
+		arns[u] = cty.StringVal("arn:aws:secretsmanager:eu-west-1:123456789012:secret:videoforge-prod/nats/" + u + "-AbCdEf")
+	}
+	auth := evalTF(t, "local.nats_authorization", c.localExpr(t, "modules/bus", "nats_authorization"), map[string]cty.Value{
+		"local.nats_users": cty.ListVal(userVals), "local.nats_permissions": perms,
+	})
+	vals := varDefaults(t, c, "modules/bus")
+	maps.Copy(vals, map[string]cty.Value{"var.name": cty.StringVal("videoforge-prod"), "data.aws_region.current.region": cty.StringVal(testRegion),
+		"aws_cloudwatch_log_group.nats": cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal("/videoforge-prod/nats"), "arn": cty.StringVal("arn:aws:logs:eu-west-1:123456789012:log-group:/videoforge-prod/nats")})})
+	script := renderTemplate(t, "modules/bus/templates/nats.sh.tftpl", natsTemplateVars(map[string]cty.Value{
+		"authorization": auth,
+		"users":         cty.MapVal(arns),
+		"agent_config":  moduleLocals(c, "modules/bus", vals)["agent_config"],
+	}))
+	n := gzipSize(t, script)
+	if n > limit {
+		t.Errorf("NATS user data is %d bytes gzipped, over %d (EC2 takes 16384)", n, limit)
+	}
+	t.Logf("NATS user data: %d bytes, %d gzipped", len(script), n)
 }

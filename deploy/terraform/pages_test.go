@@ -537,8 +537,8 @@ func TestGalleryGetsPageSettings(t *testing.T) {
 	ssm := c.onlyBlock(t, compute, "resource", "aws_ssm_parameter", "config")
 	lt := c.onlyBlock(t, compute, "resource", "aws_launch_template", "role")
 	ud, ok := attr(t, lt, "user_data").(*hclsyntax.FunctionCallExpr)
-	if !ok || ud.Name != "base64encode" || len(ud.Args) != 1 {
-		t.Fatalf("%s: user_data must be base64encode(templatefile(...))", lt.name())
+	if !ok || (ud.Name != "base64encode" && ud.Name != "base64gzip") || len(ud.Args) != 1 {
+		t.Fatalf("%s: user_data must be base64encode(templatefile(...)) or base64gzip(...)", lt.name())
 	}
 	tf, ok := ud.Args[0].(*hclsyntax.FunctionCallExpr)
 	if !ok || tf.Name != "templatefile" || len(tf.Args) != 2 {

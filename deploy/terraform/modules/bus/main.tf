@@ -98,7 +98,9 @@ resource "aws_instance" "node" {
   }
 
   user_data_replace_on_change = true
-  user_data = templatefile("${path.module}/templates/nats.sh.tftpl", {
+  # Compressed (cloud-init unpacks it): the script with its TLS, users, logs and health
+  # is near EC2's 16 KiB limit on user data in plain text.
+  user_data_base64 = base64gzip(templatefile("${path.module}/templates/nats.sh.tftpl", {
     server_name   = "${var.name}-nats-${count.index}"
     node_ip       = local.ips[count.index]
     ca_secret_arn = aws_secretsmanager_secret.nats_ca.arn
@@ -116,7 +118,7 @@ resource "aws_instance" "node" {
     agent_install_script = module.cloudwatch_agent.install_script
     environment          = var.environment
     metrics_namespace    = var.metrics_namespace
-  })
+  }))
 
   tags = merge(var.tags, { Name = "${var.name}-nats-${count.index}", Role = "nats" })
 }

@@ -105,7 +105,8 @@ resource "aws_launch_template" "role" {
     enabled = true
   }
 
-  user_data = base64encode(templatefile("${path.module}/templates/user_data.sh.tftpl", {
+  # Compressed (cloud-init unpacks it), to stay well under EC2's 16 KiB of user data.
+  user_data = base64gzip(templatefile("${path.module}/templates/user_data.sh.tftpl", {
     role                 = each.key
     units                = local.units[each.key]
     packages             = local.packages[each.key]
