@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/valyala/fasthttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/videoforge/videoforge/telemetry"
 	"github.com/videoforge/videoforge/telemetry/telemetrytest"
@@ -45,4 +47,40 @@ func TestServerSpan(t *testing.T) {
 	}
 	srv := rec.Wait(t, "GET /api/stream/health", 0)
 	telemetrytest.ChildOf(t, srv, rec.Wait(t, "client", 0))
+}
+
+// BenchmarkHitTraced is BenchmarkHit's public stream hit with tracing on: every
+// request sampled and its span batched to an exporter that drops it, the cost an
+// operator pays for turning OTEL_EXPORTER_OTLP_ENDPOINT on (off, BenchmarkHit's
+// numbers stand).
+func BenchmarkHitTraced(b *testing.B) {
+	e, err := New(Config{BaseURL: "https://cdn.example", TokenKey: []byte("benchmark key, at least 32 bytes long")}, nil, nil,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go e.applier.run(stop)
+	done := make(chan struct{})
+	e.applier.mailbox <- change{videos: []*video{{id: 42, version: 1, vis: visPublic, ready: true,
+		ladder: []rendition{{name: "720p", rel: "hls/720p/index.m3u8", width: 1280, height: 720, bandwidth: 28e5}}}}, done: done}
+	<-done
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+	restore := telemetry.Install(tp)
+	defer func() {
+		restore()
+		tp.Shutdown(context.Background())
+	}()
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/api/stream/42")
+	ctx.Request.Header.SetMethod("GET")
+	b.ReportAllocs()
+	for b.Loop() {
+		ctx.Response.Reset()
+		e.Handle(&ctx)
+	}
+	if ctx.Response.StatusCode() != 200 {
+		b.Fatal(ctx.Response.StatusCode())
+	}
 }
