@@ -75,16 +75,28 @@ variable "waf_rate_limit_per_ip" {
   description = "Requests one client address may make to the API per waf_rate_window_seconds before WAF blocks it (default 2000 per 5 minutes, about 7 a second)."
   type        = number
   default     = 2000
+  validation {
+    condition     = var.waf_rate_limit_per_ip >= 10 && var.waf_rate_limit_per_ip <= 2000000000
+    error_message = "waf_rate_limit_per_ip is between 10 and 2 000 000 000, WAF's bounds on a rate-based rule."
+  }
 }
 
 variable "waf_write_rate_limit_per_ip" {
   description = "POST, PUT and DELETE requests one client address may make per waf_rate_window_seconds before WAF blocks it (default 300 per 5 minutes)."
   type        = number
   default     = 300
+  validation {
+    condition     = var.waf_write_rate_limit_per_ip >= 10 && var.waf_write_rate_limit_per_ip <= 2000000000
+    error_message = "waf_write_rate_limit_per_ip is between 10 and 2 000 000 000, WAF's bounds on a rate-based rule."
+  }
 }
 
 variable "waf_rate_window_seconds" {
   description = "Window over which WAF counts a client's requests: 60, 120, 300 or 600."
   type        = number
   default     = 300
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_window_seconds)
+    error_message = "waf_rate_window_seconds is one of WAF's windows: 60, 120, 300 or 600."
+  }
 }

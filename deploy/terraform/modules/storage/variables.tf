@@ -72,10 +72,18 @@ variable "waf_rate_limit_per_ip" {
   description = "Requests one viewer address may make to the CDN per waf_rate_window_seconds before WAF blocks it. A viewer fetches a segment every few seconds, so the default 10000 per 5 minutes leaves room for some 50 to 100 players behind one address (an office, a campus NAT)."
   type        = number
   default     = 10000
+  validation {
+    condition     = var.waf_rate_limit_per_ip >= 10 && var.waf_rate_limit_per_ip <= 2000000000
+    error_message = "waf_rate_limit_per_ip is between 10 and 2 000 000 000, WAF's bounds on a rate-based rule."
+  }
 }
 
 variable "waf_rate_window_seconds" {
   description = "Window over which WAF counts a viewer's requests: 60, 120, 300 or 600."
   type        = number
   default     = 300
+  validation {
+    condition     = contains([60, 120, 300, 600], var.waf_rate_window_seconds)
+    error_message = "waf_rate_window_seconds is one of WAF's windows: 60, 120, 300 or 600."
+  }
 }
