@@ -2,8 +2,12 @@
 // AWS: terraform fmt, and the safety properties read straight from the HCL (database
 // not public and encrypted, buckets closed to the public, a dead-letter queue behind
 // every queue, MFA required, no IAM statement allowing every action on every resource),
-// the API Gateway routes against the routes the Go services register, and the
-// CloudFront Function's token check against the Go one. `make tf-check` adds
+// the API Gateway routes against the routes the Go services register, the
+// CloudFront Function's token check against the Go one, and what operators see and
+// what guards the entry points: a log group with a retention per role, the CloudWatch
+// agent's configuration against the units' log files and metrics, every alarm
+// notifying the topic, the dashboard, AWS WAF on both entry points and the custom
+// domains. `make tf-check` adds
 // `terraform validate` per environment when the AWS provider is at hand.
 package terraform_test
 
