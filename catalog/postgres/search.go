@@ -434,11 +434,13 @@ func rankSQL(group []string, m, k int) (string, []any) {
 		FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.impact DESC, t.video_id DESC`, []any{group, m, k}
 }
 
-// probeCap bounds the partial candidates rankMerge looks up by primary key in one round:
-// the videos read in some words' lists but not in others' whose bound may still beat
-// the page, best bound first. A round that leaves one unscored whose bound beats the
-// page's k-th is not settled, and the next reads deeper.
-const probeCap = 1024
+// probeCap bounds one batch of partial candidates rankMerge looks up by primary key (the
+// batches grow from 64), and maxMergeProbes all of them for one search: past it the SQL
+// path answers.
+const (
+	probeCap       = 1024
+	maxMergeProbes = 8192
+)
 
 // maxMergeRead bounds the postings rankMerge reads over all lexemes of a search: a
 // prefix standing for many lexemes reads each of them.
@@ -485,9 +487,11 @@ func (l *mergeLexeme) bound(id int64) float64 {
 //   - any other video read somewhere is bounded, in each group, by what it was read
 //     with and what each lexeme's unread postings may still give it (see bound); one
 //     that some group cannot hold is no match;
-//   - of the partial candidates whose bound beats the k-th exact score (all of them
-//     while fewer than k are exact), best bound first, up to probeCap are looked up by
-//     search_postings' primary key and scored exactly (one statement);
+//   - the partial candidates whose bound beats the k-th exact score (all of them while
+//     fewer than k are exact) are looked up by search_postings' primary key and scored
+//     exactly, best bound first, in batches of 64 growing to probeCap (one statement
+//     each), for as long as it may settle the page: not while an unread video could
+//     beat it even if every partial candidate scored its bound;
 //   - the page is settled when no partial candidate left and no unread video can beat
 //     its k-th: an unread video scores at most the sum over groups of their lexemes'
 //     last impacts, and as much only with an id below their last ids; none matches once
@@ -495,7 +499,7 @@ func (l *mergeLexeme) bound(id int64) float64 {
 //
 // rare, when not nil, runs once after the first round that does not settle; when it
 // reports done, rankMerge stops (ok false). ok is false too when maxMergeRead postings
-// do not settle the page.
+// or maxMergeProbes look-ups do not settle the page.
 func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, rare func() (bool, error)) (top []scored, ok bool, err error) {
 	var lexemes []*mergeLexeme
 	at := map[string]*mergeLexeme{}
@@ -522,7 +526,7 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 	// probed video's score (-1: not a match).
 	read := map[int64][]float64{}
 	exact := map[int64]float64{}
-	total := 0
+	total, probed := 0, 0
 	var names []string
 	for _, x := range lexemes {
 		names = append(names, x.lexeme)
@@ -574,15 +578,23 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 		for i, x := range open {
 			x.done = got[i] < n
 		}
-		top, settled, probe := mergeSettle(groups, byGroup, read, exact, k)
-		if len(probe) > 0 {
+		// Random access in growing batches, best bound first, while it may settle the
+		// page without reading deeper.
+		for batch, budget := 64, n/2; ; batch = min(2*batch, probeCap) {
+			top, settled, probe := mergeSettle(groups, byGroup, read, exact, k, min(batch, budget))
+			if settled {
+				return top, true, nil
+			}
+			if len(probe) == 0 {
+				break
+			}
+			budget -= len(probe)
+			if probed += len(probe); probed > maxMergeProbes {
+				return nil, false, nil
+			}
 			if err := s.mergeProbe(ctx, groups, names, probe, exact); err != nil {
 				return nil, false, err
 			}
-			top, settled, _ = mergeSettle(groups, byGroup, read, exact, k)
-		}
-		if settled {
-			return top, true, nil
 		}
 		if first && rare != nil {
 			if done, err := rare(); err != nil || done {
@@ -593,9 +605,10 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 }
 
 // mergeSettle ranks what rankMerge has read and looked up: the best k exact scores,
-// whether they are settled, and the partial candidates to look up (at most probeCap,
-// best bound first) that may beat the k-th.
-func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64, k int) (top []scored, settled bool, probe []int64) {
+// whether they are settled, and the partial candidates to look up (at most batch,
+// best bound first) that may beat the k-th, none when looking them all up could not
+// settle the page before reading deeper.
+func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64, k, batch int) (top []scored, settled bool, probe []int64) {
 	open := make([][]*mergeLexeme, len(groups)) // the lexemes not read to their end
 	for g, xs := range byGroup {
 		for _, x := range xs {
@@ -665,8 +678,11 @@ func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]f
 		}
 		return cmp.Compare(b.id, a.id)
 	})
-	for _, p := range need[:min(len(need), probeCap)] {
-		probe = append(probe, p.id)
+	probeNeeded := func() []int64 {
+		for _, p := range need[:min(len(need), batch)] {
+			probe = append(probe, p.id)
+		}
+		return probe
 	}
 	// An unread video: at most the sum over groups of their lexemes' last impacts, and
 	// as much only with an id below, in each group, the last id of a lexeme at that
@@ -682,13 +698,31 @@ func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]f
 			}
 		}
 		if u == 0 {
-			return top, len(need) == 0, probe
+			return top, len(need) == 0, probeNeeded()
 		}
 		sum += u
 		tieID = min(tieID, uid)
 	}
-	unread := len(top) < k || sum > top[k-1].score || (sum == top[k-1].score && tieID > top[k-1].id)
-	return top, len(need) == 0 && !unread, probe
+	unreadBeats := func(kth scored) bool { return sum > kth.score || (sum == kth.score && tieID > kth.id) }
+	if len(top) == k && !unreadBeats(top[k-1]) {
+		return top, len(need) == 0, probeNeeded()
+	}
+	// Looking partial candidates up settles nothing while an unread video may beat the
+	// page even if every one of them scored its bound: reading deeper comes first.
+	best := slices.Clone(top)
+	for _, p := range need {
+		best = append(best, scored{p.id, p.bound})
+	}
+	slices.SortFunc(best, func(a, b scored) int {
+		if a.before(b) {
+			return -1
+		}
+		return 1
+	})
+	if len(best) < k || unreadBeats(best[k-1]) {
+		return top, false, nil
+	}
+	return top, false, probeNeeded()
 }
 
 // mergeProbe looks up the postings of the videos ids for every lexeme of groups by
