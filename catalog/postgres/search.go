@@ -854,6 +854,16 @@ const severalUnder = 1_000
 // word, kept when it has every other word, scored by the summed impacts, ties newest
 // first, and counted. ok is false when every word has more postings than that.
 func (s *VideoService) rankRare(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
+	// The planner's estimate of each group's postings, from search_postings' statistics
+	// (exact enough for the common lexemes its most-common list holds): when every
+	// group has far more than rarePostings, counting them is not worth it.
+	ests, err := s.groupEstimates(ctx, groups)
+	if err != nil {
+		return nil, 0, false, false, err
+	}
+	if slices.Min(ests) > 4*rarePostings {
+		return nil, 0, false, false, nil
+	}
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -1103,6 +1113,44 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 		return max(est, n), true, nil
 	}
 	return n, false, nil
+}
+
+// groupEstimates returns the planner's estimate of each group's postings, from one
+// EXPLAIN of their union.
+func (s *VideoService) groupEstimates(ctx context.Context, groups [][]string) ([]int, error) {
+	parts := make([]string, len(groups))
+	args := make([]any, len(groups))
+	for i, g := range groups {
+		parts[i] = "SELECT 1 FROM search_postings WHERE lexeme = ANY($" + strconv.Itoa(i+1) + "::text[])"
+		args[i] = g
+	}
+	var js []byte
+	if err := s.db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+strings.Join(parts, " UNION ALL "), args...).Scan(&js); err != nil {
+		return nil, translate("estimate search words", err)
+	}
+	type node struct {
+		Rows  float64 `json:"Plan Rows"`
+		Plans []node  `json:"Plans"`
+	}
+	var plan []struct {
+		Plan node `json:"Plan"`
+	}
+	if err := json.Unmarshal(js, &plan); err != nil || len(plan) == 0 {
+		return nil, fmt.Errorf("postgres: estimate search words: %s: %v", js, err)
+	}
+	top := plan[0].Plan
+	branches := []node{top}
+	if len(groups) > 1 {
+		branches = top.Plans
+	}
+	if len(branches) != len(groups) {
+		return nil, fmt.Errorf("postgres: estimate search words: %d branches for %d words: %s", len(branches), len(groups), js)
+	}
+	ests := make([]int, len(groups))
+	for i, b := range branches {
+		ests[i] = int(b.Rows)
+	}
+	return ests, nil
 }
 
 // estimateRows returns the planner's estimate of the rows sql returns.
