@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -580,8 +579,9 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 		}
 		// Random access in growing batches, best bound first, while it may settle the
 		// page without reading deeper.
+		st := mergeClassify(groups, byGroup, read, exact)
 		for batch, budget := 64, n/2; ; batch = min(2*batch, probeCap) {
-			top, settled, probe := mergeSettle(groups, byGroup, read, exact, k, min(batch, budget))
+			top, settled, probe := st.settle(k, min(batch, budget))
 			if settled {
 				return top, true, nil
 			}
@@ -595,6 +595,7 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 			if err := s.mergeProbe(ctx, groups, names, probe, exact); err != nil {
 				return nil, false, err
 			}
+			st.resolved(probe, exact)
 		}
 		if first && rare != nil {
 			if done, err := rare(); err != nil || done {
@@ -604,11 +605,28 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 	}
 }
 
-// mergeSettle ranks what rankMerge has read and looked up: the best k exact scores,
-// whether they are settled, and the partial candidates to look up (at most batch,
-// best bound first) that may beat the k-th, none when looking them all up could not
-// settle the page before reading deeper.
-func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64, k, batch int) (top []scored, settled bool, probe []int64) {
+// mergeState is what rankMerge knows after a round: the exact scores, best first, and
+// the partial candidates with their bounds, best first, with what bounds an unread
+// video.
+type mergeState struct {
+	found    []scored // best first
+	partials []scored // score holds the bound; best first
+	unread   bool     // an unread video may match
+	sum      float64  // the most an unread video may score
+	tieID    int64    // and as much only with an id below this
+}
+
+// mergeClassify sorts the videos read so far into exact scores and partial candidates:
+//   - a video read in every group, whose impact in each group no unread posting can
+//     raise, or looked up, has its exact score;
+//   - any other is bounded in each group by what it was read with and what each
+//     lexeme's unread postings may still give it (see bound); one that some group
+//     cannot hold is no match.
+//
+// An unread video scores at most the sum over groups of their lexemes' last impacts,
+// and as much only with an id below, in each group, the last id of a lexeme at that
+// impact; none matches once every lexeme of some group is read to its end.
+func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64) *mergeState {
 	open := make([][]*mergeLexeme, len(groups)) // the lexemes not read to their end
 	for g, xs := range byGroup {
 		for _, x := range xs {
@@ -617,16 +635,11 @@ func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]f
 			}
 		}
 	}
-	type partial struct {
-		id    int64
-		bound float64
-	}
-	var found []scored
-	var partials []partial
+	st := &mergeState{unread: true, tieID: math.MaxInt64}
 	for id, r := range read {
 		if sc, ok := exact[id]; ok {
 			if sc >= 0 {
-				found = append(found, scored{id, sc})
+				st.found = append(st.found, scored{id, sc})
 			}
 			continue
 		}
@@ -647,48 +660,19 @@ func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]f
 		switch {
 		case !match:
 		case known:
-			found = append(found, scored{id, lo})
+			st.found = append(st.found, scored{id, lo})
 		default:
-			partials = append(partials, partial{id, hi})
+			st.partials = append(st.partials, scored{id, hi})
 		}
 	}
-	slices.SortFunc(found, func(a, b scored) int {
+	byRank := func(a, b scored) int {
 		if a.before(b) {
 			return -1
 		}
 		return 1
-	})
-	top = found[:min(k, len(found))]
-	beats := func(score float64, id int64) bool { // may (score, id) enter the page?
-		if len(top) < k {
-			return true
-		}
-		kth := top[k-1]
-		return score > kth.score || (score == kth.score && id > kth.id)
 	}
-	var need []partial
-	for _, p := range partials {
-		if beats(p.bound, p.id) {
-			need = append(need, p)
-		}
-	}
-	slices.SortFunc(need, func(a, b partial) int {
-		if c := cmp.Compare(b.bound, a.bound); c != 0 {
-			return c
-		}
-		return cmp.Compare(b.id, a.id)
-	})
-	probeNeeded := func() []int64 {
-		for _, p := range need[:min(len(need), batch)] {
-			probe = append(probe, p.id)
-		}
-		return probe
-	}
-	// An unread video: at most the sum over groups of their lexemes' last impacts, and
-	// as much only with an id below, in each group, the last id of a lexeme at that
-	// impact; none matches when a group is read to its end.
-	var sum float64
-	tieID := int64(math.MaxInt64)
+	slices.SortFunc(st.found, byRank)
+	slices.SortFunc(st.partials, byRank)
 	for g := range groups {
 		var u float64
 		var uid int64
@@ -698,31 +682,76 @@ func mergeSettle(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]f
 			}
 		}
 		if u == 0 {
-			return top, len(need) == 0, probeNeeded()
+			st.unread = false
+			break
 		}
-		sum += u
-		tieID = min(tieID, uid)
+		st.sum += u
+		st.tieID = min(st.tieID, uid)
 	}
-	unreadBeats := func(kth scored) bool { return sum > kth.score || (sum == kth.score && tieID > kth.id) }
-	if len(top) == k && !unreadBeats(top[k-1]) {
-		return top, len(need) == 0, probeNeeded()
+	return st
+}
+
+// settle returns the best k exact scores, whether they are settled, and the partial
+// candidates to look up (at most batch, best bound first) that may beat the k-th, none
+// when looking them all up could not settle the page before reading deeper.
+func (st *mergeState) settle(k, batch int) (top []scored, settled bool, probe []int64) {
+	top = st.found[:min(k, len(st.found))]
+	// The partial candidates that may enter the page: a prefix of them, best first.
+	need := st.partials
+	if len(top) == k {
+		kth := top[k-1]
+		i, _ := slices.BinarySearchFunc(st.partials, kth, func(p, kth scored) int {
+			if p.before(kth) {
+				return -1
+			}
+			return 1
+		})
+		need = st.partials[:i]
+	}
+	unreadBeats := func(kth scored) bool {
+		return st.unread && (st.sum > kth.score || (st.sum == kth.score && st.tieID > kth.id))
+	}
+	ids := func() []int64 {
+		for _, p := range need[:min(len(need), batch)] {
+			probe = append(probe, p.id)
+		}
+		return probe
+	}
+	if len(top) == k && !unreadBeats(top[k-1]) || !st.unread && len(top) < k {
+		return top, len(need) == 0, ids()
 	}
 	// Looking partial candidates up settles nothing while an unread video may beat the
 	// page even if every one of them scored its bound: reading deeper comes first.
-	best := slices.Clone(top)
-	for _, p := range need {
-		best = append(best, scored{p.id, p.bound})
-	}
-	slices.SortFunc(best, func(a, b scored) int {
-		if a.before(b) {
-			return -1
+	var best []scored // the best k of found and need's bounds
+	for i, j := 0, 0; len(best) < k && (i < len(top) || j < len(need)); {
+		if j == len(need) || (i < len(top) && top[i].before(need[j])) {
+			best, i = append(best, top[i]), i+1
+		} else {
+			best, j = append(best, need[j]), j+1
 		}
-		return 1
-	})
+	}
 	if len(best) < k || unreadBeats(best[k-1]) {
 		return top, false, nil
 	}
-	return top, false, probeNeeded()
+	return top, false, ids()
+}
+
+// resolved moves the looked-up videos ids, the first partial candidates, to the exact
+// scores (or drops them: no match).
+func (st *mergeState) resolved(ids []int64, exact map[int64]float64) {
+	st.partials = st.partials[len(ids):]
+	for _, id := range ids {
+		if sc := exact[id]; sc >= 0 {
+			x := scored{id, sc}
+			i, _ := slices.BinarySearchFunc(st.found, x, func(a, x scored) int {
+				if a.before(x) {
+					return -1
+				}
+				return 1
+			})
+			st.found = slices.Insert(st.found, i, x)
+		}
+	}
 }
 
 // mergeProbe looks up the postings of the videos ids for every lexeme of groups by
