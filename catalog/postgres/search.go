@@ -1160,42 +1160,33 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 	return n, false, nil
 }
 
-// groupEstimates returns the planner's estimate of each group's postings, from one
-// EXPLAIN of their union.
+// groupEstimates returns the planner's estimate of each group's postings, one EXPLAIN
+// per group in one round trip. The estimate is the plan's top node's, whatever its
+// shape (a parallel plan's Gather counts every worker's rows).
 func (s *VideoService) groupEstimates(ctx context.Context, groups [][]string) ([]int, error) {
-	parts := make([]string, len(groups))
-	args := make([]any, len(groups))
-	for i, g := range groups {
-		parts[i] = "SELECT 1 FROM search_postings WHERE lexeme = ANY($" + strconv.Itoa(i+1) + "::text[])"
-		args[i] = g
+	batch := &pgx.Batch{}
+	for _, g := range groups {
+		batch.Queue("EXPLAIN (FORMAT JSON) SELECT 1 FROM search_postings WHERE lexeme = ANY($1::text[])", g)
 	}
-	var js []byte
-	if err := s.db.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+strings.Join(parts, " UNION ALL "), args...).Scan(&js); err != nil {
-		return nil, translate("estimate search words", err)
-	}
-	type node struct {
-		Rows  float64 `json:"Plan Rows"`
-		Plans []node  `json:"Plans"`
-	}
-	var plan []struct {
-		Plan node `json:"Plan"`
-	}
-	if err := json.Unmarshal(js, &plan); err != nil || len(plan) == 0 {
-		return nil, fmt.Errorf("postgres: estimate search words: %s: %v", js, err)
-	}
-	top := plan[0].Plan
-	branches := []node{top}
-	if len(groups) > 1 {
-		branches = top.Plans
-	}
-	if len(branches) != len(groups) {
-		return nil, fmt.Errorf("postgres: estimate search words: %d branches for %d words: %s", len(branches), len(groups), js)
-	}
+	br := s.db.pool.SendBatch(ctx, batch)
+	defer br.Close()
 	ests := make([]int, len(groups))
-	for i, b := range branches {
-		ests[i] = int(b.Rows)
+	for i := range groups {
+		var js []byte
+		if err := br.QueryRow().Scan(&js); err != nil {
+			return nil, translate("estimate search words", err)
+		}
+		var plan []struct {
+			Plan struct {
+				Rows float64 `json:"Plan Rows"`
+			} `json:"Plan"`
+		}
+		if err := json.Unmarshal(js, &plan); err != nil || len(plan) == 0 {
+			return nil, fmt.Errorf("postgres: estimate search words: %s: %v", js, err)
+		}
+		ests[i] = int(plan[0].Plan.Rows)
 	}
-	return ests, nil
+	return ests, br.Close()
 }
 
 // estimateRows returns the planner's estimate of the rows sql returns.

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -289,5 +291,52 @@ func TestSearchRankMerge(t *testing.T) {
 	}
 	if !settledSome {
 		t.Error("rankMerge settled no search: the test tests nothing")
+	}
+}
+
+// TestSearchUnderParallelPlans: with the planner choosing parallel plans wherever it can
+// (as it does for large tables), a search of several words still answers, and the
+// estimates of its words' postings are the whole table's, not one worker's share.
+func TestSearchUnderParallelPlans(t *testing.T) {
+	ctx := context.Background()
+	u, err := url.Parse(pgtest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query() // pgx sends the parameters it does not know as the session's settings
+	for _, p := range []string{"parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size", "min_parallel_index_scan_size"} {
+		q.Set(p, "0")
+	}
+	u.RawQuery = q.Encode()
+	db, err := Open(ctx, Config{URL: u.String(), Schema: schema.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	s := NewVideoService(db)
+	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', CASE WHEN i % 2 = 0 THEN 'video music ' || i ELSE 'video ' || i END, 'plain', 'k', 'public', 'ready'
+		FROM generate_series(1, 6000) AS i;
+		ANALYZE search_postings`); err != nil {
+		t.Fatal(err)
+	}
+	var plan string
+	if err := db.pool.QueryRow(ctx, `EXPLAIN SELECT 1 FROM search_postings WHERE lexeme = ANY('{video}'::text[])
+		UNION ALL SELECT 1 FROM search_postings WHERE lexeme = ANY('{music}'::text[])`).Scan(&plan); err != nil || !strings.Contains(plan, "Gather") {
+		t.Fatalf("the plan is not parallel (%q, %v): the test tests nothing", plan, err)
+	}
+	ests, err := s.groupEstimates(ctx, [][]string{{"video"}, {"music"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ests[0] < 5000 || ests[0] > 7000 || ests[1] < 2500 || ests[1] > 3500 {
+		t.Errorf("estimates %v, want about 6 000 and 3 000", ests)
+	}
+	videos, total, estimated, err := s.FindVideosEstimated(ctx, videoforge.VideoFilter{Search: "video music", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(videos) != 10 || total != 3000 || estimated {
+		t.Errorf("video music: %d videos, total %d (estimated %v); want 10 and exactly 3 000", len(videos), total, estimated)
 	}
 }
