@@ -89,12 +89,7 @@ func FuzzSplitSearch(f *testing.F) {
 // postings, exactly, with the exact count; when every word is common it declines.
 func TestSearchRankRare(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	s := NewVideoService(db)
+	db, s := openSearch(t, pgtest.NewDatabase(t))
 	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
 		SELECT 'u', CASE WHEN i = 1 THEN 'sobava sobava common common'
 			WHEN i > 19000 THEN 'common common ' || i
@@ -145,14 +140,9 @@ func TestSearchRankRare(t *testing.T) {
 // handed to the SQL path, and rank as a score of every row does.
 func TestSearchRankRounds(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	s := NewVideoService(db)
+	db, s := openSearch(t, pgtest.NewDatabase(t))
 	// 3 000 videos with 'alpha' twice in the title, then 3 000 with 'beta' twice, then
-	// 100 with both once, then 13 900 with both in the description only.
+	// 100 with both once, then 5 900 with both in the description only.
 	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
 		SELECT 'u', CASE WHEN i <= 3000 THEN 'alpha alpha ' || i
 			WHEN i <= 6000 THEN 'beta beta ' || i
@@ -175,25 +165,7 @@ func TestSearchRankRounds(t *testing.T) {
 	if err != nil || !ok || !rareTried {
 		t.Fatalf("rankListed: ok %v rareTried %v err %v, want settled by a later round", ok, rareTried, err)
 	}
-	// The truth: every listed row scored, best first, ties newest first.
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
-	sp := searchPlan{groups: groups}
-	rows, err := db.pool.Query(ctx, "SELECT id, "+sp.scoreSQL(arg)+" AS score FROM videos WHERE "+listed+
-		" AND search @@ 'alpha & beta'::tsquery ORDER BY score DESC, id DESC LIMIT 10", args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scored, error) {
-		var x scored
-		return x, r.Scan(&x.id, &x.score)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := scoreEvery(t, db, groups, k)
 	if len(want) != k || want[0].score != 2 || !slices.Equal(got, want) {
 		t.Errorf("rankListed: %v\nwant %v (the videos with both words in the title, newest first)", got, want)
 	}
@@ -229,12 +201,7 @@ func TestSearchRankRounds(t *testing.T) {
 // is the page a score of every listed row gives, at several page ends.
 func TestSearchRankMerge(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(ctx, Config{URL: pgtest.NewDatabase(t), Schema: schema.DefaultSchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	s := NewVideoService(db)
+	db, s := openSearch(t, pgtest.NewDatabase(t))
 	// Words w0…w39 (w1 begins w10…w19) drawn by a Zipf law: titles of 2 to 5 words,
 	// descriptions of 3 to 10, so that impacts spread over every level.
 	if _, err := db.pool.Exec(ctx, `SELECT setseed(0.25);
@@ -245,28 +212,6 @@ func TestSearchRankMerge(t *testing.T) {
 		FROM (SELECT array_agg('w' || floor(40 * power(random(), 2.5))::int) AS w FROM generate_series(1, 120000)) AS words,
 			generate_series(0, 7000) AS v`); err != nil {
 		t.Fatal(err)
-	}
-	truth := func(groups [][]string, k int) []scored {
-		var args []any
-		arg := func(v any) string {
-			args = append(args, v)
-			return "$" + strconv.Itoa(len(args))
-		}
-		sp := searchPlan{groups: groups}
-		q, _ := sp.lexemeQuery()
-		rows, err := db.pool.Query(ctx, "SELECT id, "+sp.scoreSQL(arg)+" AS score FROM videos WHERE "+listed+
-			" AND search @@ "+arg(q)+"::tsquery ORDER BY score DESC, id DESC LIMIT "+strconv.Itoa(k), args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scored, error) {
-			var x scored
-			return x, r.Scan(&x.id, &x.score)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return want
 	}
 	searches := [][][]string{
 		{{"w0"}, {"w2"}}, {{"w0"}, {"w1"}}, {{"w3"}, {"w7"}}, {{"w5"}, {"w30"}}, {{"w0"}, {"w39"}},
@@ -284,7 +229,7 @@ func TestSearchRankMerge(t *testing.T) {
 				continue // not settled within maxMergeRead: the SQL path answers
 			}
 			settledSome = true
-			if want := truth(groups, k); !slices.Equal(got, want) {
+			if want := scoreEvery(t, db, groups, k); !slices.Equal(got, want) {
 				t.Errorf("%v, k %d:\ngot  %v\nwant %v", groups, k, got[:min(len(got), 12)], want[:min(len(want), 12)])
 			}
 		}
@@ -308,12 +253,7 @@ func TestSearchUnderParallelPlans(t *testing.T) {
 		q.Set(p, "0")
 	}
 	u.RawQuery = q.Encode()
-	db, err := Open(ctx, Config{URL: u.String(), Schema: schema.DefaultSchema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	s := NewVideoService(db)
+	db, s := openSearch(t, u.String())
 	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
 		SELECT 'u', CASE WHEN i % 2 = 0 THEN 'video music ' || i ELSE 'video ' || i END, 'plain', 'k', 'public', 'ready'
 		FROM generate_series(1, 6000) AS i;
@@ -339,4 +279,39 @@ func TestSearchUnderParallelPlans(t *testing.T) {
 	if len(videos) != 10 || total != 3000 || estimated {
 		t.Errorf("video music: %d videos, total %d (estimated %v); want 10 and exactly 3 000", len(videos), total, estimated)
 	}
+}
+
+// openSearch opens the catalog at dsn for a search test.
+func openSearch(t *testing.T, dsn string) (*DB, *VideoService) {
+	db, err := Open(context.Background(), Config{URL: dsn, Schema: schema.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(db.Close)
+	return db, NewVideoService(db)
+}
+
+// scoreEvery is the truth the ranked path must give: every listed row matching groups,
+// scored by scoreSQL, the best k, ties newest first.
+func scoreEvery(t *testing.T, db *DB, groups [][]string, k int) []scored {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	sp := searchPlan{groups: groups}
+	q, _ := sp.lexemeQuery()
+	rows, err := db.pool.Query(context.Background(), "SELECT id, "+sp.scoreSQL(arg)+" AS score FROM videos WHERE "+listed+
+		" AND search @@ "+arg(q)+"::tsquery ORDER BY score DESC, id DESC LIMIT "+strconv.Itoa(k), args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (scored, error) {
+		var x scored
+		return x, r.Scan(&x.id, &x.score)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
