@@ -3,9 +3,7 @@ package transcoder_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/bus"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/layout"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
@@ -263,77 +262,6 @@ func outageLength(t *testing.T, def time.Duration) time.Duration {
 	return def
 }
 
-// cutProxy forwards TCP connections to a target until cut, when it closes them all and
-// refuses new ones, until restored on the same address.
-type cutProxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	p := &cutProxy{t: t, target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cutProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[up] = true, true
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-}
-
-// cut closes the listener and every connection: the server is gone for clients.
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// restore listens again on the same address.
-func (p *cutProxy) restore() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Error(err)
-		return
-	}
-	p.serve(ln)
-}
-
 // TestStorageOutage cuts S3 off while a job stores its results, or from its start
 // (the ranged reads of its early copy and its download), for longer than all the
 // retry delays together: the job completes after S3 is back, on its first attempt
@@ -349,9 +277,9 @@ func TestStorageOutage(t *testing.T) {
 func storageOutage(t *testing.T, point string) {
 	s3cfg := s3test.Config(t)
 	target := strings.TrimPrefix(strings.TrimPrefix(s3cfg.Endpoint, "http://"), "https://")
-	proxy := newCutProxy(t, target)
+	proxy := testutil.NewCutProxy(t, target)
 	viaProxy := s3cfg
-	viaProxy.Endpoint = "http://" + proxy.addr
+	viaProxy.Endpoint = "http://" + proxy.Addr()
 	e := newEnvWith(t, pgtest.NewDatabase(t), viaProxy)
 	cfg := testConfig(t)
 	q, _ := e.jsQueue(t, cfg)
@@ -367,8 +295,13 @@ func storageOutage(t *testing.T, point string) {
 	start(t, cfg, q, e, func(p string) {
 		if p == point {
 			once.Do(func() {
-				proxy.cut()
-				time.AfterFunc(outage, func() { proxy.restore(); restored.Store(time.Now().UnixNano()) })
+				proxy.Cut()
+				time.AfterFunc(outage, func() {
+					if err := proxy.Restore(); err != nil {
+						t.Error(err)
+					}
+					restored.Store(time.Now().UnixNano())
+				})
 			})
 		}
 	})

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 
 	"github.com/videoforge/videoforge"
 	"github.com/videoforge/videoforge/catalog/postgres"
+	"github.com/videoforge/videoforge/internal/testutil"
 	"github.com/videoforge/videoforge/pgcluster"
 	"github.com/videoforge/videoforge/pgcluster/pgtest"
 	"github.com/videoforge/videoforge/schema"
@@ -123,74 +122,6 @@ func TestReplicaRouting(t *testing.T) {
 	}
 }
 
-// proxy forwards TCP connections to a server and can be cut (every connection closed,
-// none accepted) and restored on the same port: a replica that goes down and returns.
-type proxy struct {
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{target: target}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			go func() { io.Copy(s, c); s.Close() }()
-			go func() { io.Copy(c, s); c.Close() }()
-		}
-	}()
-}
-
-func (p *proxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) restore(t *testing.T) {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
 // through returns dsn with its host and port replaced by addr.
 func through(t *testing.T, dsn, addr string) (target, via string) {
 	t.Helper()
@@ -211,8 +142,8 @@ func TestReplicaDown(t *testing.T) {
 	primary := openDSN(t, pgtest.NewDatabase(t))
 	replicaDSN := pgtest.NewDatabase(t)
 	target, _ := through(t, replicaDSN, "")
-	p := newProxy(t, target)
-	_, via := through(t, replicaDSN, p.addr)
+	p := testutil.NewCutProxy(t, target)
+	_, via := through(t, replicaDSN, p.Addr())
 	replica := openDSN(t, via)
 	s := postgres.NewReplicaVideoService(primary, replica, nil)
 
@@ -234,7 +165,7 @@ func TestReplicaDown(t *testing.T) {
 		t.Fatalf("before the outage: %v", got)
 	}
 
-	p.cut() // the pool's open connections break, new ones are refused
+	p.Cut() // the pool's open connections break, new ones are refused
 	began := time.Now()
 	if got := list(); !got["on the primary"] || got["on the replica"] {
 		t.Fatalf("replica down: got %v, want the primary's listing", got)
@@ -242,7 +173,9 @@ func TestReplicaDown(t *testing.T) {
 	if took := time.Since(began); took > 3*time.Second {
 		t.Errorf("the fallback took %v", took)
 	}
-	p.restore(t)
+	if err := p.Restore(); err != nil {
+		t.Fatal(err)
+	}
 	// Within ReplicaRetry the replica is not tried, though it is back.
 	if got := list(); !got["on the primary"] {
 		t.Errorf("the replica was tried again before ReplicaRetry: %v", got)
@@ -256,7 +189,7 @@ func TestReplicaDown(t *testing.T) {
 	}
 
 	// Both down: the primary's failure is the answer (503 at the gallery).
-	p.cut()
+	p.Cut()
 	primary.Close()
 	_, _, err := s.FindVideos(ctx, videoforge.VideoFilter{Limit: 10})
 	if err == nil {
