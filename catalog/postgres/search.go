@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/videoforge/videoforge"
 )
@@ -942,34 +943,58 @@ func (s *VideoService) rankRare(ctx context.Context, groups [][]string, k int) (
 	if ns[rare] > rarePostings {
 		return nil, 0, false, false, nil
 	}
-	sql, args := rareSQL(groups, rare, k)
-	rows, err := s.db.pool.Query(ctx, sql, args...)
-	if err != nil {
-		return nil, 0, false, false, translate("rank search", err)
+	// The look-ups, one per posting of the rare word, are most of the work: the parts
+	// of its videos (by id) run side by side, each on its own connection.
+	tops := make([][]scored, rareParts)
+	counts := make([]int64, rareParts)
+	g, gctx := errgroup.WithContext(ctx)
+	for part := range rareParts {
+		g.Go(func() error {
+			sql, args := rareSQL(groups, rare, k, part, rareParts)
+			rows, err := s.db.pool.Query(gctx, sql, args...)
+			if err != nil {
+				return translate("rank search", err)
+			}
+			for rows.Next() {
+				var id *int64
+				var score *float64
+				if err := rows.Scan(&id, &score, &counts[part]); err != nil {
+					rows.Close()
+					return translate("rank search", err)
+				}
+				if id != nil {
+					tops[part] = append(tops[part], scored{*id, *score})
+				}
+			}
+			return translate("rank search", rows.Err())
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, 0, false, false, err
 	}
 	var matched int64
-	for rows.Next() {
-		var id *int64
-		var score *float64
-		if err := rows.Scan(&id, &score, &matched); err != nil {
-			rows.Close()
-			return nil, 0, false, false, translate("rank search", err)
-		}
-		if id != nil {
-			top = append(top, scored{*id, *score})
-		}
+	for part := range rareParts {
+		top = append(top, tops[part]...)
+		matched += counts[part]
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, false, translate("rank search", err)
-	}
-	return top, int(matched), true, true, nil
+	slices.SortFunc(top, func(a, b scored) int {
+		if a.before(b) {
+			return -1
+		}
+		return 1
+	})
+	return top[:min(k, len(top))], int(matched), true, true, nil
 }
 
-// rareSQL writes the statement that reads every posting of groups[rare], looks up
-// each video's impact for the other groups by search_postings' primary key, and
-// returns the best k of the videos having every group, with on every row how many
-// they are.
-func rareSQL(groups [][]string, rare, k int) (string, []any) {
+// rareParts is the number of parts rankRare splits a rare word's videos into, by id, to
+// look them up side by side: one per core of a small database server.
+const rareParts = 2
+
+// rareSQL writes the statement that reads every posting of groups[rare] whose video
+// id is part modulo parts, looks up each video's impact for the other groups by
+// search_postings' primary key, and returns the best k of the videos having every
+// group, with on every row how many they are.
+func rareSQL(groups [][]string, rare, k, part, parts int) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
@@ -978,8 +1003,9 @@ func rareSQL(groups [][]string, rare, k int) (string, []any) {
 	var b strings.Builder
 	fmt.Fprintf(&b, `WITH r AS (SELECT p.video_id, max(p.impact)::float8 AS impact
 		FROM unnest(%s::text[]) AS l (lexeme)
-		CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings WHERE lexeme = l.lexeme) AS p
-		GROUP BY p.video_id), scored AS (SELECT r.video_id, r.impact`, arg(groups[rare]))
+		CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
+			WHERE lexeme = l.lexeme AND video_id %% %s = %s) AS p
+		GROUP BY p.video_id), scored AS (SELECT r.video_id, r.impact`, arg(groups[rare]), arg(parts), arg(part))
 	var joins, conds []string
 	for i, g := range groups {
 		if i == rare {
@@ -1112,6 +1138,21 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 // counts the others exactly): it is counted when the planner expects fewer than
 // severalUnder matches, and otherwise its total is the planner's estimate.
 func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bool, error) {
+	// A word given twice matches what it matches once ("maza maza").
+	var uniq [][]string
+	for _, g := range sp.groups {
+		if !slices.ContainsFunc(uniq, func(u []string) bool { return slices.Equal(u, g) }) {
+			uniq = append(uniq, g)
+		}
+	}
+	if len(uniq) < len(sp.groups) {
+		one := *sp
+		one.groups = uniq
+		if q, ok := one.lexemeQuery(); ok {
+			one.text, one.extra = "", q
+		}
+		return s.countListed(ctx, &one)
+	}
 	if len(sp.groups) == 1 {
 		// A prefix's lexemes may share videos: reading twice the bound leaves room
 		// for them. One lexeme's postings are its videos.

@@ -218,9 +218,21 @@ func TestSearchRankMerge(t *testing.T) {
 		{{"w2"}, {"w1", "w10", "w11", "w12", "w13", "w14", "w15", "w16", "w17", "w18", "w19"}},
 		{{"w0"}, {"w2"}, {"w4"}}, {{"w6"}, {"w9"}, {"w20"}}, {{"w8"}, {"w8"}},
 	}
-	settledSome := false
+	settledSome, rareSome := false, false
 	for _, groups := range searches {
 		for _, k := range []int{1, 10, 24, 100, 1000} {
+			// rankRare, when a word is rare, ranks the same page (its parts merged).
+			if top, n, _, ok, err := s.rankRare(ctx, groups, k); err != nil {
+				t.Fatal(err)
+			} else if ok {
+				rareSome = true
+				if want := scoreEvery(t, db, groups, k); !slices.Equal(top, want) {
+					t.Errorf("rankRare %v, k %d:\ngot  %v\nwant %v", groups, k, top[:min(len(top), 12)], want[:min(len(want), 12)])
+				}
+				if all := scoreEvery(t, db, groups, 1<<20); n != len(all) {
+					t.Errorf("rankRare %v: count %d, want %d", groups, n, len(all))
+				}
+			}
 			got, ok, err := s.rankMerge(ctx, groups, k, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -234,8 +246,17 @@ func TestSearchRankMerge(t *testing.T) {
 			}
 		}
 	}
-	if !settledSome {
-		t.Error("rankMerge settled no search: the test tests nothing")
+	if !settledSome || !rareSome {
+		t.Errorf("rankMerge settled a search: %v, rankRare ranked one: %v; the test tests nothing otherwise", settledSome, rareSome)
+	}
+	// A word given twice matches what it matches once.
+	_, once, onceEst, err := s.FindVideosEstimated(ctx, videoforge.VideoFilter{Search: "w8", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, twice, twiceEst, err := s.FindVideosEstimated(ctx, videoforge.VideoFilter{Search: "w8 w8", Limit: 10})
+	if err != nil || twice != once || twiceEst != onceEst {
+		t.Errorf("w8 w8: total %d (estimated %v, %v), want w8's %d (%v)", twice, twiceEst, err, once, onceEst)
 	}
 }
 
