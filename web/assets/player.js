@@ -44,7 +44,7 @@ export function createPlayer(root) {
       h('div', { class: 'row' }, play, mute, volume, time, quality, full)));
   root.append(el);
 
-  let hls = null, cues = [], dragging = false, disposed = false;
+  let hls = null, cues = [], dragging = false, disposed = false, storyboardTimer = null;
   const listeners = [];
   const on = (target, type, fn, opts) => { target.addEventListener(type, fn, opts); listeners.push([target, type, fn, opts]); };
 
@@ -193,24 +193,34 @@ export function createPlayer(root) {
       if (autoplay) {
         video.play().catch(() => { video.muted = true; return video.play(); }).catch(() => sync());
       }
-      // The storyboard sits beside the ladder's folder: <attempt>/storyboard.vtt.
-      if (cues.length) return;
-      try {
-        const vtt = new URL('../storyboard.vtt', url);
-        const res = await fetch(vtt);
-        if (res.ok && !disposed) {
-          cues = parseStoryboard(await res.text(), vtt);
-          if (cues.length) {
-            const img = new Image();
-            img.onload = () => { el.dataset.storyboard = 'ready'; };
-            img.src = cues[0].url;
+      // The storyboard sits beside the ladder's folder: <attempt>/storyboard.vtt. A video
+      // that plays before its ladder is complete has none yet: it is asked for again
+      // (every 2 s, for a minute), past any answer the browser kept.
+      if (cues.length || storyboardTimer) return;
+      const vtt = new URL('../storyboard.vtt', url);
+      let tries = 0;
+      const fetchStoryboard = async () => {
+        storyboardTimer = null;
+        try {
+          const res = await fetch(vtt, { cache: 'no-cache' });
+          if (res.ok && !disposed) {
+            cues = parseStoryboard(await res.text(), vtt);
+            if (cues.length) {
+              const img = new Image();
+              img.onload = () => { el.dataset.storyboard = 'ready'; };
+              img.src = cues[0].url;
+              return;
+            }
           }
-        }
-      } catch { /* no storyboard: no thumbnails over the seek bar */ }
+        } catch { /* not there yet, or none: no thumbnails over the seek bar meanwhile */ }
+        if (!disposed && ++tries < 30) storyboardTimer = setTimeout(fetchStoryboard, 2000);
+      };
+      await fetchStoryboard();
     },
     focus() { el.focus(); },
     destroy() {
       disposed = true;
+      clearTimeout(storyboardTimer);
       if (hls) hls.destroy();
       for (const [t, type, fn, opts] of listeners) t.removeEventListener(type, fn, opts);
       el.remove();
