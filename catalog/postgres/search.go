@@ -88,6 +88,15 @@ func (sp *searchPlan) lexemeQuery() (q string, ok bool) {
 	return strings.Join(terms, " & "), true
 }
 
+// countTsquery returns the SQL of the tsquery a ranked search is estimated and counted
+// by: its lexemes spelled out (lexemeQuery) when they can be, else sp.tsquery.
+func (sp *searchPlan) countTsquery(arg func(any) string) string {
+	if q, ok := sp.lexemeQuery(); ok {
+		return arg(q) + "::tsquery"
+	}
+	return sp.tsquery(arg)
+}
+
 // Typo and prefix rewriting.
 const (
 	// typoMinLen is the length, in letters, from which a word that is no lexeme of the
@@ -355,12 +364,7 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 					args = append(args, v)
 					return "$" + strconv.Itoa(len(args))
 				}
-				tsq := sp.tsquery(arg)
-				if q, ok := sp.lexemeQuery(); ok {
-					args = nil
-					tsq = arg(q) + "::tsquery"
-				}
-				count, err = explain("SELECT 1 FROM videos WHERE "+listed+" AND search @@ "+tsq, args)
+				count, err = explain("SELECT 1 FROM videos WHERE "+listed+" AND search @@ "+sp.countTsquery(arg), args)
 			}
 			return page, count, err
 		}
@@ -1148,9 +1152,6 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 	if len(uniq) < len(sp.groups) {
 		one := *sp
 		one.groups = uniq
-		if q, ok := one.lexemeQuery(); ok {
-			one.text, one.extra = "", q
-		}
 		return s.countListed(ctx, &one)
 	}
 	if len(sp.groups) == 1 {
@@ -1179,13 +1180,7 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	var tsq string
-	if q, ok := sp.lexemeQuery(); ok {
-		tsq = arg(q) + "::tsquery"
-	} else {
-		tsq = sp.tsquery(arg)
-	}
-	where := listed + " AND search @@ " + tsq
+	where := listed + " AND search @@ " + sp.countTsquery(arg)
 	est, err := s.estimateRows(ctx, "SELECT 1 FROM videos WHERE "+where, args...)
 	if err != nil || est >= severalUnder {
 		return est, true, err
