@@ -458,9 +458,9 @@ const maxMergeRead = 1 << 17
 
 // mergeFetchSQL reads, for each lexeme, up to its n next postings after its cursor
 // (impact, video_id) in search_postings_rank_idx's order (impact DESC, video_id DESC).
-const mergeFetchSQL = `SELECT l.i, p.video_id, p.impact::float8
+const mergeFetchSQL = `SELECT l.i, p.video_id, p.impact::float8, p.common_lo, p.common_hi
 	FROM unnest($1::text[], $2::real[], $3::bigint[], $4::int[]) WITH ORDINALITY AS l (lexeme, impact, video_id, n, i)
-	CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
+	CROSS JOIN LATERAL (SELECT video_id, impact, common_lo, common_hi FROM search_postings
 		WHERE lexeme = l.lexeme AND (impact, video_id) < (l.impact, l.video_id)
 		ORDER BY impact DESC, video_id DESC LIMIT l.n) AS p`
 
@@ -471,6 +471,10 @@ type mergeLexeme struct {
 	impact float64 // the last entry read (3 and MaxInt64 before the first)
 	id     int64
 	done   bool // every posting read
+	// common: the lexeme has a ready common slot, whose level every posting read of the
+	// video carries: its impact in a video read is known, whichever list gave it.
+	common bool
+	slot   int
 }
 
 // bound is the most an unread posting of this lexeme may give video id: the last
@@ -511,7 +515,7 @@ func (l *mergeLexeme) bound(id int64) float64 {
 // rare, when not nil, runs once after the first round that does not settle; when it
 // reports done, rankMerge stops (ok false). ok is false too when maxMergeRead postings
 // or maxMergeProbes look-ups do not settle the page.
-func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, rare func() (bool, error)) (top []scored, ok bool, err error) {
+func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots map[string]int, k int, rare func() (bool, error)) (top []scored, ok bool, err error) {
 	var lexemes []*mergeLexeme
 	at := map[string]*mergeLexeme{}
 	for gi, g := range groups {
@@ -523,6 +527,7 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 				continue
 			}
 			x := &mergeLexeme{lexeme: l, groups: []int{gi}, impact: 3, id: math.MaxInt64}
+			x.slot, x.common = slots[l]
 			at[l] = x
 			lexemes = append(lexemes, x)
 		}
@@ -565,9 +570,9 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 		got := make([]int, len(open))
 		for rows.Next() {
 			var i int
-			var id int64
+			var id, lo, hi int64
 			var impact float64
-			if err := rows.Scan(&i, &id, &impact); err != nil {
+			if err := rows.Scan(&i, &id, &impact, &lo, &hi); err != nil {
 				rows.Close()
 				return nil, false, translate("rank search", err)
 			}
@@ -578,6 +583,15 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, k int, 
 			if r == nil {
 				r = make([]float64, len(groups))
 				read[id] = r
+				// The common lexemes' impacts in the video, from the levels it carries.
+				for _, c := range lexemes {
+					if c.common {
+						level := commonValue(lo, hi, c.slot)
+						for _, gi := range c.groups {
+							r[gi] = max(r[gi], level)
+						}
+					}
+				}
 			}
 			for _, gi := range x.groups {
 				r[gi] = max(r[gi], impact)
@@ -640,10 +654,14 @@ type mergeState struct {
 // impact; none matches once every lexeme of some group is read to its end.
 func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64) *mergeState {
 	open := make([][]*mergeLexeme, len(groups)) // the lexemes not read to their end
+	unknown := make([][]*mergeLexeme, len(groups)) // and of those, the ones without a slot
 	for g, xs := range byGroup {
 		for _, x := range xs {
 			if !x.done {
 				open[g] = append(open[g], x)
+				if !x.common {
+					unknown[g] = append(unknown[g], x)
+				}
 			}
 		}
 	}
@@ -659,7 +677,7 @@ func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][
 		known, match := true, true
 		for g := range groups {
 			var u float64 // the most an unread posting of g may give it
-			for _, x := range open[g] {
+			for _, x := range unknown[g] {
 				u = max(u, x.bound(id))
 			}
 			if r[g] == 0 && u == 0 {
@@ -822,8 +840,10 @@ func (s *VideoService) mergeProbe(ctx context.Context, groups [][]string, lexeme
 
 // rankListed returns the k best listed matches of groups, and their number when it
 // is known exactly. One group is ranked by its first k postings (rankRound). Several
-// are ranked by rankMerge, which reads deeper in rounds; when its first round does not
-// settle them, rankRare ranks and counts them exactly if their rarest word has at most
+// whose postings number at most joinPostings in all (by the planner's estimate) are
+// joined whole (rankJoin), ranked and counted exactly. Larger ones are ranked by
+// rankMerge, which reads deeper in rounds; when its first round does not settle them,
+// rankRare ranks and counts them exactly if their rarest word has at most
 // rarePostings postings. ok is false when neither settles the page (the SQL path takes
 // over). rareTried reports that rankRare declined already.
 func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted, ok, rareTried bool, err error) {
@@ -834,11 +854,88 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 		top, count, counted, err = s.rankRound(ctx, groups[0], k) // the first k of one list are the best k
 		return top, count, counted, err == nil, false, err
 	}
+	ests, slots, err := s.groupStats(ctx, groups)
+	if err != nil {
+		return nil, 0, false, false, false, err
+	}
+	// A group with lexemes that have a ready common slot is known from any posting of
+	// the video when its other lexemes (a prefix's rarer words) have few postings, which
+	// the join then reads whole; the other groups are read. When every group is known,
+	// the smallest is read.
+	rest := make([][]string, len(groups)) // a known group's lexemes without a slot
+	var restGroups [][]string
+	var restOf []int
+	known := make([]bool, len(groups))
+	for i, g := range groups {
+		for _, l := range g {
+			if _, ok := slots[l]; !ok {
+				rest[i] = append(rest[i], l)
+			}
+		}
+		known[i] = len(rest[i]) < len(g)
+		if known[i] && len(rest[i]) > 0 {
+			restGroups, restOf = append(restGroups, rest[i]), append(restOf, i)
+		}
+	}
+	restEst := make([]int, len(groups))
+	if len(restGroups) > 0 {
+		e, err := s.groupEstimates(ctx, restGroups)
+		if err != nil {
+			return nil, 0, false, false, false, err
+		}
+		for j, i := range restOf {
+			if restEst[i] = e[j]; e[j] > joinRest {
+				known[i] = false
+			}
+		}
+	}
+	read := make([]bool, len(groups))
+	driver := -1
+	for i := range groups {
+		if read[i] = !known[i]; read[i] {
+			driver = i
+		}
+	}
+	// With every group known, the threshold rounds (rankMerge) read each group's best
+	// postings, every one giving its video's exact score: cheaper than the join unless
+	// some word is rare.
+	allKnown := driver < 0
+	if driver < 0 {
+		driver = 0
+		for i := range groups {
+			if ests[i] < ests[driver] {
+				driver = i
+			}
+		}
+		read[driver] = true
+	}
+	sum := 0
+	for i := range groups {
+		if read[i] {
+			sum += ests[i]
+			rest[i] = nil
+		} else {
+			sum += restEst[i]
+		}
+	}
+	if sum <= s.joinPostings() && (!allKnown || ests[driver] <= rarePostings) {
+		if !allKnown && len(restGroups)+countKnown(known) > 0 && sum > joinFirst {
+			// A common word and a rarer one whose best videos share it: the threshold
+			// round settles the page in a millisecond or two, where the join would read
+			// every posting of the rarer word. Their count is countListed's.
+			stop := func() (bool, error) { return true, nil }
+			if top, ok, err = s.rankMerge(ctx, groups, slots, k, stop); err != nil || ok {
+				return top, 0, false, ok, true, err
+			}
+		}
+		top, count, err = s.rankJoin(ctx, groups, read, rest, slots, k)
+		return top, count, err == nil, err == nil, false, err
+	}
 	var rare []scored
 	rareOK := false
-	top, ok, err = s.rankMerge(ctx, groups, k, func() (bool, error) {
+	top, ok, err = s.rankMerge(ctx, groups, slots, k, func() (bool, error) {
 		var err error
-		rare, count, counted, rareOK, err = s.rankRare(ctx, groups, k)
+		rare, count, counted, rareOK, err = s.rankRareEstimated(ctx, groups, k, ests)
 		rareTried = !rareOK
 		return rareOK, err
 	})
@@ -851,10 +948,163 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 		return top, 0, false, true, rareTried, nil
 	}
 	if !rareTried {
-		top, count, counted, ok, err = s.rankRare(ctx, groups, k)
+		top, count, counted, ok, err = s.rankRareEstimated(ctx, groups, k, ests)
 		return top, count, counted, ok, !ok, err
 	}
 	return nil, 0, false, false, true, nil
+}
+
+// joinPostings bounds the postings, over all words of a search of several, that
+// rankJoin reads whole: a hash join of every word's postings costs some 0.1 µs a
+// posting here (5 ms for 50 000), where rankMerge's look-ups by primary key cost 3 to
+// 7 µs each and its rounds, for words of middling frequency that seldom meet in a
+// video, read and look up thousands.
+const joinPostings = 100_000
+
+// joinFirst: a join of more postings than this, with some group known from the common
+// levels, is tried by rankMerge's first round first.
+const joinFirst = 20_000
+
+// countKnown is the number of true values of known.
+func countKnown(known []bool) int {
+	n := 0
+	for _, k := range known {
+		if k {
+			n++
+		}
+	}
+	return n
+}
+
+// joinRest bounds the postings of the lexemes without a common slot of a group that has
+// some with one (a common word's prefix), for the join to read them whole instead of
+// every posting of the group.
+const joinRest = 10_000
+
+// joinPostings is the bound of rankJoin's path, joinPostings unless a test set another.
+func (s *VideoService) joinPostings() int {
+	if s.joinBound != 0 {
+		return s.joinBound
+	}
+	return joinPostings
+}
+
+// rankJoin ranks and counts groups exactly by joining the whole posting lists of the
+// groups read on the video (a prefix's lexemes merged, each video at its best impact);
+// the other groups' impacts come from the common levels the postings carry (slots).
+// The best k by summed impact, ties newest first.
+func (s *VideoService) rankJoin(ctx context.Context, groups [][]string, read []bool, rest [][]string, slots map[string]int, k int) ([]scored, int, error) {
+	sql, args := joinSQL(groups, read, rest, slots, k)
+	// Planned for its words each time (not prepared): a generic plan, blind to the
+	// words' frequencies, may join a common word's list by look-ups, or in parallel.
+	rows, err := s.db.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	if err != nil {
+		return nil, 0, translate("rank search", err)
+	}
+	var top []scored
+	var n int64
+	for rows.Next() {
+		var id *int64
+		var score *float64
+		if err := rows.Scan(&id, &score, &n); err != nil {
+			rows.Close()
+			return nil, 0, translate("rank search", err)
+		}
+		if id != nil {
+			top = append(top, scored{*id, *score})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, translate("rank search", err)
+	}
+	return top, int(n), nil
+}
+
+// commonGroup is the SQL of group g's level (impact × 4) in the video of posting p,
+// from the common levels p carries: the best of its lexemes' slots (those without one
+// left out).
+func commonGroup(p string, g []string, slots map[string]int) string {
+	var terms []string
+	for _, l := range g {
+		if slot, ok := slots[l]; ok {
+			terms = append(terms, commonLevel(p, slot))
+		}
+	}
+	if len(terms) == 1 {
+		return terms[0]
+	}
+	return "greatest(" + strings.Join(terms, ", ") + ")"
+}
+
+// joinSQL writes rankJoin's statement: the read groups' postings joined on the video,
+// the others' levels taken from the first read group's postings, the best k with on
+// every row how many videos have every group. A prefix's lexemes may give a video
+// several postings of its group: the rows of the join, few, are then grouped by video,
+// each group at its best impact (grouping a common prefix's postings before the join
+// would cost more than the join).
+func joinSQL(groups [][]string, read []bool, rest [][]string, slots map[string]int, k int) (string, []any) {
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	several := false
+	for i, g := range groups {
+		several = several || read[i] && len(g) > 1
+	}
+	var from, left, score, conds []string
+	first := ""
+	for i, g := range groups {
+		if !read[i] {
+			continue
+		}
+		var cond string
+		if len(g) == 1 {
+			cond = "lexeme = " + arg(g[0])
+		} else {
+			cond = "lexeme = ANY(" + arg(g) + "::text[])"
+		}
+		p := fmt.Sprintf("(SELECT video_id, impact, common_lo, common_hi FROM search_postings WHERE %s) AS g%d", cond, i)
+		if first == "" {
+			first = fmt.Sprintf("g%d", i)
+		} else {
+			p += " USING (video_id)"
+		}
+		from = append(from, p)
+		if several {
+			score = append(score, fmt.Sprintf("max(g%d.impact)::float8", i))
+		} else {
+			score = append(score, fmt.Sprintf("g%d.impact::float8", i))
+		}
+	}
+	for i, g := range groups {
+		if read[i] {
+			continue
+		}
+		level := commonGroup(first, g, slots) + "::float8 / 4"
+		if len(rest[i]) > 0 {
+			// The group's lexemes without a slot, few postings: joined to the video.
+			left = append(left, fmt.Sprintf(` LEFT JOIN (SELECT video_id, max(impact)::float8 AS impact FROM search_postings
+				WHERE lexeme = ANY(%s::text[]) GROUP BY video_id) AS r%d ON r%d.video_id = %s.video_id`, arg(rest[i]), i, i, first))
+			level = fmt.Sprintf("greatest(%s, coalesce(r%d.impact, 0))", level, i)
+		}
+		conds = append(conds, level+" > 0")
+		if several {
+			score = append(score, "max("+level+")")
+		} else {
+			score = append(score, level)
+		}
+	}
+	scored := "SELECT " + first + ".video_id, " + strings.Join(score, " + ") + " AS score FROM " + strings.Join(from, " JOIN ") + strings.Join(left, "")
+	if len(conds) > 0 {
+		scored += " WHERE " + strings.Join(conds, " AND ")
+	}
+	if several {
+		scored += " GROUP BY " + first + ".video_id"
+	}
+	return "WITH scored AS (" + scored + `), top AS (SELECT video_id, score FROM scored ORDER BY score DESC, video_id DESC LIMIT ` + arg(k) + `)
+		SELECT t.video_id, t.score, (SELECT count(*) FROM scored)
+		FROM (SELECT) AS one LEFT JOIN top t ON true ORDER BY t.score DESC, t.video_id DESC`, args
 }
 
 // rankRound ranks one group by its first k postings, the best k (see rankSQL), and
@@ -904,13 +1154,18 @@ const severalUnder = 1_000
 // word, kept when it has every other word, scored by the summed impacts, ties newest
 // first, and counted. ok is false when every word has more postings than that.
 func (s *VideoService) rankRare(ctx context.Context, groups [][]string, k int) (top []scored, count int, counted bool, ok bool, err error) {
-	// The planner's estimate of each group's postings, from search_postings' statistics
-	// (exact enough for the common lexemes its most-common list holds): when every
-	// group has far more than rarePostings, counting them is not worth it.
 	ests, err := s.groupEstimates(ctx, groups)
 	if err != nil {
 		return nil, 0, false, false, err
 	}
+	return s.rankRareEstimated(ctx, groups, k, ests)
+}
+
+// rankRareEstimated is rankRare given the planner's estimate of each group's postings
+// (groupEstimates): exact enough for the common lexemes the column's most-common list
+// holds, so that when every group has far more than rarePostings, counting them is not
+// worth it.
+func (s *VideoService) rankRareEstimated(ctx context.Context, groups [][]string, k int, ests []int) (top []scored, count int, counted bool, ok bool, err error) {
 	if slices.Min(ests) > 4*rarePostings {
 		return nil, 0, false, false, nil
 	}
@@ -1196,16 +1451,66 @@ func (s *VideoService) countListed(ctx context.Context, sp *searchPlan) (int, bo
 	return n, false, nil
 }
 
+// groupStats returns the planner's estimate of each group's postings (groupEstimates)
+// and the ready common slot of each of their lexemes that has one, in one round trip.
+func (s *VideoService) groupStats(ctx context.Context, groups [][]string) ([]int, map[string]int, error) {
+	var ls []string
+	for _, g := range groups {
+		ls = append(ls, g...)
+	}
+	batch := &pgx.Batch{}
+	queueEstimates(batch, groups)
+	batch.Queue(`SELECT lexeme, slot FROM search_common WHERE ready AND lexeme = ANY($1::text[])`, ls)
+	br := s.db.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	ests, err := readEstimates(br, groups)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, nil, translate("search common lexemes", err)
+	}
+	slots := map[string]int{}
+	for rows.Next() {
+		var l string
+		var slot int
+		if err := rows.Scan(&l, &slot); err != nil {
+			rows.Close()
+			return nil, nil, translate("search common lexemes", err)
+		}
+		slots[l] = slot
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, translate("search common lexemes", err)
+	}
+	return ests, slots, translate("search common lexemes", br.Close())
+}
+
 // groupEstimates returns the planner's estimate of each group's postings, one EXPLAIN
 // per group in one round trip. The estimate is the plan's top node's, whatever its
 // shape (a parallel plan's Gather counts every worker's rows).
 func (s *VideoService) groupEstimates(ctx context.Context, groups [][]string) ([]int, error) {
 	batch := &pgx.Batch{}
+	queueEstimates(batch, groups)
+	br := s.db.pool.SendBatch(ctx, batch)
+	defer br.Close()
+	ests, err := readEstimates(br, groups)
+	if err != nil {
+		return nil, err
+	}
+	return ests, br.Close()
+}
+
+// queueEstimates queues groupEstimates' EXPLAIN of each group.
+func queueEstimates(batch *pgx.Batch, groups [][]string) {
 	for _, g := range groups {
 		batch.Queue("EXPLAIN (FORMAT JSON) SELECT 1 FROM search_postings WHERE lexeme = ANY($1::text[])", g)
 	}
-	br := s.db.pool.SendBatch(ctx, batch)
-	defer br.Close()
+}
+
+// readEstimates reads the results of queueEstimates: the top node's estimate of each.
+func readEstimates(br pgx.BatchResults, groups [][]string) ([]int, error) {
 	ests := make([]int, len(groups))
 	for i := range groups {
 		var js []byte
@@ -1222,7 +1527,7 @@ func (s *VideoService) groupEstimates(ctx context.Context, groups [][]string) ([
 		}
 		ests[i] = int(plan[0].Plan.Rows)
 	}
-	return ests, br.Close()
+	return ests, nil
 }
 
 // estimateRows returns the planner's estimate of the rows sql returns.

@@ -106,7 +106,7 @@ func TestSearchRankRare(t *testing.T) {
 	// rankMerge's first round (256 postings per word) cannot settle them: its tenth
 	// best scores 2, below the 3 an unread video may still score.
 	rounds := 0
-	if _, ok, err := s.rankMerge(ctx, groups, 10, func() (bool, error) { rounds++; return true, nil }); err != nil || ok || rounds != 1 {
+	if _, ok, err := s.rankMerge(ctx, groups, nil, 10, func() (bool, error) { rounds++; return true, nil }); err != nil || ok || rounds != 1 {
 		t.Fatalf("the first round settles the search (%v, %v): the test tests nothing", ok, err)
 	}
 	top, count, counted, ok, err := s.rankRare(ctx, groups, 10)
@@ -141,6 +141,7 @@ func TestSearchRankRare(t *testing.T) {
 func TestSearchRankRounds(t *testing.T) {
 	ctx := context.Background()
 	db, s := openSearch(t, pgtest.NewDatabase(t))
+	s.joinBound = -1 // never the join: its lists are small enough for it
 	// 3 000 videos with 'alpha' twice in the title, then 3 000 with 'beta' twice, then
 	// 100 with both once, then 5 900 with both in the description only.
 	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
@@ -155,7 +156,7 @@ func TestSearchRankRounds(t *testing.T) {
 	groups := [][]string{{"alpha"}, {"beta"}}
 	const k = 10
 	rounds := 0
-	if _, ok, err := s.rankMerge(ctx, groups, k, func() (bool, error) { rounds++; return true, nil }); err != nil || ok || rounds != 1 {
+	if _, ok, err := s.rankMerge(ctx, groups, nil, k, func() (bool, error) { rounds++; return true, nil }); err != nil || ok || rounds != 1 {
 		t.Fatalf("the first round settles the search (%v, %v): the test tests nothing", ok, err)
 	}
 	if _, _, _, ok, err := s.rankRare(ctx, groups, k); err != nil || ok {
@@ -233,7 +234,7 @@ func TestSearchRankMerge(t *testing.T) {
 					t.Errorf("rankRare %v: count %d, want %d", groups, n, len(all))
 				}
 			}
-			got, ok, err := s.rankMerge(ctx, groups, k, nil)
+			got, ok, err := s.rankMerge(ctx, groups, nil, k, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -335,4 +336,84 @@ func scoreEvery(t *testing.T, db *DB, groups [][]string, k int) []scored {
 		t.Fatal(err)
 	}
 	return want
+}
+
+// TestSearchRankJoin: over a catalog of Zipf-distributed words, the join of whole
+// posting lists (rankJoin) and the threshold rounds with the common words' levels read
+// from the postings (after RefreshSearchCommon gave them slots) rank as a score of every
+// listed row does, and the join counts exactly. The levels every posting carries stay
+// true through inserts, updates and deletes after the fill.
+func TestSearchRankJoin(t *testing.T) {
+	ctx := context.Background()
+	db, s := openSearch(t, pgtest.NewDatabase(t))
+	if _, err := db.pool.Exec(ctx, `SELECT setseed(0.5);
+		INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', array_to_string(w[v * 15 + 1 : v * 15 + 2 + v % 4], ' '),
+			array_to_string(w[v * 15 + 6 : v * 15 + 8 + v % 8], ' '),
+			'k', CASE WHEN v % 10 = 0 THEN 'private' ELSE 'public' END, 'ready'
+		FROM (SELECT array_agg('w' || floor(40 * power(random(), 2.5))::int) AS w FROM generate_series(1, 90000)) AS words,
+			generate_series(0, 5000) AS v;
+		ANALYZE search_postings`); err != nil {
+		t.Fatal(err)
+	}
+	searches := [][][]string{
+		{{"w0"}, {"w2"}}, {{"w3"}, {"w7"}}, {{"w5"}, {"w30"}}, {{"w0"}, {"w39"}},
+		{{"w2"}, {"w1", "w10", "w11", "w12", "w13", "w14", "w15", "w16", "w17", "w18", "w19"}},
+		{{"w0"}, {"w2"}, {"w4"}}, {{"w6"}, {"w9"}, {"w20"}}, {{"w8"}, {"w8"}},
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, groups := range searches {
+			all := scoreEvery(t, db, groups, 1<<20)
+			for _, k := range []int{1, 10, 100} {
+				got, n, counted, ok, _, err := s.rankListed(ctx, groups, k)
+				if err != nil || !ok {
+					t.Fatalf("%s %v: ok %v err %v", when, groups, ok, err)
+				}
+				if want := all[:min(k, len(all))]; !slices.Equal(got, want) {
+					t.Errorf("%s %v, k %d:\ngot  %v\nwant %v", when, groups, k, got[:min(len(got), 12)], want[:min(len(want), 12)])
+				}
+				if counted && n != len(all) {
+					t.Errorf("%s %v: count %d, want %d", when, groups, n, len(all))
+				}
+			}
+		}
+	}
+	check("without slots (the join)")
+	filled, err := refreshSearchCommon(ctx, db, 400)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(filled) < 4 || !slices.Contains(filled, "w0") {
+		t.Fatalf("slots given to %v, want w0 and the other common words", filled)
+	}
+	if again, err := refreshSearchCommon(ctx, db, 400); err != nil || len(again) != 0 {
+		t.Errorf("a second refresh filled %v (%v), want nothing new", again, err)
+	}
+	levelsTrue := func(when string) {
+		t.Helper()
+		var wrong int
+		if err := db.pool.QueryRow(ctx, `SELECT count(*) FROM search_postings p, search_common c
+			WHERE c.ready AND ((CASE WHEN c.slot < 15 THEN p.common_lo >> (4 * c.slot) ELSE p.common_hi >> (4 * (c.slot - 15)) END) & 15)
+				<> coalesce((SELECT (x.impact * 4)::int FROM search_postings x WHERE x.video_id = p.video_id AND x.lexeme = c.lexeme), 0)`).Scan(&wrong); err != nil {
+			t.Fatal(err)
+		}
+		if wrong > 0 {
+			t.Errorf("%s: %d postings carry a wrong level of a common word", when, wrong)
+		}
+	}
+	levelsTrue("after the fill")
+	check("with slots")
+	s.joinBound = -1
+	check("with slots, without the join")
+	s.joinBound = 0
+	if _, err := db.pool.Exec(ctx, `UPDATE videos SET title = 'w0 w0 w2 ' || id WHERE id % 7 = 0;
+		UPDATE videos SET visibility = 'public' WHERE id % 20 = 0;
+		DELETE FROM videos WHERE id % 11 = 0;
+		INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', 'w0 w3 w39 ' || i, 'w2 w2', 'k', 'public', 'ready' FROM generate_series(1, 300) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	levelsTrue("after writes")
+	check("after writes")
 }

@@ -88,7 +88,9 @@ func SeedVideos(ctx context.Context, cfg Config, n int, video func(i int) videof
 
 	// The counters are filled in one pass after the copy, as the migration does, instead
 	// of by the trigger once per row.
-	if _, err := conn.Exec(ctx, "ALTER TABLE videos DISABLE TRIGGER videos_count"); err != nil {
+	// So are the search postings: once the catalog's commonest lexemes are known and
+	// have their slots (common.go), so that every posting carries them from the start.
+	if _, err := conn.Exec(ctx, "ALTER TABLE videos DISABLE TRIGGER videos_count, DISABLE TRIGGER search_postings_add"); err != nil {
 		return fmt.Errorf("postgres: disable trigger: %w", err)
 	}
 	i := 0
@@ -108,6 +110,9 @@ func SeedVideos(ctx context.Context, cfg Config, n int, video func(i int) videof
 	if err != nil {
 		return fmt.Errorf("postgres: copy videos: %w", err)
 	}
+	if err := seedPostings(ctx, conn); err != nil {
+		return err
+	}
 	for _, ix := range indexes {
 		create := ix.def
 		if ix.constraint != "" {
@@ -122,12 +127,55 @@ func SeedVideos(ctx context.Context, cfg Config, n int, video func(i int) videof
 		SELECT user_id, 0, visibility, status, count(*) FROM videos GROUP BY 1, 3, 4
 		UNION ALL
 		SELECT '', (id % 16)::smallint, visibility, status, count(*) FROM videos GROUP BY 2, 3, 4;
-		ALTER TABLE videos ENABLE TRIGGER videos_count`)
+		ALTER TABLE videos ENABLE TRIGGER videos_count, ENABLE TRIGGER search_postings_add`)
 	if err != nil {
 		return fmt.Errorf("postgres: count videos: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE videos"); err != nil {
 		return fmt.Errorf("postgres: vacuum videos: %w", err)
+	}
+	return nil
+}
+
+// seedPostings fills search_postings for the videos just copied in: it gives the free
+// slots of search_common to the commonest lexemes of the listed videos (commonPostings
+// videos or more each), then writes every posting, commonBatch videos a statement, with
+// their levels, and marks the slots ready.
+func seedPostings(ctx context.Context, conn *pgx.Conn) error {
+	rows, err := conn.Query(ctx, `SELECT x.lexeme FROM videos v, unnest(v.search) AS x
+		WHERE v.visibility = 'public' AND v.status = 'ready'
+			AND NOT EXISTS (SELECT 1 FROM search_common c WHERE c.lexeme = x.lexeme COLLATE "C")
+		GROUP BY x.lexeme HAVING count(*) >= $1 ORDER BY count(*) DESC, x.lexeme LIMIT $2`, commonPostings, commonSlots)
+	if err != nil {
+		return fmt.Errorf("postgres: common lexemes: %w", err)
+	}
+	common, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("postgres: common lexemes: %w", err)
+	}
+	if len(common) > 0 {
+		if err := addCommon(ctx, conn, common, false); err != nil {
+			return err
+		}
+	}
+	var last int64
+	for {
+		var next *int64
+		if err := conn.QueryRow(ctx, `SELECT max(id) FROM (SELECT id FROM videos WHERE id > $1 ORDER BY id LIMIT $2) AS b`,
+			last, commonBatch).Scan(&next); err != nil {
+			return fmt.Errorf("postgres: search postings: %w", err)
+		}
+		if next == nil {
+			break
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO search_postings (video_id, lexeme, impact, common_lo, common_hi)
+			SELECT * FROM search_postings_of(ARRAY(SELECT id FROM videos WHERE id > $1 AND id <= $2))`, last, *next); err != nil {
+			return fmt.Errorf("postgres: search postings: %w", err)
+		}
+		last = *next
+	}
+	if _, err := conn.Exec(ctx, `UPDATE search_common SET ready = true WHERE NOT ready`); err != nil {
+		return fmt.Errorf("postgres: search common: %w", err)
 	}
 	return nil
 }

@@ -19,6 +19,8 @@ import (
 // VideoService implements videoforge.VideoService on PostgreSQL.
 type VideoService struct {
 	db *DB
+	// joinBound, when not 0, replaces joinPostings (search.go) for a test.
+	joinBound int
 }
 
 var _ videoforge.VideoService = (*VideoService)(nil)
