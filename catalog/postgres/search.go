@@ -653,7 +653,7 @@ type mergeState struct {
 // and as much only with an id below, in each group, the last id of a lexeme at that
 // impact; none matches once every lexeme of some group is read to its end.
 func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64) *mergeState {
-	open := make([][]*mergeLexeme, len(groups)) // the lexemes not read to their end
+	open := make([][]*mergeLexeme, len(groups))    // the lexemes not read to their end
 	unknown := make([][]*mergeLexeme, len(groups)) // and of those, the ones without a slot
 	for g, xs := range byGroup {
 		for _, x := range xs {
