@@ -55,10 +55,38 @@ func (s *Stack) addGallery(ctx context.Context, ln net.Listener, up *uploads.Upl
 	grace := s.opts.ShutdownGrace
 	s.log.Info("gallery listening", "addr", ln.Addr().String(), "schema", s.dbCfg.Schema)
 	s.add(role{name: "gallery", grace: grace, run: func(ctx context.Context) error { return srv.Serve(ctx, ln, grace) }})
+	s.add(role{name: "search-common", run: func(ctx context.Context) error { return s.refreshSearchCommon(ctx, db) }})
 	if up != nil {
 		s.add(role{name: "uploads", run: up.Run}) // its janitor stops after the gallery
 	}
 	return srv, nil
+}
+
+// searchCommonEvery is how often the gallery gives the catalog's new common words their
+// search slots (postgres.RefreshSearchCommon).
+const searchCommonEvery = 15 * time.Minute
+
+// refreshSearchCommon runs postgres.RefreshSearchCommon now and every
+// searchCommonEvery until ctx ends; a failure is logged and tried again next time.
+func (s *Stack) refreshSearchCommon(ctx context.Context, db *postgres.DB) error {
+	t := time.NewTicker(searchCommonEvery)
+	defer t.Stop()
+	for {
+		filled, err := postgres.RefreshSearchCommon(ctx, db)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			s.log.Warn("search common words: not refreshed", "err", err)
+		case len(filled) > 0:
+			s.log.Info("search common words: slots filled", "lexemes", filled)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // videoStore is the gallery's video store over the primary db, with its listings read
