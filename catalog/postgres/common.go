@@ -99,28 +99,36 @@ func refreshSearchCommon(ctx context.Context, db *DB, minPostings int) ([]string
 	}
 	// Every posting written after the slots were added carries them; the ones before
 	// are rewritten here, batch by batch of videos in id order.
-	var last int64
-	for {
-		var next *int64
-		if err := conn.QueryRow(ctx, `SELECT max(id) FROM (SELECT id FROM videos WHERE id > $1 ORDER BY id LIMIT $2) AS b`,
-			last, commonBatch).Scan(&next); err != nil {
-			return nil, translate("refresh search common", err)
-		}
-		if next == nil {
-			break
-		}
-		if _, err := conn.Exec(ctx, `UPDATE search_postings p SET common_lo = r.common_lo, common_hi = r.common_hi
-			FROM search_postings_of(ARRAY(SELECT id FROM videos WHERE id > $1 AND id <= $2)) AS r
-			WHERE p.video_id = r.video_id AND p.lexeme = r.lexeme COLLATE "C"
-				AND (p.common_lo <> r.common_lo OR p.common_hi <> r.common_hi)`, last, *next); err != nil {
-			return nil, translate("refresh search common", err)
-		}
-		last = *next
+	if err := videoBatches(ctx, conn.Conn(), `UPDATE search_postings p SET common_lo = r.common_lo, common_hi = r.common_hi
+		FROM search_postings_of(ARRAY(SELECT id FROM videos WHERE id > $1 AND id <= $2)) AS r
+		WHERE p.video_id = r.video_id AND p.lexeme = r.lexeme COLLATE "C"
+			AND (p.common_lo <> r.common_lo OR p.common_hi <> r.common_hi)`); err != nil {
+		return nil, translate("refresh search common", err)
 	}
 	if _, err := conn.Exec(ctx, `UPDATE search_common SET ready = true WHERE NOT ready`); err != nil {
 		return nil, translate("refresh search common", err)
 	}
 	return filling, nil
+}
+
+// videoBatches runs sql, whose $1 and $2 bound an id range (above $1, up to $2), over
+// every video, commonBatch videos a statement in id order.
+func videoBatches(ctx context.Context, conn *pgx.Conn, sql string) error {
+	var last int64
+	for {
+		var next *int64
+		if err := conn.QueryRow(ctx, `SELECT max(id) FROM (SELECT id FROM videos WHERE id > $1 ORDER BY id LIMIT $2) AS b`,
+			last, commonBatch).Scan(&next); err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		if _, err := conn.Exec(ctx, sql, last, *next); err != nil {
+			return err
+		}
+		last = *next
+	}
 }
 
 // addCommon gives the free slots to the first lexemes, not ready. With hold, it holds

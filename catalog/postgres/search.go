@@ -919,7 +919,7 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 		}
 	}
 	if sum <= s.joinPostings() && (!allKnown || ests[driver] <= rarePostings) {
-		if !allKnown && len(restGroups)+countKnown(known) > 0 && sum > joinFirst {
+		if !allKnown && slices.Contains(known, true) && sum > joinFirst {
 			// A common word and a rarer one whose best videos share it: the threshold
 			// round settles the page in a millisecond or two, where the join would read
 			// every posting of the rarer word. Their count is countListed's.
@@ -965,17 +965,6 @@ const joinPostings = 100_000
 // levels, is tried by rankMerge's first round first.
 const joinFirst = 20_000
 
-// countKnown is the number of true values of known.
-func countKnown(known []bool) int {
-	n := 0
-	for _, k := range known {
-		if k {
-			n++
-		}
-	}
-	return n
-}
-
 // joinRest bounds the postings of the lexemes without a common slot of a group that has
 // some with one (a common word's prefix), for the join to read them whole instead of
 // every posting of the group.
@@ -1001,23 +990,26 @@ func (s *VideoService) rankJoin(ctx context.Context, groups [][]string, read []b
 	if err != nil {
 		return nil, 0, translate("rank search", err)
 	}
-	var top []scored
-	var n int64
+	top, n, err := collectRanked(rows)
+	return top, int(n), err
+}
+
+// collectRanked reads the rows of a ranking statement (rankSQL, joinSQL, rareSQL): a
+// video and its score on each, or none (the page is empty), and on every row the
+// number of matches.
+func collectRanked(rows pgx.Rows) (top []scored, n int64, err error) {
+	defer rows.Close()
 	for rows.Next() {
 		var id *int64
 		var score *float64
 		if err := rows.Scan(&id, &score, &n); err != nil {
-			rows.Close()
 			return nil, 0, translate("rank search", err)
 		}
 		if id != nil {
 			top = append(top, scored{*id, *score})
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, translate("rank search", err)
-	}
-	return top, int(n), nil
+	return top, n, translate("rank search", rows.Err())
 }
 
 // commonGroup is the SQL of group g's level (impact × 4) in the video of posting p,
@@ -1115,20 +1107,9 @@ func (s *VideoService) rankRound(ctx context.Context, group []string, k int) (to
 	if err != nil {
 		return nil, 0, false, translate("rank search", err)
 	}
-	var n int64
-	for rows.Next() {
-		var id *int64
-		var score *float64
-		if err := rows.Scan(&id, &score, &n); err != nil {
-			rows.Close()
-			return nil, 0, false, translate("rank search", err)
-		}
-		if id != nil {
-			top = append(top, scored{*id, *score})
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, false, translate("rank search", err)
+	top, n, err := collectRanked(rows)
+	if err != nil {
+		return nil, 0, false, err
 	}
 	return top, int(n), n < int64(k), nil
 }
@@ -1214,18 +1195,8 @@ func (s *VideoService) rankRareEstimated(ctx context.Context, groups [][]string,
 			if err != nil {
 				return translate("rank search", err)
 			}
-			for rows.Next() {
-				var id *int64
-				var score *float64
-				if err := rows.Scan(&id, &score, &counts[part]); err != nil {
-					rows.Close()
-					return translate("rank search", err)
-				}
-				if id != nil {
-					tops[part] = append(tops[part], scored{*id, *score})
-				}
-			}
-			return translate("rank search", rows.Err())
+			tops[part], counts[part], err = collectRanked(rows)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

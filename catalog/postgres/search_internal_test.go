@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -416,4 +417,61 @@ func TestSearchRankJoin(t *testing.T) {
 	}
 	levelsTrue("after writes")
 	check("after writes")
+}
+
+// TestSearchCommonWaitsForWriters: a fill that gives a slot while a writer's postings
+// are still uncommitted (written without the slot, invisible to the fill's batches)
+// waits for that writer, so that its postings are rewritten too.
+func TestSearchCommonWaitsForWriters(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openSearch(t, pgtest.NewDatabase(t))
+	if _, err := db.pool.Exec(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		SELECT 'u', 'alpha ' || i, 'plain', 'k', 'public', 'ready' FROM generate_series(1, 600) AS i;
+		ANALYZE search_postings`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	var id int64
+	if err := tx.QueryRow(ctx, `INSERT INTO videos (user_id, title, description, s3_key, visibility, status)
+		VALUES ('u', 'alpha alpha late', 'plain', 'k', 'public', 'ready') RETURNING id`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		filled, err := refreshSearchCommon(ctx, db, 400)
+		if err == nil && !slices.Contains(filled, "alpha") {
+			err = fmt.Errorf("filled %v, want alpha", filled)
+		}
+		done <- err
+	}()
+	// The fill waits for the writer's lock on search_postings.
+	for waiting := false; !waiting; {
+		if err := db.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE relation = 'search_postings'::regclass AND mode = 'ShareLock' AND NOT granted)`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("the fill ended (%v) while a writer was under way", err)
+		default:
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var level int64
+	if err := db.pool.QueryRow(ctx, `SELECT (CASE WHEN c.slot < 15 THEN p.common_lo >> (4 * c.slot) ELSE p.common_hi >> (4 * (c.slot - 15)) END) & 15
+		FROM search_postings p, search_common c WHERE c.ready AND c.lexeme = 'alpha' AND p.video_id = $1 AND p.lexeme = 'late'`, id).Scan(&level); err != nil {
+		t.Fatal(err)
+	}
+	if level != 8 { // alpha twice in the title: impact 2
+		t.Errorf("the late writer's posting carries level %d of alpha, want 8", level)
+	}
 }

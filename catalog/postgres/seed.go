@@ -158,21 +158,9 @@ func seedPostings(ctx context.Context, conn *pgx.Conn) error {
 			return err
 		}
 	}
-	var last int64
-	for {
-		var next *int64
-		if err := conn.QueryRow(ctx, `SELECT max(id) FROM (SELECT id FROM videos WHERE id > $1 ORDER BY id LIMIT $2) AS b`,
-			last, commonBatch).Scan(&next); err != nil {
-			return fmt.Errorf("postgres: search postings: %w", err)
-		}
-		if next == nil {
-			break
-		}
-		if _, err := conn.Exec(ctx, `INSERT INTO search_postings (video_id, lexeme, impact, common_lo, common_hi)
-			SELECT * FROM search_postings_of(ARRAY(SELECT id FROM videos WHERE id > $1 AND id <= $2))`, last, *next); err != nil {
-			return fmt.Errorf("postgres: search postings: %w", err)
-		}
-		last = *next
+	if err := videoBatches(ctx, conn, `INSERT INTO search_postings (video_id, lexeme, impact, common_lo, common_hi)
+		SELECT * FROM search_postings_of(ARRAY(SELECT id FROM videos WHERE id > $1 AND id <= $2))`); err != nil {
+		return fmt.Errorf("postgres: search postings: %w", err)
 	}
 	if _, err := conn.Exec(ctx, `UPDATE search_common SET ready = true WHERE NOT ready`); err != nil {
 		return fmt.Errorf("postgres: search common: %w", err)
