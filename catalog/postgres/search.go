@@ -423,6 +423,14 @@ func (a scored) before(b scored) bool {
 	return a.score > b.score || (a.score == b.score && a.id > b.id)
 }
 
+// byRank orders scores best first (before), for slices.SortFunc.
+func byRank(a, b scored) int {
+	if a.before(b) {
+		return -1
+	}
+	return 1
+}
+
 // rankSQL writes the statement that reads the first m postings of group (in impact
 // order, a prefix's lexemes merged, each video at its best impact) and returns the best
 // k, with on every row how many videos the list held, its last impact and last id.
@@ -492,6 +500,49 @@ func (l *mergeLexeme) bound(id int64) float64 {
 	return 0
 }
 
+// mergeLexemes returns the distinct lexemes of groups, unread, each with the groups it
+// stands in and its ready common slot if it has one, and the lexemes of each group.
+func mergeLexemes(groups [][]string, slots map[string]int) (lexemes []*mergeLexeme, byGroup [][]*mergeLexeme) {
+	at := map[string]*mergeLexeme{}
+	for gi, g := range groups {
+		for _, l := range g {
+			if x := at[l]; x != nil {
+				if !slices.Contains(x.groups, gi) {
+					x.groups = append(x.groups, gi)
+				}
+				continue
+			}
+			x := &mergeLexeme{lexeme: l, groups: []int{gi}, impact: 3, id: math.MaxInt64}
+			x.slot, x.common = slots[l]
+			at[l] = x
+			lexemes = append(lexemes, x)
+		}
+	}
+	byGroup = make([][]*mergeLexeme, len(groups))
+	for _, x := range lexemes {
+		for _, gi := range x.groups {
+			byGroup[gi] = append(byGroup[gi], x)
+		}
+	}
+	return lexemes, byGroup
+}
+
+// nextRead returns the lexemes not read to their end, with the arguments of a round
+// that reads their next n postings after their cursors (mergeFetchSQL's $1 to $4).
+func nextRead(lexemes []*mergeLexeme, n int) (open []*mergeLexeme, args []any) {
+	var ls []string
+	var imps []float32
+	var ids []int64
+	var ns []int32
+	for _, x := range lexemes {
+		if !x.done {
+			ls, imps, ids, ns = append(ls, x.lexeme), append(imps, float32(x.impact)), append(ids, x.id), append(ns, int32(n))
+			open = append(open, x)
+		}
+	}
+	return open, []any{ls, imps, ids, ns}
+}
+
 // rankMerge ranks a search of several groups by the threshold algorithm with sorted
 // access in rounds and random access only where it pays. Each round reads the next
 // postings of every lexeme (256, 1 024, 4 096, … per lexeme; one statement), then, in
@@ -516,28 +567,7 @@ func (l *mergeLexeme) bound(id int64) float64 {
 // reports done, rankMerge stops (ok false). ok is false too when maxMergeRead postings
 // or maxMergeProbes look-ups do not settle the page.
 func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots map[string]int, k int, rare func() (bool, error)) (top []scored, ok bool, err error) {
-	var lexemes []*mergeLexeme
-	at := map[string]*mergeLexeme{}
-	for gi, g := range groups {
-		for _, l := range g {
-			if x := at[l]; x != nil {
-				if !slices.Contains(x.groups, gi) {
-					x.groups = append(x.groups, gi)
-				}
-				continue
-			}
-			x := &mergeLexeme{lexeme: l, groups: []int{gi}, impact: 3, id: math.MaxInt64}
-			x.slot, x.common = slots[l]
-			at[l] = x
-			lexemes = append(lexemes, x)
-		}
-	}
-	byGroup := make([][]*mergeLexeme, len(groups))
-	for _, x := range lexemes {
-		for _, gi := range x.groups {
-			byGroup[gi] = append(byGroup[gi], x)
-		}
-	}
+	lexemes, byGroup := mergeLexemes(groups, slots)
 	// read[v][g] is the best impact read for video v in group g (0: none); exact[v] a
 	// probed video's score (-1: not a match).
 	read := map[int64][]float64{}
@@ -549,21 +579,11 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots m
 	}
 	for n, first := max(4*k, 256), true; ; n, first = 4*n, false {
 		// Sorted access: the next n postings of every lexeme not read to its end.
-		var ls []string
-		var imps []float32
-		var ids []int64
-		var ns []int32
-		var open []*mergeLexeme
-		for _, x := range lexemes {
-			if !x.done {
-				ls, imps, ids, ns = append(ls, x.lexeme), append(imps, float32(x.impact)), append(ids, x.id), append(ns, int32(n))
-				open = append(open, x)
-			}
-		}
+		open, args := nextRead(lexemes, n)
 		if total += n * len(open); total > maxMergeRead {
 			return nil, false, nil
 		}
-		rows, err := s.db.pool.Query(ctx, mergeFetchSQL, ls, imps, ids, ns)
+		rows, err := s.db.pool.Query(ctx, mergeFetchSQL, args...)
 		if err != nil {
 			return nil, false, translate("rank search", err)
 		}
@@ -631,6 +651,88 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots m
 	}
 }
 
+// knownSQL writes the statement of one of rankKnown's rounds: the next n postings of
+// each lexeme after its cursor, as mergeFetchSQL reads them, and of what they read
+//   - for each lexeme, its last entry and how many it read (i > 0, the lexeme's place
+//     in $1): impact, id, read;
+//   - the best videos that have every group, by the score their postings' common levels
+//     give (i = 0): score, id. A video read in several lists this round comes once for
+//     each, so that $5 rows, k per lexeme read, hold the best k videos.
+func knownSQL(groups [][]string, slots map[string]int) string {
+	score := make([]string, len(groups))
+	conds := make([]string, len(groups))
+	for i, g := range groups {
+		score[i] = commonGroup("p", g, slots)
+		conds[i] = score[i] + " > 0"
+	}
+	// Two scans of the same postings cost less than one materialized for both parts.
+	return `WITH l AS (SELECT * FROM unnest($1::text[], $2::real[], $3::bigint[], $4::int[]) WITH ORDINALITY AS l (lexeme, impact, video_id, n, i))
+		(SELECT l.i, p.impact::float8, p.video_id FROM l CROSS JOIN LATERAL (SELECT video_id, impact FROM search_postings
+			WHERE lexeme = l.lexeme AND (impact, video_id) < (l.impact, l.video_id)
+			ORDER BY impact DESC, video_id DESC OFFSET l.n - 1 LIMIT 1) AS p)
+		UNION ALL
+		(SELECT 0, (` + strings.Join(score, " + ") + `)::float8 / 4 AS score, p.video_id
+			FROM l CROSS JOIN LATERAL (SELECT video_id, common_lo, common_hi FROM search_postings
+				WHERE lexeme = l.lexeme AND (impact, video_id) < (l.impact, l.video_id)
+				ORDER BY impact DESC, video_id DESC LIMIT l.n) AS p
+			WHERE ` + strings.Join(conds, " AND ") + `
+			ORDER BY score DESC, video_id DESC LIMIT $5)`
+}
+
+// rankKnown ranks groups whose every lexeme has a ready common slot by the threshold
+// algorithm with sorted access only, in rounds as rankMerge does (256, 1 024, 4 096, …
+// postings per lexeme): every posting carries its video's level of every lexeme, so
+// every video read has its exact score, and the statement that reads a round scores
+// its videos and returns only the best k (knownSQL), instead of every posting read.
+// The page is settled once no unread video can beat its k-th (see unreadBound). ok is
+// false when maxMergeRead postings do not settle it.
+func (s *VideoService) rankKnown(ctx context.Context, groups [][]string, slots map[string]int, k int) (top []scored, ok bool, err error) {
+	lexemes, byGroup := mergeLexemes(groups, slots)
+	sql := knownSQL(groups, slots)
+	st := &mergeState{}
+	seen := map[int64]bool{}
+	total := 0
+	for n := max(4*k, 256); ; n *= 4 {
+		open, args := nextRead(lexemes, n)
+		if total += n * len(open); total > maxMergeRead {
+			return nil, false, nil
+		}
+		// Not prepared: the text differs with the words' slots, and a plan takes little.
+		rows, err := s.db.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, append(args, k*len(open))...)...)
+		if err != nil {
+			return nil, false, translate("rank search", err)
+		}
+		for _, x := range open {
+			x.done = true // unless its n-th posting comes
+		}
+		for rows.Next() {
+			var i int
+			var value float64
+			var id int64
+			if err := rows.Scan(&i, &value, &id); err != nil {
+				rows.Close()
+				return nil, false, translate("rank search", err)
+			}
+			switch {
+			case i > 0:
+				open[i-1].impact, open[i-1].id, open[i-1].done = value, id, false
+			case !seen[id]:
+				seen[id] = true
+				st.found = append(st.found, scored{id, value})
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, translate("rank search", err)
+		}
+		slices.SortFunc(st.found, byRank)
+		st.found = st.found[:min(k, len(st.found))]
+		st.unreadBound(byGroup)
+		if top, settled, _ := st.settle(k, 0); settled {
+			return top, true, nil
+		}
+	}
+}
+
 // mergeState is what rankMerge knows after a round: the exact scores, best first, and
 // the partial candidates with their bounds, best first, with what bounds an unread
 // video.
@@ -653,19 +755,15 @@ type mergeState struct {
 // and as much only with an id below, in each group, the last id of a lexeme at that
 // impact; none matches once every lexeme of some group is read to its end.
 func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][]float64, exact map[int64]float64) *mergeState {
-	open := make([][]*mergeLexeme, len(groups))    // the lexemes not read to their end
-	unknown := make([][]*mergeLexeme, len(groups)) // and of those, the ones without a slot
+	unknown := make([][]*mergeLexeme, len(groups)) // the lexemes without a slot not read to their end
 	for g, xs := range byGroup {
 		for _, x := range xs {
-			if !x.done {
-				open[g] = append(open[g], x)
-				if !x.common {
-					unknown[g] = append(unknown[g], x)
-				}
+			if !x.done && !x.common {
+				unknown[g] = append(unknown[g], x)
 			}
 		}
 	}
-	st := &mergeState{unread: true, tieID: math.MaxInt64}
+	st := &mergeState{}
 	for id, r := range read {
 		if sc, ok := exact[id]; ok {
 			if sc >= 0 {
@@ -695,30 +793,33 @@ func mergeClassify(groups [][]string, byGroup [][]*mergeLexeme, read map[int64][
 			st.partials = append(st.partials, scored{id, hi})
 		}
 	}
-	byRank := func(a, b scored) int {
-		if a.before(b) {
-			return -1
-		}
-		return 1
-	}
 	slices.SortFunc(st.found, byRank)
 	slices.SortFunc(st.partials, byRank)
-	for g := range groups {
+	st.unreadBound(byGroup)
+	return st
+}
+
+// unreadBound sets what bounds a video no list has given yet, from the lexemes of each
+// group (byGroup) not read to their end: it scores at most the sum over groups of their
+// last impacts, and as much only with an id below, in each group, the last id of a
+// lexeme at that impact; none matches once every lexeme of some group is read to its end.
+func (st *mergeState) unreadBound(byGroup [][]*mergeLexeme) {
+	st.unread, st.sum, st.tieID = true, 0, math.MaxInt64
+	for _, xs := range byGroup {
 		var u float64
 		var uid int64
-		for _, x := range open[g] {
-			if x.impact > u || (x.impact == u && x.id > uid) {
+		for _, x := range xs {
+			if !x.done && (x.impact > u || (x.impact == u && x.id > uid)) {
 				u, uid = x.impact, x.id
 			}
 		}
 		if u == 0 {
 			st.unread = false
-			break
+			return
 		}
 		st.sum += u
 		st.tieID = min(st.tieID, uid)
 	}
-	return st
 }
 
 // settle returns the best k exact scores, whether they are settled, and the partial
@@ -841,7 +942,8 @@ func (s *VideoService) mergeProbe(ctx context.Context, groups [][]string, lexeme
 // rankListed returns the k best listed matches of groups, and their number when it
 // is known exactly. One group is ranked by its first k postings (rankRound). Several
 // whose postings number at most joinPostings in all (by the planner's estimate) are
-// joined whole (rankJoin), ranked and counted exactly. Larger ones are ranked by
+// joined whole (rankJoin), ranked and counted exactly. Larger ones of common words only
+// (every lexeme with a ready common slot) are ranked by rankKnown; other larger ones by
 // rankMerge, which reads deeper in rounds; when its first round does not settle them,
 // rankRare ranks and counts them exactly if their rarest word has at most
 // rarePostings postings. ok is false when neither settles the page (the SQL path takes
@@ -866,6 +968,7 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 	var restGroups [][]string
 	var restOf []int
 	known := make([]bool, len(groups))
+	slotted := true // every lexeme has a slot
 	for i, g := range groups {
 		for _, l := range g {
 			if _, ok := slots[l]; !ok {
@@ -873,6 +976,7 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 			}
 		}
 		known[i] = len(rest[i]) < len(g)
+		slotted = slotted && len(rest[i]) == 0
 		if known[i] && len(rest[i]) > 0 {
 			restGroups, restOf = append(restGroups, rest[i]), append(restOf, i)
 		}
@@ -930,6 +1034,11 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 		}
 		top, count, err = s.rankJoin(ctx, groups, read, rest, slots, k)
 		return top, count, err == nil, err == nil, false, err
+	}
+	if slotted {
+		// Common words only: none is rare, and countListed estimates their number.
+		top, ok, err = s.rankKnown(ctx, groups, slots, k)
+		return top, 0, false, ok, true, err
 	}
 	var rare []scored
 	rareOK := false
@@ -1207,12 +1316,7 @@ func (s *VideoService) rankRareEstimated(ctx context.Context, groups [][]string,
 		top = append(top, tops[part]...)
 		matched += counts[part]
 	}
-	slices.SortFunc(top, func(a, b scored) int {
-		if a.before(b) {
-			return -1
-		}
-		return 1
-	})
+	slices.SortFunc(top, byRank)
 	return top[:min(k, len(top))], int(matched), true, true, nil
 }
 
@@ -1326,12 +1430,7 @@ func (s *VideoService) findRanked(ctx context.Context, f videoforge.VideoFilter,
 		total += n
 		estimated = estimated || n > TotalBound
 		top = append(top, own...)
-		slices.SortFunc(top, func(a, b scored) int {
-			if a.before(b) {
-				return -1
-			}
-			return 1
-		})
+		slices.SortFunc(top, byRank)
 	}
 	var ids []int64
 	for i := f.Offset; i < min(k, len(top)); i++ {

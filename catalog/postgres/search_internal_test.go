@@ -406,7 +406,7 @@ func TestSearchRankJoin(t *testing.T) {
 	levelsTrue("after the fill")
 	check("with slots")
 	s.joinBound = -1
-	check("with slots, without the join")
+	check("with slots, without the join (rankKnown when every word has a slot)")
 	s.joinBound = 0
 	if _, err := db.pool.Exec(ctx, `UPDATE videos SET title = 'w0 w0 w2 ' || id WHERE id % 7 = 0;
 		UPDATE videos SET visibility = 'public' WHERE id % 20 = 0;
