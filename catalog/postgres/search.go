@@ -1142,30 +1142,47 @@ func commonGroup(p string, g []string, slots map[string]int) string {
 // every row how many videos have every group. A prefix's lexemes may give a video
 // several postings of its group: the rows of the join, few, are then grouped by video,
 // each group at its best impact (grouping a common prefix's postings before the join
-// would cost more than the join).
+// would cost more than the join). When such a group is the only one read, the others
+// known, the join's rows are its postings: its first lexeme's are then joined in full
+// to its other lexemes', grouped by video, and nothing is grouped after.
 func joinSQL(groups [][]string, read []bool, rest [][]string, slots map[string]int, k int) (string, []any) {
 	var args []any
 	arg := func(v any) string {
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	several := false
+	reads, several := 0, false
 	for i, g := range groups {
-		several = several || read[i] && len(g) > 1
+		if read[i] {
+			reads++
+			several = several || len(g) > 1
+		}
 	}
+	// One group read, of several lexemes (a prefix), the others known: its first
+	// lexeme's postings (the word itself when it is one, often most of them) are joined
+	// in full to the others' grouped by video, which costs less than grouping them all.
+	merged := reads == 1 && several
+	several = several && !merged
 	var from, left, score, conds []string
 	first := ""
 	for i, g := range groups {
 		if !read[i] {
 			continue
 		}
-		var cond string
-		if len(g) == 1 {
-			cond = "lexeme = " + arg(g[0])
-		} else {
-			cond = "lexeme = ANY(" + arg(g) + "::text[])"
+		var p string
+		switch {
+		case merged:
+			// Every posting of a video carries the same levels (search_postings_of).
+			p = fmt.Sprintf(`(SELECT coalesce(m.video_id, r.video_id) AS video_id, greatest(m.impact, r.impact) AS impact,
+					coalesce(m.common_lo, r.common_lo) AS common_lo, coalesce(m.common_hi, r.common_hi) AS common_hi
+				FROM (SELECT video_id, impact, common_lo, common_hi FROM search_postings WHERE lexeme = %s) AS m
+				FULL JOIN (SELECT video_id, max(impact) AS impact, min(common_lo) AS common_lo, min(common_hi) AS common_hi
+					FROM search_postings WHERE lexeme = ANY(%s::text[]) GROUP BY video_id) AS r USING (video_id)) AS g%d`, arg(g[0]), arg(g[1:]), i)
+		case len(g) == 1:
+			p = fmt.Sprintf("(SELECT video_id, impact, common_lo, common_hi FROM search_postings WHERE lexeme = %s) AS g%d", arg(g[0]), i)
+		default:
+			p = fmt.Sprintf("(SELECT video_id, impact, common_lo, common_hi FROM search_postings WHERE lexeme = ANY(%s::text[])) AS g%d", arg(g), i)
 		}
-		p := fmt.Sprintf("(SELECT video_id, impact, common_lo, common_hi FROM search_postings WHERE %s) AS g%d", cond, i)
 		if first == "" {
 			first = fmt.Sprintf("g%d", i)
 		} else {
