@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -315,10 +316,10 @@ func withinOneEdit(a, b string) bool {
 // FindVideos runs for f, with their run-time statistics: for operators checking that
 // a listing uses its indexes.
 //
-// For a search on the ranked path, page is the plan of the first ranking statement
-// (for several words, rankMerge's first read of every lexeme) and count that of the
-// statement counting one word's postings, or of the estimate of a search of several
-// words.
+// For a search on the ranked path, page holds the plans of the statements that ranked
+// it, in the order FindVideos ran them (it runs the search first to learn them), and
+// count that of the statement counting one word's postings, or of the estimate of a
+// search of several words (a join or the rare word's postings count them too).
 func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.VideoFilter) (page, count string, err error) {
 	explain := func(sql string, args []any) (string, error) {
 		rows, err := s.db.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "+sql, args...)
@@ -337,24 +338,20 @@ func (s *VideoService) ExplainFindVideos(ctx context.Context, f videoforge.Video
 			return "", "", err
 		}
 		if ranked(f, &sp) {
-			k := f.Offset + f.Limit
-			sql, args := rankSQL(sp.groups[0], k, k)
-			if len(sp.groups) > 1 {
-				// rankMerge's first read of every lexeme.
-				var ls []string
-				var imps []float32
-				var ids []int64
-				var ns []int32
-				for _, g := range sp.groups {
-					for _, l := range g {
-						ls, imps, ids, ns = append(ls, l), append(imps, 3), append(ids, math.MaxInt64), append(ns, int32(max(4*k, 256)))
-					}
-				}
-				sql, args = mergeFetchSQL, []any{ls, imps, ids, ns}
-			}
-			if page, err = explain(sql, args); err != nil {
+			// The search as FindVideos runs it, then each statement that ranked it.
+			log := &rankingLog{}
+			if _, _, _, err := s.FindVideosEstimated(context.WithValue(ctx, rankingKey{}, log), f); err != nil {
 				return "", "", err
 			}
+			var plans []string
+			for _, st := range log.statements {
+				plan, err := explain(st.sql, st.args)
+				if err != nil {
+					return "", "", err
+				}
+				plans = append(plans, plan)
+			}
+			page = strings.Join(plans, "\n-- then\n")
 			if len(sp.groups) == 1 && len(sp.groups[0]) == 1 {
 				count, err = explain(fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM search_postings
 					WHERE lexeme = $1 LIMIT %d) AS matches`, TotalBound+1), []any{sp.groups[0][0]})
@@ -421,6 +418,37 @@ type scored struct {
 // before reports whether a ranks before b: higher score, then higher id.
 func (a scored) before(b scored) bool {
 	return a.score > b.score || (a.score == b.score && a.id > b.id)
+}
+
+// rankingKey is the context key of a rankingLog.
+type rankingKey struct{}
+
+// rankingLog records the statements that rank a search (and the SQL path's page query
+// when the ranked path declines it), for ExplainFindVideos.
+type rankingLog struct {
+	mu         sync.Mutex
+	statements []rankingStatement
+}
+
+type rankingStatement struct {
+	sql  string
+	args []any
+}
+
+// rankQuery runs a statement that ranks a search, recording it when ctx carries a
+// rankingLog.
+func (s *VideoService) rankQuery(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	recordRanking(ctx, sql, args)
+	return s.db.pool.Query(ctx, sql, args...)
+}
+
+// recordRanking adds a statement to ctx's rankingLog, if it carries one.
+func recordRanking(ctx context.Context, sql string, args []any) {
+	if log, ok := ctx.Value(rankingKey{}).(*rankingLog); ok {
+		log.mu.Lock()
+		log.statements = append(log.statements, rankingStatement{sql, slices.Clone(args)})
+		log.mu.Unlock()
+	}
 }
 
 // byRank orders scores best first (before), for slices.SortFunc.
@@ -583,7 +611,7 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots m
 		if total += n * len(open); total > maxMergeRead {
 			return nil, false, nil
 		}
-		rows, err := s.db.pool.Query(ctx, mergeFetchSQL, args...)
+		rows, err := s.rankQuery(ctx, mergeFetchSQL, args...)
 		if err != nil {
 			return nil, false, translate("rank search", err)
 		}
@@ -698,7 +726,7 @@ func (s *VideoService) rankKnown(ctx context.Context, groups [][]string, slots m
 			return nil, false, nil
 		}
 		// Not prepared: the text differs with the words' slots, and a plan takes little.
-		rows, err := s.db.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, append(args, k*len(open))...)...)
+		rows, err := s.rankQuery(ctx, sql, append([]any{pgx.QueryExecModeExec}, append(args, k*len(open))...)...)
 		if err != nil {
 			return nil, false, translate("rank search", err)
 		}
@@ -900,7 +928,7 @@ func (s *VideoService) mergeProbe(ctx context.Context, groups [][]string, lexeme
 		CROSS JOIN LATERAL (SELECT lexeme, impact FROM search_postings WHERE video_id = i.id OFFSET 0) AS p
 		WHERE p.lexeme = ANY($2::text[])`
 	}
-	rows, err := s.db.pool.Query(ctx, sql, ids, lexemes)
+	rows, err := s.rankQuery(ctx, sql, ids, lexemes)
 	if err != nil {
 		return translate("rank search", err)
 	}
@@ -1095,7 +1123,7 @@ func (s *VideoService) rankJoin(ctx context.Context, groups [][]string, read []b
 	sql, args := joinSQL(groups, read, rest, slots, k)
 	// Planned for its words each time (not prepared): a generic plan, blind to the
 	// words' frequencies, may join a common word's list by look-ups, or in parallel.
-	rows, err := s.db.pool.Query(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
+	rows, err := s.rankQuery(ctx, sql, append([]any{pgx.QueryExecModeExec}, args...)...)
 	if err != nil {
 		return nil, 0, translate("rank search", err)
 	}
@@ -1229,7 +1257,7 @@ func joinSQL(groups [][]string, read []bool, rest [][]string, slots map[string]i
 // counts it when they are all its postings.
 func (s *VideoService) rankRound(ctx context.Context, group []string, k int) (top []scored, count int, counted bool, err error) {
 	sql, args := rankSQL(group, k, k)
-	rows, err := s.db.pool.Query(ctx, sql, args...)
+	rows, err := s.rankQuery(ctx, sql, args...)
 	if err != nil {
 		return nil, 0, false, translate("rank search", err)
 	}
@@ -1317,7 +1345,7 @@ func (s *VideoService) rankRareEstimated(ctx context.Context, groups [][]string,
 	for part := range rareParts {
 		g.Go(func() error {
 			sql, args := rareSQL(groups, rare, k, part, rareParts)
-			rows, err := s.db.pool.Query(gctx, sql, args...)
+			rows, err := s.rankQuery(gctx, sql, args...)
 			if err != nil {
 				return translate("rank search", err)
 			}

@@ -409,6 +409,11 @@ func TestSearchRankJoin(t *testing.T) {
 	}
 	levelsTrue("after the fill")
 	check("with slots")
+	// What an operator's plans show is the statement that ranked the search: the join.
+	page, _, err := s.ExplainFindVideos(ctx, videoforge.VideoFilter{Search: "w30 w33", Limit: 10})
+	if err != nil || !strings.Contains(page, "CTE scored") || !strings.Contains(page, "search_postings_rank_idx") {
+		t.Errorf("plans of a joined search (%v):\n%s", err, page)
+	}
 	s.joinBound = -1
 	check("with slots, without the join (rankKnown when every word has a slot)")
 	s.joinBound = 0

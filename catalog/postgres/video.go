@@ -133,6 +133,9 @@ func (s *VideoService) FindVideosEstimated(ctx context.Context, f videoforge.Vid
 		if q, err = s.planSearch(ctx, f, &sp); err != nil {
 			return nil, 0, false, err
 		}
+		if ranked(f, &sp) {
+			recordRanking(ctx, q.page, q.args) // the ranked path declined it
+		}
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(q.page, q.args...)
