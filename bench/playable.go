@@ -223,6 +223,9 @@ func timeUpload(ctx context.Context, bin string, dev *devStack, file string) (pl
 	}
 	token := strings.TrimSpace(string(tok))
 	for deadline := t0.Add(10 * time.Minute); playable == 0; time.Sleep(20 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("video %s never played", video)
 		}
@@ -231,6 +234,9 @@ func timeUpload(ctx context.Context, bin string, dev *devStack, file string) (pl
 		}
 	}
 	for deadline := t0.Add(30 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err // interrupted: the polls would wait the whole deadline out
+		}
 		if time.Now().After(deadline) {
 			return 0, 0, fmt.Errorf("job %s never ended", job)
 		}
