@@ -556,7 +556,8 @@ func mergeLexemes(groups [][]string, slots map[string]int) (lexemes []*mergeLexe
 }
 
 // nextRead returns the lexemes not read to their end, with the arguments of a round
-// that reads their next n postings after their cursors (mergeFetchSQL's $1 to $4).
+// that reads their next n postings after their cursors ($1 to $4 of mergeFetchSQL and
+// knownSQL).
 func nextRead(lexemes []*mergeLexeme, n int) (open []*mergeLexeme, args []any) {
 	var ls []string
 	var imps []float32
@@ -679,13 +680,13 @@ func (s *VideoService) rankMerge(ctx context.Context, groups [][]string, slots m
 	}
 }
 
-// knownSQL writes the statement of one of rankKnown's rounds: the next n postings of
-// each lexeme after its cursor, as mergeFetchSQL reads them, and of what they read
-//   - for each lexeme, its last entry and how many it read (i > 0, the lexeme's place
-//     in $1): impact, id, read;
-//   - the best videos that have every group, by the score their postings' common levels
-//     give (i = 0): score, id. A video read in several lists this round comes once for
-//     each, so that $5 rows, k per lexeme read, hold the best k videos.
+// knownSQL writes the statement of one of rankKnown's rounds over the next n postings
+// of each lexeme after its cursor, as mergeFetchSQL reads them. Its rows are
+//   - for each lexeme that has an n-th posting, that posting, the round's last (i > 0,
+//     the lexeme's place in $1): impact, id; a lexeme without one is read to its end;
+//   - the best videos read that have every group, by the score their postings' common
+//     levels give (i = 0): score, id. A video read in several lists this round comes
+//     once for each, so that $5 rows, k per lexeme read, hold the best k videos.
 func knownSQL(groups [][]string, slots map[string]int) string {
 	score := make([]string, len(groups))
 	conds := make([]string, len(groups))
@@ -1064,7 +1065,8 @@ func (s *VideoService) rankListed(ctx context.Context, groups [][]string, k int)
 		return top, count, err == nil, err == nil, false, err
 	}
 	if slotted {
-		// Common words only: none is rare, and countListed estimates their number.
+		// Common words only: none is rare (the join took the search otherwise), and
+		// countListed counts or estimates their matches.
 		top, ok, err = s.rankKnown(ctx, groups, slots, k)
 		return top, 0, false, ok, true, err
 	}

@@ -219,7 +219,7 @@ func TestSearchRankMerge(t *testing.T) {
 		{{"w0"}, {"w2"}}, {{"w0"}, {"w1"}}, {{"w3"}, {"w7"}}, {{"w5"}, {"w30"}}, {{"w0"}, {"w39"}},
 		{{"w2"}, {"w1", "w10", "w11", "w12", "w13", "w14", "w15", "w16", "w17", "w18", "w19"}},
 		{{"w0"}, {"w2"}, {"w4"}}, {{"w6"}, {"w9"}, {"w20"}}, {{"w8"}, {"w8"}},
-		// A prefix of rare words, the only group read once w0 and w3 have slots.
+		// A prefix of rare words after a common word.
 		{{"w0"}, {"w30", "w33", "w36"}}, {{"w3"}, {"w31", "w35"}},
 	}
 	settledSome, rareSome := false, false
